@@ -1,0 +1,50 @@
+# netreach: `make help` lists the targets. `make run` and `make test` bootstrap themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BENCH_DIR ?= .bench
+SIZES ?= S M L
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test check lint typecheck format bench bench-api clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install netreach with its dev tools
+
+run: $(STAMP) ## serve the API on 127.0.0.1:8000 (SQLite) with a demo cluster loaded
+	$(BIN)/python -m service.demo
+
+lint: $(STAMP) ## ruff (lint + format check) and the import-linter contracts
+	$(BIN)/ruff check service tests bench migrations
+	$(BIN)/ruff format --check service tests bench migrations
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP) ## mypy --strict on service/
+	$(BIN)/mypy
+
+format: $(STAMP) ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix service tests bench migrations
+	$(BIN)/ruff format service tests bench migrations
+
+test: lint typecheck ## everything CI runs: lint, types, contracts, then the test suite (SQLite and PostgreSQL)
+	$(BIN)/pytest
+
+check: test ## alias of test: exactly what CI runs
+
+bench: $(STAMP) ## engine benchmarks on generated clusters S, M, L (SIZES="S M" to limit)
+	$(BIN)/python -m bench.engine --sizes $(SIZES) --data $(BENCH_DIR)
+
+bench-api: $(STAMP) ## service benchmarks over HTTP (upload, queries, storage, diff)
+	$(BIN)/python -m bench.service --data $(BENCH_DIR)
+
+clean: ## remove the virtualenv, caches and benchmark data
+	rm -rf $(VENV) $(BENCH_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis netreach.db

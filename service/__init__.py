@@ -1,0 +1,3 @@
+"""netreach: who can talk to whom in a Kubernetes cluster."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The policy evaluator. Pure: Kubernetes objects in, answers out; no I/O, no web, no database."""

@@ -1,0 +1,62 @@
+"""Immutable values the evaluator works on."""
+
+from service.engine.model.addresses import AddressRange, IPAddress, IPBlock, IPNetwork
+from service.engine.model.documents import Document, ManifestError, Origin, Problem
+from service.engine.model.labels import Labels, LabelSelector, Operator, Requirement
+from service.engine.model.objects import (
+    DEFAULT_NAMESPACE,
+    NAMESPACE_NAME_LABEL,
+    WORKLOAD_KINDS,
+    Cluster,
+    ContainerPort,
+    Direction,
+    LivePod,
+    Namespace,
+    NetworkPolicy,
+    ObjectRef,
+    OwnerLink,
+    Peer,
+    Pod,
+    PolicyPort,
+    Rule,
+    Service,
+    ServicePort,
+    Workload,
+)
+from service.engine.model.ports import PortRange, PortSet, Protocol
+
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "NAMESPACE_NAME_LABEL",
+    "WORKLOAD_KINDS",
+    "AddressRange",
+    "Cluster",
+    "ContainerPort",
+    "Direction",
+    "Document",
+    "IPAddress",
+    "IPBlock",
+    "IPNetwork",
+    "LabelSelector",
+    "Labels",
+    "LivePod",
+    "ManifestError",
+    "Namespace",
+    "NetworkPolicy",
+    "ObjectRef",
+    "Operator",
+    "Origin",
+    "OwnerLink",
+    "Peer",
+    "Pod",
+    "PolicyPort",
+    "PortRange",
+    "PortSet",
+    "Problem",
+    "Protocol",
+    "Requirement",
+    "Rule",
+    "Service",
+    "ServicePort",
+    "Workload",
+]
