@@ -1,0 +1,610 @@
+"""Compile a cluster once into an index that answers reachability questions fast.
+
+Pods that every selector, ipBlock and named-port lookup treats alike form one *class*; the
+queries compute over classes and expand to pods, workloads or namespaces only for output.
+External addresses are split at every ipBlock boundary; each piece is one more peer. Peer
+sets are bitsets (:mod:`service.engine.bitsets`) over ``classes + pieces``.
+
+The NetworkPolicy rules, as numbered in the comments below:
+
+1. A policy selects pods of its own namespace by ``spec.podSelector`` (``{}`` = all).
+2. A pod is isolated for a direction iff at least one policy of that type selects it; then
+   only the union of those policies' rules of that direction admits traffic.
+3. A rule with no peers matches every peer, in the cluster or outside; no ports = all ports.
+4. Peers: podSelector alone = pods of the policy's namespace; namespaceSelector alone = all
+   pods of matching namespaces; both = the intersection; ipBlock = addresses in the CIDR and
+   not in any ``except``.
+5. A named port resolves against the destination pod's container ports (name and protocol);
+   it never matches an external address.
+6. Host-network pods (option ``host-network-pods``): ``exempt`` = never selected, never
+   matched by selectors, matched by ipBlocks through their (node) address; ``as-pods`` =
+   ordinary pods.
+7. ipBlocks and pod IPs (option ``pod-ips-in-ipblocks``): ``match`` = an ipBlock matches the
+   pods whose IP lies in it; ``ignore`` = ipBlocks match only external addresses.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from service.engine import bitsets
+from service.engine.model import (
+    NAMESPACE_NAME_LABEL,
+    AddressRange,
+    Cluster,
+    Direction,
+    IPAddress,
+    IPBlock,
+    Labels,
+    LabelSelector,
+    Namespace,
+    NetworkPolicy,
+    ObjectRef,
+    Operator,
+    Peer,
+    Pod,
+    PolicyPort,
+    PortSet,
+    Protocol,
+    Rule,
+    Service,
+)
+from service.engine.model.addresses import split_points
+from service.engine.options import AnalysisOptions, HostNetworkPods, PodIPsInIPBlocks
+
+_OTHER_VALUE = None  # a label value no selector mentions: all such values behave alike
+
+
+@dataclass(frozen=True, slots=True)
+class PodClass:
+    """Pods that every selector, ipBlock and named-port lookup treats alike."""
+
+    index: int
+    namespace: str
+    representative: Pod
+    pods: tuple[int, ...]  # indexes into CompiledCluster.pods
+    exempt: bool  # a host-network pod that policies do not apply to (rule 6)
+    named_ports: tuple[tuple[str, Protocol, int], ...]  # the referenced named ports it defines
+
+
+@dataclass(slots=True)
+class CompiledRule:
+    """One ingress or egress rule of one policy, with its peers as bitsets."""
+
+    policy: NetworkPolicy
+    direction: Direction
+    index: int
+    rule: Rule
+    peer_bits: tuple[int, ...]  # per peer of the rule; empty when the rule has no peers
+    bits: int  # union of peer_bits, or every peer (rule 3)
+    numeric_ports: PortSet  # ports independent of the destination
+    named_ports: tuple[tuple[str, Protocol], ...]
+    _resolved: dict[tuple[tuple[str, Protocol, int], ...], PortSet] = field(default_factory=dict)
+
+    def matches(self, peer: int | None) -> bool:
+        """Whether the rule's peers include ``peer`` (None: an address of an unmodelled IP
+        version, which only a rule without peers matches)."""
+        if peer is None:
+            return not self.peer_bits
+        return bitsets.contains(self.bits, peer)
+
+    def ports_for(self, named: tuple[tuple[str, Protocol, int], ...] | None) -> PortSet:
+        """The ports this rule admits towards a destination defining ``named`` ports
+        (None: an external destination, which no named port matches — rule 5)."""
+        if not self.named_ports or named is None:
+            return self.numeric_ports
+        cached = self._resolved.get(named)
+        if cached is None:
+            wanted = set(self.named_ports)
+            resolved = [PortSet.single(p, n) for name, p, n in named if (name, p) in wanted]
+            cached = self.numeric_ports
+            for ports in resolved:
+                cached = cached | ports
+            self._resolved[named] = cached
+        return cached
+
+
+@dataclass(slots=True)
+class CompiledPolicy:
+    policy: NetworkPolicy
+    selected: int  # bitset of the classes the policy selects (rule 1)
+    ingress: tuple[CompiledRule, ...]
+    egress: tuple[CompiledRule, ...]
+
+    def rules(self, direction: Direction) -> tuple[CompiledRule, ...]:
+        return self.ingress if direction is Direction.INGRESS else self.egress
+
+
+@dataclass(frozen=True, slots=True)
+class _Lookups:
+    pods_by_workload: dict[ObjectRef, tuple[Pod, ...]]
+    pod_by_address: dict[IPAddress, Pod]
+    services: dict[tuple[str, str], Service]
+
+    @classmethod
+    def build(cls, cluster: Cluster) -> _Lookups:
+        by_workload: dict[ObjectRef, list[Pod]] = defaultdict(list)
+        by_address: dict[IPAddress, Pod] = {}
+        for pod in cluster.pods:
+            if pod.workload is not None:
+                by_workload[pod.workload].append(pod)
+            if not pod.host_network:
+                for ip in pod.ips:
+                    by_address.setdefault(ip, pod)
+        return cls(
+            {ref: tuple(pods) for ref, pods in by_workload.items()},
+            by_address,
+            {(s.namespace, s.name): s for s in cluster.services},
+        )
+
+
+@dataclass(slots=True)
+class CompiledCluster:
+    """The compiled form of one snapshot; build it with :func:`compile_cluster`."""
+
+    cluster: Cluster
+    options: AnalysisOptions
+    pods: tuple[Pod, ...]
+    pod_class: list[int]  # pod index -> class index
+    classes: tuple[PodClass, ...]
+    pieces: tuple[AddressRange, ...]  # external address pieces; peer index = len(classes) + i
+    namespaces: Mapping[str, Namespace]
+    policies: tuple[CompiledPolicy, ...]
+    isolated: dict[Direction, int]  # classes isolated per direction (rule 2)
+    applied: dict[Direction, list[list[CompiledPolicy]]]  # per class, policies selecting it
+    class_bits_by_namespace: dict[str, int]
+    _piece_starts: dict[int, list[int]]
+    _piece_offsets: dict[int, int]
+    _pod_index: dict[tuple[str, str], int]
+    _lookups: _Lookups | None = None
+
+    @property
+    def lookups(self) -> _Lookups:
+        """Indexes for endpoint resolution, built on first use."""
+        if self._lookups is None:
+            self._lookups = _Lookups.build(self.cluster)
+        return self._lookups
+
+    @property
+    def class_count(self) -> int:
+        return len(self.classes)
+
+    @property
+    def peer_count(self) -> int:
+        return len(self.classes) + len(self.pieces)
+
+    @property
+    def all_classes(self) -> int:
+        return bitsets.below(len(self.classes))
+
+    @property
+    def all_peers(self) -> int:
+        return bitsets.below(self.peer_count)
+
+    def pod(self, namespace: str, name: str) -> Pod | None:
+        index = self._pod_index.get((namespace, name))
+        return None if index is None else self.pods[index]
+
+    def class_of(self, pod: Pod) -> PodClass:
+        return self.classes[self.pod_class[self._pod_index[(pod.namespace, pod.name)]]]
+
+    def piece_of(self, address: IPAddress) -> int | None:
+        """Peer index of the external piece holding ``address``; None when the snapshot never
+        mentions that IP version (no ipBlock can match it then)."""
+        starts = self._piece_starts.get(address.version)
+        if starts is None:
+            return None
+        offset = self._piece_offsets[address.version]
+        return len(self.classes) + offset + bisect.bisect_right(starts, int(address)) - 1
+
+    def peer_index(self, endpoint: Pod | IPAddress) -> int | None:
+        if isinstance(endpoint, Pod):
+            return self.class_of(endpoint).index
+        return self.piece_of(endpoint)
+
+    def named_ports_of(self, peer: int) -> tuple[tuple[str, Protocol, int], ...] | None:
+        return self.classes[peer].named_ports if peer < len(self.classes) else None
+
+    def is_subject(self, peer: int) -> bool:
+        """Whether policies can apply to this peer at all (not external, not exempt)."""
+        return peer < len(self.classes) and not self.classes[peer].exempt
+
+    def side_ports(self, direction: Direction, subject: int, other: int | None) -> PortSet:
+        """What ``subject``'s policies of ``direction`` admit to/from ``other`` (rule 2);
+        ``other`` None is an external address of an IP version no ipBlock mentions."""
+        if not self.is_subject(subject) or not bitsets.contains(self.isolated[direction], subject):
+            return PortSet.all()
+        destination = subject if direction is Direction.INGRESS else other
+        named = None if destination is None else self.named_ports_of(destination)
+        allowed = PortSet.empty()
+        for compiled in self.applied[direction][subject]:
+            for rule in compiled.rules(direction):
+                if rule.matches(other):
+                    allowed = allowed | rule.ports_for(named)
+        return allowed
+
+    def allowed_ports(self, src: Pod | IPAddress, dst: Pod | IPAddress) -> PortSet:
+        """Ports on which ``src`` may open a connection to ``dst``."""
+        if isinstance(src, Pod) and isinstance(dst, Pod) and src.ref == dst.ref:
+            return PortSet.all()  # a pod can always reach itself
+        s, d = self.peer_index(src), self.peer_index(dst)
+        egress = PortSet.all() if s is None else self.side_ports(Direction.EGRESS, s, d)
+        ingress = PortSet.all() if d is None else self.side_ports(Direction.INGRESS, d, s)
+        return egress & ingress
+
+
+# --------------------------------------------------------------------------------------
+# Compilation
+# --------------------------------------------------------------------------------------
+
+
+def compile_cluster(cluster: Cluster, options: AnalysisOptions | None = None) -> CompiledCluster:
+    """Group pods into classes, split the address space, and index every policy rule."""
+    options = options or AnalysisOptions()
+    namespaces = _namespaces(cluster)
+    blocks = _ip_blocks(cluster.policies)
+    versions = _ip_versions(cluster, blocks)
+    starts = {v: split_points(blocks, v) for v in versions}
+    pieces = tuple(
+        AddressRange(v, lo, (s[i + 1] - 1) if i + 1 < len(s) else AddressRange.everything(v).end)
+        for v, s in starts.items()
+        for i, lo in enumerate(s)
+    )
+    classes, pod_class = _classify(cluster, options, namespaces, starts, blocks)
+    builder = _IndexBuilder(classes, pieces, namespaces, options, starts)
+    compiled_policies = tuple(builder.policy(p) for p in cluster.policies)
+
+    isolated = {Direction.INGRESS: 0, Direction.EGRESS: 0}
+    applied: dict[Direction, list[list[CompiledPolicy]]] = {
+        d: [[] for _ in classes] for d in Direction
+    }
+    for compiled in compiled_policies:
+        for direction in compiled.policy.policy_types:
+            isolated[direction] |= compiled.selected
+            per_class = applied[direction]
+            for c in bitsets.indices(compiled.selected).tolist():
+                per_class[c].append(compiled)
+
+    return CompiledCluster(
+        cluster=cluster,
+        options=options,
+        pods=cluster.pods,
+        pod_class=pod_class,
+        classes=classes,
+        pieces=pieces,
+        namespaces=namespaces,
+        policies=compiled_policies,
+        isolated=isolated,
+        applied=applied,
+        class_bits_by_namespace=builder.namespace_bits,
+        _piece_starts=starts,
+        _piece_offsets=_offsets(starts),
+        _pod_index={(p.namespace, p.name): i for i, p in enumerate(cluster.pods)},
+    )
+
+
+def _namespaces(cluster: Cluster) -> dict[str, Namespace]:
+    found = {ns.name: ns for ns in cluster.namespaces}
+    used = {pod.namespace for pod in cluster.pods} | {p.namespace for p in cluster.policies}
+    for name in sorted(used - found.keys()):  # normally added by the inventory; be safe
+        found[name] = Namespace(name, Labels({NAMESPACE_NAME_LABEL: name}), declared=False)
+    return found
+
+
+def _ip_blocks(policies: Iterable[NetworkPolicy]) -> list[IPBlock]:
+    found: dict[IPBlock, None] = {}
+    for policy in policies:
+        for rule in (*policy.ingress, *policy.egress):
+            for peer in rule.peers:
+                if peer.ip_block is not None:
+                    found[peer.ip_block] = None
+    return list(found)
+
+
+def _ip_versions(cluster: Cluster, blocks: Sequence[IPBlock]) -> list[int]:
+    """IPv4 always; IPv6 when the snapshot mentions an IPv6 address anywhere."""
+    v6 = any(b.version == 6 for b in blocks) or any(
+        ip.version == 6 for pod in cluster.pods for ip in pod.ips
+    )
+    return [4, 6] if v6 else [4]
+
+
+def _offsets(starts: Mapping[int, list[int]]) -> dict[int, int]:
+    """Index of the first piece of each IP version within ``pieces``."""
+    offsets: dict[int, int] = {}
+    running = 0
+    for version, points in starts.items():
+        offsets[version] = running
+        running += len(points)
+    return offsets
+
+
+def _is_exempt(pod: Pod, options: AnalysisOptions) -> bool:
+    return pod.host_network and options.host_network_pods is HostNetworkPods.EXEMPT
+
+
+class _Relevance:
+    """Which label keys and values any selector that can look at a namespace's pods mentions.
+
+    Labels are projected onto these before grouping, so pods that differ only in labels no
+    selector reads (``pod-template-hash``, unreferenced ``app`` values) share a class.
+    """
+
+    def __init__(self, cluster: Cluster, namespaces: Mapping[str, Namespace]) -> None:
+        everywhere: list[LabelSelector] = []
+        local: dict[str, list[LabelSelector]] = defaultdict(list)
+        for policy in cluster.policies:
+            local[policy.namespace].append(policy.pod_selector)
+            for rule in (*policy.ingress, *policy.egress):
+                for peer in rule.peers:
+                    if peer.pod_selector is None:
+                        continue
+                    if peer.namespace_selector is None:
+                        local[policy.namespace].append(peer.pod_selector)
+                    elif peer.namespace_selector.is_empty:
+                        everywhere.append(peer.pod_selector)
+                    else:
+                        for ns in namespaces.values():
+                            if peer.namespace_selector.matches(ns.labels):
+                                local[ns.name].append(peer.pod_selector)
+        self._global = self._keys(everywhere)
+        self._local = {ns: self._keys(sels) for ns, sels in local.items()}
+        self._cache: dict[tuple[str, Labels], tuple[tuple[str, str | None], ...]] = {}
+
+    @staticmethod
+    def _keys(selectors: Iterable[LabelSelector]) -> dict[str, set[str]]:
+        keys: dict[str, set[str]] = defaultdict(set)
+        for selector in set(selectors):
+            for req in selector.requirements():
+                values = keys[req.key]
+                if req.operator in (Operator.IN, Operator.NOT_IN):
+                    values.update(req.values)
+        return keys
+
+    def project(self, namespace: str, labels: Labels) -> tuple[tuple[str, str | None], ...]:
+        key = (namespace, labels)
+        cached = self._cache.get(key)
+        if cached is None:
+            local = self._local.get(namespace, {})
+            out = []
+            for k in sorted(labels):
+                values = local.get(k)
+                also = self._global.get(k)
+                if values is None and also is None:
+                    continue
+                v = labels[k]
+                known = (values is not None and v in values) or (also is not None and v in also)
+                out.append((k, v if known else _OTHER_VALUE))
+            cached = self._cache[key] = tuple(out)
+        return cached
+
+
+def _referenced_named_ports(policies: Iterable[NetworkPolicy]) -> set[tuple[str, Protocol]]:
+    names: set[tuple[str, Protocol]] = set()
+    for policy in policies:
+        for rule in (*policy.ingress, *policy.egress):
+            for port in rule.ports:
+                if isinstance(port.port, str):
+                    names.add((port.port, port.protocol))
+    return names
+
+
+def _classify(
+    cluster: Cluster,
+    options: AnalysisOptions,
+    namespaces: Mapping[str, Namespace],
+    starts: Mapping[int, list[int]],
+    blocks: Sequence[IPBlock],
+) -> tuple[tuple[PodClass, ...], list[int]]:
+    relevance = _Relevance(cluster, namespaces)
+    referenced = _referenced_named_ports(cluster.policies)
+    match_pod_ips = options.pod_ips_in_ipblocks is PodIPsInIPBlocks.MATCH
+    offsets = _offsets(starts)
+    keys: dict[tuple[object, ...], int] = {}
+    members: list[list[int]] = []
+    representatives: list[Pod] = []
+    named_by_class: list[tuple[tuple[str, Protocol, int], ...]] = []
+    exempt_by_class: list[bool] = []
+    pod_class: list[int] = []
+    for index, pod in enumerate(cluster.pods):
+        exempt = _is_exempt(pod, options)
+        labels = () if exempt else relevance.project(pod.namespace, pod.labels)
+        named = tuple(
+            sorted(
+                (p.name, p.protocol, p.port)
+                for p in pod.ports
+                if p.name is not None and (p.name, p.protocol) in referenced
+            )
+        )
+        regions: tuple[int, ...] = ()
+        if blocks and pod.ips and (exempt or match_pod_ips):
+            regions = tuple(
+                sorted(
+                    offsets[ip.version] + bisect.bisect_right(starts[ip.version], int(ip)) - 1
+                    for ip in pod.ips
+                    if ip.version in starts
+                )
+            )
+        key = (pod.namespace, labels, named, regions, exempt, pod.host_network)
+        c = keys.get(key)
+        if c is None:
+            c = keys[key] = len(members)
+            members.append([])
+            representatives.append(pod)
+            named_by_class.append(named)
+            exempt_by_class.append(exempt)
+        members[c].append(index)
+        pod_class.append(c)
+    classes = tuple(
+        PodClass(
+            index=c,
+            namespace=representatives[c].namespace,
+            representative=representatives[c],
+            pods=tuple(members[c]),
+            exempt=exempt_by_class[c],
+            named_ports=named_by_class[c],
+        )
+        for c in range(len(members))
+    )
+    return classes, pod_class
+
+
+class _IndexBuilder:
+    """Turns selectors, peers and rules into bitsets over the peers of one compilation."""
+
+    def __init__(
+        self,
+        classes: Sequence[PodClass],
+        pieces: Sequence[AddressRange],
+        namespaces: Mapping[str, Namespace],
+        options: AnalysisOptions,
+        starts: Mapping[int, list[int]],
+    ) -> None:
+        self.classes = classes
+        self.pieces = pieces
+        self.namespaces = namespaces
+        self.options = options
+        size = len(classes)
+        self.size = size
+        self.all_peers = bitsets.below(size + len(pieces))
+        by_namespace: dict[str, list[int]] = defaultdict(list)
+        value_index: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        key_index: dict[str, list[int]] = defaultdict(list)
+        subjects: list[int] = []
+        for cls in classes:
+            if cls.exempt:
+                continue
+            subjects.append(cls.index)
+            by_namespace[cls.namespace].append(cls.index)
+            for k, v in cls.representative.labels.items():
+                value_index[k][v].append(cls.index)
+                key_index[k].append(cls.index)
+
+        def pack(positions: list[int]) -> int:
+            return bitsets.from_index_array(np.asarray(positions, dtype=np.int64), size)
+
+        self.subjects = pack(subjects)
+        self.namespace_bits = {ns: pack(ix) for ns, ix in by_namespace.items()}
+        self.values = {k: {v: pack(ix) for v, ix in vs.items()} for k, vs in value_index.items()}
+        self.keys = {k: pack(ix) for k, ix in key_index.items()}
+        self._selector_cache: dict[LabelSelector, int] = {}
+        self._namespace_cache: dict[LabelSelector, int] = {}
+        self._peer_cache: dict[tuple[Peer, str], int] = {}
+
+        # Which classes each external piece's addresses belong to (rules 6 and 7).
+        match_pods = options.pod_ips_in_ipblocks is PodIPsInIPBlocks.MATCH
+        by_piece: dict[int, list[int]] = defaultdict(list)
+        offsets = _offsets(starts)
+        for cls in classes:
+            if not (cls.exempt or match_pods):
+                continue
+            for ip in cls.representative.ips:
+                if ip.version in starts:
+                    piece = offsets[ip.version] + bisect.bisect_right(starts[ip.version], int(ip))
+                    by_piece[piece - 1].append(cls.index)
+        self.classes_in_piece = {p: pack(ix) for p, ix in by_piece.items()}
+
+    # -- selectors ------------------------------------------------------------------------
+    def pods_matching(self, selector: LabelSelector) -> int:
+        cached = self._selector_cache.get(selector)
+        if cached is not None:
+            return cached
+        bits = self.subjects
+        for req in selector.requirements():
+            values = self.values.get(req.key, {})
+            if req.operator is Operator.IN:
+                matched = 0
+                for value in req.values:
+                    matched |= values.get(value, 0)
+                bits &= matched
+            elif req.operator is Operator.NOT_IN:  # also matches pods without the key
+                for value in req.values:
+                    bits &= ~values.get(value, 0)
+            elif req.operator is Operator.EXISTS:
+                bits &= self.keys.get(req.key, 0)
+            else:
+                bits &= ~self.keys.get(req.key, 0)
+        self._selector_cache[selector] = bits
+        return bits
+
+    def pods_in_namespaces(self, selector: LabelSelector) -> int:
+        cached = self._namespace_cache.get(selector)
+        if cached is None:
+            cached = 0
+            for ns in self.namespaces.values():
+                if selector.matches(ns.labels):
+                    cached |= self.namespace_bits.get(ns.name, 0)
+            self._namespace_cache[selector] = cached
+        return cached
+
+    def block_bits(self, block: IPBlock) -> int:
+        bits = 0
+        for offset, piece in enumerate(self.pieces):
+            if block.contains(piece.first):
+                bits |= (1 << (self.size + offset)) | self.classes_in_piece.get(offset, 0)
+        return bits
+
+    def peer(self, peer: Peer, namespace: str) -> int:
+        """Rule 4: the peers one NetworkPolicyPeer matches."""
+        key = (peer, namespace)
+        cached = self._peer_cache.get(key)
+        if cached is not None:
+            return cached
+        if peer.ip_block is not None:
+            bits = self.block_bits(peer.ip_block)
+        elif peer.namespace_selector is None:
+            assert peer.pod_selector is not None
+            bits = self.pods_matching(peer.pod_selector) & self.namespace_bits.get(namespace, 0)
+        else:
+            bits = self.pods_in_namespaces(peer.namespace_selector)
+            if peer.pod_selector is not None:
+                bits &= self.pods_matching(peer.pod_selector)
+        self._peer_cache[key] = bits
+        return bits
+
+    # -- rules and policies ---------------------------------------------------------------
+    def rule(self, policy: NetworkPolicy, direction: Direction, index: int) -> CompiledRule:
+        rule = policy.rules(direction)[index]
+        peer_bits = tuple(self.peer(p, policy.namespace) for p in rule.peers)
+        bits = self.all_peers
+        if peer_bits:
+            bits = 0
+            for b in peer_bits:
+                bits |= b
+        numeric, named = _split_ports(rule.ports)
+        return CompiledRule(policy, direction, index, rule, peer_bits, bits, numeric, named)
+
+    def policy(self, policy: NetworkPolicy) -> CompiledPolicy:
+        selected = self.pods_matching(policy.pod_selector) & self.namespace_bits.get(
+            policy.namespace, 0
+        )
+        return CompiledPolicy(
+            policy=policy,
+            selected=selected,
+            ingress=tuple(
+                self.rule(policy, Direction.INGRESS, i) for i in range(len(policy.ingress))
+            ),
+            egress=tuple(self.rule(policy, Direction.EGRESS, i) for i in range(len(policy.egress))),
+        )
+
+
+def _split_ports(ports: Sequence[PolicyPort]) -> tuple[PortSet, tuple[tuple[str, Protocol], ...]]:
+    """Rule 3 and 5: numeric ports as a set; named ones left for the destination."""
+    if not ports:
+        return PortSet.all(), ()
+    numeric = PortSet.empty()
+    named: list[tuple[str, Protocol]] = []
+    for port in ports:
+        if port.port is None:
+            numeric = numeric | PortSet.protocol_all(port.protocol)
+        elif isinstance(port.port, str):
+            named.append((port.port, port.protocol))
+        else:
+            end = port.end_port if port.end_port is not None else port.port
+            numeric = numeric | PortSet.range(port.protocol, port.port, end)
+    return numeric, tuple(dict.fromkeys(named))

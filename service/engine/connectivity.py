@@ -1,0 +1,370 @@
+"""Connectivity maps: every allowed connection, at pod, workload or namespace granularity.
+
+Computed over pod classes and external address pieces (see :mod:`service.engine.compile`),
+one destination at a time, with peer sets as bitsets; the pairs are expanded to pods,
+workloads or namespaces in numpy only at the end, so the work grows with the size of the
+answer rather than with the square of the pod count.
+
+An endpoint's traffic with itself is not listed (a pod can always reach itself; for a
+workload or a namespace, ask at a finer granularity). Traffic between two external
+addresses is never listed: no policy applies to it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from service.engine import bitsets
+from service.engine.compile import CompiledCluster, CompiledRule
+from service.engine.model import AddressRange, Direction, ObjectRef, PortSet, Protocol
+
+Endpoint = ObjectRef | AddressRange
+IntArray = npt.NDArray[np.int64]
+
+
+class Granularity(StrEnum):
+    POD = "pod"
+    WORKLOAD = "workload"
+    NAMESPACE = "namespace"
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    source: Endpoint
+    target: Endpoint
+    ports: PortSet
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectivityMap:
+    """Allowed connections as parallel arrays over an endpoint table and a port-set table.
+
+    Rows are sorted by source then target (pods, workloads and namespaces by namespace and
+    name, external ranges last by address).
+    """
+
+    granularity: Granularity
+    endpoints: tuple[Endpoint, ...]
+    portsets: tuple[PortSet, ...]
+    sources: IntArray
+    targets: IntArray
+    ports: IntArray
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def connections(self, start: int = 0, stop: int | None = None) -> Iterator[Connection]:
+        endpoints, portsets = self.endpoints, self.portsets
+        rows = zip(
+            self.sources[start:stop].tolist(),
+            self.targets[start:stop].tolist(),
+            self.ports[start:stop].tolist(),
+            strict=True,
+        )
+        for s, t, p in rows:
+            yield Connection(endpoints[s], endpoints[t], portsets[p])
+
+    def lookup(self) -> dict[tuple[Endpoint, Endpoint], PortSet]:
+        return {(c.source, c.target): c.ports for c in self.connections()}
+
+    def involving_namespace(self, namespace: str) -> ConnectivityMap:
+        """Only the connections with an endpoint in ``namespace``."""
+        inside = np.array(
+            [isinstance(e, ObjectRef) and e.namespace == namespace for e in self.endpoints],
+            dtype=bool,
+        )
+        keep = inside[self.sources] | inside[self.targets]
+        return ConnectivityMap(
+            self.granularity,
+            self.endpoints,
+            self.portsets,
+            self.sources[keep],
+            self.targets[keep],
+            self.ports[keep],
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Class-level computation
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _EgressGroup:
+    """Egress rules with the same peers and ports, from whichever classes they apply to."""
+
+    rule: CompiledRule
+    sources: int
+
+
+def _egress_groups(compiled: CompiledCluster) -> list[_EgressGroup]:
+    groups: dict[tuple[int, PortSet, tuple[tuple[str, Protocol], ...]], _EgressGroup] = {}
+    for policy in compiled.policies:
+        if Direction.EGRESS not in policy.policy.policy_types or not policy.selected:
+            continue
+        for rule in policy.egress:
+            key = (rule.bits, rule.numeric_ports, rule.named_ports)
+            group = groups.get(key)
+            if group is None:
+                groups[key] = _EgressGroup(rule, policy.selected)
+            else:
+                group.sources |= policy.selected
+    return list(groups.values())
+
+
+def _disjoint(entries: dict[PortSet, int]) -> list[tuple[int, PortSet]]:
+    """Turn possibly overlapping (ports -> peers) entries into disjoint peer sets, each with
+    the union of the ports of every entry it was in."""
+    cells: list[tuple[int, PortSet]] = []
+    for ports, bits in entries.items():
+        refined: list[tuple[int, PortSet]] = []
+        for cell_bits, cell_ports in cells:
+            overlap = cell_bits & bits
+            if not overlap:
+                refined.append((cell_bits, cell_ports))
+                continue
+            refined.append((overlap, cell_ports | ports))
+            rest = cell_bits & ~bits
+            if rest:
+                refined.append((rest, cell_ports))
+            bits &= ~cell_bits
+        if bits:
+            refined.append((bits, ports))
+        cells = refined
+    merged: dict[PortSet, int] = defaultdict(int)
+    for bits, ports in cells:
+        merged[ports] |= bits
+    return [(bits, ports) for ports, bits in merged.items()]
+
+
+def class_connectivity(compiled: CompiledCluster) -> list[list[tuple[int, PortSet]]]:
+    """For every peer (class or external piece) as destination: disjoint sets of source
+    peers, each with the ports they may use. Sources include the destination's own class
+    (meaning the *other* pods of that class)."""
+    classes = compiled.class_count
+    all_peers = compiled.all_peers
+    class_mask = compiled.all_classes
+    free_sources = all_peers & ~compiled.isolated[Direction.EGRESS]
+    ingress_isolated = compiled.isolated[Direction.INGRESS]
+
+    universal: list[_EgressGroup] = []
+    reaching: list[list[_EgressGroup]] = [[] for _ in range(compiled.peer_count)]
+    for group in _egress_groups(compiled):
+        if group.rule.bits == all_peers:
+            universal.append(group)
+        else:
+            for peer in bitsets.indices(group.rule.bits).tolist():
+                reaching[peer].append(group)
+
+    everything = [(all_peers, PortSet.all())]
+    result: list[list[tuple[int, PortSet]]] = []
+    for target in range(compiled.peer_count):
+        named = compiled.named_ports_of(target)
+        if compiled.is_subject(target) and bitsets.contains(ingress_isolated, target):
+            admitted = [
+                (rule.bits, rule.ports_for(named))
+                for policy in compiled.applied[Direction.INGRESS][target]
+                for rule in policy.ingress
+            ]
+        else:
+            admitted = everything
+        leaving = [(free_sources, PortSet.all())]
+        leaving += [(g.sources, g.rule.ports_for(named)) for g in reaching[target]]
+        leaving += [(g.sources, g.rule.ports_for(named)) for g in universal]
+        entries: dict[PortSet, int] = defaultdict(int)
+        for in_bits, in_ports in admitted:
+            for out_bits, out_ports in leaving:
+                bits = in_bits & out_bits
+                if target >= classes:
+                    bits &= class_mask  # external to external: no policy applies
+                if not bits:
+                    continue
+                ports = in_ports & out_ports
+                if ports:
+                    entries[ports] |= bits
+        result.append(_disjoint(entries))
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# Expansion to endpoints
+# --------------------------------------------------------------------------------------
+
+
+def _class_pairs(
+    compiled: CompiledCluster, per_target: Sequence[Sequence[tuple[int, PortSet]]]
+) -> tuple[IntArray, IntArray, IntArray, list[PortSet]]:
+    portset_ids: dict[PortSet, int] = {}
+    sources: list[IntArray] = []
+    targets: list[IntArray] = []
+    ports: list[IntArray] = []
+    for target, entries in enumerate(per_target):
+        for bits, portset in entries:
+            src = bitsets.indices(bits)
+            pid = portset_ids.setdefault(portset, len(portset_ids))
+            sources.append(src)
+            targets.append(np.full(len(src), target, dtype=np.int64))
+            ports.append(np.full(len(src), pid, dtype=np.int64))
+    if not sources:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty, list(portset_ids)
+    return (
+        np.concatenate(sources),
+        np.concatenate(targets),
+        np.concatenate(ports),
+        list(portset_ids),
+    )
+
+
+def _merge_pieces(
+    compiled: CompiledCluster, src: IntArray, dst: IntArray, pid: IntArray
+) -> tuple[IntArray, list[AddressRange]]:
+    """Merge adjacent external pieces whose connectivity is identical.
+
+    Returns the merged range index of each piece, and the merged ranges."""
+    classes = compiled.class_count
+    pieces = compiled.pieces
+    signatures: list[tuple[bytes, bytes]] = []
+    as_source = src >= classes
+    as_target = dst >= classes
+    out_rows = np.lexsort((pid[as_source], dst[as_source], src[as_source]))
+    in_rows = np.lexsort((pid[as_target], src[as_target], dst[as_target]))
+    out_src, out_rest = (
+        src[as_source][out_rows],
+        np.stack((dst[as_source][out_rows], pid[as_source][out_rows])),
+    )
+    in_dst, in_rest = (
+        dst[as_target][in_rows],
+        np.stack((src[as_target][in_rows], pid[as_target][in_rows])),
+    )
+    for offset in range(len(pieces)):
+        peer = classes + offset
+        lo, hi = np.searchsorted(out_src, [peer, peer + 1])
+        lo2, hi2 = np.searchsorted(in_dst, [peer, peer + 1])
+        signatures.append((out_rest[:, lo:hi].tobytes(), in_rest[:, lo2:hi2].tobytes()))
+    merged_index = np.zeros(len(pieces), dtype=np.int64)
+    ranges: list[AddressRange] = []
+    for offset, piece in enumerate(pieces):
+        previous = ranges[-1] if ranges else None
+        if (
+            previous is not None
+            and previous.version == piece.version
+            and previous.end + 1 == piece.start
+            and signatures[offset] == signatures[offset - 1]
+        ):
+            ranges[-1] = AddressRange(piece.version, previous.start, piece.end)
+        else:
+            ranges.append(piece)
+        merged_index[offset] = len(ranges) - 1
+    return merged_index, ranges
+
+
+def _endpoint_table(
+    compiled: CompiledCluster, granularity: Granularity
+) -> tuple[list[ObjectRef], list[list[int]]]:
+    """Endpoints of the cluster side, and for each class the endpoints its pods map to."""
+    refs: dict[ObjectRef, int] = {}
+    per_class: list[list[int]] = []
+    for cls in compiled.classes:
+        found: dict[int, None] = {}
+        for index in cls.pods:
+            pod = compiled.pods[index]
+            if granularity is Granularity.POD:
+                ref = pod.ref
+            elif granularity is Granularity.WORKLOAD:
+                ref = pod.workload or pod.ref
+            else:
+                ref = ObjectRef("Namespace", pod.namespace, pod.namespace)
+            found[refs.setdefault(ref, len(refs))] = None
+        per_class.append(list(found))
+    return list(refs), per_class
+
+
+def _expand(
+    src: IntArray, dst: IntArray, pid: IntArray, indptr: IntArray, members: IntArray
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Replace each (peer, peer) row by the cartesian product of their endpoints."""
+
+    def expand_side(keys: IntArray, *carried: IntArray) -> tuple[IntArray, tuple[IntArray, ...]]:
+        degree = indptr[keys + 1] - indptr[keys]
+        rows = np.repeat(np.arange(len(keys)), degree)
+        first = np.repeat(np.cumsum(degree) - degree, degree)
+        within = np.arange(len(rows)) - first
+        return members[indptr[keys][rows] + within], tuple(c[rows] for c in carried)
+
+    src_ep, (dst, pid) = expand_side(src, dst, pid)
+    dst_ep, (src_ep, pid) = expand_side(dst, src_ep, pid)
+    return src_ep, dst_ep, pid
+
+
+def _union_duplicates(
+    src: IntArray, dst: IntArray, pid: IntArray, portsets: list[PortSet], size: int
+) -> tuple[IntArray, IntArray, IntArray]:
+    """One row per (source, target): ports of duplicate rows are united."""
+    keys = src * size + dst
+    order = np.lexsort((pid, keys))
+    keys, pid = keys[order], pid[order]
+    distinct = np.ones(len(keys), dtype=bool)
+    distinct[1:] = (keys[1:] != keys[:-1]) | (pid[1:] != pid[:-1])
+    keys, pid = keys[distinct], pid[distinct]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    ends = np.r_[starts[1:], len(keys)]
+    result = pid[starts].copy()
+    union_ids: dict[tuple[int, ...], int] = {}
+    for row in np.flatnonzero(ends - starts > 1).tolist():
+        members = tuple(pid[starts[row] : ends[row]].tolist())
+        united = union_ids.get(members)
+        if united is None:
+            total = PortSet.empty()
+            for member in members:
+                total = total | portsets[member]
+            if total not in portsets:
+                portsets.append(total)
+            united = union_ids[members] = portsets.index(total)
+        result[row] = united
+    unique_keys = keys[starts]
+    return unique_keys // size, unique_keys % size, result
+
+
+def connectivity_map(
+    compiled: CompiledCluster, granularity: Granularity = Granularity.WORKLOAD
+) -> ConnectivityMap:
+    """Every allowed connection between distinct endpoints, with canonical port sets."""
+    src, dst, pid, portsets = _class_pairs(compiled, class_connectivity(compiled))
+    merged_index, ranges = _merge_pieces(compiled, src, dst, pid)
+    cluster_endpoints, per_class = _endpoint_table(compiled, granularity)
+    base = len(cluster_endpoints)
+    groups = [*per_class, *([base + int(m)] for m in merged_index)]
+    indptr = np.zeros(len(groups) + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([len(g) for g in groups])
+    members = np.fromiter((m for g in groups for m in g), dtype=np.int64, count=int(indptr[-1]))
+    src_ep, dst_ep, pid = _expand(src, dst, pid, indptr, members)
+    distinct = src_ep != dst_ep
+    endpoints: list[Endpoint] = [*cluster_endpoints, *ranges]
+    src_ep, dst_ep, pid = _union_duplicates(
+        src_ep[distinct], dst_ep[distinct], pid[distinct], portsets, len(endpoints)
+    )
+    rank = _ranks(endpoints)
+    order = np.lexsort((rank[dst_ep], rank[src_ep]))
+    return ConnectivityMap(
+        granularity, tuple(endpoints), tuple(portsets), src_ep[order], dst_ep[order], pid[order]
+    )
+
+
+def _sort_key(endpoint: Endpoint) -> tuple[object, ...]:
+    if isinstance(endpoint, AddressRange):
+        return (1, endpoint.version, endpoint.start, "", "")
+    return (0, 0, endpoint.namespace, endpoint.kind, endpoint.name)
+
+
+def _ranks(endpoints: Sequence[Endpoint]) -> IntArray:
+    order = sorted(range(len(endpoints)), key=lambda i: _sort_key(endpoints[i]))
+    rank = np.empty(len(endpoints), dtype=np.int64)
+    rank[order] = np.arange(len(endpoints))
+    return rank
