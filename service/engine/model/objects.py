@@ -42,9 +42,15 @@ class ObjectRef:
     name: str
 
     def __str__(self) -> str:
+        if self.kind == "Pod":
+            return f"{self.namespace}/{self.name}"
+        if self.kind == "Namespace":
+            return self.name
         return f"{self.namespace}/{self.kind}/{self.name}"
 
     def to_api(self) -> dict[str, Any]:
+        if self.kind == "Namespace":
+            return {"kind": "Namespace", "name": self.name}
         return {"kind": self.kind, "namespace": self.namespace, "name": self.name}
 
 

@@ -1,0 +1,1 @@
+"""Renderers of engine results: JSON, CSV, markdown (PR comments), DOT, plain text."""

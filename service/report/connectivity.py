@@ -1,0 +1,116 @@
+"""Connectivity maps as JSON, CSV, markdown and DOT.
+
+JSON is the API's ``{"connections": [{"from", "to", "ports"}]}``; it is written as text
+chunks so a map of millions of connections streams without building one giant object.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from service.engine.connectivity import ConnectivityMap
+from service.report.endpoints import endpoint_label, endpoint_to_api
+
+CHUNK_ROWS = 5000
+
+
+def connections_to_api(
+    cmap: ConnectivityMap, start: int = 0, stop: int | None = None
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "from": endpoint_to_api(c.source),
+            "to": endpoint_to_api(c.target),
+            "ports": c.ports.to_api(),
+        }
+        for c in cmap.connections(start, stop)
+    ]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def iter_connections_json(
+    cmap: ConnectivityMap, start: int = 0, stop: int | None = None
+) -> Iterator[str]:
+    """The JSON text of each connection, each endpoint and port set encoded once."""
+    endpoints = [_dumps(endpoint_to_api(e)) for e in cmap.endpoints]
+    portsets = [_dumps(p.to_api()) for p in cmap.portsets]
+    rows = zip(
+        cmap.sources[start:stop].tolist(),
+        cmap.targets[start:stop].tolist(),
+        cmap.ports[start:stop].tolist(),
+        strict=True,
+    )
+    for s, t, p in rows:
+        yield f'{{"from":{endpoints[s]},"to":{endpoints[t]},"ports":{portsets[p]}}}'
+
+
+def iter_map_json(cmap: ConnectivityMap, extra: dict[str, Any] | None = None) -> Iterator[str]:
+    """``{"connections": [...]}`` (plus ``extra`` keys first) as text chunks."""
+    head = "{" + "".join(f"{_dumps(k)}:{_dumps(v)}," for k, v in (extra or {}).items())
+    yield head + '"connections":['
+    batch: list[str] = []
+    first = True
+    for text in iter_connections_json(cmap):
+        batch.append(text)
+        if len(batch) == CHUNK_ROWS:
+            yield ("" if first else ",") + ",".join(batch)
+            first, batch = False, []
+    if batch:
+        yield ("" if first else ",") + ",".join(batch)
+    yield "]}\n"
+
+
+def iter_map_csv(cmap: ConnectivityMap) -> Iterator[str]:
+    """One row per connection: from, to, ports (``TCP 80; UDP 53``)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["from", "to", "ports"])
+    labels = [endpoint_label(e) for e in cmap.endpoints]
+    portsets = ["; ".join(str(r) for r in p) for p in cmap.portsets]
+    for index, (s, t, p) in enumerate(
+        zip(cmap.sources.tolist(), cmap.targets.tolist(), cmap.ports.tolist(), strict=True)
+    ):
+        writer.writerow([labels[s], labels[t], portsets[p]])
+        if index % CHUNK_ROWS == CHUNK_ROWS - 1:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def iter_map_markdown(cmap: ConnectivityMap, title: str = "Connectivity") -> Iterator[str]:
+    yield f"### {title} ({cmap.granularity.value} granularity)\n\n"
+    yield f"{len(cmap)} allowed connection(s).\n\n"
+    if not len(cmap):
+        return
+    yield "| from | to | ports |\n| --- | --- | --- |\n"
+    labels = [_md_cell(endpoint_label(e)) for e in cmap.endpoints]
+    portsets = [_md_cell(str(p)) for p in cmap.portsets]
+    rows = zip(cmap.sources.tolist(), cmap.targets.tolist(), cmap.ports.tolist(), strict=True)
+    for s, t, p in rows:
+        yield f"| {labels[s]} | {labels[t]} | {portsets[p]} |\n"
+
+
+def iter_map_dot(cmap: ConnectivityMap) -> Iterator[str]:
+    """A Graphviz digraph: one node per endpoint in use, edges labelled with ports."""
+    yield "digraph connectivity {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n"
+    used = sorted(set(cmap.sources.tolist()) | set(cmap.targets.tolist()))
+    for index in used:
+        label = endpoint_label(cmap.endpoints[index])
+        shape = ", shape=ellipse, style=dashed" if label[:1].isdigit() or ":" in label else ""
+        yield f"  n{index} [label={json.dumps(label)}{shape}];\n"
+    rows = zip(cmap.sources.tolist(), cmap.targets.tolist(), cmap.ports.tolist(), strict=True)
+    for s, t, p in rows:
+        yield f"  n{s} -> n{t} [label={json.dumps(str(cmap.portsets[p]))}];\n"
+    yield "}\n"

@@ -1,0 +1,96 @@
+"""Reachability verdicts as JSON (the API shape) and as readable text (the CLI default)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.engine.reachability import Effect, PairVerdict, Side, Verdict
+
+
+def _effect(effect: Effect) -> dict[str, Any]:
+    return {
+        "tier": effect.tier.value,
+        "policy": {"namespace": effect.policy.namespace, "name": effect.policy.name},
+        "direction": effect.direction.value,
+        "rule": effect.rule,
+        "peer": effect.peer,
+        "ports": effect.ports.to_api(),
+        "action": effect.action.value,
+    }
+
+
+def _side(side: Side) -> dict[str, Any]:
+    return {
+        "endpoint": side.endpoint,
+        "subject_to_policies": side.subject_to_policies,
+        "isolated": side.isolated,
+        "policies": [{"namespace": r.namespace, "name": r.name} for r in side.policies],
+        "effects": [_effect(e) for e in side.effects],
+        "allowed_ports": side.allowed.to_api(),
+        "reason": side.reason,
+    }
+
+
+def pair_to_api(pair: PairVerdict) -> dict[str, Any]:
+    return {
+        "from": pair.source,
+        "to": pair.target,
+        "allowed": pair.allowed,
+        "ports": pair.ports.to_api(),
+        "explanation": {"egress": _side(pair.egress), "ingress": _side(pair.ingress)},
+    }
+
+
+def verdict_to_api(verdict: Verdict, max_pairs: int = 100) -> dict[str, Any]:
+    """``{"allowed", "ports", "explanation", "pairs"}``: ``explanation`` is the first pair's
+    (the only one for pod-to-pod); ``pairs`` lists every pod pair (capped)."""
+    pairs = [pair_to_api(p) for p in verdict.pairs[:max_pairs]]
+    return {
+        "from": str(verdict.source),
+        "to": str(verdict.target),
+        "protocol": verdict.protocol.value if verdict.protocol else None,
+        "port": verdict.port,
+        "allowed": verdict.allowed,
+        "partially_allowed": verdict.partially_allowed,
+        "ports": verdict.ports.to_api(),
+        "explanation": pairs[0]["explanation"] if pairs else None,
+        "pairs": pairs,
+        "pair_count": len(verdict.pairs),
+        "notes": list(verdict.notes),
+    }
+
+
+def _side_text(side: Side) -> list[str]:
+    lines = [f"  {side.direction.value.lower()}: {side.reason}"]
+    for effect in side.effects:
+        peer = "any peer" if effect.peer is None else f"peer {effect.peer}"
+        lines.append(
+            f"    - {effect.policy.namespace}/{effect.policy.name} "
+            f"rule {effect.rule} ({peer}): {effect.action.value} {effect.ports}"
+        )
+    return lines
+
+
+def verdict_to_text(verdict: Verdict, max_pairs: int = 20) -> str:
+    asked = "any port" if verdict.port is None else f"port {verdict.port}"
+    if verdict.protocol is not None:
+        asked += f"/{verdict.protocol.value}"
+    if verdict.allowed:
+        head = "ALLOWED"
+    elif verdict.partially_allowed:
+        head = "PARTIALLY ALLOWED"
+    else:
+        head = "DENIED"
+    lines = [f"{head}: {verdict.source} -> {verdict.target} on {asked}"]
+    if verdict.allowed:
+        lines.append(f"allowed ports: {verdict.ports}")
+    for note in verdict.notes:
+        lines.append(f"note: {note}")
+    for pair in verdict.pairs[:max_pairs]:
+        mark = "allowed" if pair.allowed else "denied"
+        lines.append(f"{pair.source} -> {pair.target}: {mark} ({pair.ports})")
+        lines += _side_text(pair.egress)
+        lines += _side_text(pair.ingress)
+    if len(verdict.pairs) > max_pairs:
+        lines.append(f"... and {len(verdict.pairs) - max_pairs} more pod pairs")
+    return "\n".join(lines) + "\n"

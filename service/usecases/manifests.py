@@ -1,0 +1,61 @@
+"""Manifests to a resolved cluster: ingest (bytes/files -> documents), parse and validate
+(documents -> objects), inventory (pods rolled up, workload templates, implicit namespaces)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from service.engine.compile import CompiledCluster, compile_cluster
+from service.engine.inventory import build_cluster
+from service.engine.model import Cluster, Document
+from service.engine.options import AnalysisOptions
+from service.engine.parse import ParsedObjects, parse_documents
+from service.ingest import Limits, read_bytes, read_paths
+from service.ingest.gc import paused_gc
+
+
+@dataclass(frozen=True, slots=True)
+class Manifests:
+    """Validated manifests: the documents as read, the objects, and the resolved cluster."""
+
+    documents: list[Document]
+    parsed: ParsedObjects
+    cluster: Cluster
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.cluster.warnings
+
+    def compile(self, options: AnalysisOptions | None = None) -> CompiledCluster:
+        with paused_gc():
+            return compile_cluster(self.cluster, options)
+
+
+def from_documents(documents: list[Document]) -> Manifests:
+    """Raises ManifestError (every problem at once) when any object is invalid."""
+    with paused_gc():
+        parsed = parse_documents(documents)
+        return Manifests(documents, parsed, build_cluster(parsed))
+
+
+def load_paths(paths: Sequence[str | Path], limits: Limits | None = None) -> Manifests:
+    """Files and directories (recursive) of YAML/JSON manifests."""
+    with paused_gc():
+        documents = read_paths(paths, limits or Limits())
+    return from_documents(documents)
+
+
+def load_bytes(
+    data: bytes,
+    *,
+    content_type: str | None = None,
+    source: str | None = None,
+    limits: Limits | None = None,
+) -> Manifests:
+    with paused_gc():
+        documents = read_bytes(
+            data, source=source, content_type=content_type, limits=limits or Limits()
+        )
+    return from_documents(documents)
