@@ -1,0 +1,43 @@
+"""Settings from the environment (prefix ``NETREACH_``), each with a laptop default.
+
+Never read at import time: call :func:`get_settings` (cached), or build ``Settings(...)``
+directly (tests do).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NETREACH_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///./netreach.db",
+        description="SQLAlchemy URL: a SQLite file by default; postgresql+psycopg://... in prod",
+    )
+    host: str = Field("127.0.0.1", description="address `netreach serve` binds")
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1, description="uvicorn worker processes")
+    insecure: bool = Field(
+        False, description="serve without tokens on a non-loopback address (never in prod)"
+    )
+    max_body_bytes: int = Field(64 * MiB, ge=1024, description="largest accepted request body")
+    cache_size: int = Field(8, ge=1, description="compiled snapshots kept per process (LRU)")
+    page_size: int = Field(100, ge=1, description="default page size")
+    max_page_size: int = Field(1000, ge=1, description="largest page size a client may ask for")
+    log_level: str = Field("info", description="debug, info, warning or error")
+    log_json: bool = Field(True, description="JSON logs (one object per line)")
+    migrate_on_start: bool = Field(
+        True, description="upgrade the database schema to head when the service starts"
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,236 @@
+"""Use cases over stored snapshots: record, list, get, delete, read objects, analyse.
+
+Each function takes the request's SQLAlchemy session (the caller commits or rolls back)
+and, for analysis, the process-wide :class:`Analyzer` holding the compiled-snapshot caches.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy.orm import Session
+
+from service.engine.compile import CompiledCluster
+from service.engine.connectivity import ConnectivityMap, Granularity, connectivity_map
+from service.engine.endpoints import EndpointError, EndpointNotFoundError
+from service.engine.model import Document, ManifestError, Origin, Protocol
+from service.engine.options import AnalysisOptions
+from service.engine.reachability import QueryError, Verdict, check
+from service.ingest import Limits
+from service.store.clusters import ClusterRepository
+from service.store.records import ClusterRecord, NewObject, SnapshotRecord, StoredObject
+from service.store.snapshots import SnapshotRepository
+from service.usecases.cache import LRUCache
+from service.usecases.errors import (
+    InputTooLargeError,
+    InvalidManifestsError,
+    InvalidQueryError,
+    NotFoundError,
+)
+from service.usecases.manifests import Manifests, from_documents, load_bytes
+
+Ref = int | Literal["latest"]
+CLUSTER_NAME = re.compile(r"[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?\Z")
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "Node", "AdminNetworkPolicy",
+                  "BaselineAdminNetworkPolicy", "CustomResourceDefinition", "PersistentVolume",
+                  "StorageClass", "PriorityClass"}  # fmt: skip
+
+
+def parse_ref(text: str) -> Ref:
+    """``latest`` or a version number."""
+    if text == "latest":
+        return "latest"
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    raise InvalidQueryError(f"snapshot reference {text!r} is neither a version number nor latest")
+
+
+def check_cluster_name(name: str) -> str:
+    if not CLUSTER_NAME.match(name):
+        raise InvalidQueryError(
+            f"cluster name {name!r} is invalid: use 1-63 lowercase letters, digits, '-', '_' "
+            "or '.', starting and ending with a letter or digit"
+        )
+    return name
+
+
+def _manifest_error(error: ManifestError) -> InvalidManifestsError | InputTooLargeError:
+    details = [p.to_api() for p in error.problems]
+    if error.too_large:
+        return InputTooLargeError(str(error.problems[0].message), details)
+    count = len(error.problems)
+    return InvalidManifestsError(
+        f"the manifests have {count} problem(s); nothing was stored", details
+    )
+
+
+def _new_object(document: Document) -> NewObject:
+    body = document.body
+    metadata = body.get("metadata") or {}
+    kind = str(body.get("kind", ""))
+    namespace = metadata.get("namespace") or (None if kind in CLUSTER_SCOPED else "default")
+    return NewObject(kind, namespace, str(metadata.get("name", "")), body)
+
+
+def record_snapshot(
+    session: Session,
+    cluster: str,
+    data: bytes,
+    *,
+    content_type: str | None,
+    source: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    limits: Limits | None = None,
+) -> tuple[SnapshotRecord, bool]:
+    """Validate and store manifests as the next version of ``cluster``; ``(record, created)``.
+
+    Nothing is stored unless every object is valid. Content identical to an existing version
+    of the cluster returns that version with ``created=False``.
+    """
+    check_cluster_name(cluster)
+    try:
+        manifests = load_bytes(data, content_type=content_type, limits=limits)
+    except ManifestError as error:
+        raise _manifest_error(error) from error
+    objects = [_new_object(d) for d in manifests.documents]
+    counts = dict(sorted(Counter(o.kind for o in objects).items()))
+    return SnapshotRepository(session).create(
+        cluster,
+        objects,
+        source=source,
+        labels=dict(labels or {}),
+        counts=counts,
+        warnings=list(manifests.warnings),
+    )
+
+
+def list_clusters(session: Session) -> list[ClusterRecord]:
+    return ClusterRepository(session).list()
+
+
+def get_snapshot(session: Session, cluster: str, ref: Ref) -> SnapshotRecord:
+    record = SnapshotRepository(session).get(cluster, ref)
+    if record is None:
+        if ClusterRepository(session).get(cluster) is None:
+            raise NotFoundError(f"no cluster named {cluster!r}")
+        raise NotFoundError(f"cluster {cluster!r} has no snapshot {ref}")
+    return record
+
+
+def list_snapshots(
+    session: Session, cluster: str, *, after: int | None, limit: int
+) -> list[SnapshotRecord]:
+    if ClusterRepository(session).get(cluster) is None:
+        raise NotFoundError(f"no cluster named {cluster!r}")
+    return SnapshotRepository(session).list(cluster, after=after, limit=limit)
+
+
+def delete_snapshot(session: Session, cluster: str, ref: Ref) -> SnapshotRecord:
+    record = get_snapshot(session, cluster, ref)
+    SnapshotRepository(session).delete(cluster, record.version)
+    return record
+
+
+def snapshot_objects(
+    session: Session, record: SnapshotRecord, *, kind: str | None, namespace: str | None
+) -> list[StoredObject]:
+    return SnapshotRepository(session).objects(record.id, kind=kind, namespace=namespace)
+
+
+@dataclass
+class Analyzer:
+    """Process-wide caches of parsed and compiled snapshots, and the analyses on them.
+
+    Snapshots are immutable, so cached entries never go stale; ``on_compile`` lets the
+    caller observe compile times (metrics).
+    """
+
+    cache_size: int = 8
+    on_compile: Callable[[float], None] | None = None
+    manifests: LRUCache[int, Manifests] = field(init=False)
+    compiled: LRUCache[tuple[int, AnalysisOptions], CompiledCluster] = field(init=False)
+    maps: LRUCache[tuple[int, AnalysisOptions, Granularity], ConnectivityMap] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.manifests = LRUCache(self.cache_size)
+        self.compiled = LRUCache(self.cache_size)
+        self.maps = LRUCache(self.cache_size)
+
+    def _manifests(self, session: Session, record: SnapshotRecord) -> Manifests:
+        def load() -> Manifests:
+            bodies = SnapshotRepository(session).object_bodies(record.id)
+            documents = [Document(Origin(None, i), body) for i, body in enumerate(bodies)]
+            return from_documents(documents)
+
+        return self.manifests.get_or_compute(record.id, load)[0]
+
+    def compiled_for(
+        self, session: Session, record: SnapshotRecord, options: AnalysisOptions
+    ) -> CompiledCluster:
+        def build() -> CompiledCluster:
+            manifests = self._manifests(session, record)
+            started = time.perf_counter()
+            compiled = manifests.compile(options)
+            if self.on_compile is not None:
+                self.on_compile(time.perf_counter() - started)
+            return compiled
+
+        return self.compiled.get_or_compute((record.id, options), build)[0]
+
+    def connectivity(
+        self,
+        session: Session,
+        record: SnapshotRecord,
+        options: AnalysisOptions,
+        granularity: Granularity,
+    ) -> ConnectivityMap:
+        def build() -> ConnectivityMap:
+            return connectivity_map(self.compiled_for(session, record, options), granularity)
+
+        return self.maps.get_or_compute((record.id, options, granularity), build)[0]
+
+    def reachability(
+        self,
+        session: Session,
+        record: SnapshotRecord,
+        options: AnalysisOptions,
+        *,
+        source: str,
+        target: str,
+        port: int | str | None,
+        protocol: str | None,
+    ) -> Verdict:
+        if protocol is not None and protocol not in Protocol.__members__:
+            raise InvalidQueryError(
+                f"protocol {protocol!r} is not one of TCP, UDP, SCTP", [{"field": "protocol"}]
+            )
+        compiled = self.compiled_for(session, record, options)
+        try:
+            return check(
+                compiled,
+                source,
+                target,
+                port=port,
+                protocol=None if protocol is None else Protocol(protocol),
+            )
+        except EndpointNotFoundError as error:
+            raise NotFoundError(str(error), [{"field": error.field}]) from error
+        except (EndpointError, QueryError) as error:
+            raise InvalidQueryError(str(error), [{"field": error.field}]) from error
+
+    def forget(self, snapshot_id: int) -> None:
+        self.manifests.discard(lambda key: key == snapshot_id)
+        self.compiled.discard(lambda key: key[0] == snapshot_id)
+        self.maps.discard(lambda key: key[0] == snapshot_id)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "compiled": len(self.compiled),
+            "hits": self.compiled.hits,
+            "misses": self.compiled.misses,
+        }
