@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +30,21 @@ class Manifests:
         return self.cluster.warnings
 
     def compile(self, options: AnalysisOptions | None = None) -> CompiledCluster:
-        with paused_gc():
-            return compile_cluster(self.cluster, options)
+        return compile_snapshot(self.cluster, options)
+
+
+def compile_snapshot(cluster: Cluster, options: AnalysisOptions | None = None) -> CompiledCluster:
+    """Compile, then move everything alive into the collector's permanent generation.
+
+    A compiled snapshot is hundreds of thousands of long-lived objects; without
+    ``gc.freeze()`` every later full collection walks them all again, which made building a
+    large map five times slower. Freezing costs nothing and frees nothing less: reference
+    counting still reclaims frozen objects once unused (our values hold no cycles).
+    """
+    with paused_gc():
+        compiled = compile_cluster(cluster, options)
+    gc.freeze()
+    return compiled
 
 
 def from_documents(documents: list[Document]) -> Manifests:

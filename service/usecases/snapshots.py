@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from service.engine.compile import CompiledCluster
 from service.engine.connectivity import ConnectivityMap, Granularity, connectivity_map
 from service.engine.endpoints import EndpointError, EndpointNotFoundError
-from service.engine.model import Document, ManifestError, Origin, Protocol
+from service.engine.model import Cluster, Document, ManifestError, Origin, Protocol
 from service.engine.options import AnalysisOptions
 from service.engine.reachability import QueryError, Verdict, check
 from service.ingest import Limits
@@ -32,7 +32,7 @@ from service.usecases.errors import (
     InvalidQueryError,
     NotFoundError,
 )
-from service.usecases.manifests import Manifests, from_documents, load_bytes
+from service.usecases.manifests import compile_snapshot, from_documents, load_bytes
 
 Ref = int | Literal["latest"]
 CLUSTER_NAME = re.compile(r"[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?\Z")
@@ -152,30 +152,33 @@ class Analyzer:
 
     cache_size: int = 8
     on_compile: Callable[[float], None] | None = None
-    manifests: LRUCache[int, Manifests] = field(init=False)
+    clusters: LRUCache[int, Cluster] = field(init=False)
     compiled: LRUCache[tuple[int, AnalysisOptions], CompiledCluster] = field(init=False)
     maps: LRUCache[tuple[int, AnalysisOptions, Granularity], ConnectivityMap] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.manifests = LRUCache(self.cache_size)
+        self.clusters = LRUCache(self.cache_size)
         self.compiled = LRUCache(self.cache_size)
         self.maps = LRUCache(self.cache_size)
 
-    def _manifests(self, session: Session, record: SnapshotRecord) -> Manifests:
-        def load() -> Manifests:
+    def cluster(self, session: Session, record: SnapshotRecord) -> Cluster:
+        """The resolved cluster of a stored snapshot (parsed once, whatever the options)."""
+
+        def load() -> Cluster:
             bodies = SnapshotRepository(session).object_bodies(record.id)
             documents = [Document(Origin(None, i), body) for i, body in enumerate(bodies)]
-            return from_documents(documents)
+            del bodies
+            return from_documents(documents).cluster
 
-        return self.manifests.get_or_compute(record.id, load)[0]
+        return self.clusters.get_or_compute(record.id, load)[0]
 
     def compiled_for(
         self, session: Session, record: SnapshotRecord, options: AnalysisOptions
     ) -> CompiledCluster:
         def build() -> CompiledCluster:
-            manifests = self._manifests(session, record)
+            cluster = self.cluster(session, record)
             started = time.perf_counter()
-            compiled = manifests.compile(options)
+            compiled = compile_snapshot(cluster, options)
             if self.on_compile is not None:
                 self.on_compile(time.perf_counter() - started)
             return compiled
@@ -224,7 +227,7 @@ class Analyzer:
             raise InvalidQueryError(str(error), [{"field": error.field}]) from error
 
     def forget(self, snapshot_id: int) -> None:
-        self.manifests.discard(lambda key: key == snapshot_id)
+        self.clusters.discard(lambda key: key == snapshot_id)
         self.compiled.discard(lambda key: key[0] == snapshot_id)
         self.maps.discard(lambda key: key[0] == snapshot_id)
 
