@@ -1,0 +1,1 @@
+"""The API's routers: health and metrics, clusters, snapshots, analysis."""

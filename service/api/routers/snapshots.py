@@ -1,0 +1,238 @@
+"""Snapshots: upload (validated, content-addressed, idempotent), list, get, delete, objects."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from service.api.deps import (
+    AnalyzerDep,
+    MetricsDep,
+    ReadAccess,
+    SessionDep,
+    SettingsDep,
+    WriteAccess,
+)
+from service.api.errors import InvalidParameterError, UnsupportedMediaTypeError, responses
+from service.api.pagination import Page, PageDep, encode_cursor, offset_page
+from service.api.schemas import ObjectOut, SnapshotOut
+from service.ingest import Limits
+from service.usecases.errors import InputTooLargeError, InvalidManifestsError, InvalidQueryError
+from service.usecases.snapshots import (
+    Ref,
+    delete_snapshot,
+    get_snapshot,
+    list_snapshots,
+    parse_ref,
+    record_snapshot,
+    snapshot_objects,
+)
+
+router = APIRouter(prefix="/v1/clusters/{cluster}/snapshots", tags=["snapshots"])
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+JSON_TYPES = ("application/json",)
+UTF8 = ("utf-8", "utf8", "us-ascii")
+MAX_LABELS = 64
+
+ClusterPath = Annotated[str, Path(description="cluster name", max_length=63)]
+RefPath = Annotated[str, Path(description="a version number, or `latest`", max_length=32)]
+
+
+def parse_ref_param(text: str) -> Ref:
+    try:
+        return parse_ref(text)
+    except InvalidQueryError as error:
+        raise InvalidQueryError(
+            error.message, [{"field": "path.ref", "loc": ["path", "ref"]}]
+        ) from None
+
+
+def manifest_media_type(header: str | None) -> str:
+    """The body's media type if it is one we read (415 otherwise)."""
+    media, _, params = (header or "").partition(";")
+    media = media.strip().lower()
+    charset = next(
+        (
+            value.strip().strip('"').lower()
+            for key, _, value in (p.partition("=") for p in params.split(";"))
+            if key.strip().lower() == "charset"
+        ),
+        None,
+    )
+    if media not in YAML_TYPES + JSON_TYPES or (charset is not None and charset not in UTF8):
+        raise UnsupportedMediaTypeError(
+            f"cannot read a body of type {header or '(none)'!r}: send application/yaml "
+            "(multi-document) or application/json (an object, a List, or an array), in UTF-8",
+            [{"supported": list(YAML_TYPES + JSON_TYPES)}],
+        )
+    return media
+
+
+def parse_labels(pairs: list[str] | None) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or len(key) > 253 or len(value) > 1024:
+            raise InvalidParameterError(
+                f"label {pair[:100]!r} is not key=value (key 1-253 characters, value up to 1024)",
+                [{"field": "query.label", "loc": ["query", "label"], "input": pair[:100]}],
+            )
+        labels[key.strip()] = value
+    if len(labels) > MAX_LABELS:
+        raise InvalidParameterError(
+            f"at most {MAX_LABELS} labels", [{"field": "query.label", "loc": ["query", "label"]}]
+        )
+    return labels
+
+
+MANIFEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "Kubernetes manifests: multi-document YAML, or JSON (one object, a "
+        "`kind: List`, or an array of objects)",
+        "content": {
+            **{media: {"schema": {"type": "string"}} for media in YAML_TYPES},
+            "application/json": {
+                "schema": {
+                    "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=SnapshotOut,
+    responses={
+        200: {"model": SnapshotOut, "description": "Identical content: the existing version"},
+        **responses(401, 403, 413, 415, 422),
+    },
+    openapi_extra=MANIFEST_BODY,
+    summary="Upload manifests as the next version of the cluster",
+)
+async def upload_snapshot(
+    cluster: ClusterPath,
+    request: Request,
+    response: Response,
+    principal: WriteAccess,
+    session: SessionDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    source: Annotated[
+        str | None, Query(max_length=500, description="where the manifests came from")
+    ] = None,
+    label: Annotated[
+        list[str] | None, Query(description="`key=value`, repeatable", max_length=MAX_LABELS)
+    ] = None,
+) -> SnapshotOut:
+    media = manifest_media_type(request.headers.get("content-type"))
+    labels = parse_labels(label)
+    data = await request.body()
+    if not data.strip():
+        metrics.uploads.labels("invalid").inc()
+        raise InvalidManifestsError(
+            "the request body is empty: send the manifests to store", [{"field": "body"}]
+        )
+    try:
+        # Parsing and validating is CPU-bound: keep it off the event loop.
+        record, created = await run_in_threadpool(
+            lambda: record_snapshot(
+                session,
+                cluster,
+                data,
+                content_type=media,
+                source=source,
+                labels=labels,
+                limits=Limits(max_bytes=settings.max_body_bytes),
+            )
+        )
+    except InputTooLargeError:
+        metrics.uploads.labels("too_large").inc()
+        raise
+    except (InvalidManifestsError, InvalidQueryError):
+        metrics.uploads.labels("invalid").inc()
+        raise
+    except BaseException:
+        metrics.uploads.labels("error").inc()
+        raise
+    metrics.uploads.labels("created" if created else "unchanged").inc()
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = f"/v1/clusters/{record.cluster}/snapshots/{record.version}"
+    return SnapshotOut.of(record)
+
+
+@router.get(
+    "",
+    response_model=Page[SnapshotOut],
+    responses=responses(401, 403, 404, 422),
+    summary="The cluster's snapshots, newest first (keyset pagination by version)",
+)
+def get_snapshots(
+    cluster: ClusterPath, principal: ReadAccess, session: SessionDep, page: PageDep
+) -> Page[SnapshotOut]:
+    after = page.after("v")
+    records = list_snapshots(session, cluster, after=after, limit=page.limit + 1)
+    more = len(records) > page.limit
+    records = records[: page.limit]
+    return Page[SnapshotOut](
+        items=[SnapshotOut.of(r) for r in records],
+        next_cursor=encode_cursor("v", records[-1].version) if more else None,
+        limit=page.limit,
+    )
+
+
+@router.get(
+    "/{ref}",
+    response_model=SnapshotOut,
+    responses=responses(401, 403, 404, 422),
+    summary="One snapshot",
+)
+def get_one_snapshot(
+    cluster: ClusterPath, ref: RefPath, principal: ReadAccess, session: SessionDep
+) -> SnapshotOut:
+    return SnapshotOut.of(get_snapshot(session, cluster, parse_ref_param(ref)))
+
+
+@router.delete(
+    "/{ref}",
+    status_code=204,
+    response_class=Response,
+    responses=responses(401, 403, 404, 422),
+    summary="Delete a snapshot (its version number is never reused)",
+)
+def remove_snapshot(
+    cluster: ClusterPath,
+    ref: RefPath,
+    principal: WriteAccess,
+    session: SessionDep,
+    analyzer: AnalyzerDep,
+) -> Response:
+    record = delete_snapshot(session, cluster, parse_ref_param(ref))
+    analyzer.forget(record.id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{ref}/objects",
+    response_model=Page[ObjectOut],
+    responses=responses(401, 403, 404, 422),
+    summary="The snapshot's objects (full bodies), by kind, namespace and name",
+)
+def get_objects(
+    cluster: ClusterPath,
+    ref: RefPath,
+    principal: ReadAccess,
+    session: SessionDep,
+    page: PageDep,
+    kind: Annotated[str | None, Query(max_length=253)] = None,
+    namespace: Annotated[str | None, Query(max_length=253)] = None,
+) -> Page[ObjectOut]:
+    record = get_snapshot(session, cluster, parse_ref_param(ref))
+    found = snapshot_objects(session, record, kind=kind, namespace=namespace)
+    return offset_page(found, page, "o", ObjectOut.of)
