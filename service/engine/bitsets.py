@@ -36,10 +36,20 @@ def from_index_array(positions: npt.NDArray[np.integer], size: int) -> int:
     return int.from_bytes(np.packbits(flags, bitorder="little").tobytes(), "little")
 
 
+SPARSE = 16
+
+
 def indices(bits: int) -> IndexArray:
     """Positions of the set bits, ascending."""
     if bits == 0:
         return np.empty(0, dtype=np.int64)
+    if bits.bit_count() <= SPARSE:  # a few bits: cheaper than a round trip through numpy
+        found = []
+        while bits:
+            lowest = bits & -bits
+            found.append(lowest.bit_length() - 1)
+            bits ^= lowest
+        return np.array(found, dtype=np.int64)
     raw = np.frombuffer(bits.to_bytes((bits.bit_length() + 7) // 8, "little"), dtype=np.uint8)
     return np.flatnonzero(np.unpackbits(raw, bitorder="little")).astype(np.int64)
 

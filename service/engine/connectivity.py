@@ -307,6 +307,8 @@ def _union_duplicates(
     src: IntArray, dst: IntArray, pid: IntArray, portsets: list[PortSet], size: int
 ) -> tuple[IntArray, IntArray, IntArray]:
     """One row per (source, target): ports of duplicate rows are united."""
+    if len(src) == 0:
+        return src, dst, pid
     keys = src * size + dst
     order = np.lexsort((pid, keys))
     keys, pid = keys[order], pid[order]

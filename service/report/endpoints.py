@@ -17,7 +17,9 @@ def endpoint_to_api(endpoint: Endpoint) -> dict[str, Any]:
 
 
 def endpoint_label(endpoint: Endpoint) -> str:
-    """Short text: ``x/a``, ``x/Deployment/web``, ``x``, or ``0.0.0.0/0 except 10.0.0.0/8``."""
+    """Short text: ``x/a``, ``x/Deployment/web``, ``x``, ``10.0.0.0/8`` or, for a range that
+    is no single CIDR, ``0.0.0.0-9.255.255.255``."""
     if isinstance(endpoint, AddressRange):
-        return str(IPBlock.from_range(endpoint))
+        networks = endpoint.networks()
+        return str(networks[0]) if len(networks) == 1 else str(endpoint)
     return str(endpoint)

@@ -1,0 +1,29 @@
+# netreach: slim, non-root; migrates the database, then serves the API.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md alembic.ini ./
+COPY service ./service
+COPY migrations ./migrations
+RUN python -m venv /opt/netreach \
+ && /opt/netreach/bin/pip install --no-cache-dir --upgrade pip \
+ && /opt/netreach/bin/pip install --no-cache-dir .
+
+FROM python:3.11-slim
+ENV PATH=/opt/netreach/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    NETREACH_HOST=0.0.0.0 \
+    NETREACH_PORT=8000 \
+    NETREACH_DATABASE_URL=sqlite:////data/netreach.db
+RUN useradd --system --uid 10001 --home-dir /data --create-home netreach
+COPY --from=build /opt/netreach /opt/netreach
+COPY --from=build /src/migrations /app/migrations
+COPY --from=build /src/alembic.ini /app/alembic.ini
+WORKDIR /app
+USER netreach
+VOLUME ["/data"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz').status != 200)"
+# `serve` refuses a non-loopback address until a token exists (`netreach token create`);
+# set NETREACH_INSECURE=true only for throwaway environments.
+CMD ["sh", "-c", "netreach db upgrade && exec netreach serve"]
