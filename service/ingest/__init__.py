@@ -1,0 +1,9 @@
+"""Bytes and files to documents: multi-document YAML and JSON, ``kind: List`` (``kubectl get
+-o yaml|json`` output), with size, count, depth and alias limits. Depends only on the engine's
+model."""
+
+from service.ingest.gc import paused_gc
+from service.ingest.limits import Limits
+from service.ingest.reader import read_bytes, read_paths
+
+__all__ = ["Limits", "paused_gc", "read_bytes", "read_paths"]

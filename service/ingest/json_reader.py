@@ -1,0 +1,281 @@
+"""JSON to documents, streaming: one object, an array of objects, a ``*List`` object, or a
+sequence of concatenated / newline-delimited objects.
+
+A ``kubectl get -A -o json`` dump can be hundreds of megabytes. Decoding it with one
+``json.loads`` needs the whole text and the whole tree in memory at once, and builds the
+``items`` array in one recursive call. Instead the text arrives in chunks, the top level of
+each object is scanned key by key with the C decoder's ``raw_decode``, and the ``items``
+array is decoded in batches of about a megabyte (see :func:`_Stream.items`), so the peak is
+the decoded objects plus a few chunks of text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any, NoReturn
+
+from service.engine.model import ManifestError, Origin, Problem
+from service.ingest.collect import Collector, StopReading
+from service.ingest.limits import Limits
+
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _skip(text: str, pos: int) -> int:
+    """The position after any whitespace at ``pos``."""
+    match = _WS.match(text, pos)
+    return match.end() if match else pos
+
+
+CHUNK_CHARS = 8 * 1024 * 1024
+BATCH_CHARS = 1024 * 1024
+_MAX_BATCH_MISSES = 8
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+_raw_decode = _DECODER.raw_decode
+_decode = _DECODER.decode
+
+
+class JSONSyntaxError(StopReading):
+    """The input is not JSON (when the format was only sniffed, it may still be YAML)."""
+
+
+class _SyntaxError(Exception):
+    def __init__(self, message: str, pos: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
+
+
+class _Stream:
+    """A window on the text: ``text[pos:]`` is unread; older text is dropped on refill.
+
+    ``line`` is the line number (1-based) of ``text[line_pos]``, kept current so that the
+    line of any later position costs only the newlines in between.
+    """
+
+    def __init__(self, chunks: Iterator[str], limits: Limits) -> None:
+        self.chunks = chunks
+        self.limits = limits
+        self.text = ""
+        self.pos = 0
+        self.eof = False
+        self.line = 1
+        self.line_pos = 0
+
+    # -- the window -----------------------------------------------------------------------
+
+    def fill(self) -> bool:
+        """Drop consumed text and append at least as much again as is left (at least one
+        chunk), so re-decoding a value that spans chunks costs O(n) overall. False at EOF."""
+        if self.eof:
+            return False
+        wanted = max(CHUNK_CHARS, len(self.text) - self.pos)
+        parts = [self.text[self.pos :]]
+        got = 0
+        while got < wanted:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                self.eof = True
+                break
+            parts.append(chunk)
+            got += len(chunk)
+        self.line += self.text.count("\n", self.line_pos, self.pos)
+        self.line_pos = 0
+        self.text = "".join(parts)
+        self.pos = 0
+        return got > 0
+
+    def peek(self) -> str:
+        """The next character after whitespace ('' at the end of input)."""
+        while True:
+            self.pos = _skip(self.text, self.pos)
+            if self.pos < len(self.text):
+                return self.text[self.pos]
+            if not self.fill():
+                return ""
+
+    def line_at(self, pos: int) -> int:
+        self.line += self.text.count("\n", self.line_pos, pos)
+        self.line_pos = pos
+        return self.line
+
+    def too_many(self) -> NoReturn:
+        limit = self.limits.max_documents
+        raise ManifestError(
+            [Problem(f"more than {limit} documents (after List expansion)")], too_large=True
+        )
+
+    def where(self, pos: int) -> tuple[int, int]:
+        """Line and column (1-based) of a position in the window."""
+        if pos >= self.line_pos:
+            line = self.line + self.text.count("\n", self.line_pos, pos)
+        else:
+            line = self.line - self.text.count("\n", pos, self.line_pos)
+        column = pos - self.text.rfind("\n", 0, pos)
+        return line, column
+
+    # -- values ---------------------------------------------------------------------------
+
+    def value(self) -> Any:
+        """Decode one value at ``pos`` (after whitespace), reading more text as needed."""
+        while True:
+            try:
+                value, end = _raw_decode(self.text, self.pos)
+            except json.JSONDecodeError as error:
+                if self.fill():
+                    continue
+                raise _SyntaxError(error.msg, error.pos) from None
+            except ValueError as error:  # NaN / Infinity
+                raise _SyntaxError(str(error), self.pos) from None
+            if end == len(self.text) and self.fill():
+                continue  # a number or literal may go on in the next chunk
+            self.pos = end
+            return value
+
+    def expect(self, char: str, what: str) -> None:
+        got = self.peek()
+        if got != char:
+            found = "" if got else ", found end of input"
+            raise _SyntaxError(f"Expecting {what}{found}", self.pos)
+        self.pos += 1
+
+    def obj(self) -> dict[str, Any]:
+        """A top-level object, key by key, so a large ``items`` array is decoded in batches."""
+        self.pos += 1  # '{'
+        result: dict[str, Any] = {}
+        if self.peek() == "}":
+            self.pos += 1
+            return result
+        while True:
+            if self.peek() != '"':
+                raise _SyntaxError("Expecting property name enclosed in double quotes", self.pos)
+            key = self.value()
+            self.expect(":", "':' delimiter")
+            if key == "items" and self.peek() == "[":
+                result[key] = self.items()
+            else:
+                self.peek()
+                result[key] = self.value()
+            following = self.peek()
+            self.pos += 1
+            if following == "}":
+                return result
+            if following != ",":
+                raise _SyntaxError("Expecting ',' delimiter", self.pos - 1)
+
+    def items(self) -> list[Any]:
+        """The elements of an array, decoded in batches where possible.
+
+        The first element is decoded alone; the text between its closing ``}`` (with the
+        indentation before it) and the next ``{`` is the separator signature: in ``kubectl``
+        output and in one-object-per-line dumps it occurs only between elements. A batch is
+        the text up to the last signature within ``BATCH_CHARS``, decoded as ``[ ... ]`` in
+        one C call (which also shares the key strings across the batch). A batch can only
+        decode if it ends exactly after an element (a cut inside a string leaves it
+        unterminated, a cut inside an object leaves it unclosed), so a misleading signature
+        costs a retry, never a wrong value; after a few misses batching stops.
+        """
+        self.pos += 1  # '['
+        result: list[Any] = []
+        limit = self.limits.max_documents
+        if self.peek() == "]":
+            self.pos += 1
+            return result
+        signature: str | None = None
+        brace = 0  # offset of the closing '}' inside the signature
+        misses = 0
+        while True:
+            if signature is not None and misses < _MAX_BATCH_MISSES:
+                if len(self.text) - self.pos < BATCH_CHARS:
+                    self.fill()
+                end = min(len(self.text), self.pos + BATCH_CHARS)
+                found = self.text.rfind(signature, self.pos, end)
+                if found >= self.pos:
+                    cut = found + brace + 1
+                    try:
+                        batch = _decode("[" + self.text[self.pos : cut] + "]")
+                    except (ValueError, RecursionError):
+                        misses += 1
+                    else:
+                        result.extend(batch)
+                        self.pos = cut
+                        if len(result) > limit:
+                            self.too_many()
+                        self.expect(",", "',' delimiter")
+                        continue
+            self.peek()
+            start = self.pos
+            result.append(self.value())
+            end_of_value = self.pos
+            following = self.peek()
+            self.pos += 1
+            if following == "]":
+                return result
+            if following != ",":
+                raise _SyntaxError("Expecting ',' delimiter", self.pos - 1)
+            if len(result) > limit:
+                self.too_many()
+            if signature is None and self.peek() == "{" and self.text[end_of_value - 1] == "}":
+                close = end_of_value - 1
+                line_start = self.text.rfind("\n", start, close)
+                if line_start >= 0 and not self.text[line_start + 1 : close].strip():
+                    sig_start = line_start
+                else:
+                    sig_start = close
+                signature = self.text[sig_start : self.pos + 1]
+                brace = close - sig_start
+
+
+def read_json(chunks: Iterator[str], source: str | None, limits: Limits, out: Collector) -> None:
+    """Decode a JSON stream into ``out``. A top-level array contributes one document per
+    element; List items get an ``Origin.item`` but no line (they are decoded in batches).
+    Raises StopReading on a syntax error (the rest of the stream is lost)."""
+    stream = _Stream(chunks, limits)
+    index = 0
+    try:
+        while True:
+            first = stream.peek()
+            if not first:
+                return
+            line = stream.line_at(stream.pos)
+            if first == "{":
+                out.add(stream.obj(), Origin(source, index, line=line))
+                index += 1
+            elif first == "[":
+                stream.pos += 1
+                if stream.peek() == "]":
+                    stream.pos += 1
+                    continue
+                while True:
+                    line = stream.line_at(stream.pos)
+                    value = stream.obj() if stream.text[stream.pos] == "{" else stream.value()
+                    out.add(value, Origin(source, index, line=line))
+                    index += 1
+                    following = stream.peek()
+                    stream.pos += 1
+                    if following == "]":
+                        break
+                    if following != ",":
+                        raise _SyntaxError("Expecting ',' delimiter", stream.pos - 1)
+                    stream.peek()
+            else:
+                out.add(stream.value(), Origin(source, index, line=line))
+                index += 1
+    except _SyntaxError as error:
+        err_line, column = stream.where(min(error.pos, len(stream.text)))
+        raise JSONSyntaxError(
+            Problem(
+                f"JSON syntax error: {error.message} (line {err_line}, column {column})",
+                origin=Origin(source, index, line=err_line),
+            )
+        ) from None
+    except RecursionError:
+        raise StopReading(Problem("nesting too deep", origin=Origin(source, index))) from None
