@@ -1,0 +1,572 @@
+"""The semantic diff of two connectivity maps: a pure function, linear in their size.
+
+Each connection is keyed by its endpoints' identities: an :class:`ObjectRef` (pod, workload,
+namespace) or an external address range. The two maps may cut the external address space
+differently (each merges the pieces its own policies split), so both are first re-cut at the
+union of their boundaries; after the comparison, adjacent pieces whose changes are identical
+are merged again for output.
+
+Categories:
+
+* ``added``: a pair that could not connect in the base and can in the head;
+* ``removed``: a pair that could connect in the base and cannot in the head;
+* ``changed``: a pair that can connect in both, on different ports (``before``/``after``).
+
+Highlights, on top:
+
+* ``external_exposure``: a cluster endpoint that gained ports from an external range
+  (added or widened connections);
+* ``cross_namespace``: new paths (added pairs) between endpoints of different namespaces;
+* ``lost_ingress`` / ``lost_egress``: endpoints present on both sides that had at least one
+  incoming (outgoing) connection in the base and have none in the head;
+* ``lost_dns``: endpoints present on both sides that could reach a kube-dns endpoint on
+  UDP 53 or TCP 53 in the base and can reach none on either in the head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+import numpy.typing as npt
+
+from service.engine.compile import CompiledCluster
+from service.engine.connectivity import ConnectivityMap, Endpoint, Granularity, IntArray
+from service.engine.model import AddressRange, ObjectRef, PortSet
+
+KUBE_DNS_LABEL = ("k8s-app", "kube-dns")
+DNS_PORT = 53
+
+_EMPTY = np.empty(0, dtype=np.int64)
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """Connections as parallel arrays over a diff's endpoint and port-set tables."""
+
+    sources: IntArray
+    targets: IntArray
+    ports: IntArray
+
+    @classmethod
+    def empty(cls) -> Rows:
+        return cls(_EMPTY, _EMPTY, _EMPTY)
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def take(self, index: IntArray) -> Rows:
+        return Rows(self.sources[index], self.targets[index], self.ports[index])
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedRows:
+    """Connections allowed on both sides, on different ports."""
+
+    sources: IntArray
+    targets: IntArray
+    before: IntArray
+    after: IntArray
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def take(self, index: IntArray) -> ChangedRows:
+        return ChangedRows(
+            self.sources[index], self.targets[index], self.before[index], self.after[index]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Highlights:
+    """The findings review bots care about most (endpoint indexes into the diff's table)."""
+
+    external_exposure: Rows  # ports: the ports gained
+    cross_namespace: Rows  # ports: the head's ports
+    lost_ingress: tuple[int, ...]
+    lost_egress: tuple[int, ...]
+    lost_dns: tuple[int, ...]
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "external_exposure": len(self.external_exposure),
+            "cross_namespace": len(self.cross_namespace),
+            "lost_ingress": len(self.lost_ingress),
+            "lost_egress": len(self.lost_egress),
+            "lost_dns": len(self.lost_dns),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectivityDiff:
+    """What changed between two connectivity maps of the same granularity.
+
+    Rows of every category are sorted by source then target, like the maps.
+    """
+
+    granularity: Granularity
+    endpoints: tuple[Endpoint, ...]
+    portsets: tuple[PortSet, ...]
+    added: Rows
+    removed: Rows
+    changed: ChangedRows
+    highlights: Highlights
+
+    @property
+    def is_empty(self) -> bool:
+        return not (len(self.added) or len(self.removed) or len(self.changed))
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "added": len(self.added),
+            "removed": len(self.removed),
+            "changed": len(self.changed),
+        }
+
+
+# --------------------------------------------------------------------------------------
+# Endpoint identity
+# --------------------------------------------------------------------------------------
+
+
+class _Table:
+    """The unified endpoint table: cluster endpoints by identity, then fine external pieces."""
+
+    def __init__(self, maps: Sequence[ConnectivityMap]) -> None:
+        found: set[ObjectRef] = set()
+        points: dict[int, set[int]] = {}
+        for cmap in maps:
+            for endpoint in cmap.endpoints:
+                if isinstance(endpoint, AddressRange):
+                    cuts = points.setdefault(endpoint.version, set())
+                    cuts.add(endpoint.start)
+                    cuts.add(endpoint.end + 1)
+                else:
+                    found.add(endpoint)
+        # In the maps' own order, so that each map's sorted rows stay sorted here.
+        ordered = sorted(found, key=lambda r: (r.namespace, r.kind, r.name))
+        self.refs: dict[ObjectRef, int] = {ref: i for i, ref in enumerate(ordered)}
+        self.pieces: list[AddressRange] = []
+        self.piece_starts: dict[int, list[int]] = {}
+        self.piece_offsets: dict[int, int] = {}
+        for version in sorted(points):
+            starts = sorted(points[version])
+            self.piece_offsets[version] = len(self.pieces)
+            self.piece_starts[version] = starts
+            self.pieces += [AddressRange(version, lo, hi - 1) for lo, hi in pairwise(starts)]
+
+    @property
+    def size(self) -> int:
+        return len(self.refs) + len(self.pieces)
+
+    def members(self, cmap: ConnectivityMap) -> tuple[IntArray, IntArray]:
+        """CSR (indptr, members): the unified endpoints each of ``cmap``'s endpoints covers."""
+        base = len(self.refs)
+        groups: list[range | tuple[int]] = []
+        for endpoint in cmap.endpoints:
+            if isinstance(endpoint, AddressRange):
+                cuts = self.piece_starts[endpoint.version]
+                offset = base + self.piece_offsets[endpoint.version]
+                lo = int(np.searchsorted(cuts, endpoint.start))
+                hi = int(np.searchsorted(cuts, endpoint.end + 1))
+                groups.append(range(offset + lo, offset + hi))
+            else:
+                groups.append((self.refs[endpoint],))
+        indptr = np.zeros(len(groups) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum([len(g) for g in groups])
+        members = np.fromiter((m for g in groups for m in g), dtype=np.int64, count=int(indptr[-1]))
+        return indptr, members
+
+
+def _expand(
+    keys: IntArray, indptr: IntArray, members: IntArray, *carried: IntArray
+) -> tuple[IntArray, tuple[IntArray, ...]]:
+    """Replace each row's endpoint ``keys`` by each unified endpoint it covers."""
+    degree = indptr[keys + 1] - indptr[keys]
+    if bool(np.all(degree == 1)):
+        return members[indptr[keys]], carried
+    rows = np.repeat(np.arange(len(keys)), degree)
+    first = np.repeat(np.cumsum(degree) - degree, degree)
+    within = np.arange(len(rows)) - first
+    return members[indptr[keys][rows] + within], tuple(c[rows] for c in carried)
+
+
+@dataclass(frozen=True, slots=True)
+class _Keyed:
+    """One map's rows in unified ids: ``keys = source * size + target``, sorted, unique."""
+
+    keys: IntArray
+    sources: IntArray
+    targets: IntArray
+    ports: IntArray
+
+
+def _keyed(cmap: ConnectivityMap, table: _Table, portset_ids: IntArray) -> _Keyed:
+    indptr, members = table.members(cmap)
+    src, (dst, pid) = _expand(cmap.sources, indptr, members, cmap.targets, cmap.ports)
+    dst, (src, pid) = _expand(dst, indptr, members, src, pid)
+    keys = src * table.size + dst
+    if len(keys) > 1 and not bool(np.all(keys[1:] > keys[:-1])):  # rows of another order
+        order = np.argsort(keys, kind="stable")
+        keys, src, dst, pid = keys[order], src[order], dst[order], pid[order]
+    return _Keyed(keys, src, dst, portset_ids[pid])
+
+
+def _matches(old: IntArray, new: IntArray) -> tuple[IntArray, IntArray]:
+    """Positions in ``old`` and ``new`` (both sorted, unique) of their common keys."""
+    if not len(old) or not len(new):
+        return _EMPTY, _EMPTY
+    position = np.searchsorted(new, old)
+    clipped = np.minimum(position, len(new) - 1)
+    found = new[clipped] == old
+    return np.flatnonzero(found), clipped[found]
+
+
+# --------------------------------------------------------------------------------------
+# The diff
+# --------------------------------------------------------------------------------------
+
+
+class _PortTable:
+    """Port sets by id, shared by both sides and the gains computed on top."""
+
+    def __init__(self) -> None:
+        self.ids: dict[PortSet, int] = {}
+        self._gains: dict[tuple[int, int], int] = {}
+
+    def id(self, ports: PortSet) -> int:
+        return self.ids.setdefault(ports, len(self.ids))
+
+    def ids_of(self, portsets: Sequence[PortSet]) -> IntArray:
+        return np.array([self.id(p) for p in portsets], dtype=np.int64)
+
+    def gain(self, before: int, after: int) -> int:
+        """The id of ``after - before`` (maybe the empty set)."""
+        key = (before, after)
+        found = self._gains.get(key)
+        if found is None:
+            table = self.table()
+            found = self._gains[key] = self.id(table[after] - table[before])
+        return found
+
+    def table(self) -> list[PortSet]:
+        return list(self.ids)
+
+
+def diff_maps(
+    base: ConnectivityMap,
+    head: ConnectivityMap,
+    *,
+    base_dns: Collection[Endpoint] = (),
+    head_dns: Collection[Endpoint] = (),
+) -> ConnectivityDiff:
+    """Compare two maps of the same granularity; ``*_dns`` name each side's kube-dns
+    endpoints (see :func:`dns_endpoints`) for the ``lost_dns`` highlight."""
+    if base.granularity is not head.granularity:
+        raise ValueError(
+            f"cannot compare a {base.granularity.value} map with a {head.granularity.value} map"
+        )
+    table = _Table((base, head))
+    ports = _PortTable()
+    old = _keyed(base, table, ports.ids_of(base.portsets))
+    new = _keyed(head, table, ports.ids_of(head.portsets))
+
+    in_old, in_new = _matches(old.keys, new.keys)
+    removed_mask = np.ones(len(old.keys), dtype=bool)
+    removed_mask[in_old] = False
+    added_mask = np.ones(len(new.keys), dtype=bool)
+    added_mask[in_new] = False
+    differs = old.ports[in_old] != new.ports[in_new]
+    size = table.size
+    added = Rows(new.sources[added_mask], new.targets[added_mask], new.ports[added_mask])
+    removed = Rows(old.sources[removed_mask], old.targets[removed_mask], old.ports[removed_mask])
+    same_old = in_old[differs]
+    changed = ChangedRows(
+        old.sources[same_old],
+        old.targets[same_old],
+        old.ports[same_old],
+        new.ports[in_new[differs]],
+    )
+
+    endpoints: list[Endpoint] = [*table.refs, *table.pieces]
+    refs = len(table.refs)
+    present = _present_in_both(table, base, head)
+    exposure = _exposure(refs, ports, added, changed)
+    cross = _cross_namespace(endpoints, refs, added)
+    lost_ingress, lost_egress = _lost_traffic(size, refs, present, old, new)
+    dns = _dns_reach(size, refs, ports)
+    lost_dns = np.flatnonzero(
+        present & dns(old, _ids(table, base_dns)) & ~dns(new, _ids(table, head_dns))
+    )
+
+    merged, endpoints = _merge_pieces(refs, endpoints, added, removed, changed)
+    diff = ConnectivityDiff(
+        base.granularity,
+        tuple(endpoints),
+        tuple(ports.table()),
+        _remap(added, merged, refs),
+        _remap(removed, merged, refs),
+        _remap_changed(changed, merged, refs),
+        Highlights(
+            _remap(exposure, merged, refs),
+            cross,
+            tuple(lost_ingress.tolist()),
+            tuple(lost_egress.tolist()),
+            tuple(lost_dns.tolist()),
+        ),
+    )
+    return _sorted(diff)
+
+
+def _ids(table: _Table, endpoints: Collection[Endpoint]) -> IntArray:
+    found = [table.refs[e] for e in endpoints if isinstance(e, ObjectRef) and e in table.refs]
+    return np.asarray(sorted(found), dtype=np.int64)
+
+
+def _present_in_both(table: _Table, base: ConnectivityMap, head: ConnectivityMap) -> BoolArray:
+    flags = np.zeros(len(table.refs), dtype=np.int64)
+    for cmap in (base, head):
+        seen = [table.refs[e] for e in cmap.endpoints if isinstance(e, ObjectRef)]
+        flags[np.asarray(seen, dtype=np.int64)] += 1
+    present: BoolArray = flags == 2
+    return present
+
+
+def _exposure(refs: int, ports: _PortTable, added: Rows, changed: ChangedRows) -> Rows:
+    """Connections from outside the cluster that are new or carry new ports (the gain)."""
+    fresh = added.take(np.flatnonzero((added.sources >= refs) & (added.targets < refs)))
+    rows = np.flatnonzero((changed.sources >= refs) & (changed.targets < refs))
+    gains = np.array(
+        [
+            ports.gain(b, a)
+            for b, a in zip(
+                changed.before[rows].tolist(), changed.after[rows].tolist(), strict=True
+            )
+        ],
+        dtype=np.int64,
+    )
+    table = ports.table()
+    keep = np.array([bool(table[g]) for g in gains.tolist()], dtype=bool)
+    rows = rows[keep] if len(rows) else rows
+    return Rows(
+        np.concatenate([fresh.sources, changed.sources[rows]]),
+        np.concatenate([fresh.targets, changed.targets[rows]]),
+        np.concatenate([fresh.ports, gains[keep] if len(gains) else _EMPTY]),
+    )
+
+
+def _cross_namespace(endpoints: Sequence[Endpoint], refs: int, added: Rows) -> Rows:
+    """New paths between cluster endpoints of different namespaces."""
+    rows = np.flatnonzero((added.sources < refs) & (added.targets < refs))
+    if not len(rows):
+        return Rows.empty()
+    names: dict[str, int] = {}
+    namespace_id = np.array(
+        [
+            names.setdefault(e.namespace, len(names))
+            for e in endpoints[:refs]
+            if isinstance(e, ObjectRef)
+        ],
+        dtype=np.int64,
+    )
+    differ = namespace_id[added.sources[rows]] != namespace_id[added.targets[rows]]
+    return added.take(rows[differ])
+
+
+def _lost_traffic(
+    size: int, refs: int, present: BoolArray, old: _Keyed, new: _Keyed
+) -> tuple[IntArray, IntArray]:
+    def degrees(keyed: _Keyed) -> tuple[IntArray, IntArray]:
+        return (
+            np.bincount(keyed.targets, minlength=size)[:refs],
+            np.bincount(keyed.sources, minlength=size)[:refs],
+        )
+
+    old_in, old_out = degrees(old)
+    new_in, new_out = degrees(new)
+    return (
+        np.flatnonzero(present & (old_in > 0) & (new_in == 0)),
+        np.flatnonzero(present & (old_out > 0) & (new_out == 0)),
+    )
+
+
+def _dns_reach(size: int, refs: int, ports: _PortTable) -> Callable[[_Keyed, IntArray], BoolArray]:
+    table = ports.table()
+    serves_dns = np.array(
+        [p.contains("UDP", DNS_PORT) or p.contains("TCP", DNS_PORT) for p in table] or [False],
+        dtype=bool,
+    )
+
+    def reaching(keyed: _Keyed, dns: IntArray) -> BoolArray:
+        reach = np.zeros(refs, dtype=bool)
+        if not len(dns) or not len(keyed.keys):
+            return reach
+        hits = np.isin(keyed.targets, dns) & serves_dns[keyed.ports]
+        sources = keyed.sources[hits]
+        reach[sources[sources < refs]] = True
+        return reach
+
+    return reaching
+
+
+# --------------------------------------------------------------------------------------
+# Output: merge external pieces again, sort
+# --------------------------------------------------------------------------------------
+
+
+def _merge_pieces(
+    refs: int,
+    endpoints: list[Endpoint],
+    added: Rows,
+    removed: Rows,
+    changed: ChangedRows,
+) -> tuple[IntArray, list[Endpoint]]:
+    """Merge adjacent external pieces whose changes are identical; pieces no change mentions
+    are dropped. Returns old id -> new id (cluster endpoints keep theirs) and the table."""
+    pieces = len(endpoints) - refs
+    mapping = np.arange(len(endpoints), dtype=np.int64)
+    if not pieces:
+        return mapping, endpoints
+    columns: list[tuple[IntArray, IntArray, list[IntArray]]] = []
+    for tag, part in enumerate((added, removed)):
+        columns.append((part.sources, part.targets, [np.full(len(part), tag), part.ports]))
+    columns.append(
+        (
+            changed.sources,
+            changed.targets,
+            [np.full(len(changed), 2), changed.before, changed.after],
+        )
+    )
+    signatures: list[list[bytes]] = [[] for _ in range(pieces)]
+    for side in (0, 1):
+        for src, dst, rest in columns:
+            own, other = (src, dst) if side == 0 else (dst, src)
+            rows = np.flatnonzero(own >= refs)
+            if not len(rows):
+                continue
+            width = 2 + len(rest)
+            block = np.zeros((len(rows), width), dtype=np.int64)
+            block[:, 0] = side
+            block[:, 1] = other[rows]
+            for j, column in enumerate(rest):
+                block[:, 2 + j] = column[rows]
+            owner = own[rows] - refs
+            order = np.lexsort((*block.T[::-1], owner))
+            owner, block = owner[order], block[order]
+            bounds = np.searchsorted(owner, np.arange(pieces + 1))
+            for piece in np.unique(owner).tolist():
+                signatures[piece].append(block[bounds[piece] : bounds[piece + 1]].tobytes())
+    out: list[Endpoint] = endpoints[:refs]
+    previous_signature: list[bytes] | None = None
+    for offset in range(pieces):
+        piece = endpoints[refs + offset]
+        assert isinstance(piece, AddressRange)
+        signature = signatures[offset]
+        if not signature:
+            previous_signature = None
+            mapping[refs + offset] = -1
+            continue
+        last = out[-1] if len(out) > refs else None
+        if (
+            previous_signature == signature
+            and isinstance(last, AddressRange)
+            and last.version == piece.version
+            and last.end + 1 == piece.start
+        ):
+            out[-1] = AddressRange(piece.version, last.start, piece.end)
+        else:
+            out.append(piece)
+        mapping[refs + offset] = len(out) - 1
+        previous_signature = signature
+    return mapping, out
+
+
+def _distinct(refs: int, *columns: IntArray) -> IntArray:
+    """Indexes of the rows to keep: the first of identical rows. Only rows with an external
+    endpoint (columns 0 and 1) can have become identical by merging pieces."""
+    outside = np.flatnonzero((columns[0] >= refs) | (columns[1] >= refs))
+    if len(outside) < 2:
+        return np.arange(len(columns[0]), dtype=np.int64)
+    _, first = np.unique(np.stack([c[outside] for c in columns], axis=1), axis=0, return_index=True)
+    keep = np.ones(len(columns[0]), dtype=bool)
+    keep[outside] = False
+    keep[outside[first]] = True
+    return np.flatnonzero(keep)
+
+
+def _remap(rows: Rows, mapping: IntArray, refs: int) -> Rows:
+    out = Rows(mapping[rows.sources], mapping[rows.targets], rows.ports)
+    return out.take(_distinct(refs, out.sources, out.targets, out.ports))
+
+
+def _remap_changed(rows: ChangedRows, mapping: IntArray, refs: int) -> ChangedRows:
+    out = ChangedRows(mapping[rows.sources], mapping[rows.targets], rows.before, rows.after)
+    return out.take(_distinct(refs, out.sources, out.targets, out.before, out.after))
+
+
+def _order(sources: IntArray, targets: IntArray) -> IntArray | None:
+    """The permutation sorting rows by source then target (ids follow endpoint order:
+    cluster endpoints by namespace, kind, name, then external ranges by address); None when
+    they are sorted already."""
+    if len(sources) < 2:
+        return None
+    if bool(
+        np.all(
+            (sources[1:] > sources[:-1])
+            | ((sources[1:] == sources[:-1]) & (targets[1:] > targets[:-1]))
+        )
+    ):
+        return None
+    return np.lexsort((targets, sources))
+
+
+def _sorted(diff: ConnectivityDiff) -> ConnectivityDiff:
+    def rows(r: Rows) -> Rows:
+        order = _order(r.sources, r.targets)
+        return r if order is None else r.take(order)
+
+    order = _order(diff.changed.sources, diff.changed.targets)
+    h = diff.highlights
+    return ConnectivityDiff(
+        diff.granularity,
+        diff.endpoints,
+        diff.portsets,
+        rows(diff.added),
+        rows(diff.removed),
+        diff.changed if order is None else diff.changed.take(order),
+        Highlights(
+            rows(h.external_exposure),
+            rows(h.cross_namespace),
+            h.lost_ingress,
+            h.lost_egress,
+            h.lost_dns,
+        ),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# kube-dns
+# --------------------------------------------------------------------------------------
+
+
+def endpoint_of(
+    pod_ref: ObjectRef, workload: ObjectRef | None, granularity: Granularity
+) -> ObjectRef:
+    if granularity is Granularity.POD:
+        return pod_ref
+    if granularity is Granularity.WORKLOAD:
+        return workload or pod_ref
+    return ObjectRef("Namespace", pod_ref.namespace, pod_ref.namespace)
+
+
+def dns_endpoints(compiled: CompiledCluster, granularity: Granularity) -> frozenset[ObjectRef]:
+    """The endpoints (at ``granularity``) of the pods labelled ``k8s-app=kube-dns``."""
+    key, value = KUBE_DNS_LABEL
+    return frozenset(
+        endpoint_of(pod.ref, pod.workload, granularity)
+        for pod in compiled.pods
+        if pod.labels.get(key) == value
+    )

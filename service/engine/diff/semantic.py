@@ -1,0 +1,46 @@
+"""A semantic diff: connectivity and objects together, and the findings a CI gate checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from service.engine.diff.connections import ConnectivityDiff
+from service.engine.diff.objects import ObjectDiff
+
+
+class Finding(StrEnum):
+    """What a CI gate can fail on (``--fail-on``)."""
+
+    EXTERNAL_EXPOSURE = "external-exposure"  # a cluster endpoint gained ports from outside
+    CROSS_NAMESPACE = "cross-namespace"  # a new path between namespaces
+    LOST_INGRESS = "lost-ingress"  # an endpoint that lost all its ingress
+    LOST_EGRESS = "lost-egress"  # an endpoint that lost all its egress
+    LOST_DNS = "lost-dns"  # an endpoint that can no longer reach kube-dns on port 53
+    ANY = "any"  # any connection added, removed or changed
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticDiff:
+    connections: ConnectivityDiff
+    objects: ObjectDiff
+
+    @property
+    def is_empty(self) -> bool:
+        return self.connections.is_empty and self.objects.is_empty
+
+    def findings(self) -> dict[Finding, int]:
+        """How many of each finding (``any``: connections added, removed or changed)."""
+        h = self.connections.highlights
+        return {
+            Finding.EXTERNAL_EXPOSURE: len(h.external_exposure),
+            Finding.CROSS_NAMESPACE: len(h.cross_namespace),
+            Finding.LOST_INGRESS: len(h.lost_ingress),
+            Finding.LOST_EGRESS: len(h.lost_egress),
+            Finding.LOST_DNS: len(h.lost_dns),
+            Finding.ANY: sum(self.connections.counts().values()),
+        }
+
+    def gated(self, fail_on: frozenset[Finding]) -> dict[Finding, int]:
+        """The findings of the categories in ``fail_on`` that occurred."""
+        return {f: n for f, n in self.findings().items() if f in fail_on and n}

@@ -1,0 +1,372 @@
+"""Diffs: of two stored snapshots (one cluster or two), of a proposed change against a
+stored snapshot (what-if, nothing stored), and of two sets of manifests (the CLI).
+
+Connectivity comes from the analyzer's cached maps where it can. A what-if that touches only
+NetworkPolicies and Services (the common case) reuses the base snapshot's resolved cluster,
+parses only the proposed objects, and compiles the head from one representative pod per
+workload and signature (:mod:`service.engine.diff.representatives`), cached per base
+snapshot; anything else goes through the full path, exactly as an upload would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from service.engine.compile import CompiledCluster, compile_cluster
+from service.engine.connectivity import ConnectivityMap, Granularity, connectivity_map
+from service.engine.diff import (
+    ObjectKey,
+    SemanticDiff,
+    diff_maps,
+    diff_objects,
+    dns_endpoints,
+    index_bodies,
+    ip_starts,
+    object_key,
+    representatives,
+)
+from service.engine.model import Cluster, Document, ManifestError, Origin, Pod
+from service.engine.options import AnalysisOptions
+from service.engine.parse import parse_documents
+from service.ingest import Limits, read_bytes
+from service.ingest.gc import paused_gc
+from service.report.diff import DiffSide
+from service.store.records import SnapshotRecord
+from service.store.snapshots import SnapshotRepository
+from service.usecases.cache import LRUCache
+from service.usecases.errors import InvalidQueryError
+from service.usecases.manifests import Manifests, from_documents
+from service.usecases.snapshots import Analyzer, Ref, _manifest_error, get_snapshot, parse_ref
+
+# Kinds that make up the inventory: a what-if touching one resolves the whole head again.
+# Any other kind (NetworkPolicy, Service, or one the analysis ignores) takes the fast path.
+_INVENTORY_KINDS = frozenset(
+    {"Namespace", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
+     "ReplicationController", "Job", "CronJob"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class DiffOutcome:
+    diff: SemanticDiff
+    base: DiffSide
+    head: DiffSide
+
+
+def parse_granularity(text: str | None) -> Granularity:
+    if text is None:
+        return Granularity.WORKLOAD
+    try:
+        return Granularity(text)
+    except ValueError:
+        raise InvalidQueryError(
+            f"granularity {text!r} is not one of pod, workload, namespace",
+            [{"field": "granularity"}],
+        ) from None
+
+
+def parse_cluster_ref(text: str, field: str) -> tuple[str, Ref]:
+    """``CLUSTER@REF`` (REF a version number or latest; ``CLUSTER`` alone means latest)."""
+    cluster, _, ref = text.partition("@")
+    if not cluster:
+        raise InvalidQueryError(
+            f"{field}: {text!r} is not CLUSTER@REF (e.g. prod@12 or staging@latest)",
+            [{"field": field}],
+        )
+    return cluster, parse_ref(ref or "latest")
+
+
+def _side(record: SnapshotRecord, **extra: Any) -> DiffSide:
+    info = {
+        "cluster": record.cluster,
+        "version": record.version,
+        "content_hash": record.content_hash,
+        "created_at": record.created_at.isoformat(),
+        **extra,
+    }
+    return DiffSide(f"{record.cluster}@{record.version}", info)
+
+
+def compare(
+    base: CompiledCluster,
+    head: CompiledCluster,
+    base_map: ConnectivityMap,
+    head_map: ConnectivityMap,
+    base_bodies: Mapping[ObjectKey, Mapping[str, Any]],
+    head_bodies: Mapping[ObjectKey, Mapping[str, Any]],
+    keys: Iterable[ObjectKey] | None = None,
+) -> SemanticDiff:
+    granularity = base_map.granularity
+    with paused_gc():
+        connections = diff_maps(
+            base_map,
+            head_map,
+            base_dns=dns_endpoints(base, granularity),
+            head_dns=dns_endpoints(head, granularity),
+        )
+        objects = diff_objects(base_bodies, head_bodies, keys)
+    return SemanticDiff(connections, objects)
+
+
+# --------------------------------------------------------------------------------------
+# Manifests (the CLI)
+# --------------------------------------------------------------------------------------
+
+
+def diff_manifests(
+    base: Manifests,
+    head: Manifests,
+    *,
+    granularity: Granularity = Granularity.WORKLOAD,
+    options: AnalysisOptions | None = None,
+) -> SemanticDiff:
+    """Two sets of validated manifests, compiled in memory."""
+    compiled = [m.compile(options) for m in (base, head)]
+    maps = [connectivity_map(c, granularity) for c in compiled]
+    return compare(
+        compiled[0],
+        compiled[1],
+        maps[0],
+        maps[1],
+        index_bodies(d.body for d in base.documents),
+        index_bodies(d.body for d in head.documents),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Stored snapshots
+# --------------------------------------------------------------------------------------
+
+
+def _stored_objects(
+    session: Session, record: SnapshotRecord, kind: str | None = None
+) -> dict[ObjectKey, tuple[str, dict[str, Any]]]:
+    """Objects of a snapshot by key: (content hash, body)."""
+    return {
+        ObjectKey(o.kind, o.namespace or "", o.name): (o.content_hash, o.body)
+        for o in SnapshotRepository(session).objects(record.id, kind=kind)
+    }
+
+
+def diff_snapshots(
+    session: Session,
+    analyzer: Analyzer,
+    base: tuple[str, Ref],
+    head: tuple[str, Ref],
+    *,
+    granularity: Granularity = Granularity.WORKLOAD,
+    options: AnalysisOptions | None = None,
+) -> DiffOutcome:
+    """Two stored snapshots, of one cluster or of two."""
+    options = options or AnalysisOptions()
+    records = [get_snapshot(session, cluster, ref) for cluster, ref in (base, head)]
+    compiled = [analyzer.compiled_for(session, r, options) for r in records]
+    maps = [analyzer.connectivity(session, r, options, granularity) for r in records]
+    old, new = (_stored_objects(session, r) for r in records)
+    # Equal content hashes: no need to compare the bodies.
+    keys = [k for k in old.keys() | new.keys() if old.get(k, ("",))[0] != new.get(k, ("",))[0]]
+    diff = compare(
+        compiled[0],
+        compiled[1],
+        maps[0],
+        maps[1],
+        {k: v[1] for k, v in old.items()},
+        {k: v[1] for k, v in new.items()},
+        keys,
+    )
+    return DiffOutcome(diff, _side(records[0]), _side(records[1]))
+
+
+# --------------------------------------------------------------------------------------
+# What-if
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProposedChange:
+    """Manifests to add or replace (matched by kind, namespace and name) and objects to
+    delete."""
+
+    documents: tuple[Document, ...]
+    deletions: tuple[ObjectKey, ...]
+
+    @property
+    def keys(self) -> list[ObjectKey]:
+        return [object_key(d.body) for d in self.documents]
+
+    @property
+    def kinds(self) -> set[str]:
+        return {k.kind for k in (*self.keys, *self.deletions)}
+
+
+def proposed_change(
+    *,
+    manifests: Sequence[Any] | None = None,
+    manifests_yaml: str | None = None,
+    delete: Sequence[Mapping[str, Any]] = (),
+    limits: Limits | None = None,
+) -> ProposedChange:
+    """Read a what-if request: objects (or YAML text) read exactly as an upload is, and
+    deletions as ``{"kind", "namespace", "name"}``."""
+    if manifests is not None and manifests_yaml is not None:
+        raise InvalidQueryError(
+            "give either manifests or manifests_yaml, not both", [{"field": "manifests"}]
+        )
+    documents: list[Document] = []
+    try:
+        if manifests_yaml is not None:
+            data, content_type = manifests_yaml.encode("utf-8"), "application/yaml"
+        else:
+            data, content_type = json.dumps(list(manifests or [])).encode(), "application/json"
+        if manifests or manifests_yaml:
+            with paused_gc():
+                documents = read_bytes(data, content_type=content_type, limits=limits or Limits())
+                parse_documents(documents)  # every problem at once, as an upload
+    except ManifestError as error:
+        raise _manifest_error(error) from error
+    deletions: list[ObjectKey] = []
+    for index, item in enumerate(delete):
+        kind, name = item.get("kind"), item.get("name")
+        if not isinstance(kind, str) or not kind or not isinstance(name, str) or not name:
+            raise InvalidQueryError(
+                f"delete[{index}] needs a kind and a name",
+                [{"field": f"delete[{index}]"}],
+            )
+        namespace = item.get("namespace")
+        body = {"kind": kind, "metadata": {"name": name, "namespace": namespace}}
+        deletions.append(object_key(body))
+    keys = [object_key(d.body) for d in documents]
+    both = sorted(set(keys) & set(deletions))
+    if both:
+        raise InvalidQueryError(
+            f"{both[0]} is both replaced and deleted",
+            [{"field": "delete", **k.to_api()} for k in both],
+        )
+    return ProposedChange(tuple(documents), tuple(deletions))
+
+
+# Representative pods of a stored snapshot's cluster, per (content hash, granularity, ipBlock
+# cuts): what-ifs that leave pods alone and do not cut the address space anew reuse them.
+_REPRESENTATIVES: LRUCache[tuple[str, Granularity, object], tuple[Pod, ...]] = LRUCache(8)
+
+
+def _head_cluster(base: Cluster, change: ProposedChange) -> Cluster:
+    """The fast path: only policies and services change."""
+    parsed = parse_documents(list(change.documents))
+    gone = {(k.kind, k.namespace, k.name) for k in (*change.keys, *change.deletions)}
+    policies = [p for p in base.policies if ("NetworkPolicy", p.namespace, p.name) not in gone]
+    services = [s for s in base.services if ("Service", s.namespace, s.name) not in gone]
+    return dataclasses.replace(
+        base,
+        policies=(*policies, *parsed.policies),
+        services=(*services, *parsed.services),
+    )
+
+
+def _compile_head(
+    record: SnapshotRecord,
+    cluster: Cluster,
+    base: Cluster,
+    options: AnalysisOptions,
+    granularity: Granularity,
+) -> CompiledCluster:
+    if granularity is Granularity.POD:
+        return compile_cluster(cluster, options)
+    starts = ip_starts(cluster.policies)
+    if cluster.pods is base.pods:
+        pods, _ = _REPRESENTATIVES.get_or_compute(
+            (record.content_hash, granularity, starts),
+            lambda: representatives(cluster.pods, granularity, starts),
+        )
+    else:
+        pods = representatives(cluster.pods, granularity, starts)
+    return compile_cluster(dataclasses.replace(cluster, pods=pods), options)
+
+
+def what_if(
+    session: Session,
+    analyzer: Analyzer,
+    cluster: str,
+    ref: Ref,
+    change: ProposedChange,
+    *,
+    granularity: Granularity = Granularity.WORKLOAD,
+    options: AnalysisOptions | None = None,
+) -> DiffOutcome:
+    """The diff a proposed change would make to a stored snapshot; nothing is stored."""
+    options = options or AnalysisOptions()
+    record = get_snapshot(session, cluster, ref)
+    kinds = change.kinds
+    stored: dict[ObjectKey, tuple[str, dict[str, Any]]] = {}
+    for kind in sorted(kinds):
+        stored.update(_stored_objects(session, record, kind))
+    missing = [k for k in change.deletions if k not in stored]
+    if missing:
+        raise InvalidQueryError(
+            f"cannot delete {missing[0]}: snapshot {record.cluster}@{record.version} has no "
+            "such object",
+            [{"field": "delete", **k.to_api()} for k in missing],
+        )
+    base_bodies = {k: v[1] for k, v in stored.items()}
+    head_bodies: dict[ObjectKey, Mapping[str, Any]] = dict(base_bodies)
+    for key in change.deletions:
+        del head_bodies[key]
+    for document in change.documents:
+        head_bodies[object_key(document.body)] = document.body
+
+    base_compiled = analyzer.compiled_for(session, record, options)
+    base_map = analyzer.connectivity(session, record, options, granularity)
+    with paused_gc():
+        if kinds & _INVENTORY_KINDS:
+            head_cluster = _full_head(session, record, change)
+        else:
+            head_cluster = _head_cluster(analyzer.cluster(session, record), change)
+        base_cluster = analyzer.cluster(session, record)
+        head_compiled = _compile_head(record, head_cluster, base_cluster, options, granularity)
+        head_map = connectivity_map(head_compiled, granularity)
+    keys = [*change.keys, *change.deletions]
+    diff = compare(base_compiled, head_compiled, base_map, head_map, base_bodies, head_bodies, keys)
+    what = {"replaced_or_added": len(change.documents), "deleted": len(change.deletions)}
+    head = DiffSide(
+        f"{record.cluster}@{record.version}+what-if", {**_side(record).info, "what_if": what}
+    )
+    return DiffOutcome(diff, _side(record), head)
+
+
+def _full_head(session: Session, record: SnapshotRecord, change: ProposedChange) -> Cluster:
+    """The slow path: the base's documents with the change applied, resolved again."""
+    return head_documents_manifests(
+        SnapshotRepository(session).object_bodies(record.id), change
+    ).cluster
+
+
+def apply_change(
+    bodies: Iterable[Mapping[str, Any]], change: ProposedChange
+) -> list[dict[str, Any]]:
+    """The documents of the head: replaced in place, added at the end, deleted removed."""
+    replacing = {object_key(d.body): d.body for d in change.documents}
+    deleted = set(change.deletions)
+    out: list[dict[str, Any]] = []
+    for body in bodies:
+        key = object_key(body)
+        if key in deleted:
+            continue
+        out.append(dict(replacing.pop(key, body)))
+    out += [dict(b) for b in replacing.values()]
+    return out
+
+
+def head_documents_manifests(
+    bodies: Iterable[Mapping[str, Any]], change: ProposedChange
+) -> Manifests:
+    documents = [Document(Origin(None, i), b) for i, b in enumerate(apply_change(bodies, change))]
+    try:
+        return from_documents(documents)
+    except ManifestError as error:
+        raise _manifest_error(error) from error
