@@ -1,0 +1,328 @@
+"""Snapshots: versioned, immutable sets of content-addressed objects."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from sqlalchemy import Row, Select, Table, delete, select, update
+from sqlalchemy.orm import Session
+
+from service.store._sql import chunks, insert_ignoring_conflicts, one_of
+from service.store.canonical import canonical_json, object_hash, snapshot_hash, strip_noise
+from service.store.errors import SnapshotNotFoundError, StoreError
+from service.store.members import pack_members, unpack_members
+from service.store.models import Cluster, ObjectRow, Snapshot, utcnow
+from service.store.records import NewObject, SnapshotRecord, StoredObject
+
+SnapshotRef = int | Literal["latest"]
+
+_OBJECTS = cast(Table, ObjectRow.__table__)
+_CLUSTERS = cast(Table, Cluster.__table__)
+
+# Rows per INSERT batch of new objects.
+_INSERT_BATCH = 2_000
+
+_RECORD_COLUMNS = (
+    Snapshot.id,
+    Cluster.name,
+    Snapshot.version,
+    Snapshot.content_hash,
+    Snapshot.created_at,
+    Snapshot.source,
+    Snapshot.labels,
+    Snapshot.counts,
+    Snapshot.warnings,
+    Snapshot.object_count,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    kind: str
+    namespace: str | None
+    name: str
+    canonical: bytes
+
+
+class SnapshotRepository:
+    """Snapshots of clusters. Only flushes: the caller commits or rolls back."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def create(
+        self,
+        cluster: str,
+        objects: Iterable[NewObject],
+        *,
+        source: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        counts: Mapping[str, int] | None = None,
+        warnings: Sequence[str] = (),
+    ) -> tuple[SnapshotRecord, bool]:
+        """Store a snapshot of ``cluster``; ``(record, created)``.
+
+        Objects are normalised (``canonical.strip_noise``), hashed and stored once however
+        many snapshots hold them. The snapshot's content hash covers the set of object hashes
+        (order and duplicates do not matter); if the cluster already has a snapshot with that
+        hash, that snapshot is returned with ``created=False``. Otherwise the next version of
+        the cluster is allocated: consecutive, never reused, safe under concurrent uploads.
+        ``counts`` defaults to the number of objects per kind.
+
+        On SQLite, call this first in its transaction, or use a session from
+        ``make_session_factory(engine, write=True)``: SQLite refuses the write lock to a
+        transaction that has already read while another upload committed meanwhile
+        (``database is locked``, immediately).
+        """
+        prepared: dict[str, _Prepared] = {}
+        kind_counts: dict[str, int] = {}
+        for obj in objects:
+            canonical = canonical_json(strip_noise(obj.body))
+            digest = object_hash(obj.kind, obj.namespace, obj.name, canonical)
+            if digest not in prepared:
+                prepared[digest] = _Prepared(obj.kind, obj.namespace, obj.name, canonical)
+                kind_counts[obj.kind] = kind_counts.get(obj.kind, 0) + 1
+        digest_of_snapshot = snapshot_hash(prepared)
+
+        # 1. Make sure the cluster row exists. On SQLite this first write also takes the
+        #    database's write lock for the rest of the transaction.
+        self.session.execute(
+            insert_ignoring_conflicts(self.session, _CLUSTERS, "name").values(
+                name=cluster, created_at=utcnow(), last_version=0
+            )
+        )
+        # 2. Lock the cluster row (PostgreSQL; SQLite holds the database lock already):
+        #    uploads to one cluster are serialised from here to commit.
+        cluster_id = self.session.execute(
+            select(Cluster.id).where(Cluster.name == cluster).with_for_update()
+        ).scalar_one()
+        # 3. Idempotency, race-free because it runs under the lock.
+        existing = self.session.execute(
+            self._select_records()
+            .where(Snapshot.cluster_id == cluster_id, Snapshot.content_hash == digest_of_snapshot)
+            .order_by(Snapshot.version)
+            .limit(1)
+        ).first()
+        if existing is not None:
+            return _record(existing), False
+        # 4. Objects: insert the ones not stored yet, then collect every id.
+        object_ids = self._store_objects(prepared)
+        # 5. The next version.
+        version = self.session.execute(
+            update(Cluster)
+            .where(Cluster.id == cluster_id)
+            .values(last_version=Cluster.last_version + 1)
+            .returning(Cluster.last_version)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+        snapshot = Snapshot(
+            cluster_id=cluster_id,
+            version=version,
+            content_hash=digest_of_snapshot,
+            created_at=utcnow(),
+            source=source,
+            labels=dict(labels or {}),
+            counts=dict(counts) if counts is not None else kind_counts,
+            warnings=builtins.list(warnings),
+            object_count=len(object_ids),
+            members=pack_members(object_ids),
+        )
+        self.session.add(snapshot)
+        self.session.flush()
+        return (
+            SnapshotRecord(
+                id=snapshot.id,
+                cluster=cluster,
+                version=version,
+                content_hash=digest_of_snapshot,
+                created_at=snapshot.created_at,
+                source=source,
+                labels=snapshot.labels,
+                counts=snapshot.counts,
+                warnings=tuple(snapshot.warnings),
+                object_count=snapshot.object_count,
+            ),
+            True,
+        )
+
+    def get(self, cluster: str, ref: SnapshotRef) -> SnapshotRecord | None:
+        """The snapshot ``ref`` (a version number or ``"latest"``) of ``cluster``."""
+        stmt = self._select_records().where(Cluster.name == cluster)
+        if ref == "latest":
+            stmt = stmt.order_by(Snapshot.version.desc()).limit(1)
+        elif isinstance(ref, int) and not isinstance(ref, bool):
+            stmt = stmt.where(Snapshot.version == ref)
+        else:
+            raise ValueError(f"snapshot ref must be a version number or 'latest', not {ref!r}")
+        row = self.session.execute(stmt).first()
+        return None if row is None else _record(row)
+
+    def list(
+        self,
+        cluster: str,
+        *,
+        after: int | None = None,
+        limit: int = 50,
+        descending: bool = True,
+    ) -> builtins.list[SnapshotRecord]:
+        """One page of ``cluster``'s snapshots, keyset-paginated by version.
+
+        ``after`` is the last version of the previous page (exclusive); newest first unless
+        ``descending`` is false.
+        """
+        stmt = self._select_records().where(Cluster.name == cluster)
+        if descending:
+            if after is not None:
+                stmt = stmt.where(Snapshot.version < after)
+            stmt = stmt.order_by(Snapshot.version.desc())
+        else:
+            if after is not None:
+                stmt = stmt.where(Snapshot.version > after)
+            stmt = stmt.order_by(Snapshot.version)
+        rows = self.session.execute(stmt.limit(max(limit, 0))).all()
+        return [_record(row) for row in rows]
+
+    def versions(self, cluster: str) -> builtins.list[int]:
+        """Every stored version of ``cluster``, ascending."""
+        stmt = (
+            select(Snapshot.version)
+            .join(Cluster, Snapshot.cluster_id == Cluster.id)
+            .where(Cluster.name == cluster)
+            .order_by(Snapshot.version)
+        )
+        return builtins.list(self.session.execute(stmt).scalars())
+
+    def delete(self, cluster: str, version: int) -> bool:
+        """Delete one snapshot; ``False`` if there was none. Its version is never reused.
+
+        Objects stay stored (they may be shared with other snapshots).
+        """
+        cluster_id = select(Cluster.id).where(Cluster.name == cluster).scalar_subquery()
+        result = self.session.execute(
+            delete(Snapshot)
+            .where(Snapshot.cluster_id == cluster_id, Snapshot.version == version)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def objects(
+        self, snapshot_id: int, *, kind: str | None = None, namespace: str | None = None
+    ) -> builtins.list[StoredObject]:
+        """The objects of a snapshot, optionally of one kind and/or namespace.
+
+        Sorted by kind, namespace (cluster-scoped first), name.
+        """
+        ids = self._member_ids(snapshot_id)
+        found: builtins.list[StoredObject] = []
+        for chunk in chunks(ids):
+            stmt = select(
+                ObjectRow.kind,
+                ObjectRow.namespace,
+                ObjectRow.name,
+                ObjectRow.content_hash,
+                ObjectRow.body,
+            ).where(one_of(self.session, ObjectRow.id, chunk))
+            if kind is not None:
+                stmt = stmt.where(ObjectRow.kind == kind)
+            if namespace is not None:
+                stmt = stmt.where(ObjectRow.namespace == namespace)
+            found.extend(
+                StoredObject(
+                    kind=row.kind,
+                    namespace=row.namespace,
+                    name=row.name,
+                    content_hash=row.content_hash,
+                    body=_decode(row.body),
+                )
+                for row in self.session.execute(stmt)
+            )
+        found.sort(key=lambda o: (o.kind, o.namespace or "", o.name, o.content_hash))
+        return found
+
+    def object_bodies(self, snapshot_id: int) -> builtins.list[dict[str, Any]]:
+        """Every object body of a snapshot, in no particular order (the compile fast path)."""
+        bodies: builtins.list[dict[str, Any]] = []
+        for chunk in chunks(self._member_ids(snapshot_id)):
+            stmt = select(ObjectRow.body).where(one_of(self.session, ObjectRow.id, chunk))
+            bodies.extend(_decode(body) for body in self.session.execute(stmt).scalars())
+        return bodies
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _select_records(self) -> Select[*tuple[Any, ...]]:
+        return select(*_RECORD_COLUMNS).join(Cluster, Snapshot.cluster_id == Cluster.id)
+
+    def _member_ids(self, snapshot_id: int) -> builtins.list[int]:
+        packed = self.session.execute(
+            select(Snapshot.members).where(Snapshot.id == snapshot_id)
+        ).scalar_one_or_none()
+        if packed is None:
+            raise SnapshotNotFoundError(snapshot_id)
+        return cast(builtins.list[int], unpack_members(packed).tolist())
+
+    def _ids_by_hash(self, digests: Sequence[str]) -> dict[str, int]:
+        ids: dict[str, int] = {}
+        for chunk in chunks(digests):
+            stmt = select(ObjectRow.content_hash, ObjectRow.id).where(
+                one_of(self.session, ObjectRow.content_hash, chunk)
+            )
+            ids.update((digest, id_) for digest, id_ in self.session.execute(stmt))
+        return ids
+
+    def _store_objects(self, prepared: Mapping[str, _Prepared]) -> builtins.list[int]:
+        """Insert the objects not stored yet; the ids of all of them.
+
+        Concurrent uploads of the same object are harmless: conflicting inserts do nothing
+        (on PostgreSQL they wait for the other transaction), and new rows go in in hash
+        order, so two uploads never wait on each other's rows in a cycle.
+        """
+        ids = self._ids_by_hash(builtins.list(prepared))
+        missing = sorted(digest for digest in prepared if digest not in ids)
+        if missing:
+            stmt = insert_ignoring_conflicts(self.session, _OBJECTS, "content_hash")
+            for batch in chunks(missing, _INSERT_BATCH):
+                rows = []
+                for digest in batch:
+                    item = prepared[digest]
+                    rows.append(
+                        {
+                            "content_hash": digest,
+                            "kind": item.kind,
+                            "namespace": item.namespace,
+                            "name": item.name,
+                            "body": zlib.compress(item.canonical),
+                            "size": len(item.canonical),
+                        }
+                    )
+                self.session.execute(stmt, rows)
+            ids.update(self._ids_by_hash(missing))
+        if len(ids) != len(prepared):
+            raise StoreError("stored objects vanished while a snapshot was being created")
+        return builtins.list(ids.values())
+
+
+def _record(row: Row[Any]) -> SnapshotRecord:
+    return SnapshotRecord(
+        id=row.id,
+        cluster=row.name,
+        version=row.version,
+        content_hash=row.content_hash,
+        created_at=row.created_at,
+        source=row.source,
+        labels=dict(row.labels),
+        counts=dict(row.counts),
+        warnings=tuple(row.warnings),
+        object_count=row.object_count,
+    )
+
+
+def _decode(body: bytes) -> dict[str, Any]:
+    return cast(dict[str, Any], json.loads(zlib.decompress(body)))
+
+
+__all__ = ["SnapshotRef", "SnapshotRepository"]

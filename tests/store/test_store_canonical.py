@@ -1,0 +1,110 @@
+"""Canonical JSON, hashes, noise stripping and member packing: pure functions."""
+
+from __future__ import annotations
+
+import copy
+import doctest
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.store import canonical, database, members
+from service.store.canonical import (
+    LAST_APPLIED_ANNOTATION,
+    canonical_json,
+    content_hash,
+    snapshot_hash,
+    strip_noise,
+)
+from service.store.members import pack_members, unpack_members
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+hashes = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
+
+
+@pytest.mark.parametrize("module", [canonical, members, database], ids=lambda m: m.__name__)
+def test_doctests(module: Any) -> None:
+    assert doctest.testmod(module).failed == 0
+
+
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=6))
+def test_canonical_json_ignores_key_order(obj: dict[str, Any]) -> None:
+    reordered = dict(reversed(list(obj.items())))
+    assert canonical_json(reordered) == canonical_json(obj)
+
+
+def test_canonical_json_is_compact_utf8() -> None:
+    assert canonical_json({"b": [1, 2], "a": "ü"}) == '{"a":"ü","b":[1,2]}'.encode()
+
+
+def test_canonical_json_refuses_nan() -> None:
+    with pytest.raises(ValueError, match="Out of range"):
+        canonical_json({"x": math.nan})
+
+
+def test_content_hash_is_sha256_hex() -> None:
+    assert content_hash(b"") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+@given(st.lists(hashes, max_size=20), st.randoms())
+def test_snapshot_hash_ignores_order_and_duplicates(items: list[str], rnd: Any) -> None:
+    shuffled = items + items[:3]
+    rnd.shuffle(shuffled)
+    assert snapshot_hash(shuffled) == snapshot_hash(items)
+
+
+def test_snapshot_hash_depends_on_the_set() -> None:
+    assert snapshot_hash(["a" * 64]) != snapshot_hash(["b" * 64])
+    assert snapshot_hash(["a" * 64]) != snapshot_hash(["a" * 64, "b" * 64])
+
+
+def test_strip_noise_removes_only_managed_fields_and_last_applied() -> None:
+    body = {
+        "kind": "Pod",
+        "metadata": {
+            "name": "a",
+            "managedFields": [{"manager": "kubectl"}],
+            "annotations": {LAST_APPLIED_ANNOTATION: "{}", "team": "x"},
+            "labels": {"app": "a"},
+        },
+        "spec": {"containers": []},
+    }
+    before = copy.deepcopy(body)
+    assert strip_noise(body) == {
+        "kind": "Pod",
+        "metadata": {"name": "a", "annotations": {"team": "x"}, "labels": {"app": "a"}},
+        "spec": {"containers": []},
+    }
+    assert body == before
+
+
+def test_strip_noise_drops_annotations_emptied_by_it_but_keeps_empty_ones() -> None:
+    emptied = {"metadata": {"name": "a", "annotations": {LAST_APPLIED_ANNOTATION: "{}"}}}
+    assert strip_noise(emptied) == {"metadata": {"name": "a"}}
+    already_empty = {"metadata": {"name": "a", "annotations": {}}}
+    assert strip_noise(already_empty) == already_empty
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"metadata": None}, {"metadata": {"annotations": None}}, {"kind": "List"}]
+)
+def test_strip_noise_tolerates_odd_shapes(body: dict[str, Any]) -> None:
+    assert strip_noise(body) == body
+
+
+@given(st.lists(st.integers(min_value=1, max_value=2**62), max_size=200))
+def test_members_round_trip(ids: list[int]) -> None:
+    assert unpack_members(pack_members(ids)).tolist() == sorted(set(ids))
+
+
+def test_consecutive_members_pack_small() -> None:
+    assert len(pack_members(range(1_000_000, 1_002_190))) < 200
