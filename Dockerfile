@@ -1,7 +1,8 @@
 # netreach: slim, non-root; migrates the database, then serves the API.
+# The wheel carries the Alembic migrations (service/_migrations).
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml README.md ./
 COPY service ./service
 COPY migrations ./migrations
 RUN python -m venv /opt/netreach \
@@ -17,8 +18,6 @@ ENV PATH=/opt/netreach/bin:$PATH \
     NETREACH_DATABASE_URL=sqlite:////data/netreach.db
 RUN useradd --system --uid 10001 --home-dir /data --create-home netreach
 COPY --from=build /opt/netreach /opt/netreach
-COPY --from=build /src/migrations /app/migrations
-COPY --from=build /src/alembic.ini /app/alembic.ini
 WORKDIR /app
 USER netreach
 VOLUME ["/data"]

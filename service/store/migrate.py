@@ -18,7 +18,15 @@ from alembic.script import ScriptDirectory
 from service.store.database import make_engine, normalise_url
 from service.store.models import Base
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+def _migrations_dir() -> Path:
+    """The repository's ``migrations/`` (editable installs, tests), or the copy a wheel
+    carries as ``service/_migrations`` (the Docker image)."""
+    packaged = Path(__file__).resolve().parents[1] / "_migrations"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "migrations"
+
+
+MIGRATIONS_DIR = _migrations_dir()
 
 
 def alembic_config(url: str | None = None) -> Config:
