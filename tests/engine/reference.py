@@ -1,0 +1,254 @@
+"""A deliberately naive reference evaluator for NetworkPolicy, written straight from the spec.
+
+It answers one (source, destination) pair at a time by walking every policy and every rule,
+with no indexing and no cleverness, and shares nothing with ``service.engine`` beyond the
+model value types: selector matching, ipBlock containment and port-set algebra are all
+re-implemented here so that a bug in the engine's versions of them is caught.
+
+A source or destination is a :class:`Pod` or an IP address (an external peer, never isolated:
+no policy applies to it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+
+from service.engine.model import (
+    NAMESPACE_NAME_LABEL,
+    Cluster,
+    IPAddress,
+    IPBlock,
+    LabelSelector,
+    NetworkPolicy,
+    Peer,
+    Pod,
+    PolicyPort,
+    PortRange,
+    PortSet,
+    Protocol,
+    Rule,
+)
+from service.engine.options import AnalysisOptions, HostNetworkPods, PodIPsInIPBlocks
+
+Endpoint = Pod | IPAddress
+
+PROTOCOL_NAMES = ("SCTP", "TCP", "UDP")
+LOWEST_PORT, HIGHEST_PORT = 1, 65535
+
+# A port set of our own: protocol name -> sorted, disjoint, non-adjacent inclusive intervals.
+Ports = dict[str, list[tuple[int, int]]]
+
+
+# -- port sets -------------------------------------------------------------------------------
+def _normalise(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(intervals):
+        if out and lo <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _no_ports() -> Ports:
+    return {name: [] for name in PROTOCOL_NAMES}
+
+
+def _all_ports() -> Ports:
+    return {name: [(LOWEST_PORT, HIGHEST_PORT)] for name in PROTOCOL_NAMES}
+
+
+def _union(a: Ports, b: Ports) -> Ports:
+    return {name: _normalise(a[name] + b[name]) for name in PROTOCOL_NAMES}
+
+
+def _intersection(a: Ports, b: Ports) -> Ports:
+    out = _no_ports()
+    for name in PROTOCOL_NAMES:
+        pieces = []
+        for lo1, hi1 in a[name]:
+            for lo2, hi2 in b[name]:
+                lo, hi = max(lo1, lo2), min(hi1, hi2)
+                if lo <= hi:
+                    pieces.append((lo, hi))
+        out[name] = _normalise(pieces)
+    return out
+
+
+def to_portset(ports: Ports) -> PortSet:
+    ranges = [
+        PortRange(Protocol(name), lo, hi) for name in PROTOCOL_NAMES for lo, hi in ports[name]
+    ]
+    result = PortSet(ranges)
+    # Our intervals are already canonical: PortSet must keep them exactly as they are.
+    assert list(result.ranges) == sorted(ranges), (result, ranges)
+    return result
+
+
+# -- selectors -------------------------------------------------------------------------------
+def selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
+    """metav1.LabelSelector: every matchLabels pair and every expression must hold."""
+    present = dict(labels.items())
+    for key, value in selector.match_labels:
+        if key not in present or present[key] != value:
+            return False
+    for requirement in selector.match_expressions:
+        operator = str(requirement.operator.value)
+        has_key = requirement.key in present
+        if operator == "In":
+            ok = has_key and present[requirement.key] in requirement.values
+        elif operator == "NotIn":
+            # A missing key satisfies NotIn.
+            ok = not has_key or present[requirement.key] not in requirement.values
+        elif operator == "Exists":
+            ok = has_key
+        elif operator == "DoesNotExist":
+            ok = not has_key
+        else:  # pragma: no cover - the model has only four operators
+            raise AssertionError(f"unknown operator {operator}")
+        if not ok:
+            return False
+    return True
+
+
+def namespace_labels(cluster: Cluster, name: str) -> dict[str, str]:
+    for namespace in cluster.namespaces:
+        if namespace.name == name:
+            labels = dict(namespace.labels.items())
+            labels.setdefault(NAMESPACE_NAME_LABEL, name)
+            return labels
+    return {NAMESPACE_NAME_LABEL: name}
+
+
+# -- addresses -------------------------------------------------------------------------------
+def block_contains(block: IPBlock, address: IPAddress) -> bool:
+    cidr = ipaddress.ip_network(str(block.cidr), strict=False)
+    if address.version != cidr.version or address not in cidr:
+        return False
+    return not any(
+        address in ipaddress.ip_network(str(hole), strict=False) for hole in block.excepts
+    )
+
+
+# -- the rules -------------------------------------------------------------------------------
+def _is_exempt(pod: Pod, options: AnalysisOptions) -> bool:
+    return pod.host_network and options.host_network_pods == HostNetworkPods.EXEMPT
+
+
+def _policy_selects(policy: NetworkPolicy, pod: Pod, options: AnalysisOptions) -> bool:
+    if _is_exempt(pod, options):
+        return False
+    return policy.namespace == pod.namespace and selector_matches(policy.pod_selector, pod.labels)
+
+
+def _peer_matches(
+    cluster: Cluster,
+    options: AnalysisOptions,
+    policy: NetworkPolicy,
+    peer: Peer,
+    other: Endpoint,
+) -> bool:
+    """Does ``peer`` (of a rule of ``policy``) match the endpoint on the other side?"""
+    if peer.ip_block is not None:
+        if isinstance(other, Pod):
+            if not other.ips:
+                return False  # a pod without an address (a template) is in no ipBlock
+            exempt = _is_exempt(other, options)
+            if not exempt and options.pod_ips_in_ipblocks == PodIPsInIPBlocks.IGNORE:
+                return False
+            return any(block_contains(peer.ip_block, ip) for ip in other.ips)
+        return block_contains(peer.ip_block, other)
+    # Selector peers only ever match pods, and never exempt host-network pods.
+    if not isinstance(other, Pod) or _is_exempt(other, options):
+        return False
+    if peer.namespace_selector is None:
+        in_namespace = other.namespace == policy.namespace
+    else:
+        in_namespace = selector_matches(
+            peer.namespace_selector, namespace_labels(cluster, other.namespace)
+        )
+    if not in_namespace:
+        return False
+    if peer.pod_selector is None:
+        return True
+    return selector_matches(peer.pod_selector, other.labels)
+
+
+def _port_ports(port: PolicyPort, destination: Endpoint) -> Ports:
+    out = _no_ports()
+    protocol = str(port.protocol.value)
+    if port.port is None:
+        out[protocol] = [(LOWEST_PORT, HIGHEST_PORT)]
+    elif isinstance(port.port, str):
+        # Named: resolve on the destination pod, by name AND protocol; never on an address.
+        if isinstance(destination, Pod):
+            numbers = [
+                c.port
+                for c in destination.ports
+                if c.name == port.port and str(c.protocol.value) == protocol
+            ]
+            out[protocol] = _normalise((n, n) for n in numbers)
+    else:
+        end = port.end_port if port.end_port is not None else port.port
+        out[protocol] = [(port.port, end)]
+    return out
+
+
+def _rule_ports(rule: Rule, destination: Endpoint) -> Ports:
+    if not rule.ports:
+        return _all_ports()
+    out = _no_ports()
+    for port in rule.ports:
+        out = _union(out, _port_ports(port, destination))
+    return out
+
+
+def _direction_allows(
+    cluster: Cluster,
+    options: AnalysisOptions,
+    subject: Endpoint,
+    other: Endpoint,
+    destination: Endpoint,
+    direction: str,
+) -> Ports:
+    """Ports ``subject``'s policies of ``direction`` allow with peer ``other``."""
+    if not isinstance(subject, Pod):
+        return _all_ports()  # external addresses are never isolated
+    isolating = [
+        policy
+        for policy in cluster.policies
+        if direction in {str(t.value) for t in policy.policy_types}
+        and _policy_selects(policy, subject, options)
+    ]
+    if not isolating:
+        return _all_ports()
+    allowed = _no_ports()
+    for policy in isolating:
+        rules = policy.ingress if direction == "Ingress" else policy.egress
+        for rule in rules:
+            if rule.peers and not any(
+                _peer_matches(cluster, options, policy, peer, other) for peer in rule.peers
+            ):
+                continue
+            allowed = _union(allowed, _rule_ports(rule, destination))
+    return allowed
+
+
+def reference_ports(
+    cluster: Cluster, options: AnalysisOptions, src: Endpoint, dst: Endpoint
+) -> Ports:
+    if isinstance(src, Pod) and isinstance(dst, Pod) and src.ref == dst.ref:
+        return _all_ports()  # a pod can always reach itself
+    if not isinstance(src, Pod) and not isinstance(dst, Pod):
+        raise ValueError("at least one side must be a pod")
+    egress = _direction_allows(cluster, options, src, dst, dst, "Egress")
+    ingress = _direction_allows(cluster, options, dst, src, dst, "Ingress")
+    return _intersection(egress, ingress)
+
+
+def reference_allowed(
+    cluster: Cluster, options: AnalysisOptions, src: Endpoint, dst: Endpoint
+) -> PortSet:
+    """Every (protocol, port) on which ``src`` may open a connection to ``dst``."""
+    return to_portset(reference_ports(cluster, options, src, dst))

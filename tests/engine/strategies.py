@@ -1,0 +1,310 @@
+"""Hypothesis strategies for small random clusters, built directly from model values.
+
+Every vocabulary is tiny (three namespaces, two label keys with two values each, a pool of
+eight IPv4 addresses, three port names) so that selectors, ipBlocks and named ports match
+often and the interesting cases are hit quickly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+
+from hypothesis import strategies as st
+
+from service.engine.model import (
+    NAMESPACE_NAME_LABEL,
+    Cluster,
+    ContainerPort,
+    Direction,
+    IPAddress,
+    IPBlock,
+    IPNetwork,
+    Labels,
+    LabelSelector,
+    Namespace,
+    NetworkPolicy,
+    Operator,
+    Peer,
+    Pod,
+    PolicyPort,
+    Protocol,
+    Requirement,
+    Rule,
+)
+from service.engine.options import AnalysisOptions, HostNetworkPods, PodIPsInIPBlocks
+
+NAMESPACE_NAMES = ("x", "y", "z")
+Vocabulary = Mapping[str, tuple[str, ...]]
+NAMESPACE_VOCABULARY: Vocabulary = {"team": ("a", "b"), "env": ("prod", "dev")}
+POD_VOCABULARY: Vocabulary = {"app": ("web", "db"), "tier": ("a", "b")}
+IPV4_POOL: tuple[IPAddress, ...] = tuple(ipaddress.IPv4Address(f"10.0.0.{i}") for i in range(1, 9))
+# Host-network pods carry their node's address, which several of them may share.
+NODE_POOL: tuple[IPAddress, ...] = (
+    ipaddress.IPv4Address("10.0.0.9"),
+    ipaddress.IPv4Address("10.0.0.10"),
+)
+IPV6_POOL: tuple[IPAddress, ...] = tuple(ipaddress.IPv6Address(f"fd00::{i}") for i in range(1, 5))
+PORT_NAMES = ("http", "dns", "db")
+PORT_NUMBERS = (53, 80, 443, 5432, 8080)
+PROTOCOLS = (Protocol.TCP, Protocol.TCP, Protocol.UDP, Protocol.SCTP)  # TCP twice: commoner
+CIDRS_V4 = (
+    "10.0.0.0/24",
+    "10.0.0.0/29",
+    "10.0.0.0/30",
+    "10.0.0.4/30",
+    "10.0.0.4/31",
+    "10.0.0.8/29",
+    "10.0.0.3/32",
+    "10.0.0.0/8",
+    "0.0.0.0/0",
+    "192.168.0.0/16",
+)
+CIDRS_V6 = ("fd00::/64", "fd00::/126", "::/0")
+EXCEPT_PREFIXES = (1, 8, 16, 24, 28, 29, 30, 31, 32, 64, 120, 126, 127, 128)
+
+
+def labels_from(vocabulary: Vocabulary) -> st.SearchStrategy[dict[str, str]]:
+    return st.fixed_dictionaries(
+        {}, optional={key: st.sampled_from(values) for key, values in vocabulary.items()}
+    )
+
+
+@st.composite
+def requirements(draw: st.DrawFn, vocabulary: Vocabulary) -> Requirement:
+    keys = (*vocabulary, "absent")
+    key = draw(st.sampled_from(keys))
+    operator = draw(st.sampled_from(list(Operator)))
+    if operator in (Operator.EXISTS, Operator.DOES_NOT_EXIST):
+        return Requirement(key, operator, ())
+    pool = vocabulary.get(key, ("v",))
+    values = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2, unique=True))
+    return Requirement(key, operator, tuple(sorted(values)))
+
+
+@st.composite
+def selectors(draw: st.DrawFn, vocabulary: Vocabulary) -> LabelSelector:
+    if draw(st.integers(0, 3)) == 0:
+        return LabelSelector()  # empty: selects everything
+    match_labels = draw(st.one_of(st.just({}), labels_from(vocabulary)))
+    expressions = draw(st.lists(requirements(vocabulary), max_size=2))
+    return LabelSelector.of(match_labels, expressions)
+
+
+@st.composite
+def namespaces_(draw: st.DrawFn) -> tuple[Namespace, ...]:
+    count = draw(st.integers(2, 3))
+    out = []
+    for name in NAMESPACE_NAMES[:count]:
+        labels = draw(labels_from(NAMESPACE_VOCABULARY))
+        labels[NAMESPACE_NAME_LABEL] = name
+        out.append(Namespace(name, Labels(labels)))
+    return tuple(out)
+
+
+@st.composite
+def container_ports(draw: st.DrawFn) -> tuple[ContainerPort, ...]:
+    ports = draw(
+        st.lists(
+            st.builds(
+                ContainerPort,
+                st.one_of(st.none(), st.sampled_from(PORT_NAMES)),
+                st.sampled_from(PORT_NUMBERS),
+                st.sampled_from(PROTOCOLS),
+            ),
+            max_size=3,
+        )
+    )
+    # Kubernetes rejects two container ports with one name; keep the first of each name.
+    seen: set[str] = set()
+    unique = []
+    for port in ports:
+        if port.name is not None:
+            if port.name in seen:
+                continue
+            seen.add(port.name)
+        unique.append(port)
+    return tuple(unique)
+
+
+@st.composite
+def pods_(draw: st.DrawFn, namespace_names: tuple[str, ...]) -> tuple[Pod, ...]:
+    count = draw(st.integers(2, 6))
+    v4 = draw(st.permutations(IPV4_POOL))
+    v6 = draw(st.permutations(IPV6_POOL))
+    out = []
+    for index in range(count):
+        shape = draw(st.sampled_from(("v4", "v4", "v4", "none", "v6", "dual")))
+        host_network = draw(st.sampled_from((False, False, True)))
+        own_v4 = draw(st.sampled_from(NODE_POOL)) if host_network else v4[index]
+        ips: tuple[IPAddress, ...] = {
+            "v4": (own_v4,),
+            "none": (),
+            "v6": (v6[index % len(v6)],),
+            "dual": (own_v4, v6[index % len(v6)]),
+        }[shape]
+        out.append(
+            Pod(
+                namespace=draw(st.sampled_from(namespace_names)),
+                name=f"p{index}",
+                labels=Labels(draw(labels_from(POD_VOCABULARY))),
+                ips=ips,
+                ports=draw(container_ports()),
+                host_network=host_network,
+                template=not ips and draw(st.booleans()),
+            )
+        )
+    return tuple(out)
+
+
+@st.composite
+def ip_blocks(draw: st.DrawFn) -> IPBlock:
+    cidr: IPNetwork = ipaddress.ip_network(
+        draw(st.sampled_from(CIDRS_V4 + CIDRS_V4 + CIDRS_V6)), strict=False
+    )
+    bits = cidr.max_prefixlen
+    prefixes = [p for p in EXCEPT_PREFIXES if cidr.prefixlen < p <= bits]
+    excepts: list[IPNetwork] = []
+    if prefixes:
+        pool = IPV4_POOL + NODE_POOL if cidr.version == 4 else IPV6_POOL
+        for _ in range(draw(st.integers(0, 2))):
+            inside = [ip for ip in pool if ip in cidr]
+            use_pool: bool = draw(st.booleans())
+            if inside and use_pool:
+                address: Any = draw(st.sampled_from(inside))
+            else:
+                span = cidr.num_addresses - 1
+                address = cidr.network_address + draw(st.integers(0, span))
+            prefix = draw(st.sampled_from(prefixes))
+            hole = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+            assert hole.subnet_of(cidr)  # type: ignore[arg-type]
+            assert hole != cidr
+            excepts.append(hole)
+    return IPBlock.parse(str(cidr), [str(e) for e in excepts])
+
+
+@st.composite
+def peers(draw: st.DrawFn, namespace_names: tuple[str, ...]) -> Peer:
+    shape = draw(st.sampled_from(("pods", "namespaces", "both", "ipblock", "ipblock")))
+    if shape == "ipblock":
+        return Peer(ip_block=draw(ip_blocks()))
+    namespace_vocabulary = {
+        **NAMESPACE_VOCABULARY,
+        NAMESPACE_NAME_LABEL: namespace_names,
+    }
+    pod_selector = draw(selectors(POD_VOCABULARY)) if shape != "namespaces" else None
+    namespace_selector = draw(selectors(namespace_vocabulary)) if shape != "pods" else None
+    return Peer(pod_selector=pod_selector, namespace_selector=namespace_selector)
+
+
+@st.composite
+def policy_ports(draw: st.DrawFn) -> PolicyPort:
+    protocol = draw(st.sampled_from(PROTOCOLS))
+    shape = draw(st.sampled_from(("protocol", "number", "range", "named")))
+    if shape == "protocol":
+        return PolicyPort(protocol)
+    if shape == "named":
+        return PolicyPort(protocol, draw(st.sampled_from(PORT_NAMES)))
+    port = draw(st.sampled_from(PORT_NUMBERS))
+    if shape == "number":
+        return PolicyPort(protocol, port)
+    end = draw(st.sampled_from([p for p in (*PORT_NUMBERS, 65535) if p >= port]))
+    return PolicyPort(protocol, port, end)
+
+
+@st.composite
+def rules(draw: st.DrawFn, namespace_names: tuple[str, ...]) -> Rule:
+    return Rule(
+        peers=tuple(draw(st.lists(peers(namespace_names), max_size=2))),
+        ports=tuple(draw(st.lists(policy_ports(), max_size=2))),
+    )
+
+
+@st.composite
+def policies(draw: st.DrawFn, namespace_names: tuple[str, ...], index: int) -> NetworkPolicy:
+    types = draw(
+        st.sampled_from(
+            (
+                frozenset({Direction.INGRESS}),
+                frozenset({Direction.EGRESS}),
+                frozenset({Direction.INGRESS, Direction.EGRESS}),
+            )
+        )
+    )
+    return NetworkPolicy(
+        namespace=draw(st.sampled_from(namespace_names)),
+        name=f"np{index}",
+        pod_selector=draw(selectors(POD_VOCABULARY)),
+        policy_types=types,
+        # Rules of a direction the policy does not have are drawn too: they must be ignored.
+        ingress=tuple(draw(st.lists(rules(namespace_names), max_size=3))),
+        egress=tuple(draw(st.lists(rules(namespace_names), max_size=3))),
+    )
+
+
+options_ = st.builds(
+    AnalysisOptions,
+    st.sampled_from(list(PodIPsInIPBlocks)),
+    st.sampled_from(list(HostNetworkPods)),
+)
+
+
+@st.composite
+def clusters(draw: st.DrawFn) -> Cluster:
+    namespaces = draw(namespaces_())
+    names = tuple(n.name for n in namespaces)
+    pods = draw(pods_(names))
+    count = draw(st.integers(0, 4))
+    return Cluster(
+        namespaces=namespaces,
+        pods=pods,
+        policies=tuple(draw(policies(names, i)) for i in range(count)),
+    )
+
+
+def has_ipv6(cluster: Cluster) -> bool:
+    if any(ip.version == 6 for pod in cluster.pods for ip in pod.ips):
+        return True
+    return any(
+        peer.ip_block is not None and peer.ip_block.version == 6
+        for policy in cluster.policies
+        for rule in (*policy.ingress, *policy.egress)
+        for peer in rule.peers
+    )
+
+
+def ip_blocks_of(cluster: Cluster) -> list[IPBlock]:
+    return [
+        peer.ip_block
+        for policy in cluster.policies
+        for rule in (*policy.ingress, *policy.egress)
+        for peer in rule.peers
+        if peer.ip_block is not None
+    ]
+
+
+FIXED_V4 = ("0.0.0.0", "255.255.255.255", "10.0.0.1", "10.0.0.11", "8.8.8.8", "192.168.1.1")
+FIXED_V6 = ("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "fd00::1", "2001:db8::1")
+
+
+def _address(version: int, value: int) -> IPAddress:
+    return ipaddress.IPv4Address(value) if version == 4 else ipaddress.IPv6Address(value)
+
+
+def sample_addresses(cluster: Cluster) -> list[IPAddress]:
+    """External addresses worth probing: fixed ones, and every ipBlock boundary +/- 1."""
+    versions = {4, 6} if has_ipv6(cluster) else {4}
+    found: set[IPAddress] = {ipaddress.ip_address(a) for a in FIXED_V4}
+    if 6 in versions:
+        found |= {ipaddress.ip_address(a) for a in FIXED_V6}
+    for block in ip_blocks_of(cluster):
+        for net in (block.cidr, *block.excepts):
+            top = 2**net.max_prefixlen - 1
+            for edge, step in ((int(net.network_address), -1), (int(net.broadcast_address), 1)):
+                for value in (edge, edge + step):
+                    if 0 <= value <= top:
+                        found.add(_address(net.version, value))
+    for pod in cluster.pods:
+        found |= set(pod.ips)
+    return sorted((a for a in found if a.version in versions), key=lambda a: (a.version, int(a)))
