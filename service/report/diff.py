@@ -167,7 +167,10 @@ def summary_line(diff: SemanticDiff, base: DiffSide, head: DiffSide) -> str:
     ]
     alerts = [
         (h["external_exposure"], "newly reachable from outside the cluster"),
-        (h["cross_namespace"], "new cross-namespace paths"),
+        (
+            h["cross_namespace"],
+            "new cross-namespace path" + ("" if h["cross_namespace"] == 1 else "s"),
+        ),
         (h["lost_ingress"], "lost all ingress"),
         (h["lost_egress"], "lost all egress"),
         (h["lost_dns"], "lost DNS"),
