@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
+from service.api import diff as diff_routes
 from service.api.deps import Runtime
 from service.api.errors import install_error_handlers
 from service.api.logging import configure_logging
@@ -24,6 +26,7 @@ from service.api.routers import analysis, clusters, health, snapshots
 from service.settings import Settings, get_settings
 from service.store import make_engine, make_session_factory
 from service.store.migrate import head_revision, upgrade
+from service.usecases.cache import LRUCache
 from service.usecases.snapshots import Analyzer
 
 log = structlog.get_logger("netreach")
@@ -32,6 +35,11 @@ DESCRIPTION = """Who can talk to whom in a Kubernetes cluster: versioned snapsho
 manifests, connectivity maps and explained reachability verdicts.
 
 Every error is `{"error": {"code", "message", "details": [...]}}`."""
+
+
+def analyzer_caches(analyzer: Analyzer) -> dict[str, LRUCache[Any, Any]]:
+    """The analyzer's caches by attribute name (``compiled``, ``maps``, ...)."""
+    return {name: value for name, value in vars(analyzer).items() if isinstance(value, LRUCache)}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -47,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         analyzer = Analyzer(
             cache_size=settings.cache_size, on_compile=metrics.compile_seconds.observe
         )
-        metrics.watch_cache(analyzer.stats)
+        metrics.watch_caches(lambda: analyzer_caches(analyzer))
         runtime = Runtime(
             settings=settings,
             engine=engine,
@@ -65,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield {"runtime": runtime}
         finally:
-            metrics.unwatch_cache()
+            metrics.unwatch_caches()
             engine.dispose()
             log.info("stopped")
 
@@ -78,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (health, clusters, snapshots, analysis):
         app.include_router(module.router)
+    app.include_router(diff_routes.router)
     # Added last = outermost: the request id and the access log see every response,
     # including a 413 from the body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -6,9 +6,9 @@ never the raw path) and status; unmatched paths share the route label ``unmatche
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -18,25 +18,32 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 COMPILE_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
-class CacheCollector(Collector):
-    """Reads the analyzer's cache counters at scrape time."""
+class CacheStats(Protocol):
+    hits: int
+    misses: int
 
-    def __init__(self, stats: Callable[[], dict[str, Any]]) -> None:
-        self.stats = stats
+    def __len__(self) -> int: ...
+
+
+class CacheCollector(Collector):
+    """Reads the analyzer's caches' counters at scrape time, labelled by cache."""
+
+    def __init__(self, caches: Callable[[], Mapping[str, CacheStats]]) -> None:
+        self.caches = caches
 
     def collect(self) -> Iterator[Metric]:
-        stats = self.stats()
-        hits = CounterMetricFamily("netreach_compile_cache_hits", "Compiled-snapshot cache hits")
-        hits.add_metric([], stats["hits"])
+        hits = CounterMetricFamily("netreach_cache_hits", "Analyzer cache hits", labels=["cache"])
         misses = CounterMetricFamily(
-            "netreach_compile_cache_misses", "Compiled-snapshot cache misses (compilations)"
+            "netreach_cache_misses", "Analyzer cache misses (computations)", labels=["cache"]
         )
-        misses.add_metric([], stats["misses"])
-        size = GaugeMetricFamily(
-            "netreach_compile_cache_entries", "Compiled snapshots held in the cache"
+        entries = GaugeMetricFamily(
+            "netreach_cache_entries", "Entries held in an analyzer cache", labels=["cache"]
         )
-        size.add_metric([], stats["compiled"])
-        yield from (hits, misses, size)
+        for name, cache in sorted(self.caches().items()):
+            hits.add_metric([name], cache.hits)
+            misses.add_metric([name], cache.misses)
+            entries.add_metric([name], len(cache))
+        yield from (hits, misses, entries)
 
 
 @dataclass
@@ -77,12 +84,12 @@ class Metrics:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route, str(status)).observe(seconds)
 
-    def watch_cache(self, stats: Callable[[], dict[str, Any]]) -> None:
-        self.unwatch_cache()
-        self._cache = CacheCollector(stats)
+    def watch_caches(self, caches: Callable[[], Mapping[str, CacheStats]]) -> None:
+        self.unwatch_caches()
+        self._cache = CacheCollector(caches)
         self.registry.register(self._cache)
 
-    def unwatch_cache(self) -> None:
+    def unwatch_caches(self) -> None:
         if self._cache is not None:
             self.registry.unregister(self._cache)
             self._cache = None

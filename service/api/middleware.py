@@ -68,6 +68,7 @@ class RequestContextMiddleware:
             self.metrics.observe_request(method, route, status, duration)
             access_log.info(
                 "request",
+                request_id=request_id,
                 method=method,
                 route=route,
                 path=scope.get("path"),

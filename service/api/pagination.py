@@ -37,13 +37,17 @@ def encode_cursor(kind: str, value: int) -> str:
     return f"{kind}.{token}"
 
 
-def decode_cursor(kind: str, cursor: str) -> int:
+# Versions are 32-bit integer columns: larger numbers are no version (and must not reach SQL).
+MAX_VERSION = 2**31 - 1
+
+
+def decode_cursor(kind: str, cursor: str, maximum: int = 10**15) -> int:
     prefix, _, token = cursor.partition(".")
     try:
         if prefix != kind:
             raise ValueError(prefix)
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
-        if not text.isdigit() or len(text) > 18:
+        if not text.isdigit() or len(text) > 18 or int(text) > maximum:
             raise ValueError(text)
         return int(text)
     except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -63,7 +67,8 @@ class PageParams:
         return 0 if self.cursor is None else decode_cursor(kind, self.cursor)
 
     def after(self, kind: str) -> int | None:
-        return None if self.cursor is None else decode_cursor(kind, self.cursor)
+        """The version a keyset cursor holds."""
+        return None if self.cursor is None else decode_cursor(kind, self.cursor, MAX_VERSION)
 
 
 def page_params(

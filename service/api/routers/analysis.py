@@ -122,7 +122,7 @@ def connectivity(
             [{"field": "query.limit" if limit is not None else "query.cursor"}],
         )
     start = decode_cursor("c", cursor) if cursor is not None else 0
-    record = get_snapshot(session, cluster, parse_ref_param(ref))
+    record = get_snapshot(session, cluster, parse_ref_param(cluster, ref))
     cmap = analyzer.connectivity(session, record, options, granularity)
     if namespace:
         cmap = cmap.involving_namespace(namespace)
@@ -147,7 +147,7 @@ def reachability(
     analyzer: AnalyzerDep,
     options: OptionsDep,
 ) -> Response:
-    record = get_snapshot(session, cluster, parse_ref_param(ref))
+    record = get_snapshot(session, cluster, parse_ref_param(cluster, ref))
     verdict = analyzer.reachability(
         session,
         record,

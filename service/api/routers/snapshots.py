@@ -16,10 +16,15 @@ from service.api.deps import (
     WriteAccess,
 )
 from service.api.errors import InvalidParameterError, UnsupportedMediaTypeError, responses
-from service.api.pagination import Page, PageDep, encode_cursor, offset_page
+from service.api.pagination import MAX_VERSION, Page, PageDep, encode_cursor, offset_page
 from service.api.schemas import ObjectOut, SnapshotOut
 from service.ingest import Limits
-from service.usecases.errors import InputTooLargeError, InvalidManifestsError, InvalidQueryError
+from service.usecases.errors import (
+    InputTooLargeError,
+    InvalidManifestsError,
+    InvalidQueryError,
+    NotFoundError,
+)
 from service.usecases.snapshots import (
     Ref,
     delete_snapshot,
@@ -41,13 +46,16 @@ ClusterPath = Annotated[str, Path(description="cluster name", max_length=63)]
 RefPath = Annotated[str, Path(description="a version number, or `latest`", max_length=32)]
 
 
-def parse_ref_param(text: str) -> Ref:
+def parse_ref_param(cluster: str, text: str) -> Ref:
     try:
-        return parse_ref(text)
+        ref = parse_ref(text)
     except InvalidQueryError as error:
         raise InvalidQueryError(
             error.message, [{"field": "path.ref", "loc": ["path", "ref"]}]
         ) from None
+    if isinstance(ref, int) and ref > MAX_VERSION:
+        raise NotFoundError(f"cluster {cluster!r} has no snapshot {ref}")
+    return ref
 
 
 def manifest_media_type(header: str | None) -> str:
@@ -196,7 +204,7 @@ def get_snapshots(
 def get_one_snapshot(
     cluster: ClusterPath, ref: RefPath, principal: ReadAccess, session: SessionDep
 ) -> SnapshotOut:
-    return SnapshotOut.of(get_snapshot(session, cluster, parse_ref_param(ref)))
+    return SnapshotOut.of(get_snapshot(session, cluster, parse_ref_param(cluster, ref)))
 
 
 @router.delete(
@@ -213,7 +221,7 @@ def remove_snapshot(
     session: SessionDep,
     analyzer: AnalyzerDep,
 ) -> Response:
-    record = delete_snapshot(session, cluster, parse_ref_param(ref))
+    record = delete_snapshot(session, cluster, parse_ref_param(cluster, ref))
     analyzer.forget(record.id)
     return Response(status_code=204)
 
@@ -233,6 +241,6 @@ def get_objects(
     kind: Annotated[str | None, Query(max_length=253)] = None,
     namespace: Annotated[str | None, Query(max_length=253)] = None,
 ) -> Page[ObjectOut]:
-    record = get_snapshot(session, cluster, parse_ref_param(ref))
+    record = get_snapshot(session, cluster, parse_ref_param(cluster, ref))
     found = snapshot_objects(session, record, kind=kind, namespace=namespace)
     return offset_page(found, page, "o", ObjectOut.of)
