@@ -28,6 +28,7 @@ from service.report.connectivity import (
     iter_map_markdown,
 )
 from service.report.verdict import verdict_to_api, verdict_to_text
+from service.usecases.lint import FailOn, LintFormat, lint_manifests
 from service.usecases.manifests import Manifests, load_paths
 
 if TYPE_CHECKING:
@@ -578,6 +579,45 @@ def history(
     found = answer["state"] == "allowed" if at is not None else answer["version"] is not None
     if not found:
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def lint(
+    paths: Paths,
+    output_format: Annotated[
+        LintFormat, typer.Option("--format", help="text (default), json, md or sarif (2.1.0).")
+    ] = LintFormat.TEXT,
+    suppress: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--suppress",
+            help="CODE, CODE:namespace/name, CODE:namespace/Kind/name or CODE:namespace "
+            "(wildcards allowed); repeat or separate with commas.",
+        ),
+    ] = None,
+    fail_on: Annotated[
+        FailOn,
+        typer.Option(help="Exit 1 when a finding is at or above this severity (or none)."),
+    ] = FailOn.ERROR,
+    pod_ips_in_ipblocks: PodIPsOption = PodIPsInIPBlocks.MATCH,
+    host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
+) -> None:
+    """Find NetworkPolicy mistakes, explain each and suggest the fix.
+
+    Exit codes: 0 no finding at or above --fail-on; 1 otherwise; 2 invalid input.
+    Objects annotated netreach.io/lint-ignore: "NR003,NR005" (or "*") are exempt.
+    """
+    from service.usecases.errors import UseCaseError
+
+    manifests = _load(paths)
+    options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
+    try:
+        report = lint_manifests(manifests, options, suppress or [])
+    except UseCaseError as error:
+        _fail(error.message)
+    _write([report.render(output_format, base=Path.cwd())])
+    if report.fails(fail_on):
+        raise typer.Exit(1)
 
 
 def main() -> None:
