@@ -56,7 +56,7 @@ class Session:
         "label_keys",
         "label_values",
         "labels",
-        "names",
+        "namespaces",
         "networks",
         "owners",
         "problems",
@@ -78,7 +78,7 @@ class Session:
         self.rules: dict[Hashable, Any] = {}
         self.networks: dict[Hashable, Any] = {}
         self.owners: dict[Hashable, Any] = {}
-        self.names: dict[Hashable, Any] = {}
+        self.namespaces: dict[str, tuple[str, list[str]]] = {}
 
     def intern(self, value: str) -> str:
         return self.strings.setdefault(value, value)
@@ -95,11 +95,6 @@ class Context:
         self.kind: str | None = None
         self.namespace: str | None = None
         self.name: str | None = None
-
-    def reset(self, origin: Origin) -> None:
-        """Start on another document."""
-        self.origin = origin
-        self.kind = self.namespace = self.name = None
 
     def error(self, field: str | None, message: str) -> None:
         self.session.problems.append(

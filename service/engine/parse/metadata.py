@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from service.engine.model import DEFAULT_NAMESPACE, Labels, OwnerLink
 from service.engine.parse.fields import Context, as_map, get_list, get_map, get_str, item, join
 from service.engine.parse.labels import EMPTY_LABELS, parse_labels
-from service.engine.parse.validation import dns1123_label_errors, dns1123_subdomain_errors
-
-NameRule = Callable[[str], list[str]]
+from service.engine.parse.validation import DNS1123_SUBDOMAIN, NameRule, dns1123_label_errors
 
 
 class Metadata:
@@ -39,7 +36,7 @@ def parse_metadata(
     body: dict[str, Any],
     *,
     namespaced: bool = True,
-    name_rule: NameRule = dns1123_subdomain_errors,
+    name_rule: NameRule = DNS1123_SUBDOMAIN,
 ) -> Metadata:
     """Read name and namespace first (so later problems name the object), then labels.
 
@@ -52,39 +49,42 @@ def parse_metadata(
         else:
             get_map(ctx, body, "metadata", "")
         return Metadata("", None, EMPTY_LABELS, {}, False)
+    namespace_errors: list[str] = []
     namespace: str | None = None
     if namespaced:
         namespace = raw.get("namespace")
         if type(namespace) is not str:
             namespace = get_str(ctx, raw, "namespace", "metadata")
-        namespace = ctx.namespace = ctx.session.intern(namespace or DEFAULT_NAMESPACE)
+        known = ctx.session.namespaces.get(namespace or DEFAULT_NAMESPACE)
+        if known is None:
+            known = _new_namespace(ctx, namespace or DEFAULT_NAMESPACE)
+        namespace, namespace_errors = known
+        ctx.namespace = namespace
     name = raw.get("name")
-    if type(name) is str and name:
-        ctx.name = name
-    else:
+    if type(name) is not str or not name:
         name = get_str(ctx, raw, "name", "metadata", required=True)
-        ctx.name = name
-    if namespace is not None:
-        _check_namespace(ctx, namespace)
+    ctx.name = name
+    for message in namespace_errors:
+        ctx.error("metadata.namespace", f'invalid namespace "{namespace}": {message}')
     valid = name is not None
-    if name is not None:
-        errors = name_rule(name)
-        for message in errors:
+    if name is not None and (
+        len(name) > name_rule.max_len or name_rule.pattern.fullmatch(name) is None
+    ):
+        for message in name_rule.errors(name):
             ctx.error("metadata.name", f'invalid name "{name}": {message}')
-        valid = not errors
+        valid = False
     labels = raw.get("labels")
     labels = EMPTY_LABELS if labels is None else parse_labels(ctx, labels, "metadata.labels")
     return Metadata(name or "", namespace, labels, raw, valid)
 
 
-def _check_namespace(ctx: Context, namespace: str) -> None:
-    """Report ``namespace`` if it is not a DNS-1123 label (each name validated once)."""
-    names = ctx.session.names
-    errors = names.get(namespace)
-    if errors is None:
-        errors = names[namespace] = dns1123_label_errors(namespace)
-    for message in errors:
-        ctx.error("metadata.namespace", f'invalid namespace "{namespace}": {message}')
+def _new_namespace(ctx: Context, namespace: str) -> tuple[str, list[str]]:
+    """Validate a namespace name once per session; the interned name and its problems."""
+    known = ctx.session.namespaces[namespace] = (
+        ctx.session.intern(namespace),
+        dns1123_label_errors(namespace),
+    )
+    return known
 
 
 def parse_owner(ctx: Context, raw: dict[str, Any]) -> OwnerLink | None:
@@ -106,7 +106,8 @@ def parse_owner(ctx: Context, raw: dict[str, Any]) -> OwnerLink | None:
                 and name
                 and (controller is None or type(controller) is bool)
             ):
-                return _owner_link(ctx, kind, name)
+                link = ctx.session.owners.get((kind, name))
+                return _owner_link(ctx, kind, name) if link is None else link
     refs = get_list(ctx, raw, "ownerReferences", "metadata")
     if not refs:
         return None

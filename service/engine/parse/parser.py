@@ -27,9 +27,9 @@ from service.engine.parse.policies import parse_policy
 from service.engine.parse.result import ParsedObjects
 from service.engine.parse.services import parse_service
 from service.engine.parse.validation import (
+    DNS1035_LABEL,
+    DNS1123_LABEL,
     api_version_errors,
-    dns1035_label_errors,
-    dns1123_label_errors,
     kind_errors,
 )
 from service.engine.parse.workloads import parse_workload
@@ -73,7 +73,8 @@ def parse_documents(documents: Sequence[Document]) -> ParsedObjects:
     out = _Collector()
     ctx = Context(session, Origin(None, 0))
     for document in documents:
-        ctx.reset(document.origin)
+        ctx.origin = document.origin  # one context, reset per document
+        ctx.kind = ctx.namespace = ctx.name = None
         _parse_document(ctx, out, document.body)
     if session.problems:
         raise ManifestError(_capped(session.problems))
@@ -151,14 +152,14 @@ def _policy(ctx: Context, out: _Collector, kind: str, body: dict[str, Any]) -> N
 
 
 def _service(ctx: Context, out: _Collector, kind: str, body: dict[str, Any]) -> None:
-    meta = parse_metadata(ctx, body, name_rule=dns1035_label_errors)
+    meta = parse_metadata(ctx, body, name_rule=DNS1035_LABEL)
     service = parse_service(ctx, body, meta)
     if _accept(ctx, out, kind, meta):
         out.services.append(service)
 
 
 def _namespace(ctx: Context, out: _Collector, kind: str, body: dict[str, Any]) -> None:
-    meta = parse_metadata(ctx, body, namespaced=False, name_rule=dns1123_label_errors)
+    meta = parse_metadata(ctx, body, namespaced=False, name_rule=DNS1123_LABEL)
     if _accept(ctx, out, kind, meta):
         out.namespaces.append(parse_namespace(meta))
 

@@ -43,32 +43,42 @@ def _ports_key(spec: dict[str, Any]) -> tuple[Hashable, ...] | None:
     """A cache key for the ports of ``spec``'s containers; None when the spec holds anything
     but maps of strings and integers where ports are (parsed uncached, to report where)."""
     key: list[Hashable] = []
-    for field in _CONTAINER_LISTS:
-        containers = spec.get(field)
-        if not containers:
-            continue
-        if type(containers) is not list:
+    containers = spec.get("containers")
+    if containers and (type(containers) is not list or not _add_ports(key, containers)):
+        return None
+    init = spec.get("initContainers")
+    if init:
+        if type(init) is not list:
             return None
-        key.append(field)
-        for container in containers:
+        key.append("initContainers")
+        for container in init:
             if type(container) is not dict:
                 return None
-            if field == "initContainers":
-                key.append(("restartPolicy", freeze(container.get("restartPolicy"))))
-            ports = container.get("ports")
-            if ports:
-                if type(ports) is not list:
-                    return None
-                for port in ports:
-                    if type(port) is not dict:
-                        return None
-                    for value in port.values():
-                        kind = type(value)
-                        if kind is not str and kind is not int:
-                            return None
-                    key.append(tuple(port.items()))
-            key.append(None)
+            key.append(("restartPolicy", freeze(container.get("restartPolicy"))))
+        if not _add_ports(key, init):
+            return None
     return tuple(key)
+
+
+def _add_ports(key: list[Hashable], containers: list[Any]) -> bool:
+    """Append each container's ports, then a separator; False if a value is unusual."""
+    for container in containers:
+        if type(container) is not dict:
+            return False
+        ports = container.get("ports")
+        if ports:
+            if type(ports) is not list:
+                return False
+            for port in ports:
+                if type(port) is not dict:
+                    return False
+                for value in port.values():
+                    kind = type(value)
+                    if kind is not str and kind is not int:
+                        return False
+                key.append(tuple(port.items()))
+        key.append(None)
+    return True
 
 
 def _container_ports(ctx: Context, spec: dict[str, Any], path: str) -> tuple[ContainerPort, ...]:
@@ -130,9 +140,10 @@ def parse_pod(ctx: Context, body: dict[str, Any], meta: Metadata) -> LivePod | N
     ports, host_network = parse_pod_spec(ctx, spec, "spec")
     ips = _pod_ips(ctx, status)
     owner = parse_owner(ctx, meta.raw)
-    labels = meta.labels
-    pod = Pod(meta.namespace or "", meta.name, labels, ips, ports, host_network)
-    return LivePod(pod, owner, phase, labels.get(TEMPLATE_HASH_LABEL) if labels else None)
+    pod = Pod(meta.namespace or "", meta.name, meta.labels, ips, ports, host_network)
+    raw_labels = meta.raw.get("labels")  # the parsed Labels' .get is slower; same values
+    template_hash = raw_labels.get(TEMPLATE_HASH_LABEL) if type(raw_labels) is dict else None
+    return LivePod(pod, owner, phase, template_hash)
 
 
 def _pod_ips(ctx: Context, status: dict[str, Any]) -> tuple[IPAddress, ...]:

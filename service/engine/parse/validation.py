@@ -12,6 +12,7 @@ messages follow the API server's wording so a user recognises them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 DNS1123_LABEL_MAX = 63
 DNS1123_SUBDOMAIN_MAX = 253
@@ -51,6 +52,24 @@ _LABEL_VALUE_MSG = (
     "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
     "or '.', and must start and end with an alphanumeric character"
 )
+
+
+class NameRule:
+    """A naming rule: a fast validity check, and the reasons when it fails."""
+
+    __slots__ = ("errors", "max_len", "pattern")
+
+    def __init__(
+        self, max_len: int, pattern: re.Pattern[str], errors: Callable[[str], list[str]]
+    ) -> None:
+        self.max_len = max_len
+        self.pattern = pattern
+        self.errors = errors
+
+    def __call__(self, value: str) -> list[str]:
+        if len(value) <= self.max_len and self.pattern.fullmatch(value) is not None:
+            return []
+        return self.errors(value)
 
 
 def _max_len(value: str, limit: int) -> list[str]:
@@ -146,3 +165,8 @@ def kind_errors(value: str) -> list[str]:
     if _KIND.fullmatch(value) is None:
         return ["must be a kind name such as 'Pod' (a letter, then letters and digits)"]
     return []
+
+
+DNS1123_LABEL = NameRule(DNS1123_LABEL_MAX, _DNS1123_LABEL, dns1123_label_errors)
+DNS1123_SUBDOMAIN = NameRule(DNS1123_SUBDOMAIN_MAX, _DNS1123_SUBDOMAIN, dns1123_subdomain_errors)
+DNS1035_LABEL = NameRule(DNS1123_LABEL_MAX, _DNS1035_LABEL, dns1035_label_errors)
