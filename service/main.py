@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "started",
             database=engine.url.render_as_string(hide_password=True),
             host=settings.host,
-            open_without_tokens=runtime.open_allowed,
+            open_while_no_token_exists=runtime.open_allowed,
         )
         try:
             yield {"runtime": runtime}

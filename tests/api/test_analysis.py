@@ -241,3 +241,12 @@ def test_missing_snapshot_is_404(client: httpx.Client, shop: str) -> None:
     )
     assert_error(response, 404, "not_found")
     assert json.loads(response.text)["error"]["message"]
+
+
+def test_absurdly_nested_query_body_is_400(client: httpx.Client, shop: str) -> None:
+    response = client.post(
+        f"/v1/clusters/{shop}/snapshots/latest/reachability",
+        content=b"[" * 100_000,
+        headers={"Content-Type": "application/json"},
+    )
+    assert_error(response, 400, "bad_request")

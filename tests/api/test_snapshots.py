@@ -302,8 +302,10 @@ def test_bad_labels_are_422(client: httpx.Client, stored_once: str) -> None:
 
 
 def test_invalid_cluster_name_is_422(client: httpx.Client) -> None:
-    assert_error(upload(client, "Not_A.Valid-Name-", SHOP_YAML), 422, "invalid_query")
-    assert_error(upload(client, "x" * 64, SHOP_YAML), 422, "validation_error")
+    for name in ("Not_A.Valid-Name-", "x" * 64, "a%00b", "-a"):
+        error = assert_error(upload(client, name, SHOP_YAML), 422, "validation_error")
+        assert error["details"][0]["field"] == "path.cluster"
+        assert_error(client.get(f"/v1/clusters/{name}/snapshots/latest"), 422)
 
 
 @pytest.mark.parametrize(
@@ -341,3 +343,16 @@ def test_unknown_cluster_is_404(client: httpx.Client, cluster: str) -> None:
 def test_unknown_route_and_method(client: httpx.Client, shop: str) -> None:
     assert_error(client.get("/v1/nothing-here"), 404, "not_found")
     assert_error(client.put(f"/v1/clusters/{shop}/snapshots/1"), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("field", ["name", "namespace"])
+def test_nul_characters_never_cause_a_500(client: httpx.Client, cluster: str, field: str) -> None:
+    metadata = {"name": "settings", "namespace": "shop"}
+    metadata[field] += "\u0000"
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata}
+    response = client.post(f"/v1/clusters/{cluster}/snapshots", json=body)
+    # SQLite stores the value; PostgreSQL cannot hold NUL characters in text.
+    assert response.status_code in (201, 422), response.text
+    if response.status_code == 422:
+        assert_error(response, 422, "invalid_manifests")
+        assert versions(client, cluster) == []

@@ -18,7 +18,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from service.api.deps import AnalyzerDep, ReadAccess, SessionDep, SettingsDep
 from service.api.errors import InvalidParameterError, responses
 from service.api.pagination import decode_cursor, encode_cursor
-from service.api.routers.snapshots import ClusterPath, RefPath, parse_ref_param
+from service.api.routers.snapshots import (
+    NAMESPACE_PATTERN,
+    ClusterPath,
+    RefPath,
+    parse_ref_param,
+)
 from service.api.schemas import ReachabilityQuery, VerdictOut
 from service.engine.connectivity import ConnectivityMap, Granularity
 from service.engine.options import AnalysisOptions, HostNetworkPods, PodIPsInIPBlocks
@@ -109,7 +114,8 @@ def connectivity(
     options: OptionsDep,
     granularity: Granularity = Granularity.WORKLOAD,
     namespace: Annotated[
-        str | None, Query(max_length=253, description="only connections touching it")
+        str | None,
+        Query(pattern=NAMESPACE_PATTERN, description="only connections touching it"),
     ] = None,
     output_format: Annotated[MapFormat, Query(alias="format")] = MapFormat.JSON,
     limit: Annotated[int | None, Query(ge=1, description="json only: page size (capped)")] = None,

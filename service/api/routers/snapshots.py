@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.exc import DataError
 
 from service.api.deps import (
     AnalyzerDep,
@@ -42,7 +44,21 @@ JSON_TYPES = ("application/json",)
 UTF8 = ("utf-8", "utf8", "us-ascii")
 MAX_LABELS = 64
 
-ClusterPath = Annotated[str, Path(description="cluster name", max_length=63)]
+# Names that cannot exist are refused before they reach SQL (PostgreSQL refuses NUL bytes).
+CLUSTER_PATTERN = r"^[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?$"
+KIND_PATTERN = r"^[A-Za-z][A-Za-z0-9]{0,62}$"
+NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+ClusterPath = Annotated[
+    str,
+    Path(
+        description="cluster name: 1-63 lowercase letters, digits, '-', '_', '.'",
+        pattern=CLUSTER_PATTERN,
+    ),
+]
+NamespaceQuery = Annotated[str | None, Query(pattern=NAMESPACE_PATTERN)]
 RefPath = Annotated[str, Path(description="a version number, or `latest`", max_length=32)]
 
 
@@ -83,9 +99,16 @@ def parse_labels(pairs: list[str] | None) -> dict[str, str]:
     labels: dict[str, str] = {}
     for pair in pairs or ():
         key, sep, value = pair.partition("=")
-        if not sep or not key.strip() or len(key) > 253 or len(value) > 1024:
+        if (
+            not sep
+            or not key.strip()
+            or len(key) > 253
+            or len(value) > 1024
+            or _CONTROL.search(pair)
+        ):
             raise InvalidParameterError(
-                f"label {pair[:100]!r} is not key=value (key 1-253 characters, value up to 1024)",
+                f"label {pair[:100]!r} is not key=value (key 1-253 characters, value up to "
+                "1024, no control characters)",
                 [{"field": "query.label", "loc": ["query", "label"], "input": pair[:100]}],
             )
         labels[key.strip()] = value
@@ -133,7 +156,12 @@ async def upload_snapshot(
     settings: SettingsDep,
     metrics: MetricsDep,
     source: Annotated[
-        str | None, Query(max_length=500, description="where the manifests came from")
+        str | None,
+        Query(
+            max_length=500,
+            pattern=PRINTABLE_PATTERN,
+            description="where the manifests came from",
+        ),
     ] = None,
     label: Annotated[
         list[str] | None, Query(description="`key=value`, repeatable", max_length=MAX_LABELS)
@@ -163,6 +191,15 @@ async def upload_snapshot(
     except InputTooLargeError:
         metrics.uploads.labels("too_large").inc()
         raise
+    except DataError as error:
+        # A value the validation let through but the database cannot hold (PostgreSQL
+        # refuses NUL characters in text): the client's input, so a 422, not a 500.
+        metrics.uploads.labels("invalid").inc()
+        reason = str(error.orig or error).splitlines()[0]
+        raise InvalidManifestsError(
+            "the database cannot store a value of these manifests; nothing was stored",
+            [{"message": reason}],
+        ) from error
     except (InvalidManifestsError, InvalidQueryError):
         metrics.uploads.labels("invalid").inc()
         raise
@@ -238,8 +275,8 @@ def get_objects(
     principal: ReadAccess,
     session: SessionDep,
     page: PageDep,
-    kind: Annotated[str | None, Query(max_length=253)] = None,
-    namespace: Annotated[str | None, Query(max_length=253)] = None,
+    kind: Annotated[str | None, Query(pattern=KIND_PATTERN)] = None,
+    namespace: NamespaceQuery = None,
 ) -> Page[ObjectOut]:
     record = get_snapshot(session, cluster, parse_ref_param(cluster, ref))
     found = snapshot_objects(session, record, kind=kind, namespace=namespace)
