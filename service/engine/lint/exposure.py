@@ -57,7 +57,8 @@ def check_unprotected(ctx: LintContext) -> list[Finding]:
                         f"{what} {subject}{pods_note} is selected by no ingress policy, so it "
                         f"accepts traffic from everywhere, while "
                         f"{plural(guarded, 'workload or pod', 'workloads and pods')} of "
-                        f"namespace {namespace} are protected (by {listing(policies)})."
+                        f"namespace {namespace} {'is' if guarded == 1 else 'are'} protected "
+                        f"(by {listing(policies)})."
                     ),
                     objects=(subject, *policies),
                     suggestion=(
