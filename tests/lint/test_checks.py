@@ -78,7 +78,8 @@ CASES = [
     # NR002 dns-tcp-blocked
     trigger(
         "NR002-dns-tcp-blocked-udp-only", "NR002",
-        [policy("shop", "deny-egress", DENY_EGRESS), policy("shop", "allow-dns", dns_egress("UDP"))],
+        [policy("shop", "deny-egress", DENY_EGRESS),
+         policy("shop", "allow-dns", dns_egress("UDP"))],
         "shop/NetworkPolicy/allow-dns", "TCP 53",
     ),
     near_miss(
@@ -300,7 +301,7 @@ def test_check(case: Case) -> None:
 def test_dns_finding_lists_the_pods_that_cannot_resolve() -> None:
     [finding] = [
         f
-        for f in findings(base() + [policy("shop", "deny-egress", DENY_EGRESS)])
+        for f in findings([*base(), policy("shop", "deny-egress", DENY_EGRESS)])
         if f.code == "NR001"
     ]
     assert finding.severity is Severity.ERROR
@@ -310,8 +311,8 @@ def test_dns_finding_lists_the_pods_that_cannot_resolve() -> None:
 
 def test_only_the_later_duplicate_policy_is_redundant() -> None:
     found = findings(
-        base()
-        + [
+        [
+            *base(),
             policy("shop", "allow-web", allow_web_8080()),
             policy("shop", "allow-web-copy", allow_web_8080()),
         ]
@@ -322,15 +323,15 @@ def test_only_the_later_duplicate_policy_is_redundant() -> None:
 
 
 def test_redundancy_across_two_rules_of_other_policies() -> None:
-    # web: 8080 from client, 8443 from client -> a rule 8080-8443? no: only 8080 and 8443
+    # c-both admits 8080 and 8443, which a-8080 and b-8443 admit between them
     combined = allow_from(
         {"app": "web"},
         FROM_CLIENT,
         [{"protocol": "TCP", "port": 8080}, {"protocol": "TCP", "port": 8443}],
     )
     found = findings(
-        base()
-        + [
+        [
+            *base(),
             policy("shop", "a-8080", allow_web_8080()),
             policy(
                 "shop",
