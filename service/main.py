@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from service.api import diff as diff_routes
+from service.api import lint as lint_routes
 from service.api.deps import Runtime
 from service.api.errors import install_error_handlers
 from service.api.logging import configure_logging
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, clusters, snapshots, analysis):
         app.include_router(module.router)
     app.include_router(diff_routes.router)
+    app.include_router(lint_routes.router)
     # Added last = outermost: the request id and the access log see every response,
     # including a 413 from the body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
