@@ -44,14 +44,15 @@ def measure(path: Path) -> dict[str, object]:
     """Run inside a fresh process: every stage timed, peak memory at the end."""
     from service.engine.connectivity import Granularity, connectivity_map
     from service.engine.reachability import check
-    from service.ingest import read_paths
+    from service.engine.parse.essentials import essentials
+    from service.ingest import Limits, read_paths
     from service.ingest.gc import paused_gc
     from service.usecases.manifests import from_documents
 
     figures: dict[str, object] = {}
     started = time.perf_counter()
     with paused_gc():
-        documents = read_paths([path])
+        documents = read_paths([path], Limits(), essentials)  # as `netreach analyze` reads
     figures["read_s"] = time.perf_counter() - started
     mark = time.perf_counter()
     manifests = from_documents(documents)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from service.engine.model import Document, ManifestError, Origin, Problem
@@ -52,11 +53,19 @@ def is_list(body: dict[str, Any]) -> bool:
     return items is None or isinstance(items, list)
 
 
+Transform = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _unchanged(body: dict[str, Any]) -> dict[str, Any]:
+    return body
+
+
 class Collector:
     """Accumulates documents and problems for one read, enforcing the document limit."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, transform: Transform | None = None) -> None:
         self.limits = limits
+        self.transform: Transform = transform or _unchanged
         self.documents: list[Document] = []
         self.problems: list[Problem] = []
 
@@ -99,7 +108,7 @@ class Collector:
         if is_list(value):
             self._flatten(value.get("items") or [], origin, lines)
         else:
-            self.documents.append(Document(origin, value))
+            self.documents.append(Document(origin, self.transform(value)))
             if len(self.documents) > self.limits.max_documents:
                 self.check_count()
 
@@ -107,6 +116,7 @@ class Collector:
         self.check_count(len(items))
         source, document, outer = origin.source, origin.document, origin.item
         append = self.documents.append
+        transform = self.transform
         for index, item in enumerate(items):
             line, nested = lines.item(index) if lines is not None else (None, None)
             item_origin = Origin(source, document, index if outer is None else outer, line)
@@ -115,7 +125,7 @@ class Collector:
                 if type(kind) is str and kind.endswith("List") and is_list(item):
                     self._flatten(item.get("items") or [], item_origin, nested)
                 else:
-                    append(Document(item_origin, item))
+                    append(Document(item_origin, transform(item)))
             elif isinstance(item, dict):
                 self.add(item, item_origin, nested)
             else:

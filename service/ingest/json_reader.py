@@ -16,8 +16,10 @@ import re
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
+import orjson
+
 from service.engine.model import ManifestError, Origin, Problem
-from service.ingest.collect import Collector, StopReading
+from service.ingest.collect import Collector, StopReading, Transform
 from service.ingest.limits import Limits
 
 _WS = re.compile(r"[ \t\n\r]*")
@@ -40,7 +42,6 @@ def _no_constant(name: str) -> NoReturn:
 
 _DECODER = json.JSONDecoder(parse_constant=_no_constant)
 _raw_decode = _DECODER.raw_decode
-_decode = _DECODER.decode
 
 
 class JSONSyntaxError(StopReading):
@@ -61,9 +62,12 @@ class _Stream:
     line of any later position costs only the newlines in between.
     """
 
-    def __init__(self, chunks: Iterator[str], limits: Limits) -> None:
+    def __init__(
+        self, chunks: Iterator[str], limits: Limits, transform: Transform | None = None
+    ) -> None:
         self.chunks = chunks
         self.limits = limits
+        self.transform = transform
         self.text = ""
         self.pos = 0
         self.eof = False
@@ -171,6 +175,14 @@ class _Stream:
             if following != ",":
                 raise _SyntaxError("Expecting ',' delimiter", self.pos - 1)
 
+    def _shrunk(self, batch: list[Any]) -> list[Any]:
+        """List items through the caller's transform as soon as they are decoded, so a
+        huge List never sits in memory whole (fields nobody reads are dropped early)."""
+        transform = self.transform
+        if transform is None:
+            return batch
+        return [transform(item) if type(item) is dict else item for item in batch]
+
     def items(self) -> list[Any]:
         """The elements of an array, decoded in batches where possible.
 
@@ -201,11 +213,11 @@ class _Stream:
                 if found >= self.pos:
                     cut = found + brace + 1
                     try:
-                        batch = _decode("[" + self.text[self.pos : cut] + "]")
+                        batch = orjson.loads("[" + self.text[self.pos : cut] + "]")
                     except (ValueError, RecursionError):
-                        misses += 1
+                        misses += 1  # a bad cut, or odd input: the exact decoder takes over
                     else:
-                        result.extend(batch)
+                        result.extend(self._shrunk(batch))
                         self.pos = cut
                         if len(result) > limit:
                             self.too_many()
@@ -213,7 +225,7 @@ class _Stream:
                         continue
             self.peek()
             start = self.pos
-            result.append(self.value())
+            result.extend(self._shrunk([self.value()]))
             end_of_value = self.pos
             following = self.peek()
             self.pos += 1
@@ -238,7 +250,7 @@ def read_json(chunks: Iterator[str], source: str | None, limits: Limits, out: Co
     """Decode a JSON stream into ``out``. A top-level array contributes one document per
     element; List items get an ``Origin.item`` but no line (they are decoded in batches).
     Raises StopReading on a syntax error (the rest of the stream is lost)."""
-    stream = _Stream(chunks, limits)
+    stream = _Stream(chunks, limits, out.transform)
     index = 0
     try:
         while True:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal, Protocol
 
 from service.engine.model import Document, ManifestError, Problem
-from service.ingest.collect import Collector, StopReading
+from service.ingest.collect import Collector, StopReading, Transform
 from service.ingest.gc import paused_gc
 from service.ingest.json_reader import JSONSyntaxError, read_json
 from service.ingest.limits import Limits, MiB
@@ -154,16 +154,18 @@ def read_bytes(
     source: str | None = None,
     content_type: str | None = None,
     limits: Limits = Limits(),
+    transform: Transform | None = None,
 ) -> list[Document]:
     """Decode a request body (or any bytes) into documents.
 
     ``content_type`` selects JSON or YAML; without one the format is sniffed. Raises
     ManifestError listing every problem found, with ``too_large`` set when a size or count
-    limit was exceeded.
+    limit was exceeded. ``transform`` (if given) is applied to every object as soon as it is
+    decoded, e.g. to keep only the fields the caller reads.
     """
     if len(data) > limits.max_bytes:
         raise _too_large(len(data), limits)
-    out = Collector(limits)
+    out = Collector(limits, transform)
     with paused_gc():
         try:
             _read(out, source, media_format(content_type), _Memory(data))
@@ -207,7 +209,11 @@ def manifest_files(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
     return found
 
 
-def read_paths(paths: Sequence[str | Path], limits: Limits = Limits()) -> list[Document]:
+def read_paths(
+    paths: Sequence[str | Path],
+    limits: Limits = Limits(),
+    transform: Transform | None = None,
+) -> list[Document]:
     """Decode files, and manifest files under directories, into documents.
 
     ``Origin.source`` is each file's path as given (or as found under a given directory).
@@ -223,7 +229,7 @@ def read_paths(paths: Sequence[str | Path], limits: Limits = Limits()) -> list[D
             raise ManifestError([Problem(f"{source}: cannot read: {error.strerror}")]) from None
     if sum(sizes) > limits.max_bytes:
         raise _too_large(sum(sizes), limits)
-    out = Collector(limits)
+    out = Collector(limits, transform)
     budget = [limits.max_bytes]
     with paused_gc():
         for path, source in files:

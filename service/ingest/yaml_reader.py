@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -19,6 +21,15 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_str)
 _Loader.add_constructor("tag:yaml.org,2002:binary", _Loader.construct_yaml_str)
+
+
+def _finite_float(loader: yaml.SafeLoader, node: ScalarNode) -> float | str:
+    """``.nan`` and ``.inf`` have no JSON form: keep them as the text they were written as."""
+    value = loader.construct_yaml_float(node)
+    return value if math.isfinite(value) else str(node.value)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:float", _finite_float)
 
 
 class _CycleError(Exception):

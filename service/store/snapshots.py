@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import builtins
-import json
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+import orjson
 from sqlalchemy import Row, Select, Table, delete, select, update
 from sqlalchemy.orm import Session
 
@@ -322,7 +322,7 @@ def _record(row: Row[Any]) -> SnapshotRecord:
 
 
 def _decode(body: bytes) -> dict[str, Any]:
-    return cast(dict[str, Any], json.loads(zlib.decompress(body)))
+    return cast(dict[str, Any], orjson.loads(zlib.decompress(body)))
 
 
 __all__ = ["SnapshotRef", "SnapshotRepository"]

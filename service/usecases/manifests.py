@@ -13,6 +13,7 @@ from service.engine.inventory import build_cluster
 from service.engine.model import Cluster, Document
 from service.engine.options import AnalysisOptions
 from service.engine.parse import ParsedObjects, parse_documents
+from service.engine.parse.essentials import essentials
 from service.ingest import Limits, read_bytes, read_paths
 from service.ingest.gc import paused_gc
 
@@ -54,10 +55,18 @@ def from_documents(documents: list[Document]) -> Manifests:
         return Manifests(documents, parsed, build_cluster(parsed))
 
 
-def load_paths(paths: Sequence[str | Path], limits: Limits | None = None) -> Manifests:
-    """Files and directories (recursive) of YAML/JSON manifests."""
+def load_paths(
+    paths: Sequence[str | Path], limits: Limits | None = None, *, whole_bodies: bool = False
+) -> Manifests:
+    """Files and directories (recursive) of YAML/JSON manifests.
+
+    Unless ``whole_bodies``, each object keeps only the fields the analysis reads (the
+    documents then are not the files' full content): a 100,000-pod dump fits in a fraction
+    of the memory.
+    """
+    transform = None if whole_bodies else essentials
     with paused_gc():
-        documents = read_paths(paths, limits or Limits())
+        documents = read_paths(paths, limits or Limits(), transform)
     return from_documents(documents)
 
 

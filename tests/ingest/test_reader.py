@@ -649,3 +649,9 @@ def test_round_trip_json_list(objs: list[dict[str, Any]], indent: int | None) ->
     docs = read_bytes(data)
     assert bodies(docs) == objs
     assert [d.origin.item for d in docs] == list(range(len(objs)))
+
+
+def test_yaml_non_finite_floats_stay_as_written() -> None:
+    """JSON has no NaN or infinity; the text survives instead of an unstorable float."""
+    [document] = read_bytes(b"kind: ConfigMap\ndata: {a: .nan, b: -.inf, c: 1.5}\n")
+    assert document.body["data"] == {"a": ".nan", "b": "-.inf", "c": 1.5}
