@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## create .venv and install netreach with its dev tools
 
 run: $(STAMP) ## serve the API on 127.0.0.1:8000 (SQLite) with a demo cluster loaded
-	$(BIN)/python -m service.demo
+	$(BIN)/netreach demo
 
 lint: $(STAMP) ## ruff (lint + format check) and the import-linter contracts
 	$(BIN)/ruff check service tests bench migrations

@@ -279,6 +279,23 @@ def serve(
     )
 
 
+@app.command()
+def demo(
+    port: Annotated[int | None, typer.Option(help="Port [8000].")] = None,
+) -> None:
+    """Load the demo cluster (two versions of a small shop), print curl examples, serve."""
+    from service.usecases.demo import curl_examples, load_demo
+
+    settings = _settings(host="127.0.0.1", port=port, workers=None, insecure=None)
+    with _database(settings) as factory, factory() as session:
+        records = load_demo(session)
+    versions = ", ".join(str(r.version) for r in records)
+    base = f"http://{settings.host}:{settings.port}"
+    typer.echo(f"demo cluster loaded (versions {versions}) into {settings.database_url}")
+    typer.echo("try, once the server is up:\n  " + "\n  ".join(curl_examples(base)) + "\n")
+    serve(host=settings.host, port=settings.port, workers=1, insecure=False)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the database (NETREACH_DATABASE_URL) to the latest schema."""
