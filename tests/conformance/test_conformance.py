@@ -84,7 +84,8 @@ def check_connections(case: Case) -> None:
     )
     missing = {k: str(v) for k, v in expected.items() if actual.get(k) != v}
     extra = {k: str(v) for k, v in actual.items() if k not in expected}
-    assert not missing and not extra, f"differs: expected-but-not {missing}; unexpected {extra}"
+    assert not missing, f"expected but not found (or with other ports): {missing}"
+    assert not extra, f"found but not expected: {extra}"
 
 
 def test_api_keys_cover_every_endpoint_kind() -> None:

@@ -1,0 +1,184 @@
+"""Service benchmarks over HTTP against a real `netreach serve`.
+
+    make bench-api                                  # SQLite, then PostgreSQL if reachable
+    python -m bench.service --data .bench --databases sqlite
+
+Figures: upload of M end to end; point-query latency on a warm M snapshot (p50, p99); the
+connectivity map of M (JSON, streamed); storage of 100 versions of S with ~1% churn against
+one version (the generator's ``mutate``, 22 changes per version).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bench.engine import DEFAULT_GENERATOR, generate
+
+REPO = Path(__file__).resolve().parent.parent
+POSTGRES_ADMIN = os.environ.get(
+    "NETREACH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+QUERIES = 1000
+VERSIONS = 100
+CHANGES_PER_VERSION = 22  # ~1% of the 2,190 objects of S
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def database(kind: str) -> Iterator[str]:
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite:///{tmp}/bench.db"
+        return
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"netreach_bench_{secrets.token_hex(4)}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def server(url: str) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "NETREACH_DATABASE_URL": url, "NETREACH_LOG_LEVEL": "warning",
+           "NETREACH_MAX_BODY_BYTES": str(512 * 1024 * 1024)}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def upload(client: httpx.Client, base: str, cluster: str, path: Path) -> tuple[float, int]:
+    started = time.perf_counter()
+    response = client.post(
+        f"{base}/v1/clusters/{cluster}/snapshots",
+        content=path.read_bytes(),
+        headers={"Content-Type": "application/json"},
+    )
+    response.raise_for_status()
+    return time.perf_counter() - started, int(response.json()["version"])
+
+
+def bench_m(base: str, m: Path) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    with httpx.Client(timeout=600) as client:
+        figures["upload_m_s"], version = upload(client, base, "m", m)
+        snapshot = f"{base}/v1/clusters/m/snapshots/{version}"
+        started = time.perf_counter()
+        response = client.get(f"{snapshot}/connectivity", params={"granularity": "workload"})
+        response.raise_for_status()
+        figures["map_m_cold_s"] = time.perf_counter() - started  # includes the first compile
+        started = time.perf_counter()
+        client.get(f"{snapshot}/connectivity", params={"granularity": "workload"})
+        figures["map_m_warm_s"] = time.perf_counter() - started
+        figures["map_m_mb"] = len(response.content) / 1e6
+        objects = client.get(f"{snapshot}/objects", params={"kind": "Pod", "limit": 1000})
+        pods = [
+            f"{o['metadata']['namespace']}/{o['metadata']['name']}" for o in objects.json()["items"]
+        ]
+        rng = random.Random(1)
+        latencies = []
+        for _ in range(QUERIES):
+            body = {"from": rng.choice(pods), "to": rng.choice(pods),
+                    "port": rng.choice((53, 80, 443, 5432, 8080, 9090))}  # fmt: skip
+            started = time.perf_counter()
+            client.post(f"{snapshot}/reachability", json=body).raise_for_status()
+            latencies.append(time.perf_counter() - started)
+        latencies.sort()
+        figures["query_p50_ms"] = statistics.median(latencies) * 1000
+        figures["query_p99_ms"] = latencies[int(QUERIES * 0.99) - 1] * 1000
+    return figures
+
+
+def bench_storage(base: str, url: str, s: Path, data: Path, generator: Path) -> dict[str, float]:
+    from service.store import make_engine, make_session_factory
+    from service.store.stats import database_size_bytes
+
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+
+    def size() -> int:
+        with factory() as session:
+            return database_size_bytes(session)
+
+    empty = size()
+    versions = data / "s-history"
+    versions.mkdir(exist_ok=True)
+    with httpx.Client(timeout=600) as client:
+        upload(client, base, "s", s)
+        one = size() - empty
+        previous = s
+        for index in range(1, VERSIONS):
+            path = versions / f"s-{index:03d}.json"
+            if not path.exists():
+                subprocess.run(
+                    [sys.executable, str(generator), "mutate", "--in", str(previous),
+                     "--changes", str(CHANGES_PER_VERSION), "--seed", str(index),
+                     "--out", str(path)],
+                    check=True, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+            upload(client, base, "s", path)
+            previous = path
+        hundred = size() - empty
+    engine.dispose()
+    return {"one_version_mb": one / 1e6, "hundred_versions_mb": hundred / 1e6,
+            "ratio": hundred / one}  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO / ".bench")
+    parser.add_argument("--generator", type=Path, default=DEFAULT_GENERATOR)
+    parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    m = generate(args.generator, "M", args.data)
+    s = generate(args.generator, "S", args.data)
+    for kind in args.databases:
+        with database(kind) as url, server(url) as base:
+            figures = bench_m(base, m)
+            figures.update(bench_storage(base, url, s, args.data, args.generator))
+        print(f"| {kind} | " + " | ".join(f"{k} {v:.3f}" for k, v in figures.items()) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
