@@ -112,9 +112,7 @@ def bench_m(base: str, m: Path) -> dict[str, float]:
         figures["map_m_warm_s"] = time.perf_counter() - started
         figures["map_m_mb"] = len(response.content) / 1e6
         objects = client.get(f"{snapshot}/objects", params={"kind": "Pod", "limit": 1000})
-        pods = [
-            f"{o['metadata']['namespace']}/{o['metadata']['name']}" for o in objects.json()["items"]
-        ]
+        pods = [f"{o['namespace']}/{o['name']}" for o in objects.json()["items"]]
         rng = random.Random(1)
         latencies = []
         for _ in range(QUERIES):
