@@ -354,8 +354,9 @@ def what_if(
         base_cluster = analyzer.cluster(session, record)
         head_compiled = _compile_head(record, head_cluster, base_cluster, options, granularity)
         head_map = connectivity_map(head_compiled, granularity)
-    keys = [*change.keys, *change.deletions]
-    diff = compare(base_compiled, head_compiled, base_map, head_map, base_bodies, head_bodies, keys)
+    diff = compare(
+        base_compiled, head_compiled, base_map, head_map, base_bodies, head_bodies, touched
+    )
     what = {"replaced_or_added": len(change.documents), "deleted": len(change.deletions)}
     head = DiffSide(
         f"{record.cluster}@{record.version}+what-if", {**_side(record).info, "what_if": what}
