@@ -37,6 +37,10 @@ from service.engine import bitsets
 from service.engine.model import (
     NAMESPACE_NAME_LABEL,
     AddressRange,
+    AdminAction,
+    AdminPeer,
+    AdminPolicy,
+    AdminRule,
     Cluster,
     ContainerPort,
     Direction,
@@ -50,6 +54,7 @@ from service.engine.model import (
     Operator,
     Peer,
     Pod,
+    PodsOf,
     PolicyPort,
     PortSet,
     Protocol,
@@ -75,9 +80,38 @@ class PodClass:
     named_ports: tuple[tuple[str, Protocol, int], ...]  # the referenced named ports it defines
 
 
+NamedPorts = tuple[tuple[str, Protocol, int], ...]
+
+
+def _matches(peer_bits: tuple[int, ...], bits: int, peer: int | None) -> bool:
+    """Whether a rule's peers include ``peer`` (None: an address of an unmodelled IP
+    version, which only a rule without peers matches)."""
+    if peer is None:
+        return not peer_bits
+    return bitsets.contains(bits, peer)
+
+
+def _resolve(
+    numeric: PortSet,
+    wanted: frozenset[tuple[str, Protocol | None]],
+    named: NamedPorts,
+    cache: dict[NamedPorts, PortSet],
+) -> PortSet:
+    """``numeric`` plus the named ports ``wanted`` (protocol None: any) that a destination
+    defining ``named`` has."""
+    cached = cache.get(named)
+    if cached is None:
+        cached = numeric
+        for name, protocol, number in named:
+            if (name, protocol) in wanted or (name, None) in wanted:
+                cached = cached | PortSet.single(protocol, number)
+        cache[named] = cached
+    return cached
+
+
 @dataclass(slots=True)
 class CompiledRule:
-    """One ingress or egress rule of one policy, with its peers as bitsets."""
+    """One ingress or egress rule of one NetworkPolicy, with its peers as bitsets."""
 
     policy: NetworkPolicy
     direction: Direction
@@ -87,29 +121,78 @@ class CompiledRule:
     bits: int  # union of peer_bits, or every peer (rule 3)
     numeric_ports: PortSet  # ports independent of the destination
     named_ports: tuple[tuple[str, Protocol], ...]
-    _resolved: dict[tuple[tuple[str, Protocol, int], ...], PortSet] = field(default_factory=dict)
+    _resolved: dict[NamedPorts, PortSet] = field(default_factory=dict)
+
+    @property
+    def action(self) -> AdminAction:
+        return AdminAction.ALLOW
 
     def matches(self, peer: int | None) -> bool:
-        """Whether the rule's peers include ``peer`` (None: an address of an unmodelled IP
-        version, which only a rule without peers matches)."""
-        if peer is None:
-            return not self.peer_bits
-        return bitsets.contains(self.bits, peer)
+        return _matches(self.peer_bits, self.bits, peer)
 
-    def ports_for(self, named: tuple[tuple[str, Protocol, int], ...] | None) -> PortSet:
+    def ports_for(self, named: NamedPorts | None) -> PortSet:
         """The ports this rule admits towards a destination defining ``named`` ports
         (None: an external destination, which no named port matches — rule 5)."""
         if not self.named_ports or named is None:
             return self.numeric_ports
-        cached = self._resolved.get(named)
-        if cached is None:
-            wanted = set(self.named_ports)
-            resolved = [PortSet.single(p, n) for name, p, n in named if (name, p) in wanted]
-            cached = self.numeric_ports
-            for ports in resolved:
-                cached = cached | ports
-            self._resolved[named] = cached
-        return cached
+        return _resolve(self.numeric_ports, frozenset(self.named_ports), named, self._resolved)
+
+
+@dataclass(slots=True)
+class CompiledAdminRule:
+    """One rule of an AdminNetworkPolicy or of the baseline. Its peers are never empty;
+    a named port matches the destination's container port of that name, any protocol."""
+
+    policy: AdminPolicy
+    direction: Direction
+    index: int
+    rule: AdminRule
+    peer_bits: tuple[int, ...]
+    bits: int
+    numeric_ports: PortSet
+    named_ports: tuple[str, ...]
+    action: AdminAction
+    _resolved: dict[NamedPorts, PortSet] = field(default_factory=dict)
+
+    def matches(self, peer: int | None) -> bool:
+        return _matches(self.peer_bits, self.bits, peer)
+
+    def ports_for(self, named: NamedPorts | None) -> PortSet:
+        if not self.named_ports or named is None:
+            return self.numeric_ports
+        wanted = frozenset((name, None) for name in self.named_ports)
+        return _resolve(self.numeric_ports, wanted, named, self._resolved)
+
+
+AnyRule = CompiledRule | CompiledAdminRule
+
+
+@dataclass(frozen=True, slots=True)
+class RuleEffect:
+    """A rule that matched, and the ports it decided (admin tiers) or admitted."""
+
+    rule: AnyRule
+    ports: PortSet
+
+
+@dataclass(frozen=True, slots=True)
+class SideEvaluation:
+    """One direction for one endpoint towards one peer, through every tier."""
+
+    allowed: PortSet
+    effects: tuple[RuleEffect, ...]  # in evaluation order: admin, NetworkPolicy, baseline
+    isolating: tuple[CompiledPolicy, ...]  # NetworkPolicies isolating the endpoint
+
+
+@dataclass(slots=True)
+class CompiledAdminPolicy:
+    policy: AdminPolicy
+    selected: int  # the subject's classes
+    ingress: tuple[CompiledAdminRule, ...]
+    egress: tuple[CompiledAdminRule, ...]
+
+    def rules(self, direction: Direction) -> tuple[CompiledAdminRule, ...]:
+        return self.ingress if direction is Direction.INGRESS else self.egress
 
 
 @dataclass(slots=True)
@@ -160,6 +243,10 @@ class CompiledCluster:
     policies: tuple[CompiledPolicy, ...]
     isolated: dict[Direction, int]  # classes isolated per direction (rule 2)
     applied: dict[Direction, list[list[CompiledPolicy]]]  # per class, policies selecting it
+    admin_policies: tuple[CompiledAdminPolicy, ...]  # evaluation order; the baseline last
+    # per class, the admin rules whose subject holds it, in evaluation order
+    admin_rules: dict[Direction, list[list[CompiledAdminRule]]]
+    baseline_rules: dict[Direction, list[list[CompiledAdminRule]]]
     class_bits_by_namespace: dict[str, int]
     _piece_starts: dict[int, list[int]]
     _piece_offsets: dict[int, int]
@@ -217,19 +304,62 @@ class CompiledCluster:
         """Whether policies can apply to this peer at all (not external, not exempt)."""
         return peer < len(self.classes) and not self.classes[peer].exempt
 
+    @property
+    def has_admin(self) -> bool:
+        return bool(self.admin_policies)
+
     def side_ports(self, direction: Direction, subject: int, other: int | None) -> PortSet:
         """What ``subject``'s policies of ``direction`` admit to/from ``other`` (rule 2);
         ``other`` None is an external address of an IP version no ipBlock mentions."""
-        if not self.is_subject(subject) or not bitsets.contains(self.isolated[direction], subject):
+        if not self.is_subject(subject):
             return PortSet.all()
+        if not self.has_admin and not bitsets.contains(self.isolated[direction], subject):
+            return PortSet.all()
+        return self.evaluate_side(direction, subject, other).allowed
+
+    def evaluate_side(
+        self, direction: Direction, subject: int, other: int | None
+    ) -> SideEvaluation:
+        """The tiers in order (rule 8): admin rules, first match decides (Allow, Deny, or
+        Pass on to NetworkPolicy); then NetworkPolicy if it isolates the endpoint, else the
+        baseline (first match: Allow or Deny); then allow."""
         destination = subject if direction is Direction.INGRESS else other
         named = None if destination is None else self.named_ports_of(destination)
-        allowed = PortSet.empty()
-        for compiled in self.applied[direction][subject]:
-            for rule in compiled.rules(direction):
-                if rule.matches(other):
-                    allowed = allowed | rule.ports_for(named)
-        return allowed
+        effects: list[RuleEffect] = []
+        admin_allowed = admin_denied = decided = PortSet.empty()
+        for rule in self.admin_rules[direction][subject]:
+            if rule.matches(other):
+                ports = rule.ports_for(named) - decided
+                if ports:
+                    effects.append(RuleEffect(rule, ports))
+                    if rule.action is AdminAction.ALLOW:
+                        admin_allowed = admin_allowed | ports
+                    elif rule.action is AdminAction.DENY:
+                        admin_denied = admin_denied | ports
+                    decided = decided | ports
+        rest = PortSet.all() - admin_allowed - admin_denied
+        isolating = tuple(self.applied[direction][subject])
+        if isolating:
+            policy_allowed = PortSet.empty()
+            for compiled in isolating:
+                for policy_rule in compiled.rules(direction):
+                    if policy_rule.matches(other):
+                        ports = policy_rule.ports_for(named)
+                        effects.append(RuleEffect(policy_rule, ports))
+                        policy_allowed = policy_allowed | ports
+            return SideEvaluation(
+                admin_allowed | (rest & policy_allowed), tuple(effects), isolating
+            )
+        baseline_denied = baseline_decided = PortSet.empty()
+        for rule in self.baseline_rules[direction][subject]:
+            if rule.matches(other):
+                ports = (rule.ports_for(named) & rest) - baseline_decided
+                if ports:
+                    effects.append(RuleEffect(rule, ports))
+                    if rule.action is AdminAction.DENY:
+                        baseline_denied = baseline_denied | ports
+                    baseline_decided = baseline_decided | ports
+        return SideEvaluation(admin_allowed | (rest - baseline_denied), tuple(effects), ())
 
     def allowed_ports(self, src: Pod | IPAddress, dst: Pod | IPAddress) -> PortSet:
         """Ports on which ``src`` may open a connection to ``dst``."""
@@ -250,7 +380,7 @@ def compile_cluster(cluster: Cluster, options: AnalysisOptions | None = None) ->
     """Group pods into classes, split the address space, and index every policy rule."""
     options = options or AnalysisOptions()
     namespaces = _namespaces(cluster)
-    blocks = _ip_blocks(cluster.policies)
+    blocks = _ip_blocks(cluster.policies, cluster.admin_policies)
     versions = _ip_versions(cluster, blocks)
     starts = {v: split_points(blocks, v) for v in versions}
     pieces = tuple(
@@ -261,6 +391,21 @@ def compile_cluster(cluster: Cluster, options: AnalysisOptions | None = None) ->
     classes, pod_class = _classify(cluster, options, namespaces, starts, blocks)
     builder = _IndexBuilder(classes, pieces, namespaces, options, starts)
     compiled_policies = tuple(builder.policy(p) for p in cluster.policies)
+    admin = tuple(
+        builder.admin_policy(p)
+        for p in sorted(cluster.admin_policies, key=lambda p: (p.baseline, p.priority, p.name))
+    )
+    admin_rules: dict[Direction, list[list[CompiledAdminRule]]] = {
+        d: [[] for _ in classes] for d in Direction
+    }
+    baseline_rules: dict[Direction, list[list[CompiledAdminRule]]] = {
+        d: [[] for _ in classes] for d in Direction
+    }
+    for compiled_admin in admin:
+        tiers = baseline_rules if compiled_admin.policy.baseline else admin_rules
+        for c in bitsets.indices(compiled_admin.selected).tolist():
+            for direction in Direction:
+                tiers[direction][c].extend(compiled_admin.rules(direction))
 
     isolated = {Direction.INGRESS: 0, Direction.EGRESS: 0}
     applied: dict[Direction, list[list[CompiledPolicy]]] = {
@@ -284,6 +429,9 @@ def compile_cluster(cluster: Cluster, options: AnalysisOptions | None = None) ->
         policies=compiled_policies,
         isolated=isolated,
         applied=applied,
+        admin_policies=admin,
+        admin_rules=admin_rules,
+        baseline_rules=baseline_rules,
         class_bits_by_namespace=builder.namespace_bits,
         _piece_starts=starts,
         _piece_offsets=_offsets(starts),
@@ -299,13 +447,21 @@ def _namespaces(cluster: Cluster) -> dict[str, Namespace]:
     return found
 
 
-def _ip_blocks(policies: Iterable[NetworkPolicy]) -> list[IPBlock]:
+def _ip_blocks(
+    policies: Iterable[NetworkPolicy], admin: Iterable[AdminPolicy] = ()
+) -> list[IPBlock]:
+    """Every ipBlock, and every admin ``networks`` CIDR (as a block without excepts)."""
     found: dict[IPBlock, None] = {}
     for policy in policies:
         for rule in (*policy.ingress, *policy.egress):
             for peer in rule.peers:
                 if peer.ip_block is not None:
                     found[peer.ip_block] = None
+    for admin_policy in admin:
+        for admin_rule in admin_policy.egress:
+            for admin_peer in admin_rule.peers:
+                for network in admin_peer.networks:
+                    found[IPBlock(network)] = None
     return list(found)
 
 
@@ -355,6 +511,18 @@ class _Relevance:
                     else:
                         for name in self._matching(peer.namespace_selector, namespaces):
                             local[name].append(peer.pod_selector)
+        for admin in cluster.admin_policies:  # admin selectors: relevant in every namespace
+            for pods in (
+                admin.subject,
+                *(
+                    peer.pods
+                    for rule in (*admin.ingress, *admin.egress)
+                    for peer in rule.peers
+                    if peer.pods is not None
+                ),
+            ):
+                if pods.pod_selector is not None:
+                    everywhere.append(pods.pod_selector)
         common = self._keys(everywhere)
         self._relevant: dict[str, dict[str, set[str]]] = {}
         for name in namespaces:
@@ -414,7 +582,17 @@ def _classify(
 ) -> tuple[tuple[PodClass, ...], list[int]]:
     relevance = _Relevance(cluster, namespaces)
     referenced = _referenced_named_ports(cluster.policies)
-    match_pod_ips = options.pod_ips_in_ipblocks is PodIPsInIPBlocks.MATCH
+    referenced |= {  # admin rules name ports without a protocol: any of them
+        (name, protocol)
+        for policy in cluster.admin_policies
+        for rule in (*policy.ingress, *policy.egress)
+        for name in rule.named_ports
+        for protocol in Protocol
+    }
+    # admin ``networks`` match pod addresses whatever the option; ipBlocks only with "match"
+    match_pod_ips = options.pod_ips_in_ipblocks is PodIPsInIPBlocks.MATCH or any(
+        peer.networks for p in cluster.admin_policies for r in p.egress for peer in r.peers
+    )
     offsets = _offsets(starts)
     keys: dict[tuple[object, ...], int] = {}
     members: list[list[int]] = []
@@ -513,15 +691,17 @@ class _IndexBuilder:
         # Which classes each external piece's addresses belong to (rules 6 and 7).
         match_pods = options.pod_ips_in_ipblocks is PodIPsInIPBlocks.MATCH
         by_piece: dict[int, list[int]] = defaultdict(list)
+        any_by_piece: dict[int, list[int]] = defaultdict(list)  # whatever the option
         offsets = _offsets(starts)
         for cls in classes:
-            if not (cls.exempt or match_pods):
-                continue
             for ip in cls.representative.ips:
                 if ip.version in starts:
                     piece = offsets[ip.version] + bisect.bisect_right(starts[ip.version], int(ip))
-                    by_piece[piece - 1].append(cls.index)
+                    any_by_piece[piece - 1].append(cls.index)
+                    if cls.exempt or match_pods:
+                        by_piece[piece - 1].append(cls.index)
         self.classes_in_piece = {p: pack(ix) for p, ix in by_piece.items()}
+        self.classes_at_piece = {p: pack(ix) for p, ix in any_by_piece.items()}
 
     # -- selectors ------------------------------------------------------------------------
     def pods_matching(self, selector: LabelSelector) -> int:
@@ -556,12 +736,29 @@ class _IndexBuilder:
             self._namespace_cache[selector] = cached
         return cached
 
-    def block_bits(self, block: IPBlock) -> int:
+    def block_bits(self, block: IPBlock, *, pod_addresses: bool = False) -> int:
+        """The pieces inside ``block`` and the classes whose addresses are in it (rules 6
+        and 7; ``pod_addresses``: every pod address, as admin ``networks`` match)."""
+        by_piece = self.classes_at_piece if pod_addresses else self.classes_in_piece
         bits = 0
         for offset, piece in enumerate(self.pieces):
             if block.contains(piece.first):
-                bits |= (1 << (self.size + offset)) | self.classes_in_piece.get(offset, 0)
+                bits |= (1 << (self.size + offset)) | by_piece.get(offset, 0)
         return bits
+
+    def pods_of(self, pods: PodsOf) -> int:
+        bits = self.pods_in_namespaces(pods.namespace_selector)
+        if pods.pod_selector is not None:
+            bits &= self.pods_matching(pods.pod_selector)
+        return bits
+
+    def admin_peer(self, peer: AdminPeer) -> int:
+        if peer.pods is not None:
+            return self.pods_of(peer.pods)
+        bits = 0
+        for network in peer.networks:
+            bits |= self.block_bits(IPBlock(network), pod_addresses=True)
+        return bits  # nodes: no Node objects in a snapshot, so nothing
 
     def peer(self, peer: Peer, namespace: str) -> int:
         """Rule 4: the peers one NetworkPolicyPeer matches."""
@@ -592,6 +789,29 @@ class _IndexBuilder:
                 bits |= b
         numeric, named = _split_ports(rule.ports)
         return CompiledRule(policy, direction, index, rule, peer_bits, bits, numeric, named)
+
+    def admin_policy(self, policy: AdminPolicy) -> CompiledAdminPolicy:
+        def rules(direction: Direction) -> tuple[CompiledAdminRule, ...]:
+            compiled = []
+            for index, rule in enumerate(policy.rules(direction)):
+                peer_bits = tuple(self.admin_peer(p) for p in rule.peers)
+                bits = 0
+                for b in peer_bits:
+                    bits |= b
+                numeric, _ = _split_ports(rule.ports)
+                named = tuple(dict.fromkeys(rule.named_ports))
+                if not rule.ports and named:
+                    numeric = PortSet.empty()
+                compiled.append(
+                    CompiledAdminRule(
+                        policy, direction, index, rule, peer_bits, bits, numeric, named, rule.action
+                    )
+                )
+            return tuple(compiled)
+
+        return CompiledAdminPolicy(
+            policy, self.pods_of(policy.subject), rules(Direction.INGRESS), rules(Direction.EGRESS)
+        )
 
     def policy(self, policy: NetworkPolicy) -> CompiledPolicy:
         selected = self.pods_matching(policy.pod_selector) & self.namespace_bits.get(

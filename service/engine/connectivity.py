@@ -21,8 +21,10 @@ import numpy as np
 import numpy.typing as npt
 
 from service.engine import bitsets
-from service.engine.compile import CompiledCluster, CompiledRule
-from service.engine.model import AddressRange, Direction, ObjectRef, PortSet, Protocol
+from service.engine.compile import CompiledCluster
+from service.engine.grouping import disjoint, egress_groups_by_target
+from service.engine.model import AddressRange, Direction, ObjectRef, PortSet
+from service.engine.tiers import tiered_class_connectivity
 
 Endpoint = ObjectRef | AddressRange
 IntArray = npt.NDArray[np.int64]
@@ -95,54 +97,6 @@ class ConnectivityMap:
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _EgressGroup:
-    """Egress rules with the same peers and ports, from whichever classes they apply to."""
-
-    rule: CompiledRule
-    sources: int
-
-
-def _egress_groups(compiled: CompiledCluster) -> list[_EgressGroup]:
-    groups: dict[tuple[int, PortSet, tuple[tuple[str, Protocol], ...]], _EgressGroup] = {}
-    for policy in compiled.policies:
-        if Direction.EGRESS not in policy.policy.policy_types or not policy.selected:
-            continue
-        for rule in policy.egress:
-            key = (rule.bits, rule.numeric_ports, rule.named_ports)
-            group = groups.get(key)
-            if group is None:
-                groups[key] = _EgressGroup(rule, policy.selected)
-            else:
-                group.sources |= policy.selected
-    return list(groups.values())
-
-
-def _disjoint(entries: dict[PortSet, int]) -> list[tuple[int, PortSet]]:
-    """Turn possibly overlapping (ports -> peers) entries into disjoint peer sets, each with
-    the union of the ports of every entry it was in."""
-    cells: list[tuple[int, PortSet]] = []
-    for ports, bits in entries.items():
-        refined: list[tuple[int, PortSet]] = []
-        for cell_bits, cell_ports in cells:
-            overlap = cell_bits & bits
-            if not overlap:
-                refined.append((cell_bits, cell_ports))
-                continue
-            refined.append((overlap, cell_ports | ports))
-            rest = cell_bits & ~bits
-            if rest:
-                refined.append((rest, cell_ports))
-            bits &= ~cell_bits
-        if bits:
-            refined.append((bits, ports))
-        cells = refined
-    merged: dict[PortSet, int] = defaultdict(int)
-    for bits, ports in cells:
-        merged[ports] |= bits
-    return [(bits, ports) for ports, bits in merged.items()]
-
-
 def class_connectivity(compiled: CompiledCluster) -> list[list[tuple[int, PortSet]]]:
     """For every peer (class or external piece) as destination: disjoint sets of source
     peers, each with the ports they may use. Sources include the destination's own class
@@ -153,14 +107,9 @@ def class_connectivity(compiled: CompiledCluster) -> list[list[tuple[int, PortSe
     free_sources = all_peers & ~compiled.isolated[Direction.EGRESS]
     ingress_isolated = compiled.isolated[Direction.INGRESS]
 
-    universal: list[_EgressGroup] = []
-    reaching: list[list[_EgressGroup]] = [[] for _ in range(compiled.peer_count)]
-    for group in _egress_groups(compiled):
-        if group.rule.bits == all_peers:
-            universal.append(group)
-        else:
-            for peer in bitsets.indices(group.rule.bits).tolist():
-                reaching[peer].append(group)
+    if compiled.has_admin:
+        return tiered_class_connectivity(compiled)
+    universal, reaching = egress_groups_by_target(compiled)
 
     everything = [(all_peers, PortSet.all())]
     result: list[list[tuple[int, PortSet]]] = []
@@ -188,7 +137,7 @@ def class_connectivity(compiled: CompiledCluster) -> list[list[tuple[int, PortSe
                 ports = in_ports & out_ports
                 if ports:
                     entries[ports] |= bits
-        result.append(_disjoint(entries))
+        result.append(disjoint(entries))
     return result
 
 

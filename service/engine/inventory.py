@@ -81,6 +81,7 @@ def build_cluster(parsed: ParsedObjects) -> Cluster:
         policies=parsed.policies,
         workloads=tuple(top_level),
         warnings=tuple(warnings),
+        admin_policies=parsed.admin_policies,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from service.engine.compile import CompiledCluster, CompiledRule
+from service.engine.compile import AnyRule, CompiledCluster, CompiledRule, RuleEffect
 from service.engine.endpoints import EndpointSpec, ResolvedEndpoint, resolve
 from service.engine.model import (
     Direction,
@@ -27,7 +27,9 @@ from service.engine.options import HostNetworkPods
 
 
 class Tier(StrEnum):
+    ADMIN = "AdminNetworkPolicy"
     NETWORK_POLICY = "NetworkPolicy"
+    BASELINE = "BaselineAdminNetworkPolicy"
 
 
 class Action(StrEnum):
@@ -128,50 +130,56 @@ def _side(
             f"{name} uses the host network: policies do not apply to it "
             f"(host-network-pods={mode})",
         )  # fmt: skip
-    policies = compiled.applied[direction][peer]
-    if not policies:
-        return Side(
-            direction, name, True, False, (), (), PortSet.all(),
+    evaluation = compiled.evaluate_side(direction, peer, compiled.peer_index(other))
+    effects = tuple(_effect(e, direction, compiled.peer_index(other)) for e in evaluation.effects)
+    refs = tuple(p.policy.ref for p in evaluation.isolating)
+    admin = [e for e in effects if e.tier is not Tier.NETWORK_POLICY]
+    decided_by = ""
+    if admin:
+        decided_by = "; admin tiers: " + ", ".join(
+            f"{e.policy.name} rule {e.rule} {e.action.value} {e.ports}" for e in admin
+        )
+    if not refs:
+        reason = (
             f"{name} is not isolated for {word}: no NetworkPolicy with policyType "
-            f"{direction.value} selects it, so all {word} is allowed",
-        )  # fmt: skip
-    other_peer = compiled.peer_index(other)
-    destination = subject if direction is Direction.INGRESS else other
-    named = compiled.class_of(destination).named_ports if isinstance(destination, Pod) else None
-    effects: list[Effect] = []
-    allowed = PortSet.empty()
-    for policy in policies:
-        for rule in policy.rules(direction):
-            if not rule.matches(other_peer):
-                continue
-            ports = rule.ports_for(named)
-            allowed = allowed | ports
-            effects.append(
-                Effect(
-                    Tier.NETWORK_POLICY,
-                    policy.policy.ref,
-                    direction,
-                    rule.index,
-                    _matching_peer(rule, other_peer),
-                    ports,
-                )
-            )
-    refs = tuple(p.policy.ref for p in policies)
+            f"{direction.value} selects it, so {word} not denied by an admin tier is allowed"
+            f"{decided_by}"
+        )
+        return Side(direction, name, True, False, (), effects, evaluation.allowed, reason)
     listed = ", ".join(f"{r.namespace}/{r.name}" for r in refs)
-    if effects:
+    matched = [e for e in effects if e.tier is Tier.NETWORK_POLICY]
+    if matched:
         reason = (
             f"{name} is isolated for {word} by {listed}; "
-            f"{len(effects)} rule(s) match {_describe(other)}, allowing {allowed}"
+            f"{len(matched)} rule(s) match {_describe(other)}{decided_by}; "
+            f"allowed: {evaluation.allowed}"
         )
     else:
         reason = (
             f"{name} is isolated for {word} by {listed}, and no {word} rule of them "
-            f"matches {_describe(other)}"
+            f"matches {_describe(other)}{decided_by}"
         )
-    return Side(direction, name, True, True, refs, tuple(effects), allowed, reason)
+    return Side(direction, name, True, True, refs, effects, evaluation.allowed, reason)
 
 
-def _matching_peer(rule: CompiledRule, peer: int | None) -> int | None:
+_TIERS = {False: Tier.ADMIN, True: Tier.BASELINE}
+
+
+def _effect(effect: RuleEffect, direction: Direction, other: int | None) -> Effect:
+    rule = effect.rule
+    tier = Tier.NETWORK_POLICY if isinstance(rule, CompiledRule) else _TIERS[rule.policy.baseline]
+    return Effect(
+        tier,
+        rule.policy.ref,
+        direction,
+        rule.index,
+        _matching_peer(rule, other),
+        effect.ports,
+        Action(rule.action.value),
+    )
+
+
+def _matching_peer(rule: AnyRule, peer: int | None) -> int | None:
     if not rule.peer_bits or peer is None:
         return None
     for index, bits in enumerate(rule.peer_bits):

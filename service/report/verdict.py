@@ -7,10 +7,16 @@ from typing import Any
 from service.engine.reachability import Effect, PairVerdict, Side, Verdict
 
 
+def _policy(effect: Effect) -> dict[str, Any]:
+    if effect.policy.namespace:  # a NetworkPolicy
+        return {"namespace": effect.policy.namespace, "name": effect.policy.name}
+    return {"kind": effect.policy.kind, "name": effect.policy.name}  # cluster-scoped tiers
+
+
 def _effect(effect: Effect) -> dict[str, Any]:
     return {
         "tier": effect.tier.value,
-        "policy": {"namespace": effect.policy.namespace, "name": effect.policy.name},
+        "policy": _policy(effect),
         "direction": effect.direction.value,
         "rule": effect.rule,
         "peer": effect.peer,
@@ -64,9 +70,13 @@ def _side_text(side: Side) -> list[str]:
     lines = [f"  {side.direction.value.lower()}: {side.reason}"]
     for effect in side.effects:
         peer = "any peer" if effect.peer is None else f"peer {effect.peer}"
+        policy = (
+            f"{effect.policy.namespace}/{effect.policy.name}"
+            if effect.policy.namespace
+            else f"{effect.policy.kind}/{effect.policy.name}"
+        )
         lines.append(
-            f"    - {effect.policy.namespace}/{effect.policy.name} "
-            f"rule {effect.rule} ({peer}): {effect.action.value} {effect.ports}"
+            f"    - {policy} rule {effect.rule} ({peer}): {effect.action.value} {effect.ports}"
         )
     return lines
 

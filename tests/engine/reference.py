@@ -16,6 +16,9 @@ from collections.abc import Iterable, Mapping
 
 from service.engine.model import (
     NAMESPACE_NAME_LABEL,
+    AdminAction,
+    AdminPeer,
+    AdminRule,
     Cluster,
     IPAddress,
     IPBlock,
@@ -23,6 +26,7 @@ from service.engine.model import (
     NetworkPolicy,
     Peer,
     Pod,
+    PodsOf,
     PolicyPort,
     PortRange,
     PortSet,
@@ -204,6 +208,90 @@ def _rule_ports(rule: Rule, destination: Endpoint) -> Ports:
     return out
 
 
+def _difference(a: Ports, b: Ports) -> Ports:
+    out = _no_ports()
+    for name in PROTOCOL_NAMES:
+        kept: list[tuple[int, int]] = []
+        for lo, hi in a[name]:
+            start = lo
+            for cut_lo, cut_hi in b[name]:
+                if cut_hi < start or cut_lo > hi:
+                    continue
+                if cut_lo > start:
+                    kept.append((start, cut_lo - 1))
+                start = max(start, cut_hi + 1)
+            if start <= hi:
+                kept.append((start, hi))
+        out[name] = _normalise(kept)
+    return out
+
+
+# -- AdminNetworkPolicy tiers ------------------------------------------------------------------
+def _pods_of_matches(cluster: Cluster, options: AnalysisOptions, pods: PodsOf, pod: Pod) -> bool:
+    if _is_exempt(pod, options):
+        return False
+    if not selector_matches(pods.namespace_selector, namespace_labels(cluster, pod.namespace)):
+        return False
+    return pods.pod_selector is None or selector_matches(pods.pod_selector, pod.labels)
+
+
+def _admin_peer_matches(
+    cluster: Cluster, options: AnalysisOptions, peer: AdminPeer, other: Endpoint
+) -> bool:
+    if peer.pods is not None:
+        return isinstance(other, Pod) and _pods_of_matches(cluster, options, peer.pods, other)
+    if peer.networks:  # CIDRs match every address, pods' included, whatever the option
+        addresses = other.ips if isinstance(other, Pod) else (other,)
+        return any(
+            address in ipaddress.ip_network(str(network), strict=False)
+            for network in peer.networks
+            for address in addresses
+        )
+    return False  # nodes: no Node objects
+
+
+def _admin_rule_ports(rule: AdminRule, destination: Endpoint) -> Ports:
+    if not rule.ports and not rule.named_ports:
+        return _all_ports()
+    out = _no_ports()
+    for port in rule.ports:
+        out = _union(out, _port_ports(port, destination))
+    if isinstance(destination, Pod):
+        for name in rule.named_ports:  # any protocol
+            for c in destination.ports:
+                if c.name == name:
+                    single = _no_ports()
+                    single[str(c.protocol.value)] = [(c.port, c.port)]
+                    out = _union(out, single)
+    return out
+
+
+def _admin_tier(
+    cluster: Cluster,
+    options: AnalysisOptions,
+    subject: Pod,
+    other: Endpoint,
+    destination: Endpoint,
+    direction: str,
+    baseline: bool,
+) -> list[tuple[AdminAction, Ports]]:
+    """Every matching rule of the tier, in evaluation order, with the ports it names."""
+    chosen = sorted(
+        (
+            p
+            for p in cluster.admin_policies
+            if p.baseline == baseline and _pods_of_matches(cluster, options, p.subject, subject)
+        ),
+        key=lambda p: (p.priority, p.name),
+    )
+    found = []
+    for policy in chosen:
+        for rule in policy.ingress if direction == "Ingress" else policy.egress:
+            if any(_admin_peer_matches(cluster, options, peer, other) for peer in rule.peers):
+                found.append((rule.action, _admin_rule_ports(rule, destination)))
+    return found
+
+
 def _direction_allows(
     cluster: Cluster,
     options: AnalysisOptions,
@@ -212,17 +300,52 @@ def _direction_allows(
     destination: Endpoint,
     direction: str,
 ) -> Ports:
-    """Ports ``subject``'s policies of ``direction`` allow with peer ``other``."""
-    if not isinstance(subject, Pod):
-        return _all_ports()  # external addresses are never isolated
+    """Ports ``subject``'s policies of ``direction`` allow with peer ``other``: admin rules
+    first (first match per port: Allow, Deny or Pass), then NetworkPolicy if it isolates
+    the pod, else the baseline (first match per port), else allowed."""
+    if not isinstance(subject, Pod) or _is_exempt(subject, options):
+        return _all_ports()  # external addresses and exempt pods: no policy applies
+    allowed, denied, decided = _no_ports(), _no_ports(), _no_ports()
+    for action, ports in _admin_tier(
+        cluster, options, subject, other, destination, direction, False
+    ):
+        fresh = _difference(ports, decided)
+        if action == AdminAction.ALLOW:
+            allowed = _union(allowed, fresh)
+        elif action == AdminAction.DENY:
+            denied = _union(denied, fresh)
+        decided = _union(decided, fresh)
+    rest = _difference(_difference(_all_ports(), allowed), denied)
     isolating = [
         policy
         for policy in cluster.policies
         if direction in {str(t.value) for t in policy.policy_types}
         and _policy_selects(policy, subject, options)
     ]
-    if not isolating:
-        return _all_ports()
+    if isolating:
+        policy_ports = _network_policy_allows(
+            cluster, options, isolating, other, destination, direction
+        )
+        return _union(allowed, _intersection(rest, policy_ports))
+    baseline_denied, baseline_decided = _no_ports(), _no_ports()
+    for action, ports in _admin_tier(
+        cluster, options, subject, other, destination, direction, True
+    ):
+        fresh = _difference(_intersection(ports, rest), baseline_decided)
+        if action == AdminAction.DENY:
+            baseline_denied = _union(baseline_denied, fresh)
+        baseline_decided = _union(baseline_decided, fresh)
+    return _union(allowed, _difference(rest, baseline_denied))
+
+
+def _network_policy_allows(
+    cluster: Cluster,
+    options: AnalysisOptions,
+    isolating: list[NetworkPolicy],
+    other: Endpoint,
+    destination: Endpoint,
+    direction: str,
+) -> Ports:
     allowed = _no_ports()
     for policy in isolating:
         rules = policy.ingress if direction == "Ingress" else policy.egress

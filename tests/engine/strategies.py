@@ -7,6 +7,7 @@ often and the interesting cases are hit quickly.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +16,10 @@ from hypothesis import strategies as st
 
 from service.engine.model import (
     NAMESPACE_NAME_LABEL,
+    AdminAction,
+    AdminPeer,
+    AdminPolicy,
+    AdminRule,
     Cluster,
     ContainerPort,
     Direction,
@@ -28,6 +33,7 @@ from service.engine.model import (
     Operator,
     Peer,
     Pod,
+    PodsOf,
     PolicyPort,
     Protocol,
     Requirement,
@@ -263,25 +269,104 @@ def clusters(draw: st.DrawFn) -> Cluster:
     )
 
 
-def has_ipv6(cluster: Cluster) -> bool:
-    if any(ip.version == 6 for pod in cluster.pods for ip in pod.ips):
-        return True
-    return any(
-        peer.ip_block is not None and peer.ip_block.version == 6
-        for policy in cluster.policies
-        for rule in (*policy.ingress, *policy.egress)
-        for peer in rule.peers
+@st.composite
+def pods_of(draw: st.DrawFn, namespace_names: tuple[str, ...]) -> PodsOf:
+    namespace_vocabulary = {**NAMESPACE_VOCABULARY, NAMESPACE_NAME_LABEL: namespace_names}
+    namespace_selector = draw(selectors(namespace_vocabulary))
+    pod_selector = draw(st.one_of(st.none(), selectors(POD_VOCABULARY)))
+    return PodsOf(namespace_selector, pod_selector)
+
+
+@st.composite
+def admin_peers(draw: st.DrawFn, namespace_names: tuple[str, ...], egress: bool) -> AdminPeer:
+    shapes = ("pods", "pods", "networks", "nodes") if egress else ("pods",)
+    shape = draw(st.sampled_from(shapes))
+    if shape == "networks":
+        cidrs = draw(st.lists(st.sampled_from(CIDRS_V4 + CIDRS_V6), min_size=1, max_size=2))
+        return AdminPeer(networks=tuple(ipaddress.ip_network(c) for c in cidrs))
+    if shape == "nodes":
+        return AdminPeer(nodes=draw(selectors(POD_VOCABULARY)))
+    return AdminPeer(pods=draw(pods_of(namespace_names)))
+
+
+@st.composite
+def admin_ports(draw: st.DrawFn) -> PolicyPort:
+    protocol = draw(st.sampled_from(PROTOCOLS))
+    port = draw(st.sampled_from(PORT_NUMBERS))
+    if draw(st.booleans()):
+        return PolicyPort(protocol, port)
+    end = draw(st.sampled_from([p for p in (*PORT_NUMBERS, 65535) if p > port]))
+    return PolicyPort(protocol, port, end)
+
+
+@st.composite
+def admin_rules(
+    draw: st.DrawFn, namespace_names: tuple[str, ...], egress: bool, baseline: bool
+) -> AdminRule:
+    actions = (AdminAction.ALLOW, AdminAction.DENY)
+    if not baseline:
+        actions += (AdminAction.PASS,)
+    return AdminRule(
+        name="r",
+        action=draw(st.sampled_from(actions)),
+        peers=tuple(draw(st.lists(admin_peers(namespace_names, egress), min_size=1, max_size=2))),
+        ports=tuple(draw(st.lists(admin_ports(), max_size=2))),
+        named_ports=tuple(draw(st.lists(st.sampled_from(PORT_NAMES), max_size=1))),
     )
 
 
+@st.composite
+def admin_policies(
+    draw: st.DrawFn, namespace_names: tuple[str, ...], index: int, baseline: bool
+) -> AdminPolicy:
+    def rules_of(egress: bool) -> tuple[AdminRule, ...]:
+        strategy = admin_rules(namespace_names, egress, baseline)
+        return tuple(draw(st.lists(strategy, max_size=3)))
+
+    return AdminPolicy(
+        name="default" if baseline else f"anp{index}",
+        priority=0 if baseline else draw(st.integers(0, 3)),
+        subject=draw(pods_of(namespace_names)),
+        ingress=rules_of(False),
+        egress=rules_of(True),
+        baseline=baseline,
+    )
+
+
+@st.composite
+def clusters_with_admin(draw: st.DrawFn) -> Cluster:
+    """A random cluster with 0-3 AdminNetworkPolicies and maybe the baseline."""
+    base = draw(clusters())
+    names = tuple(n.name for n in base.namespaces)
+    admin = [draw(admin_policies(names, i, False)) for i in range(draw(st.integers(0, 3)))]
+    if draw(st.booleans()):
+        admin.append(draw(admin_policies(names, 0, True)))
+    return dataclasses.replace(base, admin_policies=tuple(admin))
+
+
+def has_ipv6(cluster: Cluster) -> bool:
+    if any(ip.version == 6 for pod in cluster.pods for ip in pod.ips):
+        return True
+    return any(block.version == 6 for block in ip_blocks_of(cluster))
+
+
 def ip_blocks_of(cluster: Cluster) -> list[IPBlock]:
-    return [
+    """Every ipBlock, and every admin ``networks`` CIDR as a block."""
+    blocks = [
         peer.ip_block
         for policy in cluster.policies
         for rule in (*policy.ingress, *policy.egress)
         for peer in rule.peers
         if peer.ip_block is not None
     ]
+    blocks += [
+        IPBlock(network)
+        for policy in cluster.admin_policies
+        for admin_rule in policy.egress
+        for admin_peer in admin_rule.peers
+        for network in admin_peer.networks
+    ]
+    return blocks
 
 
 FIXED_V4 = ("0.0.0.0", "255.255.255.255", "10.0.0.1", "10.0.0.11", "8.8.8.8", "192.168.1.1")

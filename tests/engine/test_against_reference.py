@@ -34,7 +34,7 @@ from service.engine.model import (
 )
 from service.engine.options import AnalysisOptions, HostNetworkPods
 from tests.engine.reference import reference_allowed
-from tests.engine.strategies import clusters, options_, sample_addresses
+from tests.engine.strategies import clusters, clusters_with_admin, options_, sample_addresses
 
 PROPERTY = settings(
     max_examples=300,
@@ -130,6 +130,16 @@ def mismatches(cluster: Cluster, options: AnalysisOptions) -> list[str]:
 @PROPERTY
 @given(cluster=clusters(), options=options_)
 def test_engine_agrees_with_reference(cluster: Cluster, options: AnalysisOptions) -> None:
+    wrong = mismatches(cluster, options)
+    assert not wrong, "\n".join(wrong[:40])
+
+
+@PROPERTY
+@given(cluster=clusters_with_admin(), options=options_)
+def test_engine_agrees_with_reference_with_admin_tiers(
+    cluster: Cluster, options: AnalysisOptions
+) -> None:
+    """AdminNetworkPolicy, NetworkPolicy and the baseline together, point and map."""
     wrong = mismatches(cluster, options)
     assert not wrong, "\n".join(wrong[:40])
 

@@ -1,6 +1,15 @@
 """Immutable values the evaluator works on."""
 
 from service.engine.model.addresses import AddressRange, IPAddress, IPBlock, IPNetwork
+from service.engine.model.admin import (
+    ADMIN_KIND,
+    BASELINE_KIND,
+    AdminAction,
+    AdminPeer,
+    AdminPolicy,
+    AdminRule,
+    PodsOf,
+)
 from service.engine.model.documents import Document, ManifestError, Origin, Problem
 from service.engine.model.labels import Labels, LabelSelector, Operator, Requirement
 from service.engine.model.objects import (
@@ -26,10 +35,16 @@ from service.engine.model.objects import (
 from service.engine.model.ports import PortRange, PortSet, Protocol
 
 __all__ = [
+    "ADMIN_KIND",
+    "BASELINE_KIND",
     "DEFAULT_NAMESPACE",
     "NAMESPACE_NAME_LABEL",
     "WORKLOAD_KINDS",
     "AddressRange",
+    "AdminAction",
+    "AdminPeer",
+    "AdminPolicy",
+    "AdminRule",
     "Cluster",
     "ContainerPort",
     "Direction",
@@ -49,6 +64,7 @@ __all__ = [
     "OwnerLink",
     "Peer",
     "Pod",
+    "PodsOf",
     "PolicyPort",
     "PortRange",
     "PortSet",

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.engine.model.addresses import IPAddress, IPBlock
 from service.engine.model.labels import Labels, LabelSelector
 from service.engine.model.ports import Protocol
+
+if TYPE_CHECKING:
+    from service.engine.model.admin import AdminPolicy
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 DEFAULT_NAMESPACE = "default"
@@ -229,3 +232,4 @@ class Cluster:
     policies: tuple[NetworkPolicy, ...] = ()
     workloads: tuple[Workload, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    admin_policies: tuple[AdminPolicy, ...] = ()  # AdminNetworkPolicy and the baseline

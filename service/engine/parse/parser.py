@@ -7,7 +7,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from service.engine.model import (
+    ADMIN_KIND,
+    BASELINE_KIND,
     WORKLOAD_KINDS,
+    AdminPolicy,
     Document,
     LivePod,
     ManifestError,
@@ -19,6 +22,7 @@ from service.engine.model import (
     Service,
     Workload,
 )
+from service.engine.parse.admin import parse_admin_policy
 from service.engine.parse.fields import Context, Session, type_name
 from service.engine.parse.metadata import Metadata, parse_metadata
 from service.engine.parse.namespaces import parse_namespace
@@ -35,6 +39,7 @@ from service.engine.parse.validation import (
 from service.engine.parse.workloads import parse_workload
 
 MAX_PROBLEMS = 1000
+ADMIN_API_VERSION = "policy.networking.k8s.io/v1alpha1"
 MAX_LISTED = 20
 
 # The apiVersion each supported kind is read at.
@@ -50,6 +55,8 @@ API_VERSIONS: dict[str, str] = {
     "Job": "batch/v1",
     "CronJob": "batch/v1",
     "NetworkPolicy": "networking.k8s.io/v1",
+    ADMIN_KIND: ADMIN_API_VERSION,
+    BASELINE_KIND: ADMIN_API_VERSION,
 }
 
 
@@ -60,6 +67,7 @@ class _Collector:
         self.workloads: list[Workload] = []
         self.services: list[Service] = []
         self.policies: list[NetworkPolicy] = []
+        self.admin_policies: list[AdminPolicy] = []
         self.refs: list[tuple[ObjectRef, Origin]] = []
         self.seen: dict[tuple[str, str, str], Origin] = {}
         self.unsupported: Counter[str] = Counter()
@@ -84,6 +92,7 @@ def parse_documents(documents: Sequence[Document]) -> ParsedObjects:
         workloads=tuple(out.workloads),
         services=tuple(out.services),
         policies=tuple(out.policies),
+        admin_policies=tuple(out.admin_policies),
         warnings=tuple(_warnings(out)),
         refs=tuple(out.refs),
     )
@@ -164,12 +173,21 @@ def _namespace(ctx: Context, out: _Collector, kind: str, body: dict[str, Any]) -
         out.namespaces.append(parse_namespace(meta))
 
 
+def _admin(ctx: Context, out: _Collector, kind: str, body: dict[str, Any]) -> None:
+    meta = parse_metadata(ctx, body, namespaced=False)
+    policy = parse_admin_policy(ctx, body, meta, baseline=kind == BASELINE_KIND)
+    if _accept(ctx, out, kind, meta) and policy is not None:
+        out.admin_policies.append(policy)
+
+
 _Handler = Callable[[Context, _Collector, str, dict[str, Any]], None]
 _HANDLERS: dict[str, _Handler] = {
     "Pod": _pod,
     "NetworkPolicy": _policy,
     "Service": _service,
     "Namespace": _namespace,
+    ADMIN_KIND: _admin,
+    BASELINE_KIND: _admin,
     **dict.fromkeys(WORKLOAD_KINDS, _workload),
 }
 assert set(_HANDLERS) == set(API_VERSIONS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from service.engine.model import (
+    AdminPolicy,
     LivePod,
     Namespace,
     NetworkPolicy,
@@ -29,5 +30,6 @@ class ParsedObjects:
     workloads: tuple[Workload, ...] = ()
     services: tuple[Service, ...] = ()
     policies: tuple[NetworkPolicy, ...] = ()
+    admin_policies: tuple[AdminPolicy, ...] = ()
     warnings: tuple[str, ...] = ()
     refs: tuple[tuple[ObjectRef, Origin], ...] = field(default=())
