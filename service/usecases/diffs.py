@@ -41,9 +41,9 @@ from service.report.diff import DiffSide
 from service.store.records import SnapshotRecord
 from service.store.snapshots import SnapshotRepository
 from service.usecases.cache import LRUCache
-from service.usecases.errors import InvalidQueryError
+from service.usecases.errors import InvalidQueryError, from_manifest_error
 from service.usecases.manifests import Manifests, from_documents
-from service.usecases.snapshots import Analyzer, Ref, _manifest_error, get_snapshot, parse_ref
+from service.usecases.snapshots import Analyzer, Ref, get_snapshot, parse_ref
 
 # Kinds that make up the inventory: a what-if touching one resolves the whole head again.
 # Any other kind (NetworkPolicy, Service, or one the analysis ignores) takes the fast path.
@@ -252,7 +252,7 @@ def proposed_change(
                 documents = read_bytes(data, content_type=content_type, limits=limits or Limits())
                 parse_documents(documents)  # every problem at once, as an upload
     except ManifestError as error:
-        raise _manifest_error(error) from error
+        raise from_manifest_error(error) from error
     deletions: list[ObjectKey] = []
     for index, item in enumerate(delete):
         kind, name = item.get("kind"), item.get("name")
@@ -394,4 +394,4 @@ def head_documents_manifests(
     try:
         return from_documents(documents)
     except ManifestError as error:
-        raise _manifest_error(error) from error
+        raise from_manifest_error(error) from error

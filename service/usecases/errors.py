@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.engine.model import ManifestError
+
 
 class UseCaseError(Exception):
     """Base of every error a client can cause. ``code`` is stable and machine-readable."""
@@ -31,3 +33,14 @@ class InputTooLargeError(UseCaseError):
 
 class InvalidQueryError(UseCaseError):
     code = "invalid_query"
+
+
+def from_manifest_error(error: ManifestError) -> InvalidManifestsError | InputTooLargeError:
+    """The domain error for invalid input: 413 material when a limit was hit, else 422."""
+    details = [p.to_api() for p in error.problems]
+    if error.too_large:
+        return InputTooLargeError(str(error.problems[0].message), details)
+    count = len(error.problems)
+    return InvalidManifestsError(
+        f"the manifests have {count} problem(s); nothing was stored", details
+    )

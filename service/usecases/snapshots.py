@@ -27,10 +27,9 @@ from service.store.records import ClusterRecord, NewObject, SnapshotRecord, Stor
 from service.store.snapshots import SnapshotRepository
 from service.usecases.cache import LRUCache
 from service.usecases.errors import (
-    InputTooLargeError,
-    InvalidManifestsError,
     InvalidQueryError,
     NotFoundError,
+    from_manifest_error,
 )
 from service.usecases.manifests import compile_snapshot, from_documents, load_bytes
 
@@ -57,16 +56,6 @@ def check_cluster_name(name: str) -> str:
             "or '.', starting and ending with a letter or digit"
         )
     return name
-
-
-def _manifest_error(error: ManifestError) -> InvalidManifestsError | InputTooLargeError:
-    details = [p.to_api() for p in error.problems]
-    if error.too_large:
-        return InputTooLargeError(str(error.problems[0].message), details)
-    count = len(error.problems)
-    return InvalidManifestsError(
-        f"the manifests have {count} problem(s); nothing was stored", details
-    )
 
 
 def _new_object(document: Document) -> NewObject:
@@ -96,7 +85,7 @@ def record_snapshot(
     try:
         manifests = load_bytes(data, content_type=content_type, limits=limits)
     except ManifestError as error:
-        raise _manifest_error(error) from error
+        raise from_manifest_error(error) from error
     objects = [_new_object(d) for d in manifests.documents]
     counts = dict(sorted(Counter(o.kind for o in objects).items()))
     return SnapshotRepository(session).create(
