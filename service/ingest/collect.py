@@ -95,8 +95,16 @@ class Collector:
                 too_large=True,
             )
 
-    def add(self, value: object, origin: Origin, lines: ItemLines | None = None) -> None:
-        """Add one decoded document, flattening it if it is a List."""
+    def add(
+        self,
+        value: object,
+        origin: Origin,
+        lines: ItemLines | None = None,
+        *,
+        items_transformed: bool = False,
+    ) -> None:
+        """Add one decoded document, flattening it if it is a List (whose items the reader
+        may have passed through the transform already: ``items_transformed``)."""
         if not isinstance(value, dict):
             self.problem(
                 Problem(
@@ -106,17 +114,23 @@ class Collector:
             )
             return
         if is_list(value):
-            self._flatten(value.get("items") or [], origin, lines)
+            self._flatten(value.get("items") or [], origin, lines, items_transformed)
         else:
             self.documents.append(Document(origin, self.transform(value)))
             if len(self.documents) > self.limits.max_documents:
                 self.check_count()
 
-    def _flatten(self, items: list[Any], origin: Origin, lines: ItemLines | None) -> None:
+    def _flatten(
+        self,
+        items: list[Any],
+        origin: Origin,
+        lines: ItemLines | None,
+        transformed: bool = False,
+    ) -> None:
         self.check_count(len(items))
         source, document, outer = origin.source, origin.document, origin.item
         append = self.documents.append
-        transform = self.transform
+        transform = _unchanged if transformed else self.transform
         for index, item in enumerate(items):
             line, nested = lines.item(index) if lines is not None else (None, None)
             item_origin = Origin(source, document, index if outer is None else outer, line)

@@ -259,7 +259,7 @@ def read_json(chunks: Iterator[str], source: str | None, limits: Limits, out: Co
                 return
             line = stream.line_at(stream.pos)
             if first == "{":
-                out.add(stream.obj(), Origin(source, index, line=line))
+                out.add(stream.obj(), Origin(source, index, line=line), items_transformed=True)
                 index += 1
             elif first == "[":
                 stream.pos += 1
@@ -268,8 +268,9 @@ def read_json(chunks: Iterator[str], source: str | None, limits: Limits, out: Co
                     continue
                 while True:
                     line = stream.line_at(stream.pos)
-                    value = stream.obj() if stream.text[stream.pos] == "{" else stream.value()
-                    out.add(value, Origin(source, index, line=line))
+                    is_object = stream.text[stream.pos] == "{"
+                    value = stream.obj() if is_object else stream.value()
+                    out.add(value, Origin(source, index, line=line), items_transformed=is_object)
                     index += 1
                     following = stream.peek()
                     stream.pos += 1
