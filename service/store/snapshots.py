@@ -244,6 +244,29 @@ class SnapshotRepository:
         found.sort(key=lambda o: (o.kind, o.namespace or "", o.name, o.content_hash))
         return found
 
+    def object_hashes(self, snapshot_id: int) -> dict[tuple[str, str | None, str], str]:
+        """Every object's content hash by (kind, namespace, name), without the bodies (what
+        a diff needs to find the objects that changed)."""
+        found: dict[tuple[str, str | None, str], str] = {}
+        for chunk in chunks(self._member_ids(snapshot_id)):
+            stmt = select(
+                ObjectRow.kind, ObjectRow.namespace, ObjectRow.name, ObjectRow.content_hash
+            ).where(one_of(self.session, ObjectRow.id, chunk))
+            found.update(
+                ((r.kind, r.namespace, r.name), r.content_hash) for r in self.session.execute(stmt)
+            )
+        return found
+
+    def bodies_by_hash(self, digests: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The bodies of the objects with these content hashes (unknown ones are absent)."""
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in chunks(builtins.list(digests)):
+            stmt = select(ObjectRow.content_hash, ObjectRow.body).where(
+                one_of(self.session, ObjectRow.content_hash, chunk)
+            )
+            found.update((digest, _decode(body)) for digest, body in self.session.execute(stmt))
+        return found
+
     def object_bodies(self, snapshot_id: int) -> builtins.list[dict[str, Any]]:
         """Every object body of a snapshot, in no particular order (the compile fast path)."""
         bodies: builtins.list[dict[str, Any]] = []

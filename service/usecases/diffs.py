@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -145,41 +144,27 @@ def diff_manifests(
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _StoredIndex:
-    """A stored snapshot's objects (of one kind, or all): content hashes by key, and the
-    bodies compressed (decoded again only for the objects a diff finds changed)."""
-
-    hashes: dict[ObjectKey, str]
-    packed: dict[ObjectKey, bytes]
-
-    def body(self, key: ObjectKey) -> dict[str, Any]:
-        value: dict[str, Any] = json.loads(zlib.decompress(self.packed[key]))
-        return value
+# Object hashes per snapshot content hash: content-addressed, so never stale.
+_INDEXES: LRUCache[str, dict[ObjectKey, str]] = LRUCache(8)
 
 
-# Per (snapshot content hash, kind or None for all): content-addressed, so never stale and
-# safe to share between databases.
-_INDEXES: LRUCache[tuple[str, str | None], _StoredIndex] = LRUCache(8)
+def _stored_hashes(session: Session, record: SnapshotRecord) -> dict[ObjectKey, str]:
+    """A stored snapshot's objects: content hash by key (no bodies: those are fetched only
+    for the objects a diff finds changed)."""
+
+    def load() -> dict[ObjectKey, str]:
+        found = SnapshotRepository(session).object_hashes(record.id)
+        return {ObjectKey(k, ns or "", n): digest for (k, ns, n), digest in found.items()}
+
+    return _INDEXES.get_or_compute(record.content_hash, load)[0]
 
 
-def _stored_index(
-    session: Session, record: SnapshotRecord, kind: str | None = None
-) -> _StoredIndex:
-    def load() -> _StoredIndex:
-        hashes: dict[ObjectKey, str] = {}
-        packed: dict[ObjectKey, bytes] = {}
-        for o in SnapshotRepository(session).objects(record.id, kind=kind):
-            key = ObjectKey(o.kind, o.namespace or "", o.name)
-            hashes[key] = o.content_hash
-            packed[key] = zlib.compress(json.dumps(o.body, separators=(",", ":")).encode(), 1)
-        return _StoredIndex(hashes, packed)
-
-    return _INDEXES.get_or_compute((record.content_hash, kind), load)[0]
-
-
-def _bodies(index: _StoredIndex, keys: Iterable[ObjectKey]) -> dict[ObjectKey, Any]:
-    return {k: index.body(k) for k in keys if k in index.packed}
+def _bodies(
+    session: Session, hashes: Mapping[ObjectKey, str], keys: Iterable[ObjectKey]
+) -> dict[ObjectKey, Any]:
+    wanted = {k: hashes[k] for k in keys if k in hashes}
+    bodies = SnapshotRepository(session).bodies_by_hash(list(set(wanted.values())))
+    return {k: bodies[digest] for k, digest in wanted.items() if digest in bodies}
 
 
 def diff_snapshots(
@@ -196,12 +181,17 @@ def diff_snapshots(
     records = [get_snapshot(session, cluster, ref) for cluster, ref in (base, head)]
     compiled = [analyzer.compiled_for(session, r, options) for r in records]
     maps = [analyzer.connectivity(session, r, options, granularity) for r in records]
-    old, new = (_stored_index(session, r) for r in records)
+    old, new = (_stored_hashes(session, r) for r in records)
     # Equal content hashes: no need to compare the bodies.
-    keys = [k for k in old.hashes.keys() | new.hashes.keys()
-            if old.hashes.get(k) != new.hashes.get(k)]  # fmt: skip
+    keys = [k for k in old.keys() | new.keys() if old.get(k) != new.get(k)]
     diff = compare(
-        compiled[0], compiled[1], maps[0], maps[1], _bodies(old, keys), _bodies(new, keys), keys
+        compiled[0],
+        compiled[1],
+        maps[0],
+        maps[1],
+        _bodies(session, old, keys),
+        _bodies(session, new, keys),
+        keys,
     )
     return DiffOutcome(diff, _side(records[0]), _side(records[1]))
 
@@ -326,8 +316,8 @@ def what_if(
     options = options or AnalysisOptions()
     record = get_snapshot(session, cluster, ref)
     kinds = change.kinds
-    indexes = [_stored_index(session, record, kind) for kind in sorted(kinds)]
-    missing = [k for k in change.deletions if not any(k in i.hashes for i in indexes)]
+    hashes = _stored_hashes(session, record)
+    missing = [k for k in change.deletions if k not in hashes]
     if missing:
         raise InvalidQueryError(
             f"cannot delete {missing[0]}: snapshot {record.cluster}@{record.version} has no "
@@ -335,9 +325,7 @@ def what_if(
             [{"field": "delete", **k.to_api()} for k in missing],
         )
     touched = [*change.keys, *change.deletions]
-    base_bodies: dict[ObjectKey, Mapping[str, Any]] = {}
-    for index in indexes:
-        base_bodies.update(_bodies(index, touched))
+    base_bodies: dict[ObjectKey, Mapping[str, Any]] = _bodies(session, hashes, touched)
     head_bodies: dict[ObjectKey, Mapping[str, Any]] = dict(base_bodies)
     for key in change.deletions:
         del head_bodies[key]
