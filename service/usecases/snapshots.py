@@ -75,6 +75,7 @@ def record_snapshot(
     source: str | None = None,
     labels: Mapping[str, str] | None = None,
     limits: Limits | None = None,
+    analyzer: Analyzer | None = None,
 ) -> tuple[SnapshotRecord, bool]:
     """Validate and store manifests as the next version of ``cluster``; ``(record, created)``.
 
@@ -88,7 +89,7 @@ def record_snapshot(
         raise from_manifest_error(error) from error
     objects = [_new_object(d) for d in manifests.documents]
     counts = dict(sorted(Counter(o.kind for o in objects).items()))
-    return SnapshotRepository(session).create(
+    record, created = SnapshotRepository(session).create(
         cluster,
         objects,
         source=source,
@@ -96,6 +97,9 @@ def record_snapshot(
         counts=counts,
         warnings=list(manifests.warnings),
     )
+    if analyzer is not None:
+        analyzer.remember(record, manifests.cluster)
+    return record, created
 
 
 def list_clusters(session: Session) -> list[ClusterRecord]:
@@ -141,9 +145,11 @@ class Analyzer:
 
     cache_size: int = 8
     on_compile: Callable[[float], None] | None = None
-    clusters: LRUCache[int, Cluster] = field(init=False)
-    compiled: LRUCache[tuple[int, AnalysisOptions], CompiledCluster] = field(init=False)
-    maps: LRUCache[tuple[int, AnalysisOptions, Granularity], ConnectivityMap] = field(init=False)
+    # Keyed by the snapshot's content hash: identical content, identical answers, so an
+    # entry is never wrong, whichever cluster or version (or rolled-back upload) it came from.
+    clusters: LRUCache[str, Cluster] = field(init=False)
+    compiled: LRUCache[tuple[str, AnalysisOptions], CompiledCluster] = field(init=False)
+    maps: LRUCache[tuple[str, AnalysisOptions, Granularity], ConnectivityMap] = field(init=False)
 
     def __post_init__(self) -> None:
         self.clusters = LRUCache(self.cache_size)
@@ -159,7 +165,12 @@ class Analyzer:
             del bodies
             return from_documents(documents).cluster
 
-        return self.clusters.get_or_compute(record.id, load)[0]
+        return self.clusters.get_or_compute(record.content_hash, load)[0]
+
+    def remember(self, record: SnapshotRecord, cluster: Cluster) -> None:
+        """Keep the cluster an upload has just parsed: the first analysis of a new snapshot
+        then skips reading and parsing it again."""
+        self.clusters.get_or_compute(record.content_hash, lambda: cluster)
 
     def compiled_for(
         self, session: Session, record: SnapshotRecord, options: AnalysisOptions
@@ -172,7 +183,7 @@ class Analyzer:
                 self.on_compile(time.perf_counter() - started)
             return compiled
 
-        return self.compiled.get_or_compute((record.id, options), build)[0]
+        return self.compiled.get_or_compute((record.content_hash, options), build)[0]
 
     def connectivity(
         self,
@@ -184,7 +195,7 @@ class Analyzer:
         def build() -> ConnectivityMap:
             return connectivity_map(self.compiled_for(session, record, options), granularity)
 
-        return self.maps.get_or_compute((record.id, options, granularity), build)[0]
+        return self.maps.get_or_compute((record.content_hash, options, granularity), build)[0]
 
     def reachability(
         self,
@@ -215,10 +226,12 @@ class Analyzer:
         except (EndpointError, QueryError) as error:
             raise InvalidQueryError(str(error), [{"field": error.field}]) from error
 
-    def forget(self, snapshot_id: int) -> None:
-        self.clusters.discard(lambda key: key == snapshot_id)
-        self.compiled.discard(lambda key: key[0] == snapshot_id)
-        self.maps.discard(lambda key: key[0] == snapshot_id)
+    def forget(self, record: SnapshotRecord) -> None:
+        """Free the memory of a deleted snapshot (another snapshot with the same content
+        simply compiles it again)."""
+        self.clusters.discard(lambda key: key == record.content_hash)
+        self.compiled.discard(lambda key: key[0] == record.content_hash)
+        self.maps.discard(lambda key: key[0] == record.content_hash)
 
     def stats(self) -> dict[str, Any]:
         return {

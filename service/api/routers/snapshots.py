@@ -155,6 +155,7 @@ async def upload_snapshot(
     session: SessionDep,
     settings: SettingsDep,
     metrics: MetricsDep,
+    analyzer: AnalyzerDep,
     source: Annotated[
         str | None,
         Query(
@@ -186,6 +187,7 @@ async def upload_snapshot(
                 source=source,
                 labels=labels,
                 limits=Limits(max_bytes=settings.max_body_bytes),
+                analyzer=analyzer,
             )
         )
     except InputTooLargeError:
@@ -259,7 +261,7 @@ def remove_snapshot(
     analyzer: AnalyzerDep,
 ) -> Response:
     record = delete_snapshot(session, cluster, parse_ref_param(cluster, ref))
-    analyzer.forget(record.id)
+    analyzer.forget(record)
     return Response(status_code=204)
 
 
