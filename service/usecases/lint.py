@@ -174,7 +174,8 @@ def lint_snapshot(
     if findings:
 
         def load() -> list[Suppression]:
-            bodies = SnapshotRepository(session).object_bodies(record.id)
+            with paused_gc():
+                bodies = SnapshotRepository(session).object_bodies(record.id)
             return annotation_suppressions(b for b in bodies if b.get("kind") in _ANNOTATED_KINDS)
 
         # keyed by content: identical content has identical annotations

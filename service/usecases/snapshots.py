@@ -22,6 +22,7 @@ from service.engine.model import Cluster, Document, ManifestError, Origin, Proto
 from service.engine.options import AnalysisOptions
 from service.engine.reachability import QueryError, Verdict, check
 from service.ingest import Limits
+from service.ingest.gc import paused_gc
 from service.store.clusters import ClusterRepository
 from service.store.records import ClusterRecord, NewObject, SnapshotRecord, StoredObject
 from service.store.snapshots import SnapshotRepository
@@ -160,8 +161,9 @@ class Analyzer:
         """The resolved cluster of a stored snapshot (parsed once, whatever the options)."""
 
         def load() -> Cluster:
-            bodies = SnapshotRepository(session).object_bodies(record.id)
-            documents = [Document(Origin(None, i), body) for i, body in enumerate(bodies)]
+            with paused_gc():  # decoding allocates a lot, and nothing here forms cycles
+                bodies = SnapshotRepository(session).object_bodies(record.id)
+                documents = [Document(Origin(None, i), body) for i, body in enumerate(bodies)]
             del bodies
             return from_documents(documents).cluster
 
