@@ -209,14 +209,17 @@ class CompiledPolicy:
 @dataclass(frozen=True, slots=True)
 class _Lookups:
     pods_by_workload: dict[ObjectRef, tuple[Pod, ...]]
+    pods_by_namespace: dict[str, tuple[Pod, ...]]
     pod_by_address: dict[IPAddress, Pod]
     services: dict[tuple[str, str], Service]
 
     @classmethod
     def build(cls, cluster: Cluster) -> _Lookups:
         by_workload: dict[ObjectRef, list[Pod]] = defaultdict(list)
+        by_namespace: dict[str, list[Pod]] = defaultdict(list)
         by_address: dict[IPAddress, Pod] = {}
         for pod in cluster.pods:
+            by_namespace[pod.namespace].append(pod)
             if pod.workload is not None:
                 by_workload[pod.workload].append(pod)
             if not pod.host_network:
@@ -224,6 +227,7 @@ class _Lookups:
                     by_address.setdefault(ip, pod)
         return cls(
             {ref: tuple(pods) for ref, pods in by_workload.items()},
+            {namespace: tuple(pods) for namespace, pods in by_namespace.items()},
             by_address,
             {(s.namespace, s.name): s for s in cluster.services},
         )

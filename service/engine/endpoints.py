@@ -115,8 +115,5 @@ def backends(compiled: CompiledCluster, service: Service) -> tuple[Pod, ...]:
     if not service.selector:
         return ()
     wanted = service.selector.items()
-    return tuple(
-        pod
-        for pod in compiled.pods
-        if pod.namespace == service.namespace and wanted <= pod.labels.items()
-    )
+    candidates = compiled.lookups.pods_by_namespace.get(service.namespace, ())
+    return tuple(pod for pod in candidates if wanted <= pod.labels.items())
