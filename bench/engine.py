@@ -42,7 +42,8 @@ def generate(generator: Path, size: str, data: Path) -> Path:
 
 def measure(path: Path) -> dict[str, object]:
     """Run inside a fresh process: every stage timed, peak memory at the end."""
-    from service.engine.connectivity import Granularity, connectivity_map
+    from service.engine.connectivity import connectivity_map
+    from service.engine.options import Granularity
     from service.engine.parse.essentials import essentials
     from service.engine.reachability import check
     from service.ingest import Limits, read_paths

@@ -18,7 +18,7 @@ from service.api.deps import AnalyzerDep, ReadAccess, SessionDep
 from service.api.errors import ForbiddenError, responses
 from service.api.routers.analysis import OptionsDep
 from service.api.routers.snapshots import ClusterPath, RefPath, parse_ref_param
-from service.engine.connectivity import Granularity
+from service.engine.options import Granularity
 from service.report.diff import iter_diff_json, render_markdown
 from service.report.verdict import verdict_to_api
 from service.usecases.diffs import (

@@ -15,7 +15,8 @@ from service.api.deps import AnalyzerDep, ReadAccess, SessionDep
 from service.api.errors import responses
 from service.api.routers.analysis import OptionsDep
 from service.api.routers.snapshots import ClusterPath, RefPath, parse_ref_param
-from service.usecases.lint import LintFormat, lint_snapshot
+from service.report.formats import LintFormat
+from service.usecases.lint_stored import lint_snapshot
 from service.usecases.snapshots import get_snapshot
 
 router = APIRouter(prefix="/v1/clusters/{cluster}/snapshots/{ref}", tags=["analysis"])

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -24,16 +23,11 @@ from service.engine import bitsets
 from service.engine.compile import CompiledCluster
 from service.engine.grouping import disjoint, egress_groups_by_target
 from service.engine.model import AddressRange, Direction, ObjectRef, PortSet
+from service.engine.options import Granularity
 from service.engine.tiers import tiered_class_connectivity
 
 Endpoint = ObjectRef | AddressRange
 IntArray = npt.NDArray[np.int64]
-
-
-class Granularity(StrEnum):
-    POD = "pod"
-    WORKLOAD = "workload"
-    NAMESPACE = "namespace"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
+class Granularity(StrEnum):
+    """What an endpoint of a connectivity map is."""
+
+    POD = "pod"
+    WORKLOAD = "workload"
+    NAMESPACE = "namespace"
+
+
 class PodIPsInIPBlocks(StrEnum):
     MATCH = "match"  # default: ipBlocks match pod IPs too (what the upstream e2e tests expect)
     IGNORE = "ignore"  # ipBlocks match only addresses outside the cluster

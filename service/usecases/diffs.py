@@ -1,5 +1,5 @@
-"""Diffs: of two stored snapshots (one cluster or two), of a proposed change against a
-stored snapshot (what-if, nothing stored), and of two sets of manifests (the CLI).
+"""Diffs of stored snapshots: two of them (one cluster or two), and a proposed change
+against one (what-if, nothing stored). Two sets of manifests: :mod:`compare`.
 
 Connectivity comes from the analyzer's cached maps where it can. A what-if that touches only
 NetworkPolicies and Services (the common case) reuses the base snapshot's resolved cluster,
@@ -19,20 +19,16 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from service.engine.compile import CompiledCluster, compile_cluster
-from service.engine.connectivity import ConnectivityMap, Granularity, connectivity_map
+from service.engine.connectivity import connectivity_map
 from service.engine.diff import (
     ObjectKey,
     SemanticDiff,
-    diff_maps,
-    diff_objects,
-    dns_endpoints,
-    index_bodies,
     ip_starts,
     object_key,
     representatives,
 )
 from service.engine.model import Cluster, Document, ManifestError, Origin, Pod
-from service.engine.options import AnalysisOptions
+from service.engine.options import AnalysisOptions, Granularity
 from service.engine.parse import parse_documents
 from service.ingest import Limits, read_bytes
 from service.ingest.gc import paused_gc
@@ -40,6 +36,7 @@ from service.report.diff import DiffSide
 from service.store.records import SnapshotRecord
 from service.store.snapshots import SnapshotRepository
 from service.usecases.cache import LRUCache
+from service.usecases.compare import compare
 from service.usecases.errors import InvalidQueryError, from_manifest_error
 from service.usecases.manifests import Manifests, from_documents
 from service.usecases.snapshots import Analyzer, Ref, get_snapshot, parse_ref
@@ -57,18 +54,6 @@ class DiffOutcome:
     diff: SemanticDiff
     base: DiffSide
     head: DiffSide
-
-
-def parse_granularity(text: str | None) -> Granularity:
-    if text is None:
-        return Granularity.WORKLOAD
-    try:
-        return Granularity(text)
-    except ValueError:
-        raise InvalidQueryError(
-            f"granularity {text!r} is not one of pod, workload, namespace",
-            [{"field": "granularity"}],
-        ) from None
 
 
 def parse_cluster_ref(text: str, field: str) -> tuple[str, Ref]:
@@ -91,52 +76,6 @@ def _side(record: SnapshotRecord, **extra: Any) -> DiffSide:
         **extra,
     }
     return DiffSide(f"{record.cluster}@{record.version}", info)
-
-
-def compare(
-    base: CompiledCluster,
-    head: CompiledCluster,
-    base_map: ConnectivityMap,
-    head_map: ConnectivityMap,
-    base_bodies: Mapping[ObjectKey, Mapping[str, Any]],
-    head_bodies: Mapping[ObjectKey, Mapping[str, Any]],
-    keys: Iterable[ObjectKey] | None = None,
-) -> SemanticDiff:
-    granularity = base_map.granularity
-    with paused_gc():
-        connections = diff_maps(
-            base_map,
-            head_map,
-            base_dns=dns_endpoints(base, granularity),
-            head_dns=dns_endpoints(head, granularity),
-        )
-        objects = diff_objects(base_bodies, head_bodies, keys)
-    return SemanticDiff(connections, objects)
-
-
-# --------------------------------------------------------------------------------------
-# Manifests (the CLI)
-# --------------------------------------------------------------------------------------
-
-
-def diff_manifests(
-    base: Manifests,
-    head: Manifests,
-    *,
-    granularity: Granularity = Granularity.WORKLOAD,
-    options: AnalysisOptions | None = None,
-) -> SemanticDiff:
-    """Two sets of validated manifests, compiled in memory."""
-    compiled = [m.compile(options) for m in (base, head)]
-    maps = [connectivity_map(c, granularity) for c in compiled]
-    return compare(
-        compiled[0],
-        compiled[1],
-        maps[0],
-        maps[1],
-        index_bodies(d.body for d in base.documents),
-        index_bodies(d.body for d in head.documents),
-    )
 
 
 # --------------------------------------------------------------------------------------

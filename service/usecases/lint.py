@@ -1,4 +1,4 @@
-"""Lint use cases: lint manifests (CLI) or a stored snapshot (API), apply suppressions, render.
+"""Lint manifests (the CLI), apply suppressions, render; stored snapshots: :mod:`lint_stored`.
 
 Suppressions come from the caller (``CODE`` or ``CODE:namespace/name``, see
 :mod:`service.engine.lint.suppress`) and from the objects themselves: an annotation
@@ -12,45 +12,25 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy.orm import Session
 
 from service.engine.lint import CHECKS_BY_CODE, Finding, Severity, Suppression, lint, suppress
 from service.engine.model import WORKLOAD_KINDS, ObjectRef, Origin
 from service.engine.options import AnalysisOptions
 from service.ingest.gc import paused_gc
+from service.report.formats import FailOn, LintFormat
 from service.report.lint import (
     findings_to_api,
     findings_to_markdown,
     findings_to_sarif,
     findings_to_text,
 )
-from service.store.records import SnapshotRecord
-from service.store.snapshots import SnapshotRepository
-from service.usecases.cache import LRUCache
 from service.usecases.errors import InvalidQueryError
 from service.usecases.manifests import Manifests
-from service.usecases.snapshots import Analyzer
 
 IGNORE_ANNOTATION = "netreach.io/lint-ignore"
-_ANNOTATED_KINDS = ("NetworkPolicy", "Service", "Namespace", "Pod", *WORKLOAD_KINDS)
-
-
-class LintFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
-    MD = "md"
-    SARIF = "sarif"
-
-
-class FailOn(StrEnum):
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
-    NONE = "none"
+ANNOTATED_KINDS = ("NetworkPolicy", "Service", "Namespace", "Pod", *WORKLOAD_KINDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,38 +127,7 @@ def lint_manifests(
         findings = lint(compiled)
     seconds = time.perf_counter() - started
     annotated = annotation_suppressions(
-        d.body for d in manifests.documents if d.body.get("kind") in _ANNOTATED_KINDS
+        d.body for d in manifests.documents if d.body.get("kind") in ANNOTATED_KINDS
     )
     kept, dropped = suppress(findings, [*wanted, *annotated])
     return LintReport(kept, dropped, _origins(manifests), seconds)
-
-
-_ANNOTATIONS: LRUCache[str, list[Suppression]] = LRUCache(16)
-
-
-def lint_snapshot(
-    session: Session,
-    analyzer: Analyzer,
-    record: SnapshotRecord,
-    options: AnalysisOptions,
-    suppressions: Sequence[str] = (),
-) -> LintReport:
-    """Lint a stored snapshot (no file locations: it came from a request body)."""
-    wanted = parse_suppressions(suppressions)
-    compiled = analyzer.compiled_for(session, record, options)
-    started = time.perf_counter()
-    with paused_gc():  # many small objects, none cyclic: spare the collector's passes
-        findings = lint(compiled)
-    seconds = time.perf_counter() - started
-    annotated: list[Suppression] = []
-    if findings:
-
-        def load() -> list[Suppression]:
-            with paused_gc():
-                bodies = SnapshotRepository(session).object_bodies(record.id)
-            return annotation_suppressions(b for b in bodies if b.get("kind") in _ANNOTATED_KINDS)
-
-        # keyed by content: identical content has identical annotations
-        annotated = _ANNOTATIONS.get_or_compute(record.content_hash, load)[0]
-    kept, dropped = suppress(findings, [*wanted, *annotated])
-    return LintReport(kept, dropped, {}, seconds)

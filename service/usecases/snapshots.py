@@ -16,10 +16,10 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session
 
 from service.engine.compile import CompiledCluster
-from service.engine.connectivity import ConnectivityMap, Granularity, connectivity_map
+from service.engine.connectivity import ConnectivityMap, connectivity_map
 from service.engine.endpoints import EndpointError, EndpointNotFoundError
 from service.engine.model import Cluster, Document, ManifestError, Origin, Protocol
-from service.engine.options import AnalysisOptions
+from service.engine.options import AnalysisOptions, Granularity
 from service.engine.reachability import QueryError, Verdict, check
 from service.ingest import Limits
 from service.ingest.gc import paused_gc

@@ -16,9 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.engine.compile import compile_cluster
-from service.engine.connectivity import ConnectivityMap, Endpoint, Granularity, connectivity_map
+from service.engine.connectivity import ConnectivityMap, Endpoint, connectivity_map
 from service.engine.diff import ConnectivityDiff, diff_maps, dns_endpoints, reduced
 from service.engine.model import AddressRange, Cluster, IPAddress, ObjectRef, PortSet
+from service.engine.options import Granularity
 from tests.engine.strategies import clusters, policies, sample_addresses
 
 GRANULARITIES = st.sampled_from(list(Granularity))

@@ -14,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import app
-from service.engine.connectivity import Granularity
 from service.engine.model import Document, Origin
+from service.engine.options import Granularity
 from service.report.diff import GITHUB_COMMENT_LIMIT, DiffSide, diff_to_api, render_markdown
-from service.usecases.diffs import diff_manifests
+from service.usecases.compare import diff_manifests
 from service.usecases.manifests import from_documents
 from tests.diff import synthetic
 from tests.diff.helpers import GOLDEN, GOLDEN_CASES, write_case

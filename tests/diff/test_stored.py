@@ -13,8 +13,8 @@ import pytest
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.engine.connectivity import Granularity
 from service.engine.diff import ObjectKey
+from service.engine.options import Granularity
 from service.report.diff import diff_to_api
 from service.store import make_engine, make_session_factory
 from service.store.migrate import upgrade

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, given, settings
 
 from service.engine.compile import compile_cluster
-from service.engine.connectivity import Granularity, connectivity_map
+from service.engine.connectivity import connectivity_map
 from service.engine.model import (
     AddressRange,
     Cluster,
@@ -32,7 +32,7 @@ from service.engine.model import (
     Protocol,
     Rule,
 )
-from service.engine.options import AnalysisOptions, HostNetworkPods
+from service.engine.options import AnalysisOptions, Granularity, HostNetworkPods
 from tests.engine.reference import reference_allowed
 from tests.engine.strategies import clusters, clusters_with_admin, options_, sample_addresses
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from service.engine.connectivity import Granularity
-from service.engine.options import AnalysisOptions
+from service.engine.options import AnalysisOptions, Granularity
 from service.store import make_engine, make_session_factory
 from service.store.migrate import upgrade
 from service.usecases.snapshots import Analyzer, record_snapshot

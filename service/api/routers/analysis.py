@@ -25,8 +25,8 @@ from service.api.routers.snapshots import (
     parse_ref_param,
 )
 from service.api.schemas import ReachabilityQuery, VerdictOut
-from service.engine.connectivity import ConnectivityMap, Granularity
-from service.engine.options import AnalysisOptions, HostNetworkPods, PodIPsInIPBlocks
+from service.engine.connectivity import ConnectivityMap
+from service.engine.options import AnalysisOptions, Granularity, HostNetworkPods, PodIPsInIPBlocks
 from service.report.connectivity import (
     iter_connections_json,
     iter_map_csv,

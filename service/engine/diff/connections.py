@@ -33,8 +33,9 @@ import numpy as np
 import numpy.typing as npt
 
 from service.engine.compile import CompiledCluster
-from service.engine.connectivity import ConnectivityMap, Endpoint, Granularity, IntArray
+from service.engine.connectivity import ConnectivityMap, Endpoint, IntArray
 from service.engine.model import AddressRange, ObjectRef, PortSet
+from service.engine.options import Granularity
 
 KUBE_DNS_LABEL = ("k8s-app", "kube-dns")
 DNS_PORT = 53

@@ -17,10 +17,10 @@ import bisect
 import dataclasses
 from collections.abc import Iterable, Mapping
 
-from service.engine.connectivity import Granularity
 from service.engine.diff.connections import endpoint_of
 from service.engine.model import Cluster, IPBlock, NetworkPolicy, Pod
 from service.engine.model.addresses import split_points
+from service.engine.options import Granularity
 
 Starts = tuple[tuple[int, tuple[int, ...]], ...]
 

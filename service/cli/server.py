@@ -1,0 +1,263 @@
+"""Server-side commands: ``serve``, ``demo``, ``db``, ``token`` and ``push``.
+
+Their imports stay inside the commands: nothing else needs FastAPI, uvicorn or the database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from service.cli.app import EXIT_FAILED, EXIT_INVALID, Paths, app, fail, load
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from service.settings import Settings
+
+db_app = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens: bearer secrets with scopes.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+
+
+class TokenScope(StrEnum):
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"
+
+
+def _settings(**overrides: object) -> Settings:
+    """Settings from the environment (``NETREACH_*``), CLI flags overriding."""
+    from service.settings import Settings, get_settings
+
+    given = {key: value for key, value in overrides.items() if value is not None}
+    if not given:
+        return get_settings()
+    return Settings(**{**get_settings().model_dump(), **given})
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the configured database, migrated first when ``migrate_on_start``."""
+    from service.store import make_engine, make_session_factory
+    from service.store.migrate import upgrade
+
+    if settings.migrate_on_start:
+        upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind [127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [8000].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes [1].")] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(help="Serve /v1 without tokens on a non-loopback address (never in prod)."),
+    ] = False,
+) -> None:
+    """Run the API (uvicorn). Settings come from NETREACH_* variables; flags override them."""
+    import os
+
+    import uvicorn
+
+    from service.api.auth import is_loopback
+    from service.settings import get_settings
+    from service.store import TokenRepository
+
+    settings = _settings(host=host, port=port, workers=workers, insecure=insecure or None)
+    with _database(settings) as factory, factory() as session:
+        tokens_exist = TokenRepository(session).any_active()
+    where = f"{settings.host}:{settings.port}"
+    if not tokens_exist:
+        if not is_loopback(settings.host) and not settings.insecure:
+            fail(
+                f"refusing to serve on {where} (not a loopback address) while no API token "
+                "exists: create one with `netreach token create NAME --scope admin`, or pass "
+                "--insecure to serve /v1 open to anyone who can reach it"
+            )
+        typer.echo(
+            f"WARNING: no API token exists: /v1 on {where} is OPEN, without authentication. "
+            "Create a token with `netreach token create` to require one.",
+            err=True,
+        )
+    # Worker processes build their app from the environment: hand the resolved settings on.
+    # The schema was migrated above, once, so the workers do not race to migrate it.
+    os.environ.update(
+        {
+            "NETREACH_DATABASE_URL": settings.database_url,
+            "NETREACH_HOST": settings.host,
+            "NETREACH_PORT": str(settings.port),
+            "NETREACH_WORKERS": str(settings.workers),
+            "NETREACH_INSECURE": "true" if settings.insecure else "false",
+            "NETREACH_MIGRATE_ON_START": "false",
+        }
+    )
+    get_settings.cache_clear()
+    uvicorn.run(
+        "service.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=False,  # the app logs one structured line per request
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=30,
+    )
+
+
+@app.command()
+def demo(
+    port: Annotated[int | None, typer.Option(help="Port [8000].")] = None,
+) -> None:
+    """Load the demo cluster (two versions of a small shop), print curl examples, serve."""
+    from service.usecases.demo import curl_examples, load_demo
+
+    settings = _settings(host="127.0.0.1", port=port, workers=None, insecure=None)
+    with _database(settings) as factory, factory() as session:
+        records = load_demo(session)
+    versions = ", ".join(str(r.version) for r in records)
+    base = f"http://{settings.host}:{settings.port}"
+    typer.echo(f"demo cluster loaded (versions {versions}) into {settings.database_url}")
+    typer.echo("try, once the server is up:\n  " + "\n  ".join(curl_examples(base)) + "\n")
+    serve(host=settings.host, port=settings.port, workers=1, insecure=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database (NETREACH_DATABASE_URL) to the latest schema."""
+    from service.store.migrate import current_revision, upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    typer.echo(f"database at revision {current_revision(settings.database_url)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's schema revision and the code's; exit 1 if they differ."""
+    from service.store.migrate import current_revision, head_revision
+
+    current, head = current_revision(_settings().database_url), head_revision()
+    typer.echo(f"current: {current or '(empty database)'}\nhead:    {head}")
+    if current != head:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Argument(help="A unique name (who or what uses it).")],
+    scope: Annotated[
+        TokenScope, typer.Option(help="read; write (implies read); admin (implies both).")
+    ],
+    cluster: Annotated[
+        list[str] | None,
+        typer.Option(help="Only clusters matching this fnmatch pattern (repeatable)."),
+    ] = None,
+) -> None:
+    """Create a token and print its secret (shown once, stored only as a hash)."""
+    from service.store import InvalidTokenError, TokenNameTakenError, TokenRepository
+
+    try:
+        with _database(_settings()) as factory, factory() as session, session.begin():
+            record, secret = TokenRepository(session).create(name, [scope.value], cluster or ())
+    except (InvalidTokenError, TokenNameTakenError) as error:
+        fail(str(error))
+    clusters = ", ".join(record.clusters) or "all clusters"
+    typer.echo(f"created token {record.name!r}: scope {scope.value}, {clusters}", err=True)
+    typer.echo("the secret is shown once; store it now:", err=True)
+    typer.echo(secret)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (never their secrets)."""
+    from service.store import TokenRepository
+
+    with _database(_settings()) as factory, factory() as session:
+        records = TokenRepository(session).list()
+    if not records:
+        typer.echo("no tokens: /v1 is open on loopback addresses only", err=True)
+        return
+    typer.echo(f"{'NAME':24} {'SCOPES':18} {'CLUSTERS':24} {'CREATED':20} STATUS")
+    for record in records:
+        status = "active" if record.active else f"revoked {record.revoked_at:%Y-%m-%d %H:%M}"
+        typer.echo(
+            f"{record.name:24} {','.join(record.scopes):18} "
+            f"{','.join(record.clusters) or '*':24} {record.created_at:%Y-%m-%d %H:%M}     "
+            f"{status}"
+        )
+
+
+@token_app.command("revoke")
+def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
+    """Revoke a token: requests with it are refused from now on."""
+    from service.store import TokenRepository
+
+    with _database(_settings()) as factory, factory() as session, session.begin():
+        revoked = TokenRepository(session).revoke(name)
+    if not revoked:
+        fail(f"no active token named {name!r}")
+    typer.echo(f"revoked token {name!r}")
+
+
+@app.command()
+def push(
+    paths: Paths,
+    server: Annotated[
+        str, typer.Option(envvar="NETREACH_SERVER", help="Base URL, e.g. http://127.0.0.1:8000")
+    ],
+    cluster: Annotated[str, typer.Option(help="Cluster name.")],
+    token: Annotated[
+        str | None, typer.Option(envvar="NETREACH_TOKEN", help="Bearer token.")
+    ] = None,
+    source: Annotated[str | None, typer.Option(help="Where the manifests came from.")] = None,
+    label: Annotated[
+        list[str] | None, typer.Option(help="key=value label of the snapshot (repeatable).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the server.")] = 300.0,
+) -> None:
+    """Validate manifests locally, then store them on a server as the cluster's next version."""
+    from urllib.parse import quote
+
+    import httpx
+
+    manifests = load(paths)
+    body = json.dumps([document.body for document in manifests.documents])
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    params = httpx.QueryParams([("source", source)] if source else [])
+    for item in label or ():
+        params = params.add("label", item)
+    url = f"{server.rstrip('/')}/v1/clusters/{quote(cluster, safe='')}/snapshots"
+    try:
+        response = httpx.post(url, content=body, headers=headers, params=params, timeout=timeout)
+    except httpx.HTTPError as error:
+        fail(f"cannot reach {server}: {error}", EXIT_FAILED)
+    if response.status_code not in (200, 201):
+        try:
+            error_body = response.json()["error"]
+            message, details = str(error_body["message"]), list(error_body.get("details", []))
+        except (ValueError, KeyError, TypeError):
+            message, details = response.text.strip()[:500], []
+        for detail in details[:50]:
+            typer.echo(f"error: {json.dumps(detail)}", err=True)
+        fail(
+            f"server refused the snapshot ({response.status_code}): {message}",
+            EXIT_INVALID if response.status_code in (413, 415, 422) else EXIT_FAILED,
+        )
+    stored = response.json()
+    outcome = "created" if response.status_code == 201 else "unchanged: identical content"
+    typer.echo(f"{stored['cluster']} version {stored['version']} ({outcome})")
