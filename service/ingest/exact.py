@@ -11,15 +11,12 @@ does not say what is wrong, only that the slow, exact reader must look (and name
 
 from __future__ import annotations
 
-import re
+import json
 from typing import Any
 
 import numpy as np
 import orjson
 
-# A number token of 19 digits or more in orjson's compact output (beyond the int64 range
-# it may be; a string holding such digits only costs a closer look).
-_LONG_NUMBER = re.compile(rb"[:\[,]-?[0-9]{19,}")
 _ESCAPED_NUL = b"\\u0000"
 
 
@@ -85,6 +82,139 @@ def compact(value: Any) -> bytes | None:
 
 
 def looks_exact(dumped: bytes) -> bool:
-    """False when the compact form holds an escaped NUL or a number of 19+ digits (which may
-    lie outside the signed 64-bit range): the exact reader must decide."""
-    return _ESCAPED_NUL not in dumped and _LONG_NUMBER.search(dumped) is None
+    """False when the compact form holds an escaped NUL: the exact reader must decide.
+    (Integers beyond int64 are looked for in the source text: see :func:`long_digits`.)"""
+    return _ESCAPED_NUL not in dumped
+
+
+_DIGITS_AFTER_SEPARATOR = bytes(
+    0x30 if 0x30 <= byte <= 0x39 else 0x23 if byte in b":[,- \t\r\n" else 0x20
+    for byte in range(256)
+)
+_NINETEEN_DIGITS = b"#" + b"0" * 19
+
+
+def long_digits(data: bytes) -> bool:
+    """Whether ``data`` holds 19 digits right after a separator (`:`, `[`, `,`, `-` or
+    whitespace), where a number may start that exceeds int64 (orjson would silently read
+    one beyond 64 bits as a float). Digits inside hex strings (container IDs, digests) do
+    not follow a separator. One translate and one find, in C.
+
+    >>> long_digits(b'{"a": 1234567890123456789}'), long_digits(b'{"a": "f1234567890123456789"}')
+    (True, False)
+    """
+    return data.translate(_DIGITS_AFTER_SEPARATOR).find(_NINETEEN_DIGITS) >= 0
+
+
+
+
+class InexactError(ValueError):
+    """A decoded value that cannot be kept exactly; ``field`` locates it in its document."""
+
+    def __init__(
+        self, message: str, field: str | None = None, offset: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.offset = offset  # where in the text, when known
+
+
+def _path(parts: list[str | int]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _string_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "NUL characters are not allowed in strings"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "invalid Unicode (a lone surrogate escape such as \\ud800)"
+    return None
+
+
+def find_inexact(value: Any) -> InexactError | None:
+    """The first value Kubernetes would refuse or netreach could not store exactly: an
+    integer outside the signed 64-bit range, a NUL, a lone surrogate (in keys too)."""
+    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
+    while stack:
+        item, path = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            for key, child in item.items():
+                problem = _string_problem(key)
+                if problem is not None:
+                    return InexactError(f"key {key!r}: {problem}", _path(path) or None)
+                stack.append((child, [*path, key]))
+        elif kind is list:
+            stack.extend((child, [*path, index]) for index, child in enumerate(item))
+        elif kind is str:
+            problem = _string_problem(item)
+            if problem is not None:
+                return InexactError(problem, _path(path) or None)
+        elif kind is int and not -(2**63) <= item <= 2**63 - 1:
+            digits = str(item)
+            shown = digits if len(digits) <= 40 else digits[:40] + "..."
+            return InexactError(
+                f"integer {shown} is outside the signed 64-bit range Kubernetes integers hold",
+                _path(path) or None,
+            )
+    return None
+
+
+class _DuplicateKeyError(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+
+
+def check_json(text: str, value: Any) -> None:
+    """Raise :class:`InexactError` unless ``value`` (decoded from ``text``, which holds a
+    comma-separated run of JSON values, ``value`` being their list) is exactly what ``text`` says: no duplicate
+    keys, no integer beyond the signed 64-bit range, no NUL, no lone surrogate.
+
+    The common case costs one orjson serialisation and a few counts in C; only a suspect
+    text is decoded again, strictly, to say what is wrong.
+    """
+    dumped = compact(value)
+    encoded = text.encode("utf-8", "surrogatepass")
+    if (
+        dumped is not None
+        and looks_exact(dumped)
+        and not long_digits(encoded)
+        and key_count(encoded) == key_count(dumped)
+    ):
+        return
+    try:
+        strict = _STRICT.decode("[" + text + "]")
+    except _DuplicateKeyError as error:
+        quoted = json.dumps(error.key)
+        first = text.find(quoted)
+        raise InexactError(
+            f"duplicate key {error.key!r}", offset=max(text.find(quoted, first + 1), 0)
+        ) from None
+    problem = find_inexact(strict)
+    if problem is not None:
+        raise problem

@@ -35,7 +35,7 @@ import ryml  # type: ignore[import-untyped]
 
 from service.ingest.collect import Collector, ItemLines, is_list
 from service.engine.model import Origin
-from service.ingest.exact import compact, depth, key_count, looks_exact
+from service.ingest.exact import compact, depth, key_count, long_digits, looks_exact
 from service.ingest.limits import Limits
 from service.ingest.yaml_typing import MERGE, OutOfRange, key_text, resolve_plain
 
@@ -75,6 +75,8 @@ def _simple(text: str, raw: bytes) -> bool:
     """No character YAML forbids, and none of the constructs the fast path leaves alone."""
     if raw.translate(None, _PRINTABLE_ASCII) and _NOT_PRINTABLE.search(text):
         return False
+    if long_digits(raw):
+        return False  # an integer rapidyaml and orjson would turn into a float
     padded = "\n" + text
     return not any(pattern.search(padded) for pattern in _UNHANDLED)
 

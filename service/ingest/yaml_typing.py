@@ -171,11 +171,14 @@ def resolve_tagged(tag: str, text: str) -> object:
 
 def _float32_g(value: float) -> str:
     """Go's ``strconv.FormatFloat(value, 'g', -1, 32)`` (shortest float32 digits, %g)."""
-    import numpy as np
+    import numpy as np  # only float keys, which are rare, need it
 
     if value == 0:
         return "-0" if math.copysign(1.0, value) < 0 else "0"
-    sci = np.format_float_scientific(np.float32(value), unique=True, trim="-")
+    single = np.float32(value)
+    if not np.isfinite(single):  # beyond float32: Go writes +Inf, which sigs.k8s.io/yaml maps
+        return ".nan" if np.isnan(single) else (".inf" if single > 0 else "-.inf")
+    sci = np.format_float_scientific(single, unique=True, trim="-")
     mantissa, exponent = sci.split("e")
     negative = mantissa.startswith("-")
     digits = mantissa.lstrip("-").replace(".", "")
