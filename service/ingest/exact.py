@@ -42,34 +42,29 @@ def key_count(text: bytes) -> int:
         pattern = b"\\" + pattern
 
 
-def depth(compact: bytes, chunk: int = 4 * 1024 * 1024) -> int:
+def depth(compact: bytes) -> int:
     """The nesting depth of orjson's compact JSON (``{}`` is 1, a scalar 0), computed in
-    numpy a few megabytes at a time.
+    numpy over the brackets outside strings.
 
-    >>> depth(b'{"a":[1,{"b":"[[[{"}]}'), depth(b'"x"'), depth(b'{"a\\\\"":[]}', chunk=3)
+    >>> depth(b'{"a":[1,{"b":"[[[{"}]}'), depth(b'"x"'), depth(b'{"a\\\\"":[]}')
     (3, 0, 2)
     """
     if not compact or compact[0] not in b"[{":
         return 0
     # After dropping escaped backslashes and escaped quotes, every '"' delimits a string.
     flat = compact.replace(b"\\\\", b"__").replace(b'\\"', b"__")
-    deepest = level = 0
-    inside = False
-    for start in range(0, len(flat), chunk):
-        chars = np.frombuffer(flat, dtype=np.uint8, count=min(chunk, len(flat) - start),
-                              offset=start)  # fmt: skip
-        quoted = np.bitwise_xor.accumulate(chars == ord('"'), dtype=np.uint8).astype(bool)
-        if inside:
-            quoted = ~quoted
-        steps = np.zeros(len(chars), dtype=np.int32)
-        steps[(chars == ord("[")) | (chars == ord("{"))] = 1
-        steps[(chars == ord("]")) | (chars == ord("}"))] = -1
-        steps[quoted] = 0
-        running = np.cumsum(steps) + level
-        deepest = max(deepest, int(running.max()))
-        level = int(running[-1])
-        inside = bool(quoted[-1])  # inside a string after the chunk's last character
-    return deepest
+    chars = np.frombuffer(flat, dtype=np.uint8)
+    quotes = np.flatnonzero(chars == ord('"'))
+    brackets = np.flatnonzero(
+        (chars == ord("[")) | (chars == ord("{")) | (chars == ord("]")) | (chars == ord("}"))
+    )
+    outside = np.searchsorted(quotes, brackets) % 2 == 0  # an even number of quotes before
+    brackets = brackets[outside]
+    if not len(brackets):
+        return 0
+    kinds = chars[brackets]
+    steps = np.where((kinds == ord("[")) | (kinds == ord("{")), 1, -1).astype(np.int32)
+    return int(np.cumsum(steps).max())
 
 
 def compact(value: Any) -> bytes | None:

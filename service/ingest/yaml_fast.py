@@ -45,13 +45,11 @@ _PRINTABLE_ASCII = bytes([9, 10, 13, *range(0x20, 0x7F)])
 # a literal: anchors, aliases, tags, directives, reserved indicators and complex keys where
 # a token starts; merge keys; content on a `---` line; `...` document ends; tabs.
 _UNHANDLED = (
-    re.compile(r"[&*!%@`](?<=[\s\[\]{},:][&*!%@`])"),
-    re.compile(r"\?(?<=[\s\[\]{},:]\?)(?=\s|$)"),
-    re.compile(r"<<"),
-    re.compile(r"\n---[ ]*[^\s#]"),
-    re.compile(r"\n\.\.\."),
-    re.compile(r"\t"),
+    re.compile(rb"[&*!%@`](?<=[\s\[\]{},:][&*!%@`])"),
+    re.compile(rb"\?(?<=[\s\[\]{},:]\?)(?=\s|$)"),
+    re.compile(rb"\n---[ ]*[^\s#]"),
 )
+_UNHANDLED_LITERALS = (b"<<", b"\n...", b"\t")
 
 
 def _byte_table(chars: bytes) -> np.ndarray:
@@ -77,7 +75,9 @@ def _simple(text: str, raw: bytes) -> bool:
         return False
     if long_digits(raw):
         return False  # an integer rapidyaml and orjson would turn into a float
-    padded = "\n" + text
+    padded = b"\n" + raw
+    if any(literal in padded for literal in _UNHANDLED_LITERALS):
+        return False
     return not any(pattern.search(padded) for pattern in _UNHANDLED)
 
 
@@ -93,13 +93,13 @@ def _candidates(raw: bytes) -> list[tuple[int, int]]:
     ends = ends_all[np.searchsorted(ends_all, starts)]
     lengths = ends - starts
     digit = _DIGIT_START[data[starts]]
-    underscores = np.cumsum(data == ord("_"), dtype=np.int64)
+    underscores = np.flatnonzero(data == ord("_"))
     second = data[np.minimum(starts + 1 + (data[starts] == ord("-")) + (data[starts] == ord("+")), len(data) - 1)]
     first_digit = data[starts + (data[starts] == ord("-")) + (data[starts] == ord("+"))]
     keep = np.where(
         digit,
         ((first_digit == ord("0")) & _BASE_MARK[second])
-        | (underscores[ends - 1] > underscores[starts - 1])
+        | (np.searchsorted(underscores, ends) > np.searchsorted(underscores, starts))
         | (data[ends - 1] == ord(":")),
         lengths <= 6,
     )
@@ -192,7 +192,7 @@ class _Tree:
         key = tree.key(tree.first_child(node))
         if len(key) == 0:
             raise _Decline
-        offset = int(np.frombuffer(key, dtype=np.uint8).ctypes.data) - self.base
+        offset = np.frombuffer(key, dtype=np.uint8).__array_interface__["data"][0] - self.base
         if not 0 <= offset < self.size:
             raise _Decline
         return offset
