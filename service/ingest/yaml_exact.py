@@ -282,7 +282,8 @@ def _reader_problem(error: yaml.reader.ReaderError, text: str, origin: Origin) -
     position = min(int(error.position), len(text))
     line = text.count("\n", 0, position) + 1
     character = error.character
-    code = f"U+{ord(character):04X}" if isinstance(character, str) else f"#x{character:04x}"
+    number = ord(character) if isinstance(character, str) else int(character)
+    code = f"U+{number:04X}"
     return Problem(
         f"character {code} is not allowed in YAML (line {line}): {error.reason}",
         origin=Origin(origin.source, origin.document, line=line),

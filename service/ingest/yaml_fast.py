@@ -63,10 +63,12 @@ _BEFORE_SCALAR = _byte_table(b" \n:,[{")
 _RISKY_START = _byte_table(b"yYnNoOTFN~0123456789+-.")
 _DIGIT_START = _byte_table(b"0123456789+-.")
 _BASE_MARK = _byte_table(b"0123456789xXoObB_")
+_INF_NAN = _byte_table(b"iInN")
 _SCALAR_STARTS = frozenset(b":-[{,?\n")
 _WORDS = frozenset(
     "y Y yes Yes YES n N no No NO True TRUE False FALSE on On ON off Off OFF Null NULL ~".split()
-)
+    + [sign + dot for sign in ("", "+", "-") for dot in (".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN")]
+)  # rapidyaml rewrites `.Inf` as `.inf`: netreach keeps what was written
 
 
 def _simple(text: str, raw: bytes) -> bool:
@@ -99,6 +101,7 @@ def _candidates(raw: bytes) -> list[tuple[int, int]]:
     keep = np.where(
         digit,
         ((first_digit == ord("0")) & _BASE_MARK[second])
+        | ((first_digit == ord(".")) & _INF_NAN[second])
         | (np.searchsorted(underscores, ends) > np.searchsorted(underscores, starts))
         | (data[ends - 1] == ord(":")),
         lengths <= 6,

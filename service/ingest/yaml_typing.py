@@ -175,7 +175,8 @@ def _float32_g(value: float) -> str:
 
     if value == 0:
         return "-0" if math.copysign(1.0, value) < 0 else "0"
-    single = np.float32(value)
+    with np.errstate(over="ignore"):
+        single = np.float32(value)
     if not np.isfinite(single):  # beyond float32: Go writes +Inf, which sigs.k8s.io/yaml maps
         return ".nan" if np.isnan(single) else (".inf" if single > 0 else "-.inf")
     sci = np.format_float_scientific(single, unique=True, trim="-")
