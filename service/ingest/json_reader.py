@@ -278,7 +278,7 @@ class _Stream:
                         continue
             self.peek()
             start = self.pos
-            result.extend(self._shrunk([self.value()]))
+            result.extend(self._shrunk([self.value(f"items[{len(result)}]")]))
             end_of_value = self.pos
             following = self.peek()
             self.pos += 1

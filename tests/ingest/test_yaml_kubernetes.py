@@ -292,3 +292,39 @@ def test_property_scalars_read_the_same_both_ways(pairs: list[tuple[str, str]]) 
     lines = [place.format(t=token).replace("v", f"k{index}", 1) for index, (token, place) in enumerate(pairs)]
     data = ("kind: ConfigMap\n" + "\n".join(lines) + "\n").encode()
     agree(data)
+
+
+# -- JSON: the same refusals -----------------------------------------------------------------
+
+LIST_HEAD = b'{"apiVersion": "v1", "kind": "List", "items": [\n'
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "line"),
+    [
+        (b'{"kind": "NetworkPolicy",\n "kind": "ConfigMap"}', "duplicate key 'kind'", 2),
+        (b'[{"kind": "Pod", "metadata": {"name": "a",\n "name": "b"}}]', "duplicate key 'name'", 2),
+        (LIST_HEAD + b'{"kind": "Pod"},\n{"kind": "Pod", "a": 1, "a": 2}\n]}', "duplicate key 'a'", 3),
+        (b'{"kind": "Pod", "spec": {"n": [1, 123456789012345678901]}}', "spec.n[1]: integer", 1),
+        (b'{"kind": "Pod", "spec": {"n": -9223372036854775809}}', "spec.n: integer", 1),
+        (
+            LIST_HEAD + b'{"kind": "Pod"},\n{"kind": "Pod", "x": 99999999999999999999}\n]}',
+            "items[1].x: integer 99999999999999999999",
+            3,
+        ),
+        (b'{"kind": "Pod", "n": "\\ud800"}', "n: invalid Unicode", 1),
+        (b'{"kind": "Pod", "n": "a\\u0000"}', "n: NUL characters are not allowed", 1),
+    ],
+)
+def test_json_refused_with_key_field_and_line(data: bytes, message: str, line: int) -> None:
+    with pytest.raises(ManifestError) as caught:
+        read_bytes(data, source="src", content_type="application/json")
+    assert message in str(caught.value)
+    assert [p.origin.line for p in caught.value.problems if p.origin] == [line]
+
+
+def test_json_integers_in_range_round_trip_exactly() -> None:
+    body = b'{"kind": "Pod", "a": 9223372036854775807, "b": -9223372036854775808, "c": "\\u00e9"}'
+    [doc] = read_bytes(body)
+    assert doc.body == {"kind": "Pod", "a": 2**63 - 1, "b": -(2**63), "c": "\u00e9"}
+    assert __import__("orjson").loads(__import__("orjson").dumps(doc.body)) == doc.body
