@@ -101,14 +101,10 @@ def long_digits(data: bytes) -> bool:
     return data.translate(_DIGITS_AFTER_SEPARATOR).find(_NINETEEN_DIGITS) >= 0
 
 
-
-
 class InexactError(ValueError):
     """A decoded value that cannot be kept exactly; ``field`` locates it in its document."""
 
-    def __init__(
-        self, message: str, field: str | None = None, offset: int | None = None
-    ) -> None:
+    def __init__(self, message: str, field: str | None = None, offset: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
@@ -187,8 +183,9 @@ _STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_rej
 
 def check_json(text: str, value: Any) -> None:
     """Raise :class:`InexactError` unless ``value`` (decoded from ``text``, which holds a
-    comma-separated run of JSON values, ``value`` being their list) is exactly what ``text`` says: no duplicate
-    keys, no integer beyond the signed 64-bit range, no NUL, no lone surrogate.
+    comma-separated run of JSON values, ``value`` being their list) is exactly what
+    ``text`` says: no duplicate keys, no integer beyond the signed 64-bit range, no NUL, no
+    lone surrogate.
 
     The common case costs one orjson serialisation and a few counts in C; only a suspect
     text is decoded again, strictly, to say what is wrong.

@@ -56,7 +56,7 @@ class _SyntaxError(Exception):
         self.pos = pos
 
 
-class _Inexact(Exception):
+class _InexactAtError(Exception):
     """A value that cannot be kept exactly (see :func:`check_json`), at ``pos``."""
 
     def __init__(self, error: InexactError, pos: int, field: str | None) -> None:
@@ -188,7 +188,7 @@ class _Stream:
             check_json(self.text[start:end], values)
         except InexactError as error:
             pos = start + (error.offset or 0)
-            raise _Inexact(error, pos, field(error.field)) from None
+            raise _InexactAtError(error, pos, field(error.field)) from None
 
     def expect(self, char: str, what: str) -> None:
         got = self.peek()
@@ -210,7 +210,7 @@ class _Stream:
             key_pos = self.pos
             key = self.value()
             if key in result:
-                raise _Inexact(InexactError(f"duplicate key {key!r}"), key_pos, None)
+                raise _InexactAtError(InexactError(f"duplicate key {key!r}"), key_pos, None)
             self.expect(":", "':' delimiter")
             if key == "items" and self.peek() == "[":
                 result[key] = self.items()
@@ -343,7 +343,7 @@ def read_json(chunks: Iterator[str], source: str | None, limits: Limits, out: Co
                 origin=Origin(source, index, line=err_line),
             )
         ) from None
-    except _Inexact as error:
+    except _InexactAtError as error:
         err_line, _ = stream.where(min(error.pos, len(stream.text)))
         field = f"{error.field}: " if error.field else ""
         raise StopReading(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from codecs import BOM_UTF8
 import re
+from codecs import BOM_UTF8
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, Literal, Protocol

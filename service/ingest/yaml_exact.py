@@ -46,7 +46,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
         return SEQ if kind is SequenceNode else MAP
 
 
-class _Refused(Exception):
+class _RefusedError(Exception):
     """One document cannot be accepted (the others still are)."""
 
     def __init__(self, message: str, line: int | None) -> None:
@@ -81,7 +81,9 @@ class _Builder:
         if known is not None:
             return known
         if depth + 1 > self.max_depth:
-            raise _Refused(f"nesting too deep (more than {self.max_depth} levels)", _line(node))
+            raise _RefusedError(
+                f"nesting too deep (more than {self.max_depth} levels)", _line(node)
+            )
         if isinstance(node, SequenceNode):
             if node.tag != SEQ:
                 raise self.unsupported(node)
@@ -92,6 +94,7 @@ class _Builder:
         else:
             if node.tag != MAP:
                 raise self.unsupported(node)
+            assert isinstance(node, MappingNode)
             result = self.mapping(node, path, depth)
         self.built[id(node)] = result
         return result
@@ -108,11 +111,13 @@ class _Builder:
             else:
                 raise self.unsupported(node)
         except OutOfRange as error:
-            raise _Refused(self.at(path, str(error)), _line(node)) from None
+            raise _RefusedError(self.at(path, str(error)), _line(node)) from None
         except TagMismatch as error:
-            raise _Refused(self.at(path, str(error)), _line(node)) from None
+            raise _RefusedError(self.at(path, str(error)), _line(node)) from None
         if type(value) is str and "\x00" in value:
-            raise _Refused(self.at(path, "NUL characters are not allowed in strings"), _line(node))
+            raise _RefusedError(
+                self.at(path, "NUL characters are not allowed in strings"), _line(node)
+            )
         return value
 
     def mapping(self, node: MappingNode, path: list[str | int], depth: int) -> dict[str, Any]:
@@ -127,15 +132,15 @@ class _Builder:
                 self.merge(value_node, merged, path, depth)
                 continue
             if not isinstance(key_node, ScalarNode):
-                raise _Refused(self.at(path, "mapping keys must be scalars"), _line(key_node))
+                raise _RefusedError(self.at(path, "mapping keys must be scalars"), _line(key_node))
             key = key_text(self.scalar(key_node, path))
             if key is None:
-                raise _Refused(
+                raise _RefusedError(
                     self.at(path, f"mapping key {key_node.value!r} is not a string"),
                     _line(key_node),
                 )
             if key in explicit:
-                raise _Refused(
+                raise _RefusedError(
                     self.at(path, f"duplicate key {key!r} (line {_line(key_node)})"),
                     _line(key_node),
                 )
@@ -150,14 +155,14 @@ class _Builder:
         sources = node.value if isinstance(node, SequenceNode) else [node]
         for source in reversed(sources):
             if not isinstance(source, MappingNode):
-                raise _Refused(
+                raise _RefusedError(
                     self.at(path, "a merge key (<<) needs a mapping or a list of mappings"),
                     _line(source),
                 )
             into.update(self.value(source, path, depth))
 
-    def unsupported(self, node: Node) -> _Refused:
-        return _Refused(
+    def unsupported(self, node: Node) -> _RefusedError:
+        return _RefusedError(
             f"unsupported YAML tag {node.tag!r}: only plain data is accepted (line {_line(node)})",
             _line(node),
         )
@@ -340,7 +345,7 @@ def read_yaml_exact(text: str, source: str | None, limits: Limits, out: Collecto
                     continue
             try:
                 value = _Builder(limits).value(node, [])
-            except _Refused as refusal:
+            except _RefusedError as refusal:
                 out.problem(
                     Problem(
                         refusal.message,

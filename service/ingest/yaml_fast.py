@@ -33,11 +33,11 @@ import numpy as np
 import orjson
 import ryml  # type: ignore[import-untyped]
 
-from service.ingest.collect import Collector, ItemLines, is_list
 from service.engine.model import Origin
+from service.ingest.collect import Collector, ItemLines, is_list
 from service.ingest.exact import compact, depth, key_count, long_digits, looks_exact
 from service.ingest.limits import Limits
-from service.ingest.yaml_typing import MERGE, OutOfRange, key_text, resolve_plain
+from service.ingest.yaml_typing import OutOfRange, key_text, resolve_plain
 
 _NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _PRINTABLE_ASCII = bytes([9, 10, 13, *range(0x20, 0x7F)])
@@ -66,8 +66,36 @@ _BASE_MARK = _byte_table(b"0123456789xXoObBeE_")
 _INF_NAN = _byte_table(b"iInN")
 _SCALAR_STARTS = frozenset(b":-[{,?\n")
 _WORDS = frozenset(
-    "y Y yes Yes YES n N no No NO True TRUE False FALSE on On ON off Off OFF Null NULL ~".split()
-    + [sign + dot for sign in ("", "+", "-") for dot in (".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN")]
+    [
+        "y",
+        "Y",
+        "yes",
+        "Yes",
+        "YES",
+        "n",
+        "N",
+        "no",
+        "No",
+        "NO",
+        "True",
+        "TRUE",
+        "False",
+        "FALSE",
+        "on",
+        "On",
+        "ON",
+        "off",
+        "Off",
+        "OFF",
+        "Null",
+        "NULL",
+        "~",
+    ]
+    + [
+        sign + dot
+        for sign in ("", "+", "-")
+        for dot in (".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN")
+    ]
 )  # rapidyaml rewrites `.Inf` as `.inf`: netreach keeps what was written
 
 
@@ -96,7 +124,11 @@ def _candidates(raw: bytes) -> list[tuple[int, int]]:
     lengths = ends - starts
     digit = _DIGIT_START[data[starts]]
     underscores = np.flatnonzero(data == ord("_"))
-    second = data[np.minimum(starts + 1 + (data[starts] == ord("-")) + (data[starts] == ord("+")), len(data) - 1)]
+    second = data[
+        np.minimum(
+            starts + 1 + (data[starts] == ord("-")) + (data[starts] == ord("+")), len(data) - 1
+        )
+    ]
     first_digit = data[starts + (data[starts] == ord("-")) + (data[starts] == ord("+"))]
     keep = np.where(
         digit,
@@ -138,9 +170,7 @@ def _typing_agrees(raw: bytes) -> bool:
     differing = {token for token in {raw[low:high] for low, high in spans} if _differs(token)}
     if not differing:
         return True
-    return not any(
-        raw[low:high] in differing and _starts_scalar(raw, low) for low, high in spans
-    )
+    return not any(raw[low:high] in differing and _starts_scalar(raw, low) for low, high in spans)
 
 
 class _Lines:
@@ -195,7 +225,7 @@ class _Tree:
         key = tree.key(tree.first_child(node))
         if len(key) == 0:
             raise _Decline
-        offset = np.frombuffer(key, dtype=np.uint8).__array_interface__["data"][0] - self.base
+        offset = int(np.frombuffer(key, dtype=np.uint8).__array_interface__["data"][0]) - self.base
         if not 0 <= offset < self.size:
             raise _Decline
         return offset
@@ -230,7 +260,7 @@ class _Tree:
 def _emit(tree: Any, node: int) -> str | None:
     try:
         emitted: str | None = ryml.emit_json_malloc(tree, node)
-    except Exception:  # noqa: BLE001 - e.g. its own depth limit: the exact reader decides
+    except Exception:
         raise _Decline from None
     return emitted
 
@@ -265,7 +295,7 @@ def read_yaml_fast(
         return False
     try:
         parsed = _Tree(bytearray(raw), raw)
-    except Exception:  # noqa: BLE001 - rapidyaml's parse errors: the exact reader reports
+    except Exception:
         return False
     documents = parsed.documents()
     out.check_count(len(documents))  # empty documents count too

@@ -85,7 +85,9 @@ _WORDS: Final[dict[str, object]] = {
 # go-yaml's hint: only these first characters can start a non-string plain scalar.
 _NUMERIC_START: Final = frozenset("+-0123456789")
 # strconv.ParseInt(s, 0, 64) syntax, after go-yaml removed every underscore.
-_GO_INT: Final = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
+_GO_INT: Final = re.compile(
+    r"([+-]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)"
+)
 _GO_BINARY_SIGNED: Final = re.compile(r"0b([+-]?[01]+)")
 _YAML_FLOAT: Final = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _DOT_FLOAT: Final = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?")
