@@ -48,6 +48,8 @@ _UNHANDLED = (
     re.compile(rb"[&*!%@`](?<=[\s\[\]{},:][&*!%@`])"),
     re.compile(rb"\?(?<=[\s\[\]{},:]\?)(?=\s|$)"),
     re.compile(rb"\n---[ ]*[^\s#]"),
+    re.compile(rb"\n[ -]*:(?=\s)"),  # an empty key, which libyaml refuses
+    re.compile(rb"[\[{,][ ]*:(?=\s)"),
 )
 _UNHANDLED_LITERALS = (b"<<", b"\n...", b"\t")
 

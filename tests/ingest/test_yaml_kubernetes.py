@@ -240,8 +240,9 @@ def test_fast_path_reads_kubectl_output_with_lines() -> None:
         b"kind: Pod\nx:\n\t- 1\n",
         b"--- kind: Pod\n",
         b"kind: Pod\nx: [\n",
+        b"kind: Pod\n: v\n",
     ],
-    ids=["anchor", "tag", "yaml11-word", "octal", "underscore", "tab", "content-on-marker", "bad"],
+    ids=["anchor", "tag", "word", "octal", "underscore", "tab", "on-marker", "bad", "no-key"],
 )
 def test_fast_path_declines_what_it_cannot_prove(data: bytes) -> None:
     assert fast(data) is None
