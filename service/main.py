@@ -28,6 +28,7 @@ from service.settings import Settings, get_settings
 from service.store import make_engine, make_session_factory
 from service.store.migrate import head_revision, upgrade
 from service.usecases.cache import LRUCache
+from service.usecases.cluster_cache import ClusterCache
 from service.usecases.snapshots import Analyzer
 
 log = structlog.get_logger("netreach")
@@ -54,7 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(upgrade, settings.database_url)
         engine = make_engine(settings.database_url)
         analyzer = Analyzer(
-            cache_size=settings.cache_size, on_compile=metrics.compile_seconds.observe
+            cache_size=settings.cache_size,
+            on_compile=metrics.compile_seconds.observe,
+            files=ClusterCache.open(settings.cache_dir, settings.cache_dir_max_bytes),
         )
         metrics.watch_caches(lambda: analyzer_caches(analyzer))
         runtime = Runtime(
@@ -75,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield {"runtime": runtime}
         finally:
             metrics.unwatch_caches()
+            analyzer.close()
             engine.dispose()
             log.info("stopped")
 
