@@ -29,6 +29,7 @@ Each entry is one file, ``clusters/<key>.bin``::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -101,10 +102,8 @@ class ClusterCache:
             _remove(path)
             return None
         self._count("hits")
-        try:
+        with contextlib.suppress(OSError):
             os.utime(path)  # recently used: evicted last
-        except OSError:
-            pass
         return cluster
 
     def _verified_payload(self, data: bytes, content_hash: str) -> bytes | None:
@@ -123,10 +122,14 @@ class ClusterCache:
     # -- writing ------------------------------------------------------------------------
 
     def put(self, content_hash: str, cluster: Cluster) -> bool:
-        """Write the entry (unless one is there already); False when it was not written."""
-        path = self._path(content_hash)
-        if path.exists():
+        """Write the entry unless one is there already; False when it was not written."""
+        if self._path(content_hash).exists():
             return False
+        return self.write(content_hash, cluster)
+
+    def write(self, content_hash: str, cluster: Cluster) -> bool:
+        """Write the entry, replacing any; False when it could not be written (logged)."""
+        path = self._path(content_hash)
         try:
             payload = dump_cluster(cluster)
             header = _HEADER.pack(FORMAT_VERSION, fingerprint(), _digest(content_hash),
@@ -218,10 +221,8 @@ def _digest(content_hash: str) -> bytes:
 
 
 def _remove(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         path.unlink()
-    except OSError:
-        pass
 
 
 def _load_or_create_key(directory: Path) -> bytes:
@@ -234,10 +235,8 @@ def _load_or_create_key(directory: Path) -> bytes:
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(secrets.token_bytes(KEY_BYTES))
-            try:
+            with contextlib.suppress(FileExistsError):  # another process won: use theirs
                 os.link(temporary, path)
-            except FileExistsError:
-                pass  # another process created it first: use theirs
         finally:
             _remove(Path(temporary))
     if os.name == "posix" and path.stat().st_mode & 0o077:

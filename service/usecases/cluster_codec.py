@@ -40,7 +40,6 @@ _IPADDRESS = frozenset(
 _SOURCES = ("engine", "ingest", "store", "usecases/manifests.py", "usecases/cluster_codec.py")
 
 
-
 def _constructor_fields(cls: type) -> tuple[str, ...] | None:
     """The field names to pass to ``cls(...)`` positionally, or None when the constructor
     would not rebuild the same value (fields outside ``__init__``, keyword-only fields, or a
