@@ -8,14 +8,17 @@ from typing import Annotated
 
 import typer
 
+from service.cli import progress
 from service.cli.app import (
     EXIT_DENIED,
     HostNetworkOption,
     Paths,
     PodIPsOption,
+    QuietOption,
     app,
     fail,
     load,
+    quiet_if,
     write,
 )
 from service.engine.model.ports import Protocol
@@ -37,6 +40,7 @@ def analyze(
     ] = None,
     pod_ips_in_ipblocks: PodIPsOption = PodIPsInIPBlocks.MATCH,
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
+    quiet: QuietOption = False,
 ) -> None:
     """Print every allowed connection (json is exactly the API's connectivity shape)."""
     from service.engine.connectivity import connectivity_map
@@ -48,8 +52,13 @@ def analyze(
         iter_map_markdown,
     )
 
+    quiet_if(quiet)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
-    compiled = load(paths).compile(options)
+    manifests = load(paths)
+    progress.stage("compiling")
+    compiled = manifests.compile(options)
+    del manifests
+    progress.stage("mapping")
     cmap = connectivity_map(compiled, granularity)
     if namespace:
         cmap = cmap.involving_namespace(namespace)
@@ -86,6 +95,7 @@ def query(
     ] = VerdictFormat.TEXT,
     pod_ips_in_ipblocks: PodIPsOption = PodIPsInIPBlocks.MATCH,
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
+    quiet: QuietOption = False,
 ) -> None:
     """May --from open a connection to --to? Explains which policies and rules decide."""
     from service.engine.endpoints import EndpointError, EndpointNotFoundError
@@ -93,8 +103,12 @@ def query(
     from service.engine.reachability import QueryError, check
     from service.report.verdict import verdict_to_api, verdict_to_text
 
+    quiet_if(quiet)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
-    compiled = load(paths).compile(options)
+    manifests = load(paths)
+    progress.stage("compiling")
+    compiled = manifests.compile(options)
+    progress.stop()
     try:
         verdict = check(compiled, source, target, port=_port(port), protocol=protocol)
     except (EndpointError, EndpointNotFoundError, QueryError) as error:
@@ -127,6 +141,7 @@ def lint(
     ] = FailOn.ERROR,
     pod_ips_in_ipblocks: PodIPsOption = PodIPsInIPBlocks.MATCH,
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
+    quiet: QuietOption = False,
 ) -> None:
     """Find NetworkPolicy mistakes, explain each and suggest the fix.
 
@@ -137,8 +152,10 @@ def lint(
     from service.usecases.errors import UseCaseError
     from service.usecases.lint import lint_manifests
 
+    quiet_if(quiet)
     manifests = load(paths)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
+    progress.stage("linting")
     try:
         report = lint_manifests(manifests, options, suppress or [])
     except UseCaseError as error:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from service.cli import progress
 from service.engine.options import HostNetworkPods, PodIPsInIPBlocks
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ PodIPsOption = Annotated[
         help="match: ipBlocks match pod IPs too (default); ignore: only external addresses.",
     ),
 ]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on standard error.")]
 HostNetworkOption = Annotated[
     HostNetworkPods,
     typer.Option(
@@ -47,12 +49,27 @@ HostNetworkOption = Annotated[
 ]
 
 
+@app.callback()
+def options(quiet: QuietOption = False) -> None:
+    """Options of every command."""
+    if quiet:
+        progress.stop()
+
+
+def quiet_if(quiet: bool) -> None:
+    """A command's own --quiet."""
+    if quiet:
+        progress.stop()
+
+
 def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
-    typer.echo(f"netreach: {message}", err=True)
+    progress.message(f"netreach: {message}")
     raise typer.Exit(code)
 
 
 def write(chunks: Iterable[str]) -> None:
+    progress.before_output()
+    progress.stage("writing")
     out = sys.stdout
     for chunk in chunks:
         out.write(chunk)
@@ -64,12 +81,13 @@ def load(paths: list[Path]) -> Manifests:
     from service.engine.model import ManifestError
     from service.usecases.manifests import load_paths
 
+    progress.stage("reading manifests")
     try:
         manifests = load_paths(paths)
     except ManifestError as error:
         for problem in error.problems:
-            typer.echo(f"error: {problem}", err=True)
+            progress.message(f"error: {problem}")
         fail(f"{len(error.problems)} problem(s) in the input; nothing analysed")
     for warning in manifests.warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        progress.message(f"warning: {warning}")
     return manifests

@@ -9,13 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from service.cli import progress
 from service.cli.app import (
     EXIT_FAILED,
     HostNetworkOption,
     PodIPsOption,
+    QuietOption,
     app,
     fail,
     load,
+    quiet_if,
     write,
 )
 from service.engine.model.ports import Protocol
@@ -48,6 +51,7 @@ def _stored_side(spec: str, token: str | None, timeout: float) -> tuple[Manifest
     if not cluster:
         fail(f"{spec}: expected URL#CLUSTER@REF, e.g. http://127.0.0.1:8000#prod@latest")
     ref = ref or "latest"
+    progress.stage(f"fetching {cluster}@{ref}")
     url = (
         f"{server.rstrip('/')}/v1/clusters/{quote(cluster, safe='')}/snapshots/"
         f"{quote(ref, safe='')}/objects"
@@ -98,6 +102,7 @@ def diff(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for a server.")] = 300.0,
     pod_ips_in_ipblocks: PodIPsOption = PodIPsInIPBlocks.MATCH,
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
+    quiet: QuietOption = False,
 ) -> None:
     """What does going from BASE to HEAD open or close? Exit 0: no gated finding, 1: a gated
     finding (--fail-on), 2: invalid input."""
@@ -106,6 +111,7 @@ def diff(
     from service.report.diff import DiffSide, iter_diff_json, render_markdown
     from service.usecases.compare import diff_manifests
 
+    quiet_if(quiet)
     gates: set[Finding] = set()
     for word in filter(None, (w.strip() for w in (fail_on or "").split(","))):
         try:
@@ -115,6 +121,7 @@ def diff(
     old, old_label = _diff_side(base, token, timeout)
     new, new_label = _diff_side(head, token, timeout)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
+    progress.stage("comparing")
     result = diff_manifests(old, new, granularity=granularity, options=options)
     sides = DiffSide(old_label, {"source": old_label}), DiffSide(new_label, {"source": new_label})
     if output_format is DiffFormat.JSON:
@@ -123,6 +130,7 @@ def diff(
         write([render_markdown(result, *sides)])
     gated = result.gated(frozenset(gates))
     if gated:
+        progress.stop()
         listed = ", ".join(f"{finding.value} ({count})" for finding, count in gated.items())
         typer.echo(f"netreach: gated findings: {listed}", err=True)
         raise typer.Exit(EXIT_FAILED)
