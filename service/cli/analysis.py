@@ -51,13 +51,13 @@ def analyze(
         iter_map_json,
         iter_map_markdown,
     )
+    from service.usecases.manifests import compile_snapshot
 
     quiet_if(quiet)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
-    manifests = load(paths)
+    cluster = load(paths).cluster  # the documents are freed before compiling
     progress.stage("compiling")
-    compiled = manifests.compile(options)
-    del manifests
+    compiled = compile_snapshot(cluster, options)
     progress.stage("mapping")
     cmap = connectivity_map(compiled, granularity)
     if namespace:
