@@ -7,7 +7,7 @@ BENCH_DIR ?= .bench
 SIZES ?= S M L
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check lint typecheck format bench bench-api clean
+.PHONY: help install run test check lint typecheck format bench bench-api bench-peer clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -40,11 +40,16 @@ test: lint typecheck ## everything CI runs: lint, types, contracts, then the tes
 
 check: test ## alias of test: exactly what CI runs
 
-bench: $(STAMP) ## engine benchmarks on generated clusters S, M, L (SIZES="S M" to limit)
+bench: $(STAMP) ## engine, whole CLI processes, stored diffs and what-if on S, M, L (SIZES="S M" to limit)
 	$(BIN)/python -m bench.engine --sizes $(SIZES) --data $(BENCH_DIR)
+	$(BIN)/python -m bench.process --sizes $(SIZES) --data $(BENCH_DIR)
+	$(BIN)/python -m bench.stored --sizes $(SIZES) --data $(BENCH_DIR)
 
 bench-api: $(STAMP) ## service benchmarks over HTTP (upload, queries, maps, storage)
 	$(BIN)/python -m bench.service --data $(BENCH_DIR)
+
+bench-peer: $(STAMP) ## netreach against network-config-analyzer 2.1.0 (own virtualenv) on S as YAML
+	$(BIN)/python -m bench.peer --data $(BENCH_DIR)
 
 clean: ## remove the virtualenv, caches and benchmark data
 	rm -rf $(VENV) $(BENCH_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis netreach.db
