@@ -1,13 +1,16 @@
 """Dependencies that read like types: ``SessionDep``, ``SettingsDep``, ``AnalyzerDep``,
-``ReadAccess`` / ``WriteAccess`` (or ``require_scope(...)``).
+``ReadAccess`` / ``WriteAccess``, and ``ReadSnapshot`` (a resolved ``{cluster}/{ref}``).
 
-The lifespan (:mod:`service.main`) builds one :class:`Runtime` per app; nothing here is
-created at import time.
+The hot path costs no thread hop and no database round trip when nothing changed: these
+dependencies are ``async`` and answer from the process's caches (verified tokens, resolved
+references, compiled snapshots); only a miss goes to the threadpool and the database. The
+lifespan (:mod:`service.main`) builds one :class:`Runtime` per app; nothing here is created
+at import time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
@@ -17,16 +20,21 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.api.auth import Principal, Scope, authenticate, is_loopback
+from service.api.auth import Gatekeeper, Principal, Scope, arrived_locally
 from service.api.errors import ForbiddenError
 from service.api.metrics import Metrics
+from service.api.params import ClusterPath, RefPath, parse_ref_param
+from service.api.refs import SnapshotRefs
 from service.settings import Settings
+from service.store.records import SnapshotRecord
 from service.usecases.snapshots import Analyzer
+
+SNAPSHOT_HEADER = "X-Netreach-Snapshot"
 
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    """What the lifespan owns: the settings, the database, the analyzer and the metrics."""
+    """What the lifespan owns: the settings, the database, the caches and the metrics."""
 
     settings: Settings
     engine: Engine
@@ -34,42 +42,46 @@ class Runtime:
     analyzer: Analyzer
     metrics: Metrics
     head_revision: str
-
-    @property
-    def open_allowed(self) -> bool:
-        """May ``/v1`` be open while no token exists?"""
-        return self.settings.insecure or is_loopback(self.settings.host)
+    gate: Gatekeeper
+    refs: SnapshotRefs
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return cast(Runtime, request.state.runtime)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings_dep(runtime: RuntimeDep) -> Settings:
+async def get_settings_dep(runtime: RuntimeDep) -> Settings:
     return runtime.settings
 
 
-def get_analyzer(runtime: RuntimeDep) -> Analyzer:
+async def get_analyzer(runtime: RuntimeDep) -> Analyzer:
     return runtime.analyzer
 
 
-def get_metrics(runtime: RuntimeDep) -> Metrics:
+async def get_metrics(runtime: RuntimeDep) -> Metrics:
     return runtime.metrics
 
 
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[Session]:
     """The request's unit of work: commit on success, roll back on any error. The one
-    place that commits; use cases and repositories only flush."""
-    with runtime.session_factory() as session:
-        try:
-            yield session
-        except BaseException:
-            session.rollback()
-            raise
-        session.commit()
+    place that commits; use cases and repositories only flush. A session that never
+    touched the database (every answer came from a cache) costs no thread hop to close."""
+    session = runtime.session_factory()
+    try:
+        yield session
+    except BaseException:
+        if session.in_transaction():
+            await run_in_threadpool(session.rollback)
+        await run_in_threadpool(session.close)
+        raise
+    if session.in_transaction():
+        await run_in_threadpool(session.commit)
+        await run_in_threadpool(session.close)
+    else:
+        session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
@@ -83,11 +95,13 @@ _bearer = HTTPBearer(auto_error=False, description="a token from `netreach token
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-async def _principal(runtime: RuntimeDep, credentials: BearerDep) -> Principal:
+async def _principal(request: Request, runtime: RuntimeDep, credentials: BearerDep) -> Principal:
     secret = credentials.credentials if credentials is not None else None
-    return await run_in_threadpool(
-        authenticate, runtime.session_factory, secret, open_allowed=runtime.open_allowed
-    )
+    cached = runtime.gate.cached(secret)
+    if cached is not None:
+        return cached
+    local = arrived_locally(request.scope)
+    return await run_in_threadpool(runtime.gate.authenticate, secret, local=local)
 
 
 Authenticated = Annotated[Principal, Depends(_principal)]
@@ -97,7 +111,7 @@ def require_scope(scope: Scope) -> Any:
     """A dependency: an authenticated caller holding ``scope`` and, when the path names a
     cluster, allowed to touch it (401 / 403 otherwise)."""
 
-    def dependency(request: Request, principal: Authenticated) -> Principal:
+    async def dependency(request: Request, principal: Authenticated) -> Principal:
         if not principal.has(scope):
             raise ForbiddenError(
                 f"token {principal.token!r} lacks the {scope!r} scope",
@@ -116,3 +130,26 @@ def require_scope(scope: Scope) -> Any:
 
 ReadAccess = Annotated[Principal, require_scope("read")]
 WriteAccess = Annotated[Principal, require_scope("write")]
+
+
+async def resolve_snapshot(
+    cluster: ClusterPath, ref: RefPath, runtime: RuntimeDep, principal: ReadAccess
+) -> SnapshotRecord:
+    """``{cluster}/{ref}`` of the path, for a caller allowed to read it (404 if absent)."""
+    parsed = parse_ref_param(cluster, ref)
+    record = runtime.refs.cached(cluster, parsed)
+    if record is None:
+        record = await run_in_threadpool(runtime.refs.resolve, cluster, parsed)
+    return record
+
+
+ReadSnapshot = Annotated[SnapshotRecord, Depends(resolve_snapshot)]
+
+
+def snapshot_label(record: SnapshotRecord) -> str:
+    return f"{record.cluster}@{record.version}"
+
+
+def snapshot_headers(*records: SnapshotRecord) -> dict[str, str]:
+    """``X-Netreach-Snapshot: cluster@version`` (two, comma-separated, for a diff)."""
+    return {SNAPSHOT_HEADER: ", ".join(snapshot_label(r) for r in records)}

@@ -72,24 +72,23 @@ def serve(
 
     import uvicorn
 
-    from service.api.auth import is_loopback
+    from service.api.auth import open_refusal
+    from service.main import server_options
     from service.settings import get_settings
     from service.store import TokenRepository
 
     settings = _settings(host=host, port=port, workers=workers, insecure=insecure or None)
     with _database(settings) as factory, factory() as session:
-        tokens_exist = TokenRepository(session).any_active()
-    where = f"{settings.host}:{settings.port}"
-    if not tokens_exist:
-        if not is_loopback(settings.host) and not settings.insecure:
-            fail(
-                f"refusing to serve on {where} (not a loopback address) while no API token "
-                "exists: create one with `netreach token create NAME --scope admin`, or pass "
-                "--insecure to serve /v1 open to anyone who can reach it"
-            )
+        tokens_ever_created = TokenRepository(session).ever_created()
+    refusal = open_refusal(settings, tokens_ever_created=tokens_ever_created)
+    if refusal is not None:
+        fail(refusal)
+    if not tokens_ever_created:
+        where = f"{settings.host}:{settings.port}"
+        scope = "anyone who can reach it" if settings.insecure else "local requests"
         typer.echo(
-            f"WARNING: no API token exists: /v1 on {where} is OPEN, without authentication. "
-            "Create a token with `netreach token create` to require one.",
+            f"WARNING: no API token exists: /v1 on {where} is OPEN to {scope}, without "
+            "authentication. Create a token with `netreach token create` to require one.",
             err=True,
         )
     # Worker processes build their app from the environment: hand the resolved settings on.
@@ -114,6 +113,7 @@ def serve(
         access_log=False,  # the app logs one structured line per request
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=30,
+        **server_options(settings),
     )
 
 
