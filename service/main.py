@@ -27,6 +27,7 @@ from service.api.head import HeadMiddleware
 from service.api.logging import configure_logging
 from service.api.metrics import Metrics
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from service.api.openapi import install_openapi
 from service.api.protocol import deadline_protocol
 from service.api.refs import SnapshotRefs
 from service.api.routers import analysis, clusters, health, snapshots
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, clusters, snapshots, analysis, diff_routes, lint_routes):
         app.include_router(module.router, dependencies=strict)
     install_docs(app)
+    install_openapi(app)
     # Added last = outermost: the request id and the access log see every response,
     # including a 413 from the body limit.
     app.add_middleware(HeadMiddleware)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Any, cast
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,30 +46,34 @@ class Runtime:
     refs: SnapshotRefs
 
 
-async def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     return cast(Runtime, request.state.runtime)
+
+
+async def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def get_settings_dep(runtime: RuntimeDep) -> Settings:
-    return runtime.settings
+async def get_settings_dep(request: Request) -> Settings:
+    return runtime_of(request).settings
 
 
-async def get_analyzer(runtime: RuntimeDep) -> Analyzer:
-    return runtime.analyzer
+async def get_analyzer(request: Request) -> Analyzer:
+    return runtime_of(request).analyzer
 
 
-async def get_metrics(runtime: RuntimeDep) -> Metrics:
-    return runtime.metrics
+async def get_metrics(request: Request) -> Metrics:
+    return runtime_of(request).metrics
 
 
-async def get_session(runtime: RuntimeDep) -> AsyncIterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request's unit of work: commit on success, roll back on any error. The one
     place that commits; use cases and repositories only flush. A session that never
     touched the database (every answer came from a cache) costs no thread hop to close."""
-    session = runtime.session_factory()
+    session = runtime_of(request).session_factory()
     try:
         yield session
     except BaseException:
@@ -91,55 +95,64 @@ MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 # error response rather than a 201 for something that was not stored.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
-_bearer = HTTPBearer(auto_error=False, description="a token from `netreach token create`")
-BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+# Declared in the OpenAPI document (service.main); read here without a dependency of its
+# own: every dependency costs the hot path (FastAPI solves each one per request).
+BEARER = HTTPBearer(auto_error=False, description="a token from `netreach token create`")
 
 
-async def _principal(request: Request, runtime: RuntimeDep, credentials: BearerDep) -> Principal:
-    secret = credentials.credentials if credentials is not None else None
-    cached = runtime.gate.cached(secret)
-    if cached is not None:
-        return cached
-    local = arrived_locally(request.scope)
-    return await run_in_threadpool(runtime.gate.authenticate, secret, local=local)
+def _secret(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return None  # as no token at all (what HTTPBearer does)
+    return credentials.strip()
 
 
-Authenticated = Annotated[Principal, Depends(_principal)]
+async def authorize(request: Request, scope: Scope) -> Principal:
+    """The caller, holding ``scope`` and, when the path names a cluster, allowed to touch
+    it (401 / 403 otherwise)."""
+    gate = runtime_of(request).gate
+    secret = _secret(request)
+    principal = gate.cached(secret)
+    if principal is None:
+        local = arrived_locally(request.scope)
+        principal = await run_in_threadpool(gate.authenticate, secret, local=local)
+    if not principal.has(scope):
+        raise ForbiddenError(
+            f"token {principal.token!r} lacks the {scope!r} scope",
+            [{"required_scope": scope, "scopes": sorted(principal.scopes)}],
+        )
+    cluster = request.path_params.get("cluster")
+    if cluster is not None and not principal.may_access(cluster):
+        raise ForbiddenError(
+            f"token {principal.token!r} may not access cluster {cluster!r}",
+            [{"cluster": cluster, "allowed_clusters": list(principal.clusters)}],
+        )
+    return principal
 
 
-def require_scope(scope: Scope) -> Any:
-    """A dependency: an authenticated caller holding ``scope`` and, when the path names a
-    cluster, allowed to touch it (401 / 403 otherwise)."""
-
-    async def dependency(request: Request, principal: Authenticated) -> Principal:
-        if not principal.has(scope):
-            raise ForbiddenError(
-                f"token {principal.token!r} lacks the {scope!r} scope",
-                [{"required_scope": scope, "scopes": sorted(principal.scopes)}],
-            )
-        cluster = request.path_params.get("cluster")
-        if cluster is not None and not principal.may_access(cluster):
-            raise ForbiddenError(
-                f"token {principal.token!r} may not access cluster {cluster!r}",
-                [{"cluster": cluster, "allowed_clusters": list(principal.clusters)}],
-            )
-        return principal
-
-    return Depends(dependency)
+async def read_access(request: Request) -> Principal:
+    return await authorize(request, "read")
 
 
-ReadAccess = Annotated[Principal, require_scope("read")]
-WriteAccess = Annotated[Principal, require_scope("write")]
+async def write_access(request: Request) -> Principal:
+    return await authorize(request, "write")
 
 
-async def resolve_snapshot(
-    cluster: ClusterPath, ref: RefPath, runtime: RuntimeDep, principal: ReadAccess
-) -> SnapshotRecord:
+ReadAccess = Annotated[Principal, Depends(read_access)]
+WriteAccess = Annotated[Principal, Depends(write_access)]
+
+
+async def resolve_snapshot(request: Request, cluster: ClusterPath, ref: RefPath) -> SnapshotRecord:
     """``{cluster}/{ref}`` of the path, for a caller allowed to read it (404 if absent)."""
+    await authorize(request, "read")
     parsed = parse_ref_param(cluster, ref)
-    record = runtime.refs.cached(cluster, parsed)
+    refs = runtime_of(request).refs
+    record = refs.cached(cluster, parsed)
     if record is None:
-        record = await run_in_threadpool(runtime.refs.resolve, cluster, parsed)
+        record = await run_in_threadpool(refs.resolve, cluster, parsed)
     return record
 
 

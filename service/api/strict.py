@@ -33,17 +33,24 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-def _refuse(where: str, name: str, message: str, **extra: Any) -> InvalidParameterError:
-    return InvalidParameterError(
-        message, [{"field": f"{where}.{name}", "loc": [where, name], **extra}]
-    )
+class ControlCharacterError(InvalidParameterError):
+    code = "validation_error"
+
+
+def _refuse(
+    where: str, name: str, message: str, error: type[InvalidParameterError], **extra: Any
+) -> InvalidParameterError:
+    return error(message, [{"field": f"{where}.{name}", "loc": [where, name], **extra}])
 
 
 async def strict_parameters(request: Request) -> None:
     """A router dependency: runs before the route's own parameters are read."""
     for name, value in request.path_params.items():
         if isinstance(value, str) and _CONTROL.search(value):
-            raise _refuse("path", name, f"path parameter {name!r} holds a control character")
+            raise _refuse(
+                "path", name, f"path parameter {name!r} holds a control character",
+                ControlCharacterError,
+            )
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
@@ -57,7 +64,11 @@ async def strict_parameters(request: Request) -> None:
                 "query",
                 name[:100],
                 f"unknown query parameter {name[:100]!r}{hint} (this operation reads: {listed})",
+                InvalidParameterError,
                 suggestions=close,
             )
         if _CONTROL.search(value):
-            raise _refuse("query", name, f"query parameter {name!r} holds a control character")
+            raise _refuse(
+                "query", name, f"query parameter {name!r} holds a control character",
+                ControlCharacterError,
+            )

@@ -226,6 +226,10 @@ class Analyzer:
 
         return self.compiled.get_or_compute((record.content_hash, options), build)[0]
 
+    def is_compiled(self, record: SnapshotRecord, options: AnalysisOptions) -> bool:
+        """Is the compiled form in the cache (so a point query needs no I/O)?"""
+        return self.compiled.peek((record.content_hash, options)) is not None
+
     def connectivity(
         self,
         session: Session,
