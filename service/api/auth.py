@@ -22,7 +22,7 @@ import hashlib
 import ipaddress
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Literal
@@ -57,16 +57,14 @@ def _address_is_loopback(address: Any) -> bool:
     return isinstance(address[0], str) and is_loopback(address[0])
 
 
-def arrived_locally(scope: dict[str, Any]) -> bool:
+def arrived_locally(scope: Mapping[str, Any]) -> bool:
     """Did this request reach a loopback address of the server, from a loopback client?
 
     ``server`` is the local end of the connection, so a server bound to 0.0.0.0 sees its
     public address here for a remote caller. Behind a local reverse proxy, uvicorn's proxy
     headers make ``client`` the real caller's address, so proxied requests are not local.
     """
-    return _address_is_loopback(scope.get("server")) and _address_is_loopback(
-        scope.get("client")
-    )
+    return _address_is_loopback(scope.get("server")) and _address_is_loopback(scope.get("client"))
 
 
 def open_refusal(settings: Settings, *, tokens_ever_created: bool) -> str | None:

@@ -14,16 +14,16 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.api.answers import DiffAnswer, HistoryAt, HistoryFirst
+from service.api.answers import HistoryAt, HistoryFirst
 from service.api.deps import AnalyzerDep, ReadAccess, ReadSnapshot, SessionDep, snapshot_headers
 from service.api.errors import ForbiddenError, responses
 from service.api.examples import WHAT_IF_EXAMPLE
-from service.api.params import ClusterPath, RefPath, parse_ref_param
+from service.api.params import ClusterPath, parse_ref_param
 from service.api.routers.analysis import GranularityQuery, OptionsDep
 from service.engine.options import Granularity
-from service.store.records import SnapshotRecord
 from service.report.diff import iter_diff_json, render_markdown
 from service.report.verdict import verdict_to_api
+from service.store.records import SnapshotRecord
 from service.usecases.diffs import (
     DiffOutcome,
     diff_snapshots,

@@ -33,7 +33,11 @@ SNAPSHOT_EXAMPLE: dict[str, Any] = {
     "object_count": 3,
 }
 
-QUESTION_EXAMPLE: dict[str, Any] = {"from": "shop/Deployment/web", "to": "db/Service/pg", "port": 5432}
+QUESTION_EXAMPLE: dict[str, Any] = {
+    "from": "shop/Deployment/web",
+    "to": "db/Service/pg",
+    "port": 5432,
+}
 
 BATCH_EXAMPLE: dict[str, Any] = {
     "questions": [

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
-
 import orjson
+from fastapi import APIRouter, Query, Response
 
 from service.api.deps import AnalyzerDep, ReadSnapshot, SessionDep, snapshot_headers
 from service.api.errors import responses

@@ -26,7 +26,7 @@ def install_openapi(app: FastAPI) -> None:
             )
             components = document.setdefault("components", {})
             components.setdefault("securitySchemes", {})[SCHEME] = BEARER.model.model_dump(
-                by_alias=True, exclude_none=True
+                mode="json", by_alias=True, exclude_none=True
             )
             for path, operations in document.get("paths", {}).items():
                 if path.startswith("/v1/"):
@@ -36,5 +36,3 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     setattr(app, "openapi", build)  # noqa: B010  (FastAPI's documented override)
-
-

@@ -131,9 +131,7 @@ class SnapshotCursor:
         """This cursor belongs to ``record`` and to a query with these parameters."""
         if query != self.query:
             raise _invalid("it was made for other query parameters")
-        if record.version != self.version or not record.content_hash.startswith(
-            self.content_hash
-        ):
+        if record.version != self.version or not record.content_hash.startswith(self.content_hash):
             raise _invalid(f"the snapshot {record.cluster}@{self.version} it pages is gone")
 
 

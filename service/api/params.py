@@ -29,9 +29,7 @@ ClusterPath = Annotated[
 ]
 RefPath = Annotated[
     str,
-    Path(
-        description="a version number, or `latest`", max_length=32, examples=["latest", "3"]
-    ),
+    Path(description="a version number, or `latest`", max_length=32, examples=["latest", "3"]),
 ]
 NamespaceFilter = Annotated[
     str | None,

@@ -48,7 +48,9 @@ async def strict_parameters(request: Request) -> None:
     for name, value in request.path_params.items():
         if isinstance(value, str) and _CONTROL.search(value):
             raise _refuse(
-                "path", name, f"path parameter {name!r} holds a control character",
+                "path",
+                name,
+                f"path parameter {name!r} holds a control character",
                 ControlCharacterError,
             )
     route = request.scope.get("route")
@@ -69,6 +71,8 @@ async def strict_parameters(request: Request) -> None:
             )
         if _CONTROL.search(value):
             raise _refuse(
-                "query", name, f"query parameter {name!r} holds a control character",
+                "query",
+                name,
+                f"query parameter {name!r} holds a control character",
                 ControlCharacterError,
             )

@@ -228,36 +228,30 @@ def push(
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the server.")] = 300.0,
 ) -> None:
-    """Validate manifests locally, then store them on a server as the cluster's next version."""
-    from urllib.parse import quote
+    """Validate manifests locally, then store them on a server as the cluster's next version.
 
-    import httpx
+    PATHS may be - to read the manifests from standard input."""
+    from service.client import NetreachClient, NetreachError, UnreachableError
 
     manifests = load(paths)
-    body = json.dumps([document.body for document in manifests.documents])
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    params = httpx.QueryParams([("source", source)] if source else [])
-    for item in label or ():
-        params = params.add("label", item)
-    url = f"{server.rstrip('/')}/v1/clusters/{quote(cluster, safe='')}/snapshots"
+    body = json.dumps([document.body for document in manifests.documents]).encode()
     try:
-        response = httpx.post(url, content=body, headers=headers, params=params, timeout=timeout)
-    except httpx.HTTPError as error:
-        fail(f"cannot reach {server}: {error}", EXIT_FAILED)
-    if response.status_code not in (200, 201):
-        try:
-            error_body = response.json()["error"]
-            message, details = str(error_body["message"]), list(error_body.get("details", []))
-        except (ValueError, KeyError, TypeError):
-            message, details = response.text.strip()[:500], []
-        for detail in details[:50]:
+        with NetreachClient(server, token=token, timeout=timeout) as api:
+            stored, created = api.upload(
+                cluster,
+                body,
+                content_type="application/json",
+                source=source,
+                labels=label or (),
+            )
+    except UnreachableError as error:
+        fail(error.message, EXIT_FAILED)
+    except NetreachError as error:
+        for detail in error.details[:50]:
             typer.echo(f"error: {json.dumps(detail)}", err=True)
         fail(
-            f"server refused the snapshot ({response.status_code}): {message}",
-            EXIT_INVALID if response.status_code in (413, 415, 422) else EXIT_FAILED,
+            f"server refused the snapshot ({error.status}): {error.message}",
+            EXIT_INVALID if error.status in (413, 415, 422) else EXIT_FAILED,
         )
-    stored = response.json()
-    outcome = "created" if response.status_code == 201 else "unchanged: identical content"
-    typer.echo(f"{stored['cluster']} version {stored['version']} ({outcome})")
+    outcome = "created" if created else "unchanged: identical content"
+    typer.echo(f"{stored.cluster} version {stored.version} ({outcome})")

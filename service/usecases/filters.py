@@ -39,9 +39,7 @@ def match_kind(given: str, kinds: Iterable[str], where: str, field: str = "query
     raise _absent("object of kind", given, known, where, field)
 
 
-def require_name(
-    what: str, given: str, known: Iterable[str], where: str, field: str
-) -> None:
+def require_name(what: str, given: str, known: Iterable[str], where: str, field: str) -> None:
     """``given`` is one of ``known`` (exactly: Kubernetes names are lower case)."""
     names = set(known)
     if given not in names:

@@ -156,8 +156,7 @@ def snapshot_namespaces(session: Session, record: SnapshotRecord) -> frozenset[s
     def load() -> frozenset[str]:
         keys = SnapshotRepository(session).object_hashes(record.id)
         return frozenset(
-            name if kind == "Namespace" else namespace or ""
-            for kind, namespace, name in keys
+            name if kind == "Namespace" else namespace or "" for kind, namespace, name in keys
         ) - {""}
 
     return _NAMESPACES.get_or_compute(record.content_hash, load)[0]

@@ -16,11 +16,11 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
-from sqlalchemy.orm import Session
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 
-from service.api.answers import BatchAnswer, ConnectivityPage, VerdictAnswer
+from service.api.answers import BatchAnswer, VerdictAnswer
 from service.api.deps import (
     AnalyzerDep,
     ReadSnapshot,

@@ -33,7 +33,7 @@ def get_clusters(session: SessionDep, principal: ReadAccess) -> ClusterList:
     responses=responses(401, 403, 404, 422),
     summary="One cluster, with its latest version",
 )
-def get_cluster(cluster: ClusterPath, session: SessionDep, principal: ReadAccess) -> ClusterOut:
+def get_one_cluster(cluster: ClusterPath, session: SessionDep, principal: ReadAccess) -> ClusterOut:
     return ClusterOut.of(get_cluster(session, cluster))
 
 

@@ -119,7 +119,7 @@ def other_format_hint(data: bytes, media: str) -> str | None:
     other = _OTHER_FORMAT[sent]
     try:
         documents = read_bytes(data, content_type=other, limits=Limits(max_bytes=len(data) + 1))
-    except Exception:  # noqa: BLE001  (any failure: no hint)
+    except Exception:
         return None
     if not documents:
         return None
@@ -294,8 +294,7 @@ async def get_one_snapshot(record: ReadSnapshot, response: Response) -> Snapshot
     response_class=Response,
     responses=responses(401, 403, 404, 422),
     summary="Delete a snapshot",
-    description="Its version number is never reused; the cluster stays, with its other "
-    "versions.",
+    description="Its version number is never reused; the cluster stays, with its other versions.",
 )
 def remove_snapshot(
     cluster: ClusterPath,
