@@ -11,6 +11,7 @@ import typer
 
 from service.cli.app import (
     EXIT_FAILED,
+    STDIN,
     HostNetworkOption,
     PodIPsOption,
     app,
@@ -27,7 +28,10 @@ if TYPE_CHECKING:
 
 
 def _diff_side(spec: str, token: str | None, timeout: float) -> tuple[Manifests, str]:
-    """A file, a directory, or ``URL#CLUSTER@REF`` of a server (its stored objects)."""
+    """A file, a directory, ``-`` (standard input), or ``URL#CLUSTER@REF`` of a server
+    (its stored objects)."""
+    if spec == STDIN:
+        return load([Path(STDIN)]), "<stdin>"
     if "#" not in spec or not spec.startswith(("http://", "https://")):
         if not Path(spec).exists():
             fail(f"{spec}: no such file or directory")
@@ -63,8 +67,8 @@ def _stored_side(spec: str, token: str | None, timeout: float) -> tuple[Manifest
 
 @app.command()
 def diff(
-    base: Annotated[str, typer.Argument(help="File, directory, or URL#CLUSTER@REF.")],
-    head: Annotated[str, typer.Argument(help="File, directory, or URL#CLUSTER@REF.")],
+    base: Annotated[str, typer.Argument(help="File, directory, - (stdin), or URL#CLUSTER@REF.")],
+    head: Annotated[str, typer.Argument(help="File, directory, - (stdin), or URL#CLUSTER@REF.")],
     granularity: Annotated[
         Granularity, typer.Option(help="Endpoints: pods, workloads or namespaces.")
     ] = Granularity.WORKLOAD,
@@ -98,6 +102,8 @@ def diff(
             gates.add(Finding(word))
         except ValueError:
             fail(f"--fail-on: unknown finding {word!r} (one of {', '.join(Finding)})")
+    if base == head == STDIN:
+        fail("only one side can be - (standard input)")
     old, old_label = _diff_side(base, token, timeout)
     new, new_label = _diff_side(head, token, timeout)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)

@@ -233,7 +233,7 @@ def push(
     PATHS may be - to read the manifests from standard input."""
     from service.client import NetreachClient, NetreachError, UnreachableError
 
-    manifests = load(paths)
+    manifests = load(paths, whole_bodies=True)  # store the objects as they are
     body = json.dumps([document.body for document in manifests.documents]).encode()
     try:
         with NetreachClient(server, token=token, timeout=timeout) as api:
