@@ -274,9 +274,7 @@ def test_json_sent_as_yaml_says_which_content_type_to_use(
 
 
 def test_invalid_manifests_get_no_content_type_hint(client: httpx.Client, cluster: str) -> None:
-    response = client.post(
-        f"/v1/clusters/{cluster}/snapshots", content=b"kind: [", headers=YAML
-    )
+    response = client.post(f"/v1/clusters/{cluster}/snapshots", content=b"kind: [", headers=YAML)
     error = assert_error(response, 422, "invalid_manifests")
     assert "Content-Type" not in error["message"]
 

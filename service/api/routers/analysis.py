@@ -203,7 +203,7 @@ def connectivity(
     if paginated:
         size = min(limit or settings.page_size, settings.max_page_size)
     elif len(cmap) > settings.max_unpaged_connections:
-        size = settings.max_page_size
+        size = min(settings.max_page_size, settings.max_unpaged_connections)
     return StreamingResponse(
         _page(cmap, record, granularity, start, size, query),
         media_type="application/json",

@@ -32,6 +32,7 @@ def get_clusters(session: SessionDep, principal: ReadAccess) -> ClusterList:
     response_model=ClusterOut,
     responses=responses(401, 403, 404, 422),
     summary="One cluster, with its latest version",
+    description="404 if no snapshot was ever uploaded under that name (or it was deleted).",
 )
 def get_one_cluster(cluster: ClusterPath, session: SessionDep, principal: ReadAccess) -> ClusterOut:
     return ClusterOut.of(get_cluster(session, cluster))

@@ -135,16 +135,21 @@ MANIFEST_BODY: dict[str, Any] = {
         "description": "Kubernetes manifests: multi-document YAML, or JSON (one object, a "
         "`kind: List`, or an array of objects)",
         "content": {
-            **{media: {"schema": {"type": "string"}} for media in YAML_TYPES},
+            **{
+                media: {"schema": {"type": "string"}, "example": YAML_EXAMPLE}
+                for media in YAML_TYPES
+            },
             "application/json": {
                 "schema": {
                     "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]
-                }
+                },
+                "example": [
+                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+                ],
             },
         },
     }
 }
-MANIFEST_BODY["requestBody"]["content"]["application/yaml"]["example"] = YAML_EXAMPLE
 
 
 @router.post(
