@@ -46,6 +46,7 @@ def install_openapi(app: FastAPI) -> None:
                 for method, operation in operations.items():
                     if path.startswith("/v1/"):
                         operation["security"] = [{SCHEME: []}]
+                        _add_common_errors(operation)
                     _add_examples(operation, OPERATIONS.get((method, path), {}))
             app.openapi_schema = document
         return app.openapi_schema
@@ -68,3 +69,21 @@ def _add_examples(operation: dict[str, Any], examples: dict[str, Any]) -> None:
                 example = examples.get(media, examples.get("text"))
             if example is not None:
                 content.setdefault("example", example)
+
+
+_ENVELOPE = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+_COMMON = {
+    "400": "Bad Request: a body that cannot be read at all (not UTF-8, not JSON), or a "
+    "malformed Content-Length",
+    "503": "The database is unavailable; retry later",
+}
+
+
+def _add_common_errors(operation: dict[str, Any]) -> None:
+    """What any ``/v1`` operation may answer, besides its own errors."""
+    responses = operation.setdefault("responses", {})
+    common = dict(_COMMON)
+    if "requestBody" in operation:
+        common["413"] = "Payload Too Large: the body exceeds the server's max_body_bytes"
+    for status, description in common.items():
+        responses.setdefault(status, {"description": description, "content": _ENVELOPE})

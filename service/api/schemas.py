@@ -126,7 +126,7 @@ class ReachabilityQuery(BaseModel):
     @field_validator("port")
     @classmethod
     def _numeric_names(cls, value: int | str | None) -> int | str | None:
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and value.isascii() and value.isdigit():
             number = int(value)
             if not 1 <= number <= 65535:
                 raise ValueError("port numbers are 1-65535")

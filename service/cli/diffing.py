@@ -158,7 +158,7 @@ def history(
                 cluster,
                 source,
                 target,
-                port=int(port) if port is not None and port.isdigit() else port,
+                port=int(port) if port is not None and port.isascii() and port.isdigit() else port,
                 protocol=protocol.value if protocol is not None else None,
                 at=at,
                 first="allowed" if first == "allowed" else "denied" if first else None,

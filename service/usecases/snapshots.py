@@ -46,7 +46,7 @@ def parse_ref(text: str) -> Ref:
     """``latest`` or a version number."""
     if text == "latest":
         return "latest"
-    if text.isdigit() and int(text) > 0:
+    if text.isascii() and text.isdigit() and int(text) > 0:
         return int(text)
     raise InvalidQueryError(f"snapshot reference {text!r} is neither a version number nor latest")
 
