@@ -133,6 +133,9 @@ def test_scalars_are_typed_as_kubernetes_types_them(written: str, expected: obje
         ("1e3", "1000"),
         ("0x1F", "31"),
         ("n", "false"),
+        ("-.Inf", "-.inf"),  # Go's spelling of the float key, not the text as written
+        (".NaN", ".nan"),
+        ("'-.Inf'", "-.Inf"),  # quoted: a string, kept
     ],
 )
 def test_keys_become_strings_as_sigs_k8s_io_yaml_writes_them(written: str, key: str) -> None:
