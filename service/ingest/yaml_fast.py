@@ -50,6 +50,8 @@ _UNHANDLED = (
     re.compile(rb"\n---[ ]*[^\s#]"),
     re.compile(rb"\n[ -]*:(?=\s)"),  # an empty key, which libyaml refuses
     re.compile(rb"[\[{,][ ]*:(?=\s)"),
+    # rapidyaml writes `.Inf`/`.NaN` as `.inf`/`.nan` even when quoted
+    re.compile(rb"\.(?:inf|Inf|INF|nan|NaN|NAN)"),
 )
 _UNHANDLED_LITERALS = (b"<<", b"\n...", b"\t")
 

@@ -294,7 +294,19 @@ TOKENS = st.one_of(
     st.integers(-(2**70), 2**70).map(str),
 )
 PLACES = st.sampled_from(
-    ["v: {t}", "{t}: v", "v: [{t}, x]", "v: {{{t}: x}}", "v:\n- {t}", "v:\n  - a: {t}", "v: '{t}'"]
+    [
+        "v: {t}",
+        "{t}: v",
+        "v: [{t}, x]",
+        "v: {{{t}: x}}",
+        "v:\n- {t}",
+        "v:\n  - a: {t}",
+        "v: '{t}'",
+        'v: "{t}"',
+        "'{t}': v",
+        '"{t}": v',
+        "v: {{'{t}': x}}",
+    ]
 )
 
 
