@@ -84,7 +84,7 @@ def capture(
                 "restarted from its first page"
             )
 
-        scopes: list[str | None] = wanted if wanted and resource.namespaced else [None]
+        scopes: list[str | None] = [*wanted] if wanted and resource.namespaced else [None]
         try:
             if resource.kind == "Namespace" and wanted:
                 for name in wanted:
@@ -96,7 +96,7 @@ def capture(
                 continue
             for scope in scopes:
                 items.extend(
-                    api.list(
+                    api.list_objects(
                         resource,
                         scope,
                         page_size=page_size,
@@ -114,9 +114,7 @@ def capture(
     return Capture(items, notes)
 
 
-def _served(
-    api: KubeApi, resources: Sequence[Resource], notes: list[str]
-) -> dict[str, set[str]]:
+def _served(api: KubeApi, resources: Sequence[Resource], notes: list[str]) -> dict[str, set[str]]:
     """group/version -> the resources it serves, for the group/versions ``resources`` use."""
     served_versions = api.served_group_versions()
     served: dict[str, set[str]] = {}

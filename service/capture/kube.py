@@ -180,14 +180,12 @@ class KubeApi:
         with self._translated(None, "discovery", f"of {path}"):
             body = self._get(path)
         return {
-            str(r.get("name"))
-            for r in body.get("resources") or ()
-            if "/" not in str(r.get("name"))
+            str(r.get("name")) for r in body.get("resources") or () if "/" not in str(r.get("name"))
         }
 
     # --- reads ---------------------------------------------------------------------------
 
-    def list(
+    def list_objects(
         self,
         resource: Resource,
         namespace: str | None,

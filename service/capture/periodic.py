@@ -56,11 +56,11 @@ def backoff(
     >>> backoff(3, 60, rand=lambda: 0.0)
     2.0
     """
-    ceiling = min(interval, initial * 2 ** min(failures - 1, 62))
+    ceiling = min(interval, initial * 2.0 ** min(failures - 1, 62))
     return ceiling / 2 + rand() * ceiling / 2
 
 
-class Stopped(BaseException):  # noqa: N818  (like KeyboardInterrupt: not caught as an error)
+class Stopped(BaseException):  # like KeyboardInterrupt: not caught as an error
     """Raised in the main thread by a stop signal that arrives during a cycle."""
 
 
@@ -82,7 +82,10 @@ class StopSignals:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         for number, handler in self._previous.items():
             signal.signal(number, handler)  # type: ignore[arg-type]

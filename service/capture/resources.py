@@ -54,8 +54,9 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("NetworkPolicy", "networking.k8s.io", "v1", "networkpolicies", namespaced=True),
     Resource(ADMIN_KIND, POLICY_GROUP, "v1alpha1", "adminnetworkpolicies", False, True),
     Resource(BASELINE_KIND, POLICY_GROUP, "v1alpha1", "baselineadminnetworkpolicies", False, True),
-    Resource("ClusterNetworkPolicy", POLICY_GROUP, "v1alpha2", "clusternetworkpolicies", False, True),
+    Resource(
+        "ClusterNetworkPolicy", POLICY_GROUP, "v1alpha2", "clusternetworkpolicies", False, True
+    ),
 )
 KIND_ORDER = {resource.kind: index for index, resource in enumerate(RESOURCES)}
 assert set(WORKLOAD_KINDS) <= set(KIND_ORDER), "a workload kind has no resource to capture"
-

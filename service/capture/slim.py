@@ -88,6 +88,5 @@ def _containers(value: Any) -> Any:
     if not isinstance(value, list):
         return value
     return [
-        {key: c[key] for key in _CONTAINER if key in c} if isinstance(c, dict) else c
-        for c in value
+        {key: c[key] for key in _CONTAINER if key in c} if isinstance(c, dict) else c for c in value
     ]

@@ -51,14 +51,16 @@ class Upload:
 def capture(
     kubeconfig: Annotated[
         str | None,
-        typer.Option(help="Kubeconfig file [KUBECONFIG, else ~/.kube/config; in a pod, the "
-                     "service account]."),
+        typer.Option(
+            help="Kubeconfig file [KUBECONFIG, else ~/.kube/config; in a pod, the service account]."
+        ),
     ] = None,
     context: Annotated[str | None, typer.Option(help="Kubeconfig context [current].")] = None,
     namespace: Annotated[
         list[str] | None,
-        typer.Option(help="Only this namespace's objects (repeatable); cluster-scoped kinds "
-                     "are read whole."),
+        typer.Option(
+            help="Only this namespace's objects (repeatable); cluster-scoped kinds are read whole."
+        ),
     ] = None,
     out: Annotated[
         Path | None,
@@ -78,8 +80,10 @@ def capture(
     ] = None,
     every: Annotated[
         str | None,
-        typer.Option(help="Keep capturing and pushing at this interval (30s, 5m, 1h) until "
-                     "SIGTERM; an unchanged cluster creates no version."),
+        typer.Option(
+            help="Keep capturing and pushing at this interval (30s, 5m, 1h) until "
+            "SIGTERM; an unchanged cluster creates no version."
+        ),
     ] = None,
     page_size: Annotated[
         int, typer.Option(min=1, help="Objects per list request (limit/continue).")
@@ -112,9 +116,7 @@ def capture(
             fail(str(error))
     upload = None
     if server is not None and cluster:
-        upload = Upload(
-            server, cluster, token, source, tuple(label or ()), gzip, push_timeout
-        )
+        upload = Upload(server, cluster, token, source, tuple(label or ()), gzip, push_timeout)
 
     def read() -> Capture:
         from service.capture import KubeApi, capture, load_configuration

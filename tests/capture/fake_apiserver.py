@@ -97,8 +97,9 @@ EXPIRED_MESSAGE = (
 
 
 def status(code: int, reason: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": extra.pop("metadata", {}),
-            "status": "Failure", "message": message, "reason": reason, "code": code, **extra}  # fmt: skip
+    metadata = extra.pop("metadata", {})
+    return {"kind": "Status", "apiVersion": "v1", "metadata": metadata, "status": "Failure",
+            "message": message, "reason": reason, "code": code, **extra}  # fmt: skip
 
 
 @dataclass
@@ -182,8 +183,8 @@ class FakeCluster:
             spec = body.setdefault("spec", {})
             spec.setdefault("nodeName", "node-1")
             spec.setdefault("dnsPolicy", "ClusterFirst")
-            spec.setdefault("tolerations", [{"key": "node.kubernetes.io/not-ready",
-                                             "operator": "Exists", "effect": "NoExecute"}])  # fmt: skip
+            toleration = {"key": "node.kubernetes.io/not-ready", "operator": "Exists"}
+            spec.setdefault("tolerations", [toleration])
             for container in spec.get("containers", []):
                 container.setdefault("terminationMessagePath", "/dev/termination-log")
                 container.setdefault("imagePullPolicy", "IfNotPresent")
@@ -288,9 +289,9 @@ class FakeApiServer:
             return 401, status(401, "Unauthorized", "Unauthorized")
         parts = [part for part in path.split("/") if part]
         if parts == ["api"]:
+            address = {"clientCIDR": "0.0.0.0/0", "serverAddress": "10.0.0.1:6443"}
             return 200, {"kind": "APIVersions", "versions": ["v1"],
-                         "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
-                                                         "serverAddress": "10.0.0.1:6443"}]}  # fmt: skip
+                         "serverAddressByClientCIDRs": [address]}  # fmt: skip
         if parts == ["apis"]:
             return 200, self._group_list()
         if parts[:1] == ["api"] and len(parts) >= 2:
@@ -358,7 +359,9 @@ class FakeApiServer:
         behaviour = self.behaviour
         if (kind.plural, namespace) in behaviour.forbidden or (
             kind.plural, None) in behaviour.forbidden:  # fmt: skip
-            where = "at the cluster scope" if namespace is None else f'in the namespace "{namespace}"'
+            where = (
+                "at the cluster scope" if namespace is None else f'in the namespace "{namespace}"'
+            )
             return 403, status(
                 403, "Forbidden",
                 f'{kind.plural}{"." + kind.group if kind.group else ""} is forbidden: User '
@@ -409,7 +412,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed ACK
     server_state: FakeApiServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet
 
     def do_GET(self) -> None:

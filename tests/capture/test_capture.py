@@ -90,7 +90,9 @@ def test_captured_list_parses_to_the_same_objects(
     after = load_paths([out], whole_bodies=True).parsed
     for field in ("namespaces", "pods", "workloads", "services", "policies", "admin_policies"):
         assert set(getattr(after, field)) == set(getattr(before, field)), field
-    assert before.pods and before.policies and before.admin_policies
+    assert before.pods
+    assert before.policies
+    assert before.admin_policies
 
 
 def test_bookkeeping_is_dropped_and_captures_are_byte_identical(
@@ -240,7 +242,7 @@ def test_a_forbidden_kind_fails_with_the_rbac_rule_it_needs(
     assert result.exit_code == 1
     assert "forbidden: the API server refused 2 request(s)" in result.stderr
     assert (
-        'list NetworkPolicy (networkpolicies.networking.k8s.io/v1) cluster-wide: '
+        "list NetworkPolicy (networkpolicies.networking.k8s.io/v1) cluster-wide: "
         'networkpolicies.networking.k8s.io is forbidden: User "capture-tester" cannot list '
         'resource "networkpolicies"' in result.stderr
     )
@@ -253,9 +255,7 @@ def test_a_forbidden_kind_fails_with_the_rbac_rule_it_needs(
     assert "/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies" in apiserver.paths()
 
 
-def test_bad_credentials_are_a_401_that_says_so(
-    apiserver: FakeApiServer, tmp_path: Path
-) -> None:
+def test_bad_credentials_are_a_401_that_says_so(apiserver: FakeApiServer, tmp_path: Path) -> None:
     config = write_kubeconfig(tmp_path / "kubeconfig", apiserver, {"token": "expired-token"})
     result = run("capture", "--kubeconfig", str(config), "--out", str(tmp_path / "x.json"))
     assert result.exit_code == 1
