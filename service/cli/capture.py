@@ -209,9 +209,11 @@ def _run_every(interval: float, read: Callable[[], Capture], upload: Upload) -> 
     from service.capture import CaptureError
     from service.capture.periodic import StopSignals, run_every
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    LOG.addHandler(handler)
+    LOG.setLevel(logging.INFO)
+    LOG.propagate = False
     last_notes: list[str] = []
 
     def cycle() -> str:
