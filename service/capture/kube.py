@@ -77,11 +77,18 @@ class Target:
 
 def _kubeconfig_files(kubeconfig: str | None, environ: Mapping[str, str]) -> str | None:
     """The kubeconfig to use, as kubectl chooses it: the flag, else ``KUBECONFIG`` (a list
-    of files), else ``~/.kube/config`` if it exists; None when there is none."""
+    of files, those that do not exist skipped), else ``~/.kube/config`` if it exists; None
+    when there is none."""
     if kubeconfig:
+        if not Path(kubeconfig).expanduser().is_file():
+            raise ConfigError(f"kubeconfig {kubeconfig} does not exist")
         return kubeconfig
     if environ.get("KUBECONFIG"):
-        return environ["KUBECONFIG"]
+        listed = environ["KUBECONFIG"].split(os.pathsep)
+        found = [path for path in listed if path and Path(path).expanduser().is_file()]
+        if not found:
+            raise ConfigError(f"none of the kubeconfig files in KUBECONFIG exist: {listed}")
+        return os.pathsep.join(found)
     home = environ.get("HOME")
     default = Path(home, ".kube", "config") if home else Path(DEFAULT_KUBECONFIG).expanduser()
     return str(default) if default.is_file() else None
@@ -100,9 +107,6 @@ def load_configuration(
     files = _kubeconfig_files(kubeconfig, environ)
     try:
         if files is not None:
-            for path in files.split(os.pathsep):
-                if path and not Path(path).expanduser().is_file():
-                    raise ConfigError(f"kubeconfig {path} does not exist")
             config.load_kube_config(
                 config_file=files, context=context, client_configuration=configuration
             )

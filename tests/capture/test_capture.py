@@ -339,8 +339,11 @@ def test_kubeconfig_from_the_environment_then_the_home_directory(
     config = write_kubeconfig(tmp_path / "kubeconfig", apiserver, {"token": TOKEN})
     home = tmp_path / "home"
     (home / ".kube").mkdir(parents=True)
-    _, from_env = load_configuration(environ={"KUBECONFIG": str(config), "HOME": str(home)})
+    listed = f"{tmp_path / 'gone'}:{config}"  # files that do not exist are skipped
+    _, from_env = load_configuration(environ={"KUBECONFIG": listed, "HOME": str(home)})
     assert from_env.described == f"context 'test' of {config}"
+    with pytest.raises(Exception, match="none of the kubeconfig files in KUBECONFIG exist"):
+        load_configuration(environ={"KUBECONFIG": str(tmp_path / "gone")})
     (home / ".kube" / "config").write_text(config.read_text())
     _, from_home = load_configuration(environ={"HOME": str(home)})
     assert from_home.described == f"context 'test' of {home / '.kube' / 'config'}"
