@@ -408,7 +408,7 @@ def test_a_namespaced_denial_names_the_namespace(
 def test_yaml_and_stdout(apiserver: FakeApiServer, kubeconfig: Path, tmp_path: Path) -> None:
     out = tmp_path / "x.yaml"
     assert run("capture", "--kubeconfig", str(kubeconfig), "--out", str(out)).exit_code == 0
-    as_yaml = yaml.safe_load(out.read_text())
+    as_yaml = yaml.load(out.read_text(), Loader=yaml.CSafeLoader)
     printed = run("capture", "--kubeconfig", str(kubeconfig), "--out", "-")
     assert printed.exit_code == 0
     assert json.loads(printed.stdout) == as_yaml
