@@ -132,8 +132,15 @@ def load_configuration(
     except ConfigException as error:
         where = files or f"the service account in {service_account_dir}"
         raise ConfigError(f"cannot use {where}: {error}") from error
-    except (OSError, ValueError) as error:  # unreadable files, YAML that is not a kubeconfig
-        raise ConfigError(f"cannot read the kubeconfig {files}: {error}") from error
+    except ConfigError:
+        raise
+    except Exception as error:  # the loader fails on malformed files with any exception
+        what = (
+            f"the kubeconfig {files}" if files else f"the service account in {service_account_dir}"
+        )
+        raise ConfigError(
+            f"cannot read {what}: {type(error).__name__}: {error}".replace("\n", " ")
+        ) from error
     return configuration, Target(str(configuration.host), described)
 
 

@@ -333,6 +333,19 @@ def test_kubeconfig_contexts_and_missing_files(apiserver: FakeApiServer, tmp_pat
     assert "absent does not exist" in missing.stderr
 
 
+@pytest.mark.parametrize(
+    "content", ["apiVersion: v1\nclusters: [\n", "just a string\n", "{}\n", "clusters: 5\n"]
+)
+def test_a_malformed_kubeconfig(tmp_path: Path, content: str) -> None:
+    config = tmp_path / "kubeconfig"
+    config.write_text(content)
+    result = run("capture", "--kubeconfig", str(config), "--out", str(tmp_path / "x.json"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("netreach: cannot "), result.stderr
+    assert str(config) in result.stderr
+    assert "Traceback" not in result.output
+
+
 def test_kubeconfig_from_the_environment_then_the_home_directory(
     apiserver: FakeApiServer, tmp_path: Path
 ) -> None:
