@@ -8,9 +8,10 @@ and what makes an object diff meaningful, and nothing that changes by itself:
 - ``apiVersion``, ``kind`` (list responses leave them out of their items; they are set here);
 - ``metadata``: ``name``, ``namespace``, ``labels``, ``annotations`` (without kubectl's
   ``last-applied-configuration``, a copy of the object) and ``ownerReferences``;
-- ``spec`` whole, except a Pod's: Pods are the bulk of a cluster and copies of their owner's
-  template, so only what netreach reads is kept (``hostNetwork``, ``nodeName``, and per
-  container its ``name``, ``ports`` and ``restartPolicy``);
+- ``spec`` whole, except a Pod's and a workload's pod template: Pods are the bulk of a
+  cluster, and pod specs carry environment values (secrets written inline among them) that
+  netreach never reads, so only what it reads is kept (``hostNetwork``, ``nodeName``, and
+  per container its ``name``, ``ports`` and ``restartPolicy``);
 - ``status``: only the fields netreach reads, a Pod's ``phase``, ``podIP`` and ``podIPs`` and
   a Node's ``addresses``.
 
@@ -35,6 +36,14 @@ _METADATA = ("name", "namespace", "labels", "annotations", "ownerReferences")
 _POD_SPEC = ("hostNetwork", "nodeName")
 _POD_CONTAINER_LISTS = ("containers", "initContainers")
 _CONTAINER = ("name", "ports", "restartPolicy")
+# where a workload's pod template lies inside its spec
+_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(
+        ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job"),
+        ("template",),
+    ),
+    "CronJob": ("jobTemplate", "spec", "template"),
+}
 _STATUS: dict[str, tuple[str, ...]] = {
     "Pod": ("phase", "podIP", "podIPs"),
     "Node": ("addresses",),
@@ -52,7 +61,11 @@ def slim(kind: str, api_version: str, body: dict[str, Any]) -> dict[str, Any]:
     out["metadata"] = _metadata(metadata) if isinstance(metadata, dict) else metadata
     spec = body.get("spec")
     if spec is not None:
-        out["spec"] = _pod_spec(spec) if kind == "Pod" and isinstance(spec, dict) else spec
+        if kind == "Pod" and isinstance(spec, dict):
+            spec = _pod_spec(spec)
+        elif kind in _TEMPLATE_PATHS:
+            spec = _with_slim_template(spec, _TEMPLATE_PATHS[kind])
+        out["spec"] = spec
     status = body.get("status")
     kept = _STATUS.get(kind)
     if kept and status is not None:
@@ -82,6 +95,29 @@ def _pod_spec(spec: dict[str, Any]) -> dict[str, Any]:
         if key in spec:
             out[key] = _containers(spec[key])
     return out
+
+
+def _with_slim_template(spec: Any, path: tuple[str, ...]) -> Any:
+    """``spec`` with the pod template at ``path`` reduced to what netreach reads.
+
+    >>> _with_slim_template({"replicas": 2, "template": {"metadata": {"labels": {"a": "b"}},
+    ...     "spec": {"containers": [{"name": "c", "env": [{"name": "K", "value": "s"}]}]}}},
+    ...     ("template",))  # doctest: +NORMALIZE_WHITESPACE
+    {'replicas': 2, 'template': {'metadata': {'labels': {'a': 'b'}},
+     'spec': {'containers': [{'name': 'c'}]}}}
+    """
+    if not isinstance(spec, dict):
+        return spec
+    head, rest = path[0], path[1:]
+    inner = spec.get(head)
+    if not isinstance(inner, dict):
+        return spec
+    if rest:
+        return {**spec, head: _with_slim_template(inner, rest)}
+    template_spec = inner.get("spec")
+    if not isinstance(template_spec, dict):
+        return spec
+    return {**spec, head: {**inner, "spec": _pod_spec(template_spec)}}
 
 
 def _containers(value: Any) -> Any:

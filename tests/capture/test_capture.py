@@ -107,7 +107,7 @@ def test_bookkeeping_is_dropped_and_captures_are_byte_identical(
     text = first.read_text()
     for volatile in ('"managedFields"', '"resourceVersion"', '"creationTimestamp"',
                      '"lastHeartbeatTime"', '"conditions"', '"startTime"', '"tolerations"',
-                     "last-applied-configuration", "hunter2"):  # fmt: skip
+                     "last-applied-configuration", "hunter2", "hunter3"):  # fmt: skip
         assert volatile not in text, volatile
     items = captured_list(first)["items"]
     kept = {"name", "namespace", "labels", "annotations", "ownerReferences"}
@@ -122,7 +122,13 @@ def test_bookkeeping_is_dropped_and_captures_are_byte_identical(
                                             {"type": "Hostname", "address": "node-a"}]}  # fmt: skip
     deployment = next(i for i in items if i["kind"] == "Deployment")
     assert "status" not in deployment
-    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"]  # spec kept whole
+    assert deployment["spec"]["replicas"] is not None  # the workload's own spec is kept
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert set(container) <= {"name", "ports", "restartPolicy"}  # the template is slimmed
+    cron = next(i for i in items if i["kind"] == "CronJob")
+    job_pod = cron["spec"]["jobTemplate"]["spec"]["template"]
+    assert job_pod["metadata"]["labels"] == {"app": "nightly"}
+    assert job_pod["spec"]["containers"] == [{"name": "job"}]
     replica_set = next(i for i in items if i["kind"] == "ReplicaSet")
     assert replica_set["metadata"]["ownerReferences"][0]["kind"] == "Deployment"
     keys = [(i["kind"], i["metadata"].get("namespace", ""), i["metadata"]["name"]) for i in items]
