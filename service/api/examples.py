@@ -91,7 +91,7 @@ VERDICT_EXAMPLE: dict[str, Any] = {
 }  # fmt: skip
 _CLUSTER = {"name": "prod", "created_at": "2026-11-27T10:00:00Z", "latest_version": 3,
             "snapshot_count": 3}  # fmt: skip
-_DIFF = {
+_DIFF: dict[str, Any] = {
     "base": {"cluster": "prod", "version": 2, "content_hash": "ab12" + "0" * 60,
              "created_at": "2026-11-26T10:00:00+00:00"},
     "head": {"cluster": "prod", "version": 3, "content_hash": "9f2c" + "0" * 60,
@@ -143,7 +143,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             "next_cursor": "o.WzMsIjlmMmMiLDEsIjAwMDAwMDAwIl18YWJjZGVmMTI",
             "limit": 1,
         }
-    },  # fmt: skip
+    },
     ("get", "/v1/clusters/{cluster}/snapshots/{ref}/connectivity"): {
         "response": {
             "cluster": "prod",
@@ -155,7 +155,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             "connections": [{"from": _WEB, "to": _API, "ports": _TCP_8080}],
         },
         "text": "from,to,ports\nshop/Deployment/web,shop/Deployment/api,TCP 8080\n",
-    },  # fmt: skip
+    },
     ("post", "/v1/clusters/{cluster}/snapshots/{ref}/reachability"): {
         "request": QUESTION_EXAMPLE,
         "response": {"cluster": "prod", "version": 3, **VERDICT_EXAMPLE},
@@ -180,7 +180,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             "denied": 0,
             "errors": 1,
         },
-    },  # fmt: skip
+    },
     ("get", "/v1/clusters/{cluster}/diff"): {"response": _DIFF, "text": "**netreach**: ..."},
     ("get", "/v1/diff"): {"response": _DIFF, "text": "**netreach**: `staging@3` → `prod@9` ..."},
     ("post", "/v1/clusters/{cluster}/snapshots/{ref}/what-if"): {
@@ -190,7 +190,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             "head": {**_DIFF["base"], "what_if": {"replaced_or_added": 0, "deleted": 1}},
         },
         "text": "**netreach**: `prod@3` → `prod@3+what-if` ...",
-    },  # fmt: skip
+    },
     ("get", "/v1/clusters/{cluster}/history/reachability"): {
         "response": {
             **_ASKED,
@@ -205,7 +205,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                 {"version": 2, "state": "allowed"},
             ],
         }
-    },  # fmt: skip
+    },
     ("get", "/v1/clusters/{cluster}/snapshots/{ref}/lint"): {
         "response": {
             "cluster": "prod",
@@ -226,5 +226,5 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         },
         "text": "warning NR003 unused-policy: NetworkPolicy shop/old-policy\n",
         "application/sarif+json": {"version": "2.1.0", "runs": []},
-    },  # fmt: skip
+    },
 }

@@ -11,7 +11,6 @@ from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
 from service.api.answers import ConnectivityPage, DiffAnswer, LintAnswer
-
 from service.api.deps import BEARER
 from service.api.examples import OPERATIONS
 
