@@ -3,7 +3,9 @@
 A closed loop (send, wait, send the next) slows down with the server and so hides the
 latency of the requests it never sent ("coordinated omission"). Here request ``i`` is due at
 ``start + i / rate``; its latency is measured from when it was *due*, so a stalled server
-shows up in the percentiles, as with ``wrk2``. Connections are kept alive and reused.
+shows up in the percentiles, as with ``wrk2``. Requests go out over a fixed number of
+kept-alive HTTP/1.1 connections (plain asyncio streams: a general-purpose client's pool
+bookkeeping costs more CPU than the server's answer once requests queue up).
 
     python -m bench.load URL --rate 200 --seconds 60       # GET URL at 200/s
 """
@@ -18,8 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-import httpx
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,7 @@ class Result:
     rate: float
     seconds: float
     latencies: list[float] = field(default_factory=list)  # seconds, of successful requests
-    errors: dict[str, int] = field(default_factory=dict)  # "status 503", "ReadTimeout", ...
+    errors: dict[str, int] = field(default_factory=dict)  # "status 503", "timeout", ...
     elapsed: float = 0.0
 
     @property
@@ -61,42 +62,92 @@ class Result:
         }
 
 
+def _encode(request: Request, host: str, headers: dict[str, str]) -> bytes:
+    target = urlsplit(request.url)
+    path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+    body = b"" if request.json is None else json.dumps(request.json).encode()
+    lines = [f"{request.method} {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
+    if request.json is not None:
+        lines.append("Content-Type: application/json")
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """Read one response; ``(status, keep_alive)``."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    status = int(status_line.split(" ", 2)[1])
+    fields = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    if "content-length" in fields:
+        await reader.readexactly(int(fields["content-length"]))
+    elif fields.get("transfer-encoding", "").lower() == "chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    return status, fields.get("connection", "").lower() != "close"
+
+
 async def _run(
     make_request: Callable[[int], Request],
     rate: float,
     seconds: float,
     headers: dict[str, str],
     timeout: float,
+    connections: int,
 ) -> Result:
     result = Result(rate, seconds)
     total = int(rate * seconds)
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
-    async with httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits) as client:
+    queue: asyncio.Queue[tuple[bytes, float] | None] = asyncio.Queue()
+    first = urlsplit(make_request(0).url)
+    host, port = first.hostname or "127.0.0.1", first.port or 80
 
-        async def one(index: int, due: float) -> None:
-            request = make_request(index)
+    def failed(key: str) -> None:
+        result.errors[key] = result.errors.get(key, 0) + 1
+
+    async def connection() -> None:
+        reader: asyncio.StreamReader | None = None
+        writer: asyncio.StreamWriter | None = None
+        while (item := await queue.get()) is not None:
+            data, due = item
             try:
-                response = await client.request(request.method, request.url, json=request.json)
-                await response.aread()
-            except httpx.HTTPError as error:
-                key = type(error).__name__
+                if writer is None or reader is None:
+                    reader, writer = await asyncio.open_connection(host, port)
+                writer.write(data)
+                status, keep_alive = await asyncio.wait_for(_response(reader), timeout)
+            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as e:
+                failed("timeout" if isinstance(e, asyncio.TimeoutError) else type(e).__name__)
+                if writer is not None:
+                    writer.close()
+                reader = writer = None
+                continue
+            if status < 400:
+                result.latencies.append(time.perf_counter() - due)
             else:
-                if response.status_code < 400:
-                    result.latencies.append(time.perf_counter() - due)
-                    return
-                key = f"status {response.status_code}"
-            result.errors[key] = result.errors.get(key, 0) + 1
+                failed(f"status {status}")
+            if not keep_alive:
+                writer.close()
+                reader = writer = None
+        if writer is not None:
+            writer.close()
 
-        start = time.perf_counter()
-        tasks: list[asyncio.Task[None]] = []
-        for index in range(total):
-            due = start + index / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(index, due)))
-        await asyncio.gather(*tasks)
-        result.elapsed = time.perf_counter() - start
+    workers = [asyncio.create_task(connection()) for _ in range(connections)]
+    start = time.perf_counter()
+    for index in range(total):
+        due = start + index / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        queue.put_nowait((_encode(make_request(index), f"{host}:{port}", headers), due))
+    for _ in workers:
+        queue.put_nowait(None)
+    await asyncio.gather(*workers)
+    result.elapsed = time.perf_counter() - start
     return result
 
 
@@ -107,9 +158,11 @@ def run(
     seconds: float,
     headers: dict[str, str] | None = None,
     timeout: float = 30.0,
+    connections: int = 64,
 ) -> Result:
-    """Send ``rate * seconds`` requests on schedule; ``make_request(i)`` builds the i-th."""
-    return asyncio.run(_run(make_request, rate, seconds, headers or {}, timeout))
+    """Send ``rate * seconds`` requests on schedule over ``connections`` kept-alive
+    connections; ``make_request(i)`` builds the i-th (all to one host)."""
+    return asyncio.run(_run(make_request, rate, seconds, headers or {}, timeout, connections))
 
 
 def main() -> int:
@@ -117,11 +170,12 @@ def main() -> int:
     parser.add_argument("url")
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--token")
     args = parser.parse_args()
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
     result = run(lambda _: Request("GET", args.url), rate=args.rate, seconds=args.seconds,
-                 headers=headers)  # fmt: skip
+                 headers=headers, connections=args.connections)  # fmt: skip
     print(json.dumps(result.summary(), indent=2))
     return 0
 

@@ -193,11 +193,11 @@ def warm(client: httpx.Client, snapshot: str, pods: list[str], workers: int) -> 
     with ThreadPoolExecutor(max_workers=8 * workers) as pool:
         list(pool.map(lambda _: client.post(f"{snapshot}/reachability", json=body),
                       range(16 * workers)))  # fmt: skip
-    fast, deadline = 0, time.monotonic() + 300
-    while fast < 20 * workers and time.monotonic() < deadline:
+    fast, deadline = 0, time.monotonic() + 120
+    while fast < 10 * workers and time.monotonic() < deadline:
         started = time.perf_counter()
         client.post(f"{snapshot}/reachability", json=body).raise_for_status()
-        fast = fast + 1 if time.perf_counter() - started < 0.05 else 0
+        fast = fast + 1 if time.perf_counter() - started < 0.1 else 0
 
 
 def bench_load(
