@@ -97,13 +97,17 @@ def server(url: str, workers: int = 1) -> Iterator[str]:
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        for _ in range(600):
             try:
                 if httpx.get(f"{base}/readyz").status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
+            if process.poll() is not None:
+                raise RuntimeError(f"netreach serve exited with {process.returncode}")
             time.sleep(0.1)
+        else:
+            raise RuntimeError("netreach serve did not get ready within 60 s")
         yield base
     finally:
         process.terminate()

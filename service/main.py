@@ -28,7 +28,7 @@ from service.api.logging import configure_logging
 from service.api.metrics import Metrics
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.api.openapi import install_openapi
-from service.api.protocol import deadline_protocol
+from service.api.protocol import IMPORT_NAME, deadline_protocol
 from service.api.refs import SnapshotRefs
 from service.api.routers import analysis, clusters, health, snapshots
 from service.api.strict import strict_parameters
@@ -77,10 +77,13 @@ def analyzer_caches(analyzer: Analyzer) -> dict[str, LRUCache[Any, Any]]:
     return {name: value for name, value in vars(analyzer).items() if isinstance(value, LRUCache)}
 
 
-def server_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn options that bound what slow or idle clients can hold."""
+def server_options(settings: Settings, *, worker_processes: bool = False) -> dict[str, Any]:
+    """uvicorn options that bound what slow or idle clients can hold. Worker processes
+    import the protocol by name and read its deadline from their (inherited) settings."""
     return {
-        "http": deadline_protocol(settings.timeout_request_head),
+        "http": IMPORT_NAME
+        if worker_processes
+        else deadline_protocol(settings.timeout_request_head),
         "timeout_keep_alive": settings.timeout_keep_alive,
         "limit_concurrency": settings.limit_concurrency,
     }

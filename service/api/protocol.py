@@ -19,15 +19,24 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
 class DeadlineProtocol(HttpToolsProtocol):
-    head_timeout: float = 10.0
+    """Importable as ``service.api.protocol:DeadlineProtocol`` (uvicorn's worker processes
+    import it by name): then the deadline is the settings' ``timeout_request_head``."""
+
+    head_timeout: float | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: TimerHandle | None = None
+        if self.head_timeout is None:
+            from service.settings import get_settings
+
+            self._timeout = get_settings().timeout_request_head
+        else:
+            self._timeout = self.head_timeout
 
     def _arm(self) -> None:
         self._disarm()
-        self._deadline = self.loop.call_later(self.head_timeout, self._expired)
+        self._deadline = self.loop.call_later(self._timeout, self._expired)
 
     def _disarm(self) -> None:
         if self._deadline is not None:
@@ -70,6 +79,10 @@ class DeadlineProtocol(HttpToolsProtocol):
         super().on_response_complete()
 
 
+IMPORT_NAME = "service.api.protocol:DeadlineProtocol"
+
+
 def deadline_protocol(head_timeout: float) -> type[DeadlineProtocol]:
-    """The protocol class for uvicorn's ``http=`` with this deadline."""
+    """The protocol class for uvicorn's ``http=`` with this deadline (in-process servers:
+    a class made here cannot be handed to worker processes, use IMPORT_NAME there)."""
     return type("DeadlineProtocol", (DeadlineProtocol,), {"head_timeout": head_timeout})

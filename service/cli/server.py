@@ -113,7 +113,7 @@ def serve(
         access_log=False,  # the app logs one structured line per request
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=30,
-        **server_options(settings),
+        **server_options(settings, worker_processes=True),
     )
 
 
