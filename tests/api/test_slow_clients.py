@@ -103,3 +103,46 @@ def test_a_prompt_client_is_served_on_a_kept_alive_connection(server: str) -> No
         for _ in range(3):
             assert client.get("/healthz").status_code == 200
             time.sleep(0.3)  # idle, under timeout_keep_alive: the connection is reused
+
+
+@pytest.mark.slow
+def test_netreach_serve_with_worker_processes_keeps_the_deadlines(
+    throwaway_databases: ThrowawayDatabases,
+) -> None:
+    """Worker processes get the protocol by name (a class made at run time cannot be
+    handed to them) and read the deadline from their settings."""
+    import os
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "NETREACH_DATABASE_URL": throwaway_databases.create("sqlite"),
+           "NETREACH_TIMEOUT_REQUEST_HEAD": "1", "NETREACH_LOG_LEVEL": "warning"}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, "netreach serve exited"
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "netreach serve did not start"
+            time.sleep(0.2)
+        sock = _connect(base_url)
+        try:
+            sock.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            time.sleep(HEAD_TIMEOUT + 1.0)
+            assert _closed_by_server(sock)
+        finally:
+            sock.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
