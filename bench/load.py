@@ -120,7 +120,7 @@ async def _run(
                     reader, writer = await asyncio.open_connection(host, port)
                 writer.write(data)
                 status, keep_alive = await asyncio.wait_for(_response(reader), timeout)
-            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as e:
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as e:
                 failed("timeout" if isinstance(e, asyncio.TimeoutError) else type(e).__name__)
                 if writer is not None:
                     writer.close()

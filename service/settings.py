@@ -52,7 +52,7 @@ class Settings(BaseSettings):
         "this time (0: ask each time)",
     )
     max_unpaged_connections: int = Field(
-        50_000,
+        200_000,
         ge=1,
         description="largest connectivity map returned whole as JSON without `limit`; a "
         "larger one is answered with its first page and a `next_cursor`",

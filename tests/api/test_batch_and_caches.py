@@ -88,6 +88,7 @@ def test_a_large_map_without_limit_is_answered_with_its_first_page(small_server:
     collected, cursor = list(page["connections"]), page["next_cursor"]
     while cursor:
         page = httpx.get(path, params={"granularity": "pod", "cursor": cursor}).json()
+        assert page["limit"] == 3  # a cursor alone keeps the first page's size
         collected += page["connections"]
         cursor = page["next_cursor"]
     assert len(collected) == page["total"]

@@ -199,11 +199,14 @@ def connectivity(
         return StreamingResponse(
             RENDERERS[output_format](cmap), media_type=MEDIA_TYPES[output_format], headers=headers
         )
+    # Without `limit`: the whole map if it is small enough, else pages of the largest size
+    # (on every page: a cursor alone continues with the size its first page had).
+    automatic = min(settings.max_page_size, settings.max_unpaged_connections)
     size: int | None = None
-    if paginated:
-        size = min(limit or settings.page_size, settings.max_page_size)
-    elif len(cmap) > settings.max_unpaged_connections:
-        size = min(settings.max_page_size, settings.max_unpaged_connections)
+    if limit is not None:
+        size = min(limit, settings.max_page_size)
+    elif cursor is not None or len(cmap) > settings.max_unpaged_connections:
+        size = automatic
     return StreamingResponse(
         _page(cmap, record, granularity, start, size, query),
         media_type="application/json",
