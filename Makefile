@@ -43,7 +43,7 @@ check: test ## alias of test: exactly what CI runs
 bench: $(STAMP) ## engine benchmarks on generated clusters S, M, L (SIZES="S M" to limit)
 	$(BIN)/python -m bench.engine --sizes $(SIZES) --data $(BENCH_DIR)
 
-bench-api: $(STAMP) ## service benchmarks over HTTP (upload, queries, maps, storage)
+bench-api: $(STAMP) ## service over HTTP: upload, maps, storage, and 200 queries/s for 60 s (1, 2 workers; SQLite, PostgreSQL)
 	$(BIN)/python -m bench.service --data $(BENCH_DIR)
 
 bench-capture: $(STAMP) ## netreach capture of generated clusters from the fake API server (SIZES="S M")
