@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from fastapi.concurrency import run_in_threadpool
 
 from service.api import diff as diff_routes
@@ -23,10 +24,11 @@ from service.api.errors import install_error_handlers
 from service.api.logging import configure_logging
 from service.api.metrics import Metrics
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from service.api.routers import analysis, clusters, health, snapshots
+from service.api.routers import analysis, clusters, health, snapshots, summary
 from service.settings import Settings, get_settings
 from service.store import make_engine, make_session_factory
 from service.store.migrate import head_revision, upgrade
+from service.ui.router import mount_ui
 from service.usecases.cache import LRUCache
 from service.usecases.snapshots import Analyzer
 
@@ -85,10 +87,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, clusters, snapshots, analysis):
+    for module in (health, clusters, snapshots, analysis, summary):
         app.include_router(module.router)
     app.include_router(diff_routes.router)
     app.include_router(lint_routes.router)
+    mount_ui(app)
+    app.add_api_route("/", lambda: RedirectResponse("/ui/"), include_in_schema=False)
     # Added last = outermost: the request id and the access log see every response,
     # including a 413 from the body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
