@@ -111,7 +111,7 @@ async function route() {
   if (!found) {
     clear(main);
     append(main, [h("h1", {}, "No such page"), h("p", {}, h("a", { href: "#/" }, "Back to the clusters"))]);
-    window.__netreach.ready = true;
+    done(controller);
     return;
   }
   renderNav(found, controller.signal);
@@ -129,10 +129,15 @@ async function route() {
     if (error && error.name === "AbortError") return;
     showError(main, error);
   }
-  if (current === controller) {
-    window.__netreach.ready = true;
-    if (document.activeElement === document.body) main.focus({ preventScroll: true });
-  }
+  done(controller);
+}
+
+/** Tell tests and tools which route is on screen. */
+function done(controller) {
+  if (current !== controller) return;
+  window.__netreach.ready = true;
+  window.__netreach.rendered = location.hash;
+  if (document.activeElement === document.body) main.focus({ preventScroll: true });
 }
 
 function initToken() {
