@@ -14,8 +14,8 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
 
 from service.api import diff as diff_routes
 from service.api import lint as lint_routes

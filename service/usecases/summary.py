@@ -180,7 +180,7 @@ def namespace_matrix(
         )
         for which in sorted(unions)
     )
-    return NamespaceMatrix(groups, cells, int(len(src)))
+    return NamespaceMatrix(groups, cells, len(src))
 
 
 def namespace_pair(

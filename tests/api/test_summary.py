@@ -20,7 +20,11 @@ import pytest
 from tests.api.conftest import YAML, assert_error
 
 GENERATOR = Path(__file__).resolve().parents[2].parent / "shared" / "bench" / "gen_cluster.py"
-DNS_LABELS = {("k8s-app", "kube-dns"), ("k8s-app", "coredns"), ("app.kubernetes.io/name", "coredns")}
+DNS_LABELS = {
+    ("k8s-app", "kube-dns"),
+    ("k8s-app", "coredns"),
+    ("app.kubernetes.io/name", "coredns"),
+}
 ALL = 65535
 
 
@@ -283,7 +287,9 @@ def test_summary_needs_a_token(api: Any, demo: str) -> None:
 
 def test_empty_snapshot_has_an_empty_matrix(client: httpx.Client, cluster: str) -> None:
     namespace_only = b"apiVersion: v1\nkind: Namespace\nmetadata: {name: lonely}\n"
-    response = client.post(f"/v1/clusters/{cluster}/snapshots", content=namespace_only, headers=YAML)
+    response = client.post(
+        f"/v1/clusters/{cluster}/snapshots", content=namespace_only, headers=YAML
+    )
     assert response.status_code == 201, response.text
     summary = client.get(f"/v1/clusters/{cluster}/snapshots/latest/connectivity/summary").json()
     assert summary["cells"] == []

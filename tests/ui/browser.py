@@ -72,3 +72,19 @@ def chromium(executable: str) -> Iterator[BrowserContext]:
                 context.close()
     finally:
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def main() -> int:
+    """``python -m tests.ui.browser``: say whether the browser tests can run here."""
+    executable = chromium_path()
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        executable = None
+    if executable is None:
+        print(f"note: the browser tests will be skipped: {INSTALL_HINT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

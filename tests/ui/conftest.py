@@ -48,7 +48,9 @@ class Browsing:
         if self.page.url.split("#")[0] != url:
             self.page.goto(url)
             self.wait()
-        wanted = {"admin": self.server.token, "read": self.server.read_token}.get(token or "", token)
+        wanted = {"admin": self.server.token, "read": self.server.read_token}.get(
+            token or "", token
+        )
         if (token is None and self.page.evaluate("() => sessionStorage.length > 0")) or (
             token is not None
             and self.page.evaluate("() => sessionStorage.getItem('netreach.token')") != wanted

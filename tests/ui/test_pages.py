@@ -44,8 +44,12 @@ def test_matrix_cell_shows_the_known_ports(browsing: Browsing) -> None:
     assert "TCP 8080" in cell(browsing, "IPBlock", "shop")
     assert "UDP 53" in cell(browsing, "shop", "kube-system")
     page = browsing.page
-    assert "dns" in (page.locator('td[data-from="shop"][data-to="kube-system"]').get_attribute("class") or "")
-    assert "ext" in (page.locator('td[data-from="IPBlock"][data-to="shop"]').get_attribute("class") or "")
+    assert "dns" in (
+        page.locator('td[data-from="shop"][data-to="kube-system"]').get_attribute("class") or ""
+    )
+    assert "ext" in (
+        page.locator('td[data-from="IPBlock"][data-to="shop"]').get_attribute("class") or ""
+    )
     # version 1: shop egress was open, no DNS restriction
     browsing.open(f"#/c/{DEMO}/1/matrix")
     assert "UDP 53" not in cell(browsing, "shop", "kube-system")
@@ -60,11 +64,17 @@ def test_matrix_filters(browsing: Browsing) -> None:
     assert cell(browsing, "shop", "payments").split() == ["1", "TCP", "8443"]
     assert page.locator('td[data-from="IPBlock"][data-to="shop"]').count() == 0
     browsing.open(f"#/c/{DEMO}/2/matrix?external=1")
-    froms = set(page.locator("td[data-from]").evaluate_all("cells => cells.map(c => c.dataset.from + '>' + c.dataset.to)"))
+    froms = set(
+        page.locator("td[data-from]").evaluate_all(
+            "cells => cells.map(c => c.dataset.from + '>' + c.dataset.to)"
+        )
+    )
     assert froms
     assert all("IPBlock" in pair for pair in froms)
     browsing.open(f"#/c/{DEMO}/2/matrix?namespace=payments")
-    pairs = page.locator("td[data-from]").evaluate_all("cells => cells.map(c => [c.dataset.from, c.dataset.to])")
+    pairs = page.locator("td[data-from]").evaluate_all(
+        "cells => cells.map(c => [c.dataset.from, c.dataset.to])"
+    )
     assert pairs
     assert all("payments" in pair for pair in pairs)
 
@@ -124,7 +134,9 @@ def test_explain_shows_the_rule_that_admits_a_known_pair(browsing: Browsing) -> 
 
 
 def test_explain_a_denied_pair(browsing: Browsing) -> None:
-    page = browsing.open(f"#/c/{DEMO}/2/explain?from=shop/Deployment/web&to=shop/StatefulSet/postgres&port=5432")
+    page = browsing.open(
+        f"#/c/{DEMO}/2/explain?from=shop/Deployment/web&to=shop/StatefulSet/postgres&port=5432"
+    )
     assert page.locator("#verdict-state").inner_text() == "Denied"
     assert "isolated" in page.locator(".side").nth(1).inner_text()
 
@@ -153,10 +165,16 @@ def test_diff_shows_the_added_connection_under_its_cause(
     text = page.locator("main").inner_text()
     assert text.index("Highlights") < text.index("Where it changed") < text.index("Changes")
     assert "added" in (
-        page.locator('table.matrix td[data-from="kube-system"][data-to="payments"]').get_attribute("class") or ""
+        page.locator('table.matrix td[data-from="kube-system"][data-to="payments"]').get_attribute(
+            "class"
+        )
+        or ""
     )
     assert "changed" in (
-        page.locator('table.matrix td[data-from="shop"][data-to="kube-system"]').get_attribute("class") or ""
+        page.locator('table.matrix td[data-from="shop"][data-to="kube-system"]').get_attribute(
+            "class"
+        )
+        or ""
     )
     # a cell narrows the list to its changes
     page.locator('table.matrix td[data-from="shop"][data-to="IPBlock"] a').click()
@@ -234,7 +252,10 @@ def test_a_token_without_access_and_a_missing_cluster_are_explained(browsing: Br
 
 def test_the_token_stays_in_the_session_only(browsing: Browsing) -> None:
     page = browsing.open("#/", token="read")
-    assert page.evaluate("() => sessionStorage.getItem('netreach.token')") == browsing.server.read_token
+    assert (
+        page.evaluate("() => sessionStorage.getItem('netreach.token')")
+        == browsing.server.read_token
+    )
     assert page.evaluate("() => localStorage.length") == 0
     assert page.locator("section.cluster").count() >= 1
 

@@ -45,11 +45,14 @@ ProtocolQuery = Annotated[
 ]
 GROUP_DESCRIPTION = "a namespace, or `IPBlock` for every external address"
 FromQuery = Annotated[
-    str, Query(alias="from", pattern=GROUP_PATTERN, description=GROUP_DESCRIPTION, examples=["shop"])
+    str,
+    Query(alias="from", pattern=GROUP_PATTERN, description=GROUP_DESCRIPTION, examples=["shop"]),
 ]
 ToQuery = Annotated[
-    str, Query(alias="to", pattern=GROUP_PATTERN, description=GROUP_DESCRIPTION, examples=["payments"])
+    str,
+    Query(alias="to", pattern=GROUP_PATTERN, description=GROUP_DESCRIPTION, examples=["payments"]),
 ]
+
 
 class GroupOut(BaseModel):
     key: str = Field(description="the namespace, or `IPBlock` for every external address")
@@ -107,8 +110,7 @@ def _matrix_out(cluster: str, version: int, matrix: NamespaceMatrix, f: PortFilt
         cluster=cluster,
         version=version,
         filter=FilterOut(port=f.port, protocol=f.protocol),
-        groups=[GroupOut(key=g.key, kind=g.kind, workloads=g.workloads, pods=g.pods)  # type: ignore[arg-type]
-                for g in matrix.groups],
+        groups=[GroupOut.model_validate(g, from_attributes=True) for g in matrix.groups],
         cells=[
             CellOut.model_validate({
                 "from": c.source, "to": c.target, "workload_pairs": c.workload_pairs,
