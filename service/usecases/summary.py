@@ -6,6 +6,11 @@ snapshot) plus milliseconds, even for 10,000 pods and 100,000 connections.
 
 Groups are the namespaces and one group for every external address (the map's ``IPBlock``
 endpoints), keyed ``IPBlock``: namespace names are lowercase, so the key never collides.
+
+Like the analyzer's caches, the per-snapshot index (each endpoint's group, the DNS
+endpoints) and the matrices are kept by content hash in small bounded LRUs: snapshots are
+immutable, so an entry is never stale, and a dashboard's repeated first screen costs
+nothing but the response.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from service.engine.lint.dns import DNS_LABELS, DNS_PORT
 from service.engine.model import AddressRange, ObjectRef, PortSet, Protocol
 from service.engine.options import AnalysisOptions, Granularity
 from service.store.records import SnapshotRecord
+from service.usecases.cache import LRUCache
 from service.usecases.errors import NotFoundError
 from service.usecases.snapshots import Analyzer
 
@@ -102,24 +108,68 @@ def _dns_endpoints(compiled: CompiledCluster, cmap: ConnectivityMap) -> BoolArra
     """Endpoints of the map (workloads, pods) whose pods carry a DNS label (as lint's)."""
     dns_refs: set[ObjectRef] = set()
     for pod in compiled.pods:
-        if any(pod.labels.get(key) == value for key, value in DNS_LABELS):
+        labels = pod.labels
+        if any(labels.get(key) == value for key, value in DNS_LABELS):
             dns_refs.add(pod.ref)
             if pod.workload is not None:
                 dns_refs.add(pod.workload)
+    if not dns_refs:
+        return np.zeros(len(cmap.endpoints), dtype=bool)
     return np.array([e in dns_refs for e in cmap.endpoints], dtype=bool)
 
 
 def _groups(compiled: CompiledCluster, keys: list[str]) -> tuple[Group, ...]:
-    pods: Counter[str] = Counter()
-    workloads: dict[str, set[ObjectRef]] = {}
-    for pod in compiled.pods:
-        pods[pod.namespace] += 1
-        workloads.setdefault(pod.namespace, set()).add(pod.workload or pod.ref)
+    lookups = compiled.lookups
+    workloads: Counter[str] = Counter(ref.namespace for ref in lookups.pods_by_workload)
+    in_workloads: Counter[str] = Counter()
+    for ref, members in lookups.pods_by_workload.items():
+        in_workloads[ref.namespace] += len(members)
+    pods = {ns: len(members) for ns, members in lookups.pods_by_namespace.items()}
     names = sorted(set(compiled.namespaces) | set(pods) | (set(keys) - {EXTERNAL}))
-    groups = [Group(n, "Namespace", len(workloads.get(n, ())), pods[n]) for n in names]
+    groups = [
+        # a bare pod (no owner) counts as a workload of its own
+        Group(n, "Namespace", workloads[n] + pods.get(n, 0) - in_workloads[n], pods.get(n, 0))
+        for n in names
+    ]
     if EXTERNAL in keys:
         groups.append(Group(EXTERNAL, EXTERNAL, 0, 0))
     return tuple(groups)
+
+
+def _distinct(values: IntArray) -> IntArray:
+    """The distinct values, sorted (a sort and a mask: faster than np.unique here)."""
+    ordered = np.sort(values)
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """What every aggregate of one map needs: each endpoint's group and whether it is DNS."""
+
+    groups: tuple[Group, ...]
+    group_of: IntArray  # endpoint -> index in groups
+    external: int  # index of the IPBlock group, -1 when the map has no external endpoint
+    dns: BoolArray  # endpoint -> holds DNS pods
+
+
+_INDEXES: LRUCache[tuple[str, AnalysisOptions], _Index] = LRUCache(8)
+_MATRICES: LRUCache[tuple[str, AnalysisOptions, PortFilter], NamespaceMatrix] = LRUCache(32)
+
+
+def _index(
+    session: Session, analyzer: Analyzer, record: SnapshotRecord, options: AnalysisOptions
+) -> tuple[_Index, ConnectivityMap]:
+    cmap = analyzer.connectivity(session, record, options, Granularity.WORKLOAD)
+
+    def build() -> _Index:
+        compiled = analyzer.compiled_for(session, record, options)
+        keys = _group_keys(cmap)
+        groups = _groups(compiled, keys)
+        position = {g.key: i for i, g in enumerate(groups)}
+        group_of = np.array([position[k] for k in keys], dtype=np.int64)
+        return _Index(groups, group_of, position.get(EXTERNAL, -1), _dns_endpoints(compiled, cmap))
+
+    return _INDEXES.get_or_compute((record.content_hash, options), build)[0], cmap
 
 
 def namespace_matrix(
@@ -131,13 +181,14 @@ def namespace_matrix(
 ) -> NamespaceMatrix:
     """Every (source group, target group) cell with at least one connection left by
     ``ports``, sorted by source then target key (external last)."""
-    compiled = analyzer.compiled_for(session, record, options)
-    cmap = analyzer.connectivity(session, record, options, Granularity.WORKLOAD)
-    keys = _group_keys(cmap)
-    groups = _groups(compiled, keys)
-    index = {g.key: i for i, g in enumerate(groups)}
+    index, cmap = _index(session, analyzer, record, options)
+    key = (record.content_hash, options, ports)
+    return _MATRICES.get_or_compute(key, lambda: _matrix(index, cmap, ports))[0]
+
+
+def _matrix(index: _Index, cmap: ConnectivityMap, ports: PortFilter) -> NamespaceMatrix:
+    groups, group_of = index.groups, index.group_of
     size = len(groups)
-    group_of = np.array([index[k] for k in keys], dtype=np.int64)
     keep = _kept_rows(cmap, ports)
     src, dst, pid = cmap.sources[keep], cmap.targets[keep], cmap.ports[keep]
     cell = group_of[src] * size + group_of[dst]
@@ -145,28 +196,28 @@ def namespace_matrix(
     # A workload pair: external endpoints collapse into one, so a workload reaching three
     # address pieces is one pair with "outside".
     count = len(cmap.endpoints)
-    collapsed = np.where(group_of == index.get(EXTERNAL, -1), count, np.arange(count))
-    pair_keys = np.unique(collapsed[src] * (count + 1) + collapsed[dst])
-    collapsed_group = np.append(group_of, index.get(EXTERNAL, 0))
+    collapsed = np.where(group_of == index.external, count, np.arange(count))
+    pair_keys = _distinct(collapsed[src] * (count + 1) + collapsed[dst])
+    collapsed_group = np.append(group_of, max(index.external, 0))
     pair_cells = (
         collapsed_group[pair_keys // (count + 1)] * size + collapsed_group[pair_keys % (count + 1)]
     )
     pair_counts = np.bincount(pair_cells, minlength=size * size)
     row_counts = np.bincount(cell, minlength=size * size)
 
-    dns_targets = _dns_endpoints(compiled, cmap)
     dns_ports = np.array(
         [p.contains(Protocol.UDP, DNS_PORT) or p.contains(Protocol.TCP, DNS_PORT)
          for p in cmap.portsets],
         dtype=bool,
     )  # fmt: skip
-    dns_rows = dns_targets[dst] & (dns_ports[pid] if len(dns_ports) else False)
+    dns_rows = index.dns[dst] & (dns_ports[pid] if len(dns_ports) else False)
     dns_cells = np.bincount(cell[dns_rows], minlength=size * size) > 0
 
     unions: dict[int, PortSet] = {}
     portsets = cmap.portsets
-    for combined in np.unique(cell * max(len(portsets), 1) + pid).tolist():
-        which, portset = divmod(combined, max(len(portsets), 1))
+    width = max(len(portsets), 1)
+    for combined in _distinct(cell * width + pid).tolist():
+        which, portset = divmod(combined, width)
         unions[which] = unions.get(which, PortSet.empty()) | portsets[portset]
 
     cells = tuple(
@@ -180,7 +231,7 @@ def namespace_matrix(
         )
         for which in sorted(unions)
     )
-    return NamespaceMatrix(groups, cells, len(src))
+    return NamespaceMatrix(groups, cells, int(len(src)))
 
 
 def namespace_pair(
@@ -194,20 +245,16 @@ def namespace_pair(
 ) -> ConnectivityMap:
     """The workload connections from group ``source`` to group ``target`` that ``ports``
     leaves, in the map's order. An unknown namespace is a 404."""
-    compiled = analyzer.compiled_for(session, record, options)
-    cmap = analyzer.connectivity(session, record, options, Granularity.WORKLOAD)
-    keys = _group_keys(cmap)
-    known = {g.key for g in _groups(compiled, keys)} | {EXTERNAL}
+    index, cmap = _index(session, analyzer, record, options)
+    position = {g.key: i for i, g in enumerate(index.groups)}
     for field, name in (("query.from", source), ("query.to", target)):
-        if name not in known:
+        if name not in position and name != EXTERNAL:
             raise NotFoundError(
                 f"no namespace {name!r} in this snapshot", [{"field": field, "input": name}]
             )
-    codes = {key: code for code, key in enumerate(dict.fromkeys(keys))}
-    group_of = np.array([codes[k] for k in keys], dtype=np.int64)
     keep = _kept_rows(cmap, ports)
-    keep &= group_of[cmap.sources] == codes.get(source, -1)
-    keep &= group_of[cmap.targets] == codes.get(target, -1)
+    keep &= index.group_of[cmap.sources] == position.get(source, -1)
+    keep &= index.group_of[cmap.targets] == position.get(target, -1)
     return ConnectivityMap(
         cmap.granularity,
         cmap.endpoints,

@@ -14,6 +14,27 @@ const HIGHLIGHTS = {
   lost_dns: ["Lost DNS", "bad"],
 };
 const SIGN = { added: "+", removed: "−", changed: "~" };
+const FIRST_ROWS = 25;
+const MORE_ROWS = 250;
+
+/** A list that draws its first rows only, and more on demand: a 10,000-change diff stays fast. */
+export function cappedList(items, draw, { first = FIRST_ROWS, className = "changes" } = {}) {
+  const list = h("ul", { class: className });
+  const wrap = h("div", {}, list);
+  let shown = 0;
+  const more = () => {
+    const next = items.slice(shown, shown + (shown ? MORE_ROWS : first));
+    list.append(...next.map(draw));
+    shown += next.length;
+    button.hidden = shown >= items.length;
+    button.textContent = `show ${Math.min(MORE_ROWS, items.length - shown).toLocaleString()} more of ${(items.length - shown).toLocaleString()}`;
+  };
+  const button = h("button", { type: "button", class: "secondary more" });
+  button.addEventListener("click", more);
+  wrap.append(button);
+  more();
+  return wrap;
+}
 
 /** sides: {base: {cluster, ref}, head: {cluster, ref}} for links to objects. */
 export function diffView(diff, sides) {
@@ -62,7 +83,7 @@ function highlights(found) {
       const [title, cls] = HIGHLIGHTS[key] || [key.replaceAll("_", " "), "warn"];
       return h("div", { class: "highlight", dataset: { highlight: key } },
         h("h3", {}, h("span", { class: `badge ${cls}` }, String(list.length)), " ", title),
-        h("ul", { class: "changes" }, list.map((c) => changeLine({ kind: c.before ? "changed" : key.startsWith("lost") ? "removed" : "added", ...c }))));
+        cappedList(list, (c) => changeLine({ kind: c.before ? "changed" : key.startsWith("lost") ? "removed" : "added", ...c }), { first: 10 }));
     }));
 }
 
@@ -142,14 +163,15 @@ function changesByCause(changes, sides, pair, showAll) {
       add(change.kind, () => ({ title: { added: "Added connections", removed: "Removed connections", changed: "Connections whose ports changed" }[change.kind] }), change);
     }
   }
-  const ordered = [...groups.values()].sort((a, b) => b.changes.length - a.changes.length);
+  const ordered = [...groups.values()];
+  if (anyCauses) ordered.sort((a, b) => b.changes.length - a.changes.length);
   return h("section", { "aria-labelledby": "by-cause" },
     h("h2", { id: "by-cause", tabindex: "-1" }, anyCauses ? "Changes by cause" : "Changes"),
     pair ? h("p", {}, `Only ${groupLabel(pair[0])} → ${groupLabel(pair[1])}. `, h("button", { type: "button", class: "secondary", onclick: showAll }, "show every change")) : null,
     anyCauses ? null : h("p", { class: "muted small" }, "This server does not name the cause of each change; the objects that changed are listed below."),
     ordered.map((group) => h("div", { class: "change-group panel", dataset: { cause: group.cause ? group.cause.text : group.title } },
       h("h3", {}, group.cause ? causeTitle(group.cause, sides) : group.title, h("span", { class: "muted small" }, plural(group.changes.length, "change"))),
-      h("ul", { class: "changes" }, group.changes.map(changeLine)))));
+      cappedList(group.changes, changeLine))));
 }
 
 function causeTitle(cause, sides) {

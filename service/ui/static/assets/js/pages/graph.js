@@ -8,6 +8,7 @@ import { clusterLink } from "../shared.js";
 
 const MAX_PARTNERS = 12;
 const LIMIT = 1000;
+const PARTNER_LIMIT = 300;
 const SIZE = 1000;
 
 export async function render({ main, params, query, signal, mark }) {
@@ -18,7 +19,7 @@ export async function render({ main, params, query, signal, mark }) {
   const partners = cells.filter((c) => c.from !== c.to).sort((a, b) => b.workload_pairs - a.workload_pairs).slice(0, MAX_PARTNERS);
   const url = path`/v1/clusters/${cluster}/snapshots/${ref}/connectivity/between`;
   const asks = [[namespace, namespace], ...partners.map((c) => [c.from, c.to])];
-  const pages = await Promise.all(asks.map(([from, to]) => api(url, { query: { from, to, ...filter, limit: LIMIT }, signal })));
+  const pages = await Promise.all(asks.map(([from, to], i) => api(url, { query: { from, to, ...filter, limit: i ? PARTNER_LIMIT : LIMIT }, signal })));
   const truncated = pages.some((p) => p.next_cursor);
   const edges = new Map();
   const inner = new Set();
