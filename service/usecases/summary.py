@@ -231,7 +231,7 @@ def _matrix(index: _Index, cmap: ConnectivityMap, ports: PortFilter) -> Namespac
         )
         for which in sorted(unions)
     )
-    return NamespaceMatrix(groups, cells, int(len(src)))
+    return NamespaceMatrix(groups, cells, len(src))
 
 
 def namespace_pair(

@@ -24,8 +24,10 @@ PAGES = [
     ("matrix-dark", "#/c/demo/2/matrix", "dark"),
     ("drill-down", "#/c/demo/2/between/shop/payments", "light"),
     ("graph", "#/c/demo/2/graph/shop", "light"),
-    ("explain", "#/c/demo/2/explain?from=shop/Deployment/api&to=payments/Service/gateway&port=443", "light"),
-    ("policy-yaml", "#/c/demo/2/object/NetworkPolicy/payments/gateway-from-shop-api?path=spec.ingress[0].from[0]", "light"),
+    ("explain", "#/c/demo/2/explain?from=shop/Deployment/api&to=payments/Service/gateway"
+                "&port=443", "light"),
+    ("policy-yaml", "#/c/demo/2/object/NetworkPolicy/payments/gateway-from-shop-api"
+                    "?path=spec.ingress[0].from[0]", "light"),
     ("diff", "#/c/demo/diff?base=1&head=2", "light"),
     ("lint", "#/c/demo/2/lint", "light"),
 ]  # fmt: skip
