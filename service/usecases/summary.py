@@ -131,8 +131,7 @@ def _groups(compiled: CompiledCluster, keys: list[str]) -> tuple[Group, ...]:
         Group(n, "Namespace", workloads[n] + pods.get(n, 0) - in_workloads[n], pods.get(n, 0))
         for n in names
     ]
-    if EXTERNAL in keys:
-        groups.append(Group(EXTERNAL, EXTERNAL, 0, 0))
+    groups.append(Group(EXTERNAL, EXTERNAL, 0, 0))  # every cluster has an outside
     return tuple(groups)
 
 
@@ -148,7 +147,7 @@ class _Index:
 
     groups: tuple[Group, ...]
     group_of: IntArray  # endpoint -> index in groups
-    external: int  # index of the IPBlock group, -1 when the map has no external endpoint
+    external: int  # index of the IPBlock group (the last)
     dns: BoolArray  # endpoint -> holds DNS pods
 
 
@@ -167,7 +166,7 @@ def _index(
         groups = _groups(compiled, keys)
         position = {g.key: i for i, g in enumerate(groups)}
         group_of = np.array([position[k] for k in keys], dtype=np.int64)
-        return _Index(groups, group_of, position.get(EXTERNAL, -1), _dns_endpoints(compiled, cmap))
+        return _Index(groups, group_of, position[EXTERNAL], _dns_endpoints(compiled, cmap))
 
     return _INDEXES.get_or_compute((record.content_hash, options), build)[0], cmap
 
@@ -198,7 +197,7 @@ def _matrix(index: _Index, cmap: ConnectivityMap, ports: PortFilter) -> Namespac
     count = len(cmap.endpoints)
     collapsed = np.where(group_of == index.external, count, np.arange(count))
     pair_keys = _distinct(collapsed[src] * (count + 1) + collapsed[dst])
-    collapsed_group = np.append(group_of, max(index.external, 0))
+    collapsed_group = np.append(group_of, index.external)
     pair_cells = (
         collapsed_group[pair_keys // (count + 1)] * size + collapsed_group[pair_keys % (count + 1)]
     )
@@ -248,7 +247,7 @@ def namespace_pair(
     index, cmap = _index(session, analyzer, record, options)
     position = {g.key: i for i, g in enumerate(index.groups)}
     for field, name in (("query.from", source), ("query.to", target)):
-        if name not in position and name != EXTERNAL:
+        if name not in position:
             raise NotFoundError(
                 f"no namespace {name!r} in this snapshot", [{"field": field, "input": name}]
             )

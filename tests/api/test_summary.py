@@ -51,9 +51,15 @@ def allows(ports: list[dict[str, Any]], protocol: str | None, port: int | None) 
     )
 
 
-def covered(ports: list[dict[str, Any]]) -> set[tuple[str, int]]:
-    """Every (protocol, port) the list allows, for comparing unions (small maps only)."""
-    return {(proto, n) for proto, lo, hi in ranges(ports) for n in range(lo, hi + 1)}
+def canonical(spans: set[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """Port ranges merged per protocol (overlapping or adjacent ranges become one)."""
+    merged: list[tuple[str, int, int]] = []
+    for proto, lo, hi in sorted(spans):
+        if merged and merged[-1][0] == proto and lo <= merged[-1][2] + 1:
+            merged[-1] = (proto, merged[-1][1], max(hi, merged[-1][2]))
+        else:
+            merged.append((proto, lo, hi))
+    return merged
 
 
 def expected_matrix(
@@ -76,7 +82,7 @@ def expected_matrix(
         ]
         cell["pairs"].add(tuple(side))
         cell["connections"] += 1
-        cell["ports"] |= covered(c["ports"])
+        cell["ports"] |= ranges(c["ports"])
         target = c["to"]
         if target["kind"] != "IPBlock" and (
             (target["namespace"], target["kind"], target["name"]) in dns_workloads
@@ -124,7 +130,8 @@ def check_matrix(
     for key, cell in want.items():
         assert got[key]["workload_pairs"] == len(cell["pairs"]), key
         assert got[key]["connections"] == cell["connections"], key
-        assert covered(got[key]["ports"]) == cell["ports"], key
+        assert canonical(ranges(got[key]["ports"])) == canonical(cell["ports"]), key
+        assert canonical(ranges(got[key]["ports"])) == sorted(ranges(got[key]["ports"])), key
         assert got[key]["dns"] == cell["dns"], key
         assert got[key]["external"] == ("IPBlock" in key), key
     assert summary["connections"] == sum(c["connections"] for c in want.values())
@@ -294,4 +301,7 @@ def test_empty_snapshot_has_an_empty_matrix(client: httpx.Client, cluster: str) 
     summary = client.get(f"/v1/clusters/{cluster}/snapshots/latest/connectivity/summary").json()
     assert summary["cells"] == []
     assert summary["connections"] == 0
-    assert summary["groups"] == [{"key": "lonely", "kind": "Namespace", "workloads": 0, "pods": 0}]
+    assert summary["groups"] == [
+        {"key": "lonely", "kind": "Namespace", "workloads": 0, "pods": 0},
+        {"key": "IPBlock", "kind": "IPBlock", "workloads": 0, "pods": 0},
+    ]
