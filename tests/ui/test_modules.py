@@ -125,25 +125,28 @@ def test_ports_text(browsing: Browsing, ports: list[dict[str, Any]], text: str) 
 
 
 def test_causes_are_described_whatever_their_shape(browsing: Browsing) -> None:
+    policy = {"kind": "NetworkPolicy", "namespace": "shop", "name": "x"}
     causes = [
+        # the diff's shape: kind, object, details
+        {"kind": "policy-edited", "object": policy, "details": ["ingress rule 1 peer 0"]},
+        {"kind": "namespace-relabelled", "object": {"kind": "Namespace", "name": "shop"},
+         "details": []},
+        {"kind": "policy-added", "object": policy, "details": ["egress rule 2"]},
+        # tolerated: a string, an object with other field names
         "shop/NetworkPolicy/x added",
-        {
-            "object": {"kind": "NetworkPolicy", "namespace": "shop", "name": "x"},
-            "change": "edited",
-            "rule": 1,
-            "peer": 0,
-        },
-        {"kind": "Namespace", "name": "shop", "change": "relabelled"},
-    ]
+        {"object": policy, "change": "edited", "rule": 1, "peer": 0},
+    ]  # fmt: skip
     described = run(
         browsing,
         "diffview.js",
         "return arg.map(c => { const d = m.describeCause(c);"
-        "  return [d.object ? d.object.name : null, d.text]; });",
+        "  return [d.object ? d.object.name : null, d.text, d.path]; });",
         causes,
     )
     assert described == [
-        [None, "shop/NetworkPolicy/x added"],
-        ["x", "edited: rule 1 peer 0"],
-        ["shop", "relabelled"],
+        ["x", "edited: ingress rule 1 peer 0", "spec.ingress[1].from[0]"],
+        ["shop", "relabelled", None],
+        ["x", "added: egress rule 2", "spec.egress[2]"],
+        [None, "shop/NetworkPolicy/x added", None],
+        ["x", "edited: rule 1 peer 0", None],
     ]

@@ -127,20 +127,47 @@ function changeMatrix(changes, onPick) {
     table);
 }
 
-/** A cause as the diff names it: an object change (policy added, rule edited, ...). */
+const CAUSE_VERBS = {
+  "policy-added": "added",
+  "policy-removed": "removed",
+  "policy-edited": "edited",
+  "pod-relabelled": "pods relabelled",
+  "namespace-relabelled": "relabelled",
+  "container-ports-changed": "container ports changed",
+  "service-changed": "retargeted",
+  "endpoint-added": "added",
+  "endpoint-removed": "removed",
+  "endpoint-changed": "changed",
+};
+
+/**
+ * A cause as the diff names it: `{kind: "policy-edited", object: {kind, namespace, name},
+ * details: ["ingress rule 1 peer 0"]}`; other shapes (a string, an object without `details`)
+ * are shown as well as they can be.
+ */
 export function describeCause(cause) {
-  if (typeof cause === "string") return { key: cause, object: null, text: cause };
+  if (typeof cause === "string") return { key: cause, object: null, text: cause, path: null };
   const object = cause.object || (cause.kind && cause.name ? cause : null);
-  const change = cause.change || cause.action || cause.type || cause.what || "";
+  const kind = cause.change || cause.action || cause.type || (cause.object && typeof cause.kind === "string" ? cause.kind : "");
+  const change = CAUSE_VERBS[kind] || String(kind).replaceAll("-", " ");
   const where = [
     cause.rule !== undefined && cause.rule !== null ? `rule ${cause.rule}` : null,
     cause.peer !== undefined && cause.peer !== null ? `peer ${cause.peer}` : null,
     cause.port !== undefined && cause.port !== null ? `port ${cause.port}` : null,
   ].filter(Boolean).join(" ");
-  const detail = cause.detail || cause.description || cause.summary || cause.message || where
+  const detail = (Array.isArray(cause.details) ? cause.details.join(", ") : cause.details)
+    || cause.detail || cause.description || cause.summary || cause.message || where
     || (Array.isArray(cause.fields) ? cause.fields.join(", ") : "");
   const text = [change, detail].filter(Boolean).join(": ");
-  return { key: JSON.stringify([object && endpointText(object), change, detail]), object, change, text };
+  return { key: JSON.stringify([object && endpointText(object), kind, detail]), object, change: kind, text, path: rulePathOf(detail) };
+}
+
+/** "ingress rule 1 peer 0" -> "spec.ingress[1].from[0]" (the rule to highlight). */
+function rulePathOf(detail) {
+  const match = /\b(ingress|egress) rule (\d+)(?: peer (\d+))?/.exec(detail || "");
+  if (!match) return null;
+  const base = `spec.${match[1]}[${match[2]}]`;
+  return match[3] === undefined ? base : `${base}.${match[1] === "ingress" ? "from" : "to"}[${match[3]}]`;
 }
 
 function changesByCause(changes, sides, pair, showAll) {
@@ -179,7 +206,8 @@ function causeTitle(cause, sides) {
   const removed = /remov|delet/i.test(cause.change || "");
   const side = removed ? sides.base : sides.head;
   const o = cause.object;
-  const target = side && o.kind ? h("a", { href: clusterLink(side.cluster, side.ref, "object", [o.kind, o.namespace || "_", o.name]) }, endpointText(o)) : h("code", {}, endpointText(o));
+  const query = cause.path ? { path: cause.path } : {};
+  const target = side && o.kind ? h("a", { href: clusterLink(side.cluster, side.ref, "object", [o.kind, o.namespace || "_", o.name], query) }, endpointText(o)) : h("code", {}, endpointText(o));
   return h("span", { class: "cause" }, target, cause.text ? ` — ${cause.text}` : "");
 }
 
