@@ -11,6 +11,8 @@ const HIGHLIGHTS = {
   cross_namespace: ["New cross-namespace connections", "warn"],
   lost_ingress: ["Lost ingress", "warn"],
   lost_egress: ["Lost egress", "warn"],
+  narrowed_egress: ["Narrowed egress", "warn"],
+  lost_all_egress: ["Lost all egress", "bad"],
   lost_dns: ["Lost DNS", "bad"],
 };
 const SIGN = { added: "+", removed: "−", changed: "~" };
@@ -83,8 +85,15 @@ function highlights(found) {
       const [title, cls] = HIGHLIGHTS[key] || [key.replaceAll("_", " "), "warn"];
       return h("div", { class: "highlight", dataset: { highlight: key } },
         h("h3", {}, h("span", { class: `badge ${cls}` }, String(list.length)), " ", title),
-        cappedList(list, (c) => changeLine({ kind: c.before ? "changed" : key.startsWith("lost") ? "removed" : "added", ...c }), { first: 10 }));
+        cappedList(list, (item) => highlightLine(key, item), { first: 10 }));
     }));
+}
+
+/** A highlight is a connection ({from, to, ports}) or an endpoint that lost something. */
+function highlightLine(key, item) {
+  const kind = item.before ? "changed" : /^(lost|narrowed)/.test(key) ? "removed" : "added";
+  if (item.from && item.to) return changeLine({ kind, ...item });
+  return h("li", { class: kind }, h("span", { class: "sign", "aria-label": kind }, SIGN[kind]), h("code", {}, endpointText(item)));
 }
 
 function changeMatrix(changes, onPick) {
