@@ -68,6 +68,7 @@ class Collector:
         self.transform: Transform = transform or _unchanged
         self.documents: list[Document] = []
         self.problems: list[Problem] = []
+        self.empty = 0  # empty YAML documents read: they count toward the document limit
 
     def problem(self, problem: Problem) -> None:
         self.problems.append(problem)
@@ -81,10 +82,11 @@ class Collector:
     def rewind(self, mark: tuple[int, int]) -> None:
         del self.documents[mark[0] :]
         del self.problems[mark[1] :]
+        # empty documents are only counted by YAML, which is never rewound
 
     def check_count(self, pending: int = 0) -> None:
         """Refuse the read once the documents (plus ``pending`` still to come) exceed the limit."""
-        count = len(self.documents) + pending
+        count = len(self.documents) + self.empty + pending
         if count > self.limits.max_documents:
             raise ManifestError(
                 [
@@ -117,7 +119,7 @@ class Collector:
             self._flatten(value.get("items") or [], origin, lines, items_transformed)
         else:
             self.documents.append(Document(origin, self.transform(value)))
-            if len(self.documents) > self.limits.max_documents:
+            if len(self.documents) + self.empty > self.limits.max_documents:
                 self.check_count()
 
     def _flatten(
