@@ -102,7 +102,8 @@ function renderNav(route, signal) {
 }
 
 async function route() {
-  const [hashPath, queryString] = (location.hash.slice(1) || "/").split("?");
+  const hash = location.hash;
+  const [hashPath, queryString] = (hash.slice(1) || "/").split("?");
   const found = match(hashPath || "/");
   if (current) current.abort();
   const controller = new AbortController();
@@ -113,7 +114,7 @@ async function route() {
   if (!found) {
     clear(main);
     append(main, [h("h1", {}, "No such page"), h("p", {}, h("a", { href: "#/" }, "Back to the clusters"))]);
-    done(controller);
+    done(controller, hash);
     return;
   }
   renderNav(found, controller.signal);
@@ -131,14 +132,15 @@ async function route() {
     if (error && error.name === "AbortError") return;
     showError(main, error);
   }
-  done(controller);
+  done(controller, hash);
 }
 
-/** Tell tests and tools which route is on screen. */
-function done(controller) {
+/** Tell tests and tools which route is on screen: the hash it was drawn for (the address
+ * may already have moved on, its hashchange event not yet dispatched). */
+function done(controller, hash) {
   if (current !== controller) return;
   window.__netreach.ready = true;
-  window.__netreach.rendered = location.hash;
+  window.__netreach.rendered = hash;
   if (document.activeElement === document.body) main.focus({ preventScroll: true });
 }
 
