@@ -30,11 +30,12 @@ from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.api.openapi import install_openapi
 from service.api.protocol import IMPORT_NAME, deadline_protocol
 from service.api.refs import SnapshotRefs
-from service.api.routers import analysis, clusters, health, snapshots
+from service.api.routers import analysis, clusters, health, snapshots, summary
 from service.api.strict import strict_parameters
 from service.settings import Settings, get_settings
 from service.store import TokenRepository, make_engine, make_session_factory
 from service.store.migrate import head_revision, upgrade
+from service.ui.router import mount_ui
 from service.usecases.cache import LRUCache
 from service.usecases.snapshots import Analyzer
 
@@ -155,9 +156,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     strict = [Depends(strict_parameters)]
-    for module in (health, clusters, snapshots, analysis, diff_routes, lint_routes):
+    for module in (health, clusters, snapshots, analysis, summary, diff_routes, lint_routes):
         app.include_router(module.router, dependencies=strict)
     install_docs(app)
+    mount_ui(app)
     install_openapi(app)
     # Added last = outermost: the request id and the access log see every response,
     # including a 413 from the body limit.

@@ -2,7 +2,7 @@
 
 Swagger UI and ReDoc come from the ``fastapi-offline`` package (MIT; it ships Swagger UI,
 Apache-2.0, and ReDoc, MIT, with their licences), mounted under ``/docs/assets``.
-``/`` redirects to ``/docs``: the one place to change when a UI takes over ``/``.
+``/`` redirects to the web view (:data:`HOME`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 ASSETS = "/docs/assets"
-HOME = "/docs"  # where `/` sends browsers
+HOME = "/ui/"  # where `/` sends browsers: the web view
 
 
 def install_docs(app: FastAPI) -> None:

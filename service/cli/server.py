@@ -130,6 +130,7 @@ def demo(
     versions = ", ".join(str(r.version) for r in records)
     base = f"http://{settings.host}:{settings.port}"
     typer.echo(f"demo cluster loaded (versions {versions}) into {settings.database_url}")
+    typer.echo(f"web view: {base}/ui/")
     typer.echo("try, once the server is up:\n  " + "\n  ".join(curl_examples(base)) + "\n")
     serve(host=settings.host, port=settings.port, workers=1, insecure=False)
 
