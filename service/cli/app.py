@@ -20,17 +20,45 @@ app = typer.Typer(
     help="Who can talk to whom in a Kubernetes cluster, from its NetworkPolicies.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, ...)
     rich_markup_mode=None,  # plain help: loading rich costs 90 ms on every --help
 )
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"netreach {version('netreach')}")
+        except PackageNotFoundError:
+            typer.echo("netreach (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Who can talk to whom in a Kubernetes cluster, from its NetworkPolicies."""
+
 
 EXIT_DENIED = 1
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 
+STDIN = "-"
 Paths = Annotated[
     list[Path],
-    typer.Argument(help="Manifest files or directories (recursive; .yaml, .yml, .json)."),
+    typer.Argument(
+        help="Manifest files or directories (recursive; .yaml, .yml, .json), or - to read "
+        "standard input."
+    ),
 ]
 PodIPsOption = Annotated[
     PodIPsInIPBlocks,
@@ -76,14 +104,21 @@ def write(chunks: Iterable[str]) -> None:
     out.flush()
 
 
-def load(paths: list[Path]) -> Manifests:
-    """Read and validate manifests; print every problem and exit 2 when any is invalid."""
+def load(paths: list[Path], *, whole_bodies: bool = False) -> Manifests:
+    """Read and validate manifests (``-``: standard input, YAML or JSON); print every
+    problem and exit 2 when any is invalid."""
     from service.engine.model import ManifestError
-    from service.usecases.manifests import load_paths
+    from service.usecases.manifests import load_bytes, load_paths
 
+    from_stdin = [p for p in paths if str(p) == STDIN]
+    if from_stdin and (len(paths) > 1):
+        fail("- (standard input) cannot be combined with other files")
     progress.stage("reading manifests")
     try:
-        manifests = load_paths(paths)
+        if from_stdin:
+            manifests = load_bytes(sys.stdin.buffer.read(), source="<stdin>")
+        else:
+            manifests = load_paths(paths, whole_bodies=whole_bodies)
     except ManifestError as error:
         for problem in error.problems:
             progress.message(f"error: {problem}")

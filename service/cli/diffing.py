@@ -12,6 +12,7 @@ import typer
 from service.cli import progress
 from service.cli.app import (
     EXIT_FAILED,
+    STDIN,
     HostNetworkOption,
     PodIPsOption,
     QuietOption,
@@ -30,7 +31,10 @@ if TYPE_CHECKING:
 
 
 def _diff_side(spec: str, token: str | None, timeout: float) -> tuple[Manifests, str]:
-    """A file, a directory, or ``URL#CLUSTER@REF`` of a server (its stored objects)."""
+    """A file, a directory, ``-`` (standard input), or ``URL#CLUSTER@REF`` of a server
+    (its stored objects)."""
+    if spec == STDIN:
+        return load([Path(STDIN)]), "<stdin>"
     if "#" not in spec or not spec.startswith(("http://", "https://")):
         if not Path(spec).exists():
             fail(f"{spec}: no such file or directory")
@@ -39,10 +43,7 @@ def _diff_side(spec: str, token: str | None, timeout: float) -> tuple[Manifests,
 
 
 def _stored_side(spec: str, token: str | None, timeout: float) -> tuple[Manifests, str]:
-    from urllib.parse import quote
-
-    import httpx
-
+    from service.client import NetreachClient, NetreachError, UnreachableError
     from service.engine.model import Document, ManifestError, Origin
     from service.usecases.manifests import from_documents
 
@@ -52,37 +53,26 @@ def _stored_side(spec: str, token: str | None, timeout: float) -> tuple[Manifest
         fail(f"{spec}: expected URL#CLUSTER@REF, e.g. http://127.0.0.1:8000#prod@latest")
     ref = ref or "latest"
     progress.stage(f"fetching {cluster}@{ref}")
-    url = (
-        f"{server.rstrip('/')}/v1/clusters/{quote(cluster, safe='')}/snapshots/"
-        f"{quote(ref, safe='')}/objects"
-    )
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    bodies: list[dict[str, object]] = []
-    cursor: str | None = None
-    while True:
-        params = {"limit": "1000", **({"cursor": cursor} if cursor else {})}
-        try:
-            response = httpx.get(url, params=params, headers=headers, timeout=timeout)
-        except httpx.HTTPError as error:
-            fail(f"cannot reach {server}: {error}")
-        if response.status_code != 200:
-            fail(f"{spec}: the server answered {response.status_code}: {response.text[:300]}")
-        page = response.json()
-        bodies += [item["body"] for item in page["items"]]
-        cursor = page.get("next_cursor")
-        if not cursor:
-            break
-    documents = [Document(Origin(f"{cluster}@{ref}", i), b) for i, b in enumerate(bodies)]
     try:
-        return from_documents(documents), f"{cluster}@{ref}"
+        with NetreachClient(server, token=token, timeout=timeout) as api:
+            version = api.snapshot(cluster, ref).version  # `latest` resolved once
+            bodies = [stored.body for stored in api.objects(cluster, version)]
+    except UnreachableError as error:
+        fail(error.message)
+    except NetreachError as error:
+        fail(f"{spec}: the server answered {error}")
+    label = f"{cluster}@{version}"
+    documents = [Document(Origin(label, i), b) for i, b in enumerate(bodies)]
+    try:
+        return from_documents(documents), label
     except ManifestError as error:
         fail(f"{spec}: the stored objects do not validate: {error}")
 
 
 @app.command()
 def diff(
-    base: Annotated[str, typer.Argument(help="File, directory, or URL#CLUSTER@REF.")],
-    head: Annotated[str, typer.Argument(help="File, directory, or URL#CLUSTER@REF.")],
+    base: Annotated[str, typer.Argument(help="File, directory, - (stdin), or URL#CLUSTER@REF.")],
+    head: Annotated[str, typer.Argument(help="File, directory, - (stdin), or URL#CLUSTER@REF.")],
     granularity: Annotated[
         Granularity, typer.Option(help="Endpoints: pods, workloads or namespaces.")
     ] = Granularity.WORKLOAD,
@@ -118,6 +108,8 @@ def diff(
             gates.add(Finding(word))
         except ValueError:
             fail(f"--fail-on: unknown finding {word!r} (one of {', '.join(Finding)})")
+    if base == head == STDIN:
+        fail("only one side can be - (standard input)")
     old, old_label = _diff_side(base, token, timeout)
     new, new_label = _diff_side(head, token, timeout)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
@@ -162,32 +154,27 @@ def history(
 ) -> None:
     """Time travel over stored versions. --at: exit 0 allowed, 1 not. --first: exit 0 found,
     1 never."""
-    from urllib.parse import quote
-
-    import httpx
+    from service.client import NetreachClient, NetreachError, UnreachableError
 
     if (at is None) == (first is None):
         fail("give exactly one of --at N and --first allowed|denied")
     if first is not None and first not in ("allowed", "denied"):
         fail("--first must be allowed or denied")
-    params: dict[str, str] = {"from": source, "to": target}
-    if port is not None:
-        params["port"] = port
-    if protocol is not None:
-        params["protocol"] = protocol.value
-    if at is not None:
-        params["at"] = str(at)
-    if first is not None:
-        params["first"] = first
-    url = f"{server.rstrip('/')}/v1/clusters/{quote(cluster, safe='')}/history/reachability"
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.get(url, params=params, headers=headers, timeout=timeout)
-    except httpx.HTTPError as error:
-        fail(f"cannot reach {server}: {error}", EXIT_FAILED)
-    if response.status_code != 200:
-        fail(f"the server answered {response.status_code}: {response.text[:500]}")
-    answer = response.json()
+        with NetreachClient(server, token=token, timeout=timeout) as api:
+            answer = api.history(
+                cluster,
+                source,
+                target,
+                port=int(port) if port is not None and port.isascii() and port.isdigit() else port,
+                protocol=protocol.value if protocol is not None else None,
+                at=at,
+                first="allowed" if first == "allowed" else "denied" if first else None,
+            )
+    except UnreachableError as error:
+        fail(error.message, EXIT_FAILED)
+    except NetreachError as error:
+        fail(f"the server answered {error}")
     if output_format is VerdictFormat.JSON:
         typer.echo(json.dumps(answer, indent=2))
     elif at is not None:
