@@ -6,8 +6,8 @@
 NCA is installed from the package index into its own virtualenv under the data directory
 (``<data>/nca-venv``, once). Both tools run as whole processes on the same file (the
 1,000-pod cluster as YAML): netreach ``analyze --granularity pod --format json``, NCA
-``--connectivity`` (its connectivity map). Figures: min and median of several runs, and the
-ratio of the medians.
+``--connectivity`` with the same file as ``--resource_list`` (its connectivity map).
+Figures: min and median of several runs, and the ratio of the medians.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ def timed(command: list[str]) -> float:
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, cwd=REPO)
     elapsed = time.perf_counter() - started
-    if not done.stdout.strip():
-        raise SystemExit(f"{command[0]} printed nothing: {done.stderr[-500:]!r}")
+    if not done.stdout.strip() or b'"executed": 0' in done.stdout:
+        raise SystemExit(f"{command[0]} answered nothing: {done.stdout[-500:]!r}")
     return elapsed
 
 
@@ -58,7 +58,8 @@ def main() -> int:
     commands = {
         "netreach": [sys.executable, "-m", "service.cli", "analyze", str(cluster),
                      "--granularity", "pod", "--format", "json"],
-        "nca 2.1.0": [str(nca), "--connectivity", str(cluster), "--output_format", "json"],
+        "nca 2.1.0": [str(nca), "--connectivity", str(cluster), "--resource_list", str(cluster),
+                      "--output_format", "json"],
     }  # fmt: skip
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.runs):  # interleaved: both see the same machine load
