@@ -44,8 +44,13 @@ def _main(
             "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress on standard error.")
+    ] = False,
 ) -> None:
     """Who can talk to whom in a Kubernetes cluster, from its NetworkPolicies."""
+    if quiet:
+        progress.stop()
 
 
 EXIT_DENIED = 1
@@ -75,13 +80,6 @@ HostNetworkOption = Annotated[
         help="exempt: policies do not apply to host-network pods (default); as-pods.",
     ),
 ]
-
-
-@app.callback()
-def options(quiet: QuietOption = False) -> None:
-    """Options of every command."""
-    if quiet:
-        progress.stop()
 
 
 def quiet_if(quiet: bool) -> None:
