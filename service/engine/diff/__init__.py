@@ -1,6 +1,14 @@
 """Semantic diffs: of two connectivity maps (connections added, removed, changed, and the
 highlights), and of two sets of objects (added, removed, changed fields). Pure functions."""
 
+from service.engine.diff.causes import (
+    Cause,
+    CauseKind,
+    Causes,
+    CauseSet,
+    attribute,
+    merge_causes,
+)
 from service.engine.diff.connections import (
     ChangedRows,
     ConnectivityDiff,
@@ -23,6 +31,11 @@ from service.engine.diff.representatives import ip_starts, reduced, representati
 from service.engine.diff.semantic import Finding, SemanticDiff
 
 __all__ = [
+    "Cause",
+    "CauseKind",
+    "CauseSet",
+    "Causes",
+    "attribute",
     "ChangedRows",
     "ConnectivityDiff",
     "Finding",
@@ -38,6 +51,7 @@ __all__ = [
     "dns_endpoints",
     "endpoint_of",
     "index_bodies",
+    "merge_causes",
     "ip_starts",
     "object_key",
     "reduced",
