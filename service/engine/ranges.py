@@ -16,6 +16,7 @@ names ``10.0.0.0/8``. For each cluster endpoint and direction, adjacent pieces w
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -27,10 +28,7 @@ IntArray = npt.NDArray[np.int64]
 
 def adjacency(pieces: Sequence[AddressRange]) -> npt.NDArray[np.bool_]:
     """``out[i]``: piece ``i + 1`` starts right after piece ``i`` ends (same IP version)."""
-    flags = [
-        a.version == b.version and a.end + 1 == b.start
-        for a, b in zip(pieces, pieces[1:], strict=False)
-    ]
+    flags = [a.version == b.version and a.end + 1 == b.start for a, b in pairwise(pieces)]
     return np.array([*flags, False], dtype=bool)
 
 

@@ -13,7 +13,7 @@ full report is.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,8 +26,8 @@ from service.engine.diff import (
     SemanticDiff,
     merge_causes,
 )
-from service.engine.diff.objects import ObjectKey
 from service.engine.diff.causes import CauseKind
+from service.engine.diff.objects import ObjectKey
 from service.engine.model import PortSet
 from service.report.endpoints import endpoint_label
 from service.report.sides import DiffSide
@@ -43,8 +43,9 @@ DEFAULT_FULL_REPORT = "the JSON report (`netreach diff ... --format json`)"
 # The highlights, in the order they are shown: (key, title, name in the legend, definition).
 HIGHLIGHTS: tuple[tuple[str, str, str, str], ...] = (
     ("external_exposure", "Newly reachable from outside the cluster",
-     "newly reachable from outside", "a cluster endpoint that gained ports from addresses outside the cluster (counted once "
-     "per endpoint, whatever the address ranges)"),
+     "newly reachable from outside",
+     "a cluster endpoint that gained ports from addresses outside the cluster (counted "
+     "once per endpoint, whatever the address ranges)"),
     ("cross_namespace", "New cross-namespace paths", "new cross-namespace path",
      "a connection added between endpoints of two different namespaces"),
     ("lost_ingress", "Lost all ingress", "lost all ingress",
@@ -298,7 +299,8 @@ def _groups(diff: SemanticDiff, cap: int) -> list[_Group]:
     categories = (why.added, why.removed, why.changed)
     for key, set_ids in by_cause.items():
         wanted = np.asarray(set_ids, dtype=np.int64)
-        counts, rows = [], []
+        counts: list[int] = []
+        rows: list[tuple[int, int]] = []
         for category, ids in enumerate(categories):
             hits = np.flatnonzero(np.isin(ids, wanted))
             counts.append(len(hits))
@@ -401,15 +403,16 @@ def render_markdown(
                 "\n</details>\n",
             )
         )
-    footer: Callable[[int], str] = lambda cut: (  # noqa: E731
-        f"\n_{_plural(cut, 'row')} not shown here (GitHub comments are limited to "
-        f"{limit:,} characters): see {full_report}._\n"
+    footer = (
+        "\n_Tables that did not fit were cut (each says how many rows it left out"
+        + (f"; GitHub comments are limited to {limit:,} characters" if limit else "")
+        + f"): the full report is {full_report}._\n"
     )
     if limit is None:
         for section in sections:
             section.shown = len(section.rows)
     else:
-        fixed = len(top) + len(legend) + len(why_head) + len(why_tail) + len(footer(10**9))
+        fixed = len(top) + len(legend) + len(why_head) + len(why_tail) + len(footer)
         fixed += sum(s.fixed for s in sections)
         _share(sections, limit - fixed)
     parts = [top, *(s.text() for s in highlights), legend, why_head]
@@ -419,8 +422,7 @@ def render_markdown(
         parts.append(sections[-1].text())
     cut = sum(s.total - s.shown for s in sections) + sum(g.total for g in hidden)
     if cut:
-        parts.append(footer(cut) if limit is not None else
-                     f"\n_{_plural(cut, 'row')} not shown here: see {full_report}._\n")  # fmt: skip
+        parts.append(footer)
     text = "".join(parts)
     assert limit is None or len(text) <= limit, "the markdown budget was overrun"
     return text

@@ -25,7 +25,6 @@ from service.ingest.gc import paused_gc
 from service.usecases.errors import InvalidQueryError
 from service.usecases.manifests import Manifests
 
-
 ANALYSED_KINDS = frozenset(API_VERSIONS)
 
 

@@ -200,7 +200,7 @@ def _peer_flags(peer: Any) -> _Relative:
     pods = getattr(peer, "pods", None)  # admin peers: PodsOf
     if pods is not None:
         return _Relative(_Role.PEER, pods.pod_selector is not None, True)
-    if getattr(peer, "ip_block", None) is not None or getattr(peer, "networks", ()):
+    if getattr(peer, "ip_block", None) is not None or bool(getattr(peer, "networks", None)):
         return _Relative(_Role.PEER, False, False, True)
     return _Relative(
         _Role.PEER,
@@ -270,8 +270,8 @@ class _SideComparer:
                 causes.append(self._rule_cause(direction, key, old.get(key), new.get(key)))
         old_isolating = self._isolating(before)
         new_isolating = self._isolating(after)
-        for key in sorted(old_isolating ^ new_isolating):
-            causes.append(self._isolation_cause(direction, key))
+        for policy in sorted(old_isolating ^ new_isolating):
+            causes.append(self._isolation_cause(direction, policy))
         return _SideChange(allowed_before, allowed_after, tuple(dict.fromkeys(causes)))
 
     @staticmethod
@@ -592,6 +592,24 @@ class _Endpoints:
 # --------------------------------------------------------------------------------------
 
 
+def _group(columns: Sequence[IntArray]) -> tuple[IntArray, IntArray]:
+    """Rows of equal values across ``columns``: the first row of each group, and each row's
+    group (the columns packed into one integer key: much faster than ``unique(axis=0)``)."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    span = 1
+    for column in columns:
+        low = int(column.min(initial=0))
+        width = int(column.max(initial=0)) - low + 1
+        if span * width >= 2**62:  # compact before the key overflows
+            _, key = np.unique(key, return_inverse=True)
+            key = key.reshape(-1).astype(np.int64)
+            span = int(key.max(initial=0)) + 1
+        key = key * width + (column - low)
+        span *= width
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return first.astype(np.int64), inverse.reshape(-1).astype(np.int64)
+
+
 def _combos(
     endpoints: _Endpoints, sources: IntArray, targets: IntArray
 ) -> tuple[IntArray, IntArray, IntArray]:
@@ -638,8 +656,7 @@ class _Attribution:
                 keys.append(np.where(others[side] >= 0, named[np.maximum(others[side], 0)], -1))
         if not len(keys[0]):
             return np.empty(0, dtype=np.int64), []
-        stacked = np.stack(keys, axis=1)
-        _, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
+        first, inverse = _group(keys)
         changes = [
             self.comparer.compare(
                 direction,
@@ -648,7 +665,7 @@ class _Attribution:
             )
             for i in first.tolist()
         ]
-        return inverse.reshape(-1).astype(np.int64), changes
+        return inverse, changes
 
     def rows(
         self, sources: IntArray, targets: IntArray, before: IntArray, after: IntArray
@@ -667,61 +684,82 @@ class _Attribution:
         ingress, ingress_changes = self.side_changes(
             Direction.INGRESS, (base_dst, head_dst), (base_src, head_src)
         )
+        # What each distinct (egress signature, ingress signature, before, after) says.
+        first, inverse = _group([egress, ingress, before[row], after[row]])
         portsets = self.diff.portsets
-        found: list[dict[Cause, None]] = [{} for _ in range(len(sources))]
-        memo: dict[tuple[int, int, int, int, int, int], tuple[Cause, ...]] = {}
+        said = [
+            self._relevant(
+                (egress_changes[egress[c]], ingress_changes[ingress[c]]),
+                int(before[row[c]]),
+                int(after[row[c]]),
+                portsets,
+            )
+            for c in first.tolist()
+        ]
+        intern = self.sets
+        plain = np.array(
+            [intern.setdefault(tuple(sorted(c)), len(intern)) if not r else -1 for c, r in said]
+            or [0],
+            dtype=np.int64,
+        )
+        per_row = np.bincount(row, minlength=len(sources))
+        simple = (per_row[row] == 1) & (plain[inverse] >= 0)
+        out[row[simple]] = plain[inverse[simple]]
+        found: dict[int, dict[Cause, None]] = {}
         src_ids, dst_ids = sources.tolist(), targets.tolist()
-        before_ids, after_ids = before.tolist(), after.tolist()
-        for r, g, i in zip(row.tolist(), egress.tolist(), ingress.tolist(), strict=True):
-            s, t, b, a = src_ids[r], dst_ids[r], before_ids[r], after_ids[r]
-            key = (g, i, s, t, b, a)
-            causes = memo.get(key)
-            if causes is None:
-                causes = memo[key] = self._combo_causes(
-                    (egress_changes[g], ingress_changes[i]), s, t, b, a, portsets
-                )
-            found[r].update(dict.fromkeys(causes))
-        for r in range(len(sources)):
-            for endpoint in (src_ids[r], dst_ids[r]):
-                presence = e.presence(endpoint)
-                if presence is not None:
-                    found[r] = {presence: None}  # an endpoint added or removed says it all
-                    break
-            cause_set = tuple(sorted(found[r]))
-            out[r] = self.sets.setdefault(cause_set, len(self.sets))
+        for combo in np.flatnonzero(~simple).tolist():
+            r = int(row[combo])
+            concrete, relatives = said[int(inverse[combo])]
+            bucket = found.setdefault(r, {})
+            bucket.update(dict.fromkeys(concrete))
+            for direction, relative in relatives:
+                resolved = self._resolve(direction, relative, src_ids[r], dst_ids[r])
+                if resolved is not None:
+                    bucket[resolved] = None
+        for r, bucket in found.items():
+            out[r] = intern.setdefault(tuple(sorted(bucket)), len(intern))
+        presence = [e.presence(k) for k in range(len(self.diff.endpoints))]
+        flags = np.array([p is not None for p in presence] or [False], dtype=bool)
+        for r in np.flatnonzero(flags[sources] | flags[targets]).tolist():
+            cause = presence[src_ids[r]] or presence[dst_ids[r]]
+            assert cause is not None  # an endpoint added or removed says it all
+            out[r] = intern.setdefault((cause,), len(intern))
         return out
 
-    def _combo_causes(
-        self,
+    @staticmethod
+    def _relevant(
         changes: tuple[_SideChange, _SideChange],
-        source: int,
-        target: int,
         before: int,
         after: int,
         portsets: Sequence[PortSet],
-    ) -> tuple[Cause, ...]:
+    ) -> tuple[tuple[Cause, ...], tuple[tuple[Direction, _Relative], ...]]:
+        """The causes of the sides whose change touches the connection's change: concrete
+        ones, and the ones to resolve against the connection's endpoints."""
         old = PortSet.empty() if before < 0 else portsets[before]
         new = PortSet.empty() if after < 0 else portsets[after]
         delta = (old - new) | (new - old)
-        out: list[Cause] = []
+        concrete: list[Cause] = []
+        relatives: list[tuple[Direction, _Relative]] = []
         for direction, change in zip((Direction.EGRESS, Direction.INGRESS), changes, strict=True):
             if not change.causes or not (change.delta & delta):
                 continue
-            subject, other = (source, target) if direction is Direction.EGRESS else (target, source)
-            destination = target
             for abstract in change.causes:
                 if isinstance(abstract, Cause):
-                    out.append(abstract)
-                    continue
-                endpoint = {
-                    _Role.SUBJECT_PODS: subject,
-                    _Role.PEER: other,
-                    _Role.DESTINATION_PORTS: destination,
-                }[abstract.role]
-                resolved = self.endpoints.resolve(abstract, endpoint)
-                if resolved is not None:
-                    out.append(resolved)
-        return tuple(out)
+                    concrete.append(abstract)
+                else:
+                    relatives.append((direction, abstract))
+        return tuple(dict.fromkeys(concrete)), tuple(relatives)
+
+    def _resolve(
+        self, direction: Direction, relative: _Relative, source: int, target: int
+    ) -> Cause | None:
+        subject, other = (source, target) if direction is Direction.EGRESS else (target, source)
+        endpoint = {
+            _Role.SUBJECT_PODS: subject,
+            _Role.PEER: other,
+            _Role.DESTINATION_PORTS: target,
+        }[relative.role]
+        return self.endpoints.resolve(relative, endpoint)
 
 
 def merge_causes(causes: Iterable[Cause]) -> CauseSet:
@@ -729,7 +767,9 @@ def merge_causes(causes: Iterable[Cause]) -> CauseSet:
     details: dict[tuple[ObjectKey, CauseKind], dict[str, None]] = defaultdict(dict)
     for cause in causes:
         details[(cause.object, cause.kind)].update(dict.fromkeys(cause.details))
-    return tuple(sorted(Cause(obj, kind, tuple(found)) for (obj, kind), found in details.items()))
+    return tuple(
+        sorted(Cause(obj, kind, tuple(sorted(found))) for (obj, kind), found in details.items())
+    )
 
 
 def attribute(
@@ -748,7 +788,7 @@ def attribute(
     changed = work.rows(
         diff.changed.sources, diff.changed.targets, diff.changed.before, diff.changed.after
     )
-    sets = [()] * len(work.sets)
+    sets: list[CauseSet] = [()] * len(work.sets)
     for cause_set, index in work.sets.items():
         sets[index] = merge_causes(cause_set)
     return Causes(tuple(sets), added, removed, changed)
