@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -30,6 +30,14 @@ EXIT_INVALID = 2
 Paths = Annotated[
     list[Path],
     typer.Argument(help="Manifest files or directories (recursive; .yaml, .yml, .json)."),
+]
+ExcludeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude",
+        help="Skip paths matching this glob (repeatable): values.yaml, 'charts/*', "
+        "'**/kustomization.yaml'.",
+    ),
 ]
 PodIPsOption = Annotated[
     PodIPsInIPBlocks,
@@ -59,13 +67,20 @@ def write(chunks: Iterable[str]) -> None:
     out.flush()
 
 
-def load(paths: list[Path]) -> Manifests:
+def load(paths: list[Path], exclude: list[str] | None = None) -> Manifests:
     """Read and validate manifests; print every problem and exit 2 when any is invalid."""
-    from service.engine.model import ManifestError
     from service.usecases.manifests import load_paths
 
+    return checked(lambda: load_paths(paths, exclude=exclude or ()))
+
+
+def checked(read: Callable[[], Manifests]) -> Manifests:
+    """Run ``read``; print every problem and exit 2 when the input is invalid, else print
+    the warnings."""
+    from service.engine.model import ManifestError
+
     try:
-        manifests = load_paths(paths)
+        manifests = read()
     except ManifestError as error:
         for problem in error.problems:
             typer.echo(f"error: {problem}", err=True)
