@@ -11,7 +11,7 @@ a gated finding; 2 invalid input or usage.
 
 from __future__ import annotations
 
-from service.cli import analysis, diffing, server  # noqa: F401  (they register commands)
+from service.cli import analysis, diffing, github, server  # noqa: F401  (they register commands)
 from service.cli.app import app
 
 __all__ = ["app", "main"]

@@ -270,7 +270,11 @@ class _SideComparer:
                 causes.append(self._rule_cause(direction, key, old.get(key), new.get(key)))
         old_isolating = self._isolating(before)
         new_isolating = self._isolating(after)
+        named = {key[0] for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
         for policy in sorted(old_isolating ^ new_isolating):
+            added_or_removed = (policy in self.old.by_key) != (policy in self.new.by_key)
+            if added_or_removed and policy in named:
+                continue  # its rules already say it
             causes.append(self._isolation_cause(direction, policy))
         return _SideChange(allowed_before, allowed_after, tuple(dict.fromkeys(causes)))
 
