@@ -116,13 +116,13 @@ class CommentPoster:
         return Outcome("created", answer.get("id"), answer.get("html_url"))
 
 
-class _Forbidden(GitHubError):
+class ForbiddenError(GitHubError):
     pass
 
 
 def _check(response: httpx.Response) -> None:
     if response.status_code in (401, 403, 404):
-        raise _Forbidden(f"GitHub answered {response.status_code}: {response.text[:200]}")
+        raise ForbiddenError(f"GitHub answered {response.status_code}: {response.text[:200]}")
     if response.status_code >= 300:
         raise GitHubError(f"GitHub answered {response.status_code}: {response.text[:300]}")
 
@@ -168,7 +168,7 @@ def publish(
     try:
         with CommentPoster(token, api_url) as poster:
             outcome = poster.post(pull, body, marker)
-    except _Forbidden as error:
+    except ForbiddenError as error:
         reason = f"the token may not comment ({error}): the report is in the job summary only"
         append_summary(summary, body, reason)
         return Outcome("skipped", reason=reason)

@@ -176,7 +176,8 @@ def test_the_action_comments_then_updates_the_same_comment(world: dict[str, Any]
         assert "skipped deploy/chart/values.yaml" in diff.stderr
         assert first.step("Upload").ran is False  # a `uses:` step: its files are checked
         gate = first.step("Gate")
-        assert gate.returncode == 1 and first.failed is gate
+        assert gate.returncode == 1
+        assert first.failed is gate
         [created] = fake.writes()
         assert (created.method, created.path) == ("POST", f"/repos/{REPOSITORY}/issues/7/comments")
         assert created.authorization == f"Bearer {fake.token}"
