@@ -28,7 +28,7 @@ from service.engine.diff import (
 )
 from service.engine.diff.causes import CauseKind
 from service.engine.diff.objects import ObjectKey
-from service.engine.model import PortSet
+from service.engine.model import AddressRange, PortSet
 from service.report.endpoints import endpoint_label
 from service.report.sides import DiffSide
 
@@ -72,7 +72,7 @@ def summary_line(diff: SemanticDiff, base: DiffSide, head: DiffSide) -> str:
     conn, objects = diff.connections, diff.objects
     c, o = conn.counts(), objects.counts()
     h = conn.highlights.counts()
-    if conn.is_empty:
+    if conn.is_empty and not diff.services:
         connections = "no change in connectivity"
     else:
         connections = (
@@ -84,6 +84,9 @@ def summary_line(diff: SemanticDiff, base: DiffSide, head: DiffSide) -> str:
         f"granularity): {connections}",
         f"objects {o['added']} added, {o['removed']} removed, {o['changed']} changed",
     ]
+    if diff.services:
+        parts.insert(1, f"{_plural(len(diff.services), 'client')} reach a retargeted Service "
+                        "differently")  # fmt: skip
     alerts = [
         (h["external_exposure"], "newly reachable from outside the cluster"),
         (
@@ -295,10 +298,15 @@ def _groups(diff: SemanticDiff, cap: int) -> list[_Group]:
             by_cause.setdefault(key, []).append(index)
             if cause is not None and key is not None:
                 details.setdefault(key, []).append(cause)
+    services: dict[tuple[ObjectKey, CauseKind], list[int]] = {}
+    for index, change in enumerate(diff.services):
+        for cause in change.causes:
+            services.setdefault((cause.object, cause.kind), []).append(index)
+            details.setdefault((cause.object, cause.kind), []).append(cause)
     groups: list[_Group] = []
     categories = (why.added, why.removed, why.changed)
-    for key, set_ids in by_cause.items():
-        wanted = np.asarray(set_ids, dtype=np.int64)
+    for key in [*by_cause, *(k for k in services if k not in by_cause)]:
+        wanted = np.asarray(by_cause.get(key, []), dtype=np.int64)
         counts: list[int] = []
         rows: list[tuple[int, int]] = []
         for category, ids in enumerate(categories):
@@ -306,29 +314,58 @@ def _groups(diff: SemanticDiff, cap: int) -> list[_Group]:
             counts.append(len(hits))
             room = cap - len(rows)
             rows += [(category, int(r)) for r in hits[:room].tolist()] if room > 0 else []
+        through = services.get(key, []) if key is not None else []
+        counts.append(len(through))
+        room = cap - len(rows)
+        rows += [(3, r) for r in through[: max(room, 0)]]
         if sum(counts):
             cause = None if key is None else merge_causes(details[key])[0]
             groups.append(_Group(cause, rows, counts))
-    groups.sort(key=lambda g: (g.cause is None, -g.total, g.title))
+    refs = sum(1 for e in diff.connections.endpoints if not isinstance(e, AddressRange))
+    groups.sort(key=lambda g: (g.cause is None, _urgency(diff, g, refs), -g.total, g.title))
     return groups
 
 
-_VERBS = ("opened", "closed", "changed ports of")
+def _urgency(diff: SemanticDiff, group: _Group, refs: int) -> int:
+    """0: the group opens connections from outside the cluster; 1: it closes or narrows
+    connections (outages: lost DNS, lost egress); 2: the rest."""
+    conn = diff.connections
+    for category, row in group.rows:
+        if category == 0 and int(conn.added.sources[row]) >= refs:
+            return 0
+        if category == 2 and int(conn.changed.sources[row]) >= refs:
+            return 0
+    return 1 if group.counts[1] or group.counts[2] else 2
 
 
-def _group_section(conn: ConnectivityDiff, group: _Group) -> _Section:
-    said = [
-        f"{verb} {_plural(n, 'connection')}" for verb, n in zip(_VERBS, group.counts, strict=True)
-        if n
-    ]  # fmt: skip
+def _said(category: int, count: int) -> str:
+    """What a cause did to ``count`` rows of a category (added, removed, changed, Service)."""
+    return (
+        f"opened {_plural(count, 'connection')}",
+        f"closed {_plural(count, 'connection')}",
+        f"changed the ports of {_plural(count, 'connection')}",
+        f"changed what {_plural(count, 'client')} reach through it",
+    )[category]
+
+
+def _group_section(diff: SemanticDiff, group: _Group) -> _Section:
+    conn = diff.connections
+    said = [_said(category, n) for category, n in enumerate(group.counts) if n]
     head = (
         f"\n**{group.title}**: {', '.join(said)}\n\n"
-        f"<details><summary>{_plural(group.total, 'connection')}</summary>\n\n"
+        f"<details><summary>{_plural(group.total, 'change')}</summary>\n\n"
         "| change | from | to | ports |\n| --- | --- | --- | --- |\n"
     )
     rows = []
-    names = ("added", "removed", "changed")
+    names = ("added", "removed", "changed", "via Service")
     for category, row in group.rows:
+        if category == 3:
+            change = diff.services[row]
+            rows.append(
+                f"| via Service | {_cell(str(change.source))} | {_cell(str(change.service))} "
+                f"| {_cell(f'{change.before} → {change.after}')} |\n"
+            )
+            continue
         if category == 2:
             c = conn.changed
             s, t = int(c.sources[row]), int(c.targets[row])
@@ -376,13 +413,13 @@ def render_markdown(
     """The PR comment: at most ``limit`` characters (None: the full report, every section
     up to ``ROWS_UNLIMITED`` rows). ``full_report`` says where a reader finds what is cut."""
     cap = ROWS_PER_SECTION if limit is not None else ROWS_UNLIMITED
-    conn, objects = diff.connections, diff.objects
+    objects = diff.objects
     top = f"{MARKER}\n{summary_line(diff, base, head)}\n"
     highlights = _highlight_sections(diff, cap)
     legend = _legend(diff)
     groups = _groups(diff, cap)
     shown_groups = groups if limit is None else groups[:MAX_CAUSE_GROUPS]
-    group_sections = [_group_section(conn, g) for g in shown_groups]
+    group_sections = [_group_section(diff, g) for g in shown_groups]
     hidden = groups[len(shown_groups) :]
     why_head = "\n### Why: connection changes by cause\n" if groups else ""
     if hidden:

@@ -51,7 +51,22 @@ def summary(diff: SemanticDiff) -> dict[str, Any]:
         "connections": diff.connections.counts(),
         "objects": diff.objects.counts(),
         "highlights": diff.connections.highlights.counts(),
+        "via_services": len(diff.services),
     }
+
+
+def service_changes_to_api(diff: SemanticDiff) -> list[dict[str, Any]]:
+    """Clients whose reach into a retargeted Service changed (the Service's ports)."""
+    return [
+        {
+            "from": change.source.to_api(),
+            "to": change.service.to_api(),
+            "before": change.before.to_api(),
+            "after": change.after.to_api(),
+            "causes": [c.to_api() for c in change.causes],
+        }
+        for change in diff.services
+    ]
 
 
 def objects_to_api(objects: ObjectDiff) -> dict[str, Any]:
@@ -145,6 +160,7 @@ def iter_diff_json(diff: SemanticDiff, base: DiffSide, head: DiffSide) -> Iterat
     yield from _array(enc.rows(conn.removed, why.removed.tolist()))
     yield ',"changed":'
     yield from _array(enc.changed(conn.changed, why.changed.tolist()))
+    yield f',"via_services":{_dumps(service_changes_to_api(diff))}'
     yield f'}},"objects":{_dumps(objects_to_api(diff.objects))}}}\n'
 
 

@@ -18,6 +18,7 @@ from service.engine.diff import (
     diff_objects,
     dns_endpoints,
     index_bodies,
+    service_changes,
 )
 from service.engine.options import AnalysisOptions, Granularity
 from service.engine.parse.parser import API_VERSIONS
@@ -65,7 +66,8 @@ def compare(
         )
         objects = diff_objects(analysed(base_bodies), analysed(head_bodies), keys)
         causes = attribute(connections, base, head, objects)
-    return SemanticDiff(connections, objects, causes)
+        services = service_changes(base, head, objects, granularity)
+    return SemanticDiff(connections, objects, causes, services)
 
 
 def diff_manifests(

@@ -29,6 +29,7 @@ from service.engine.diff.objects import (
 )
 from service.engine.diff.representatives import ip_starts, reduced, representatives
 from service.engine.diff.semantic import Finding, SemanticDiff
+from service.engine.diff.services import ServiceChange, service_changes
 
 __all__ = [
     "Cause",
@@ -44,6 +45,7 @@ __all__ = [
     "ObjectKey",
     "Rows",
     "SemanticDiff",
+    "ServiceChange",
     "attribute",
     "changed_fields",
     "diff_maps",
@@ -56,4 +58,5 @@ __all__ = [
     "object_key",
     "reduced",
     "representatives",
+    "service_changes",
 ]

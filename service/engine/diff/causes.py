@@ -265,17 +265,18 @@ class _SideComparer:
         causes: list[_Abstract] = []
         old = self._effects(before, base_pair[1])
         new = self._effects(after, head_pair[1])
-        for key in sorted(old.keys() | new.keys(), key=str):
-            if old.get(key) != new.get(key):
-                causes.append(self._rule_cause(direction, key, old.get(key), new.get(key)))
         old_isolating = self._isolating(before)
         new_isolating = self._isolating(after)
-        named = {key[0] for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
-        for policy in sorted(old_isolating ^ new_isolating):
-            added_or_removed = (policy in self.old.by_key) != (policy in self.new.by_key)
-            if added_or_removed and policy in named:
-                continue  # its rules already say it
-            causes.append(self._isolation_cause(direction, policy))
+        switched = old_isolating ^ new_isolating  # policies selecting the subject on one side
+        for key in sorted(old.keys() | new.keys(), key=str):
+            if old.get(key) != new.get(key):
+                causes.append(
+                    self._rule_cause(direction, key, old.get(key), new.get(key), switched)
+                )
+        if bool(old_isolating) != bool(new_isolating):  # isolated on one side only
+            named = {key[0] for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
+            for policy in sorted(switched - named):
+                causes.append(self._isolation_cause(direction, policy))
         return _SideChange(allowed_before, allowed_after, tuple(dict.fromkeys(causes)))
 
     @staticmethod
@@ -306,7 +307,10 @@ class _SideComparer:
         key: tuple[ObjectKey, int],
         old: tuple[int | None, PortSet, str] | None,
         new: tuple[int | None, PortSet, str] | None,
+        switched: set[ObjectKey],
     ) -> _Abstract:
+        """Rules 1-4 of the module docstring, for one rule matching on one side only (or
+        with other ports)."""
         policy, index = key
         peer = (new or old or (None,))[0]
         old_rule = self.old.rule(policy, direction, index)
@@ -319,6 +323,11 @@ class _SideComparer:
             added = policy not in self.old.by_key
             return Cause(policy, CauseKind.POLICY_ADDED if added else CauseKind.POLICY_REMOVED,
                          (where,))  # fmt: skip
+        if policy in switched:  # its rules apply on one side only: it selects anew
+            return self._isolation_cause(direction, policy)
+        subject = self._subject_change(policy)
+        if subject is not None and (old is None or new is None):
+            return subject
         if old_rule != new_rule:
             return Cause(policy, CauseKind.POLICY_EDITED, (detail,))
         if old is not None and new is not None and old[0] == new[0]:
@@ -327,6 +336,14 @@ class _SideComparer:
         if peer is None or rule is None or peer >= len(rule.peers):
             return _Relative(_Role.PEER)
         return _peer_flags(rule.peers[peer])
+
+    def _subject_change(self, policy: ObjectKey) -> Cause | None:
+        """An admin policy whose subject changed (its rules then apply to other pods)."""
+        old, new = self.old.by_key.get(policy), self.new.by_key.get(policy)
+        old_subject, new_subject = getattr(old, "subject", None), getattr(new, "subject", None)
+        if old_subject is not None and old_subject != new_subject:
+            return Cause(policy, CauseKind.POLICY_EDITED, ("subject",))
+        return None
 
     def _isolation_cause(self, direction: Direction, policy: ObjectKey) -> _Abstract:
         detail = f"selects it for {direction.value.lower()}"
@@ -418,7 +435,7 @@ class _EndpointSide:
     pods: list[Pod]
 
 
-def _cluster_endpoints(
+def cluster_endpoints(
     compiled: CompiledCluster, granularity: Any
 ) -> dict[ObjectRef, _EndpointSide]:
     found: dict[ObjectRef, _EndpointSide] = {}
@@ -476,8 +493,8 @@ class _Endpoints:
         self.base, self.head, self.diff = base, head, diff
         touched = {*objects.added, *objects.removed, *(c.key for c in objects.changed)}
         self.touched = touched
-        old = _cluster_endpoints(base, diff.granularity)
-        new = _cluster_endpoints(head, diff.granularity)
+        old = cluster_endpoints(base, diff.granularity)
+        new = cluster_endpoints(head, diff.granularity)
         pairs: list[list[tuple[int, int]]] = []
         self.sides: list[tuple[_EndpointSide | None, _EndpointSide | None]] = []
         for endpoint in diff.endpoints:

@@ -463,7 +463,7 @@ def _narrowed_egress(
     for source, before, after in zip(
         changed.sources.tolist(), changed.before.tolist(), changed.after.tolist(), strict=True
     ):
-        if source < refs and not losing[source] and table[ports.gain(after, before)]:
+        if source < refs and not losing[source] and not table[before].issubset(table[after]):
             losing[source] = True
     still = np.zeros(refs, dtype=bool)
     kept = new.sources[new.sources < refs]

@@ -8,6 +8,7 @@ from enum import StrEnum
 from service.engine.diff.causes import Causes
 from service.engine.diff.connections import ConnectivityDiff
 from service.engine.diff.objects import ObjectDiff
+from service.engine.diff.services import ServiceChange
 
 
 class Finding(StrEnum):
@@ -19,7 +20,7 @@ class Finding(StrEnum):
     LOST_EGRESS = "lost-egress"  # an endpoint that lost all its egress
     NARROWED_EGRESS = "narrowed-egress"  # an endpoint that lost some of its egress, not all
     LOST_DNS = "lost-dns"  # an endpoint that lost UDP 53 or TCP 53 to kube-dns
-    ANY = "any"  # any connection added, removed or changed
+    ANY = "any"  # any connection added, removed or changed (through a Service too)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class SemanticDiff:
     connections: ConnectivityDiff
     objects: ObjectDiff
     causes: Causes | None = field(default=None)  # why each connection changed
+    services: tuple[ServiceChange, ...] = ()  # reach into Services that were retargeted
 
     @property
     def why(self) -> Causes:
@@ -34,7 +36,7 @@ class SemanticDiff:
 
     @property
     def is_empty(self) -> bool:
-        return self.connections.is_empty and self.objects.is_empty
+        return self.connections.is_empty and self.objects.is_empty and not self.services
 
     def findings(self) -> dict[Finding, int]:
         """How many of each finding (``any``: connections added, removed or changed)."""
@@ -46,7 +48,7 @@ class SemanticDiff:
             Finding.LOST_EGRESS: len(h.lost_egress),
             Finding.NARROWED_EGRESS: len(h.narrowed_egress),
             Finding.LOST_DNS: len(h.lost_dns),
-            Finding.ANY: sum(self.connections.counts().values()),
+            Finding.ANY: sum(self.connections.counts().values()) + len(self.services),
         }
 
     def gated(self, fail_on: frozenset[Finding]) -> dict[Finding, int]:
