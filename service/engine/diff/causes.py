@@ -213,7 +213,7 @@ def _rule_detail(direction: Direction, index: int, old: Any, new: Any, peer: int
     """Which part of rule ``index`` changed: ``egress rule 0 peer 1``, ``... ports``."""
     where = f"{direction.value.lower()} rule {index}"
     if old is None:
-        return f"{where} added" if peer is None else f"{where} peer {peer} (added)"
+        return f"{where} added"
     if new is None:
         return f"{where} removed"
     if peer is not None:
