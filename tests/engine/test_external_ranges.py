@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from itertools import pairwise
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -50,7 +51,7 @@ def test_per_endpoint_ranges_are_disjoint_and_maximal(cluster: Cluster) -> None:
     cmap = connectivity_map(compile_cluster(cluster), Granularity.POD)
     for (_, _), found in _external_rows(cmap).items():
         found.sort(key=lambda item: (item[0].version, item[0].start))
-        for (a, ports_a), (b, ports_b) in zip(found, found[1:], strict=False):
+        for (a, ports_a), (b, ports_b) in pairwise(found):
             if a.version != b.version:
                 continue
             assert a.end < b.start, "ranges of one endpoint and direction overlap"
@@ -70,7 +71,8 @@ def test_every_format_has_the_same_rows(tmp_path: Path) -> None:
     dot_edges = [line for line in outputs["dot"].splitlines() if " -> " in line]
     assert len(connections) == len(csv_rows) == len(md_rows) == len(dot_edges) == 20
     assert [r for r in csv_rows if r.startswith("kube-system/Deployment/coredns,0.0.0.0")] == [
-        "kube-system/Deployment/coredns,0.0.0.0/0,SCTP (all ports); TCP (all ports); UDP (all ports)"
+        "kube-system/Deployment/coredns,0.0.0.0/0,"
+        "SCTP (all ports); TCP (all ports); UDP (all ports)"
     ]
     assert {"kind": "IPBlock", "cidr": "0.0.0.0/0"} in [c["to"] for c in connections]
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from service.cli import app
 from service.engine.model import ManifestError
 from service.ingest import excluded, read_bytes, read_paths
-from service.usecases.manifests import load_paths
+from service.usecases.manifests import from_documents, load_paths
 
 runner = CliRunner()
 
@@ -61,8 +61,6 @@ def test_request_bodies_are_not_filtered() -> None:
     """Only files are skipped: an upload of a non-object is refused as before."""
     documents = read_bytes(b"replicaCount: 2\n")
     with pytest.raises(ManifestError):
-        from service.usecases.manifests import from_documents
-
         from_documents(documents)
 
 
