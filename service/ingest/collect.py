@@ -75,6 +75,7 @@ class Collector:
         # counted per source instead of being an error.
         self.skip_foreign = skip_foreign
         self.skipped: dict[str | None, int] = {}
+        self.empty = 0  # empty YAML documents read: they count toward the document limit
 
     def problem(self, problem: Problem) -> None:
         self.problems.append(problem)
@@ -88,10 +89,11 @@ class Collector:
     def rewind(self, mark: tuple[int, int]) -> None:
         del self.documents[mark[0] :]
         del self.problems[mark[1] :]
+        # empty documents are only counted by YAML, which is never rewound
 
     def check_count(self, pending: int = 0) -> None:
         """Refuse the read once the documents (plus ``pending`` still to come) exceed the limit."""
-        count = len(self.documents) + pending
+        count = len(self.documents) + self.empty + pending
         if count > self.limits.max_documents:
             raise ManifestError(
                 [
@@ -126,7 +128,7 @@ class Collector:
             self.skipped[origin.source] = self.skipped.get(origin.source, 0) + 1
         else:
             self.documents.append(Document(origin, self.transform(value)))
-            if len(self.documents) > self.limits.max_documents:
+            if len(self.documents) + self.empty > self.limits.max_documents:
                 self.check_count()
 
     def _flatten(

@@ -20,6 +20,7 @@ import orjson
 
 from service.engine.model import ManifestError, Origin, Problem
 from service.ingest.collect import Collector, StopReading, Transform
+from service.ingest.exact import InexactError, check_json
 from service.ingest.limits import Limits
 
 _WS = re.compile(r"[ \t\n\r]*")
@@ -53,6 +54,39 @@ class _SyntaxError(Exception):
         super().__init__(message)
         self.message = message
         self.pos = pos
+
+
+class _InexactAtError(Exception):
+    """A value that cannot be kept exactly (see :func:`check_json`), at ``pos``."""
+
+    def __init__(self, error: InexactError, pos: int, field: str | None) -> None:
+        super().__init__(error.message)
+        self.message = error.message
+        self.pos = pos
+        self.field = field
+
+
+def _item_field(field: str | None, first: int) -> str | None:
+    """``[2].spec.x`` from a batch check, as the field of the List: ``items[first+2]...``."""
+    if field is None or not field.startswith("["):
+        return field
+    index, rest = field[1:].split("]", 1)
+    return f"items[{first + int(index)}]{rest}"
+
+
+def _joined(key: str | None, field: str | None) -> str | None:
+    if key is None:
+        return field
+    if field is None:
+        return key
+    return f"{key}{field}" if field.startswith("[") else f"{key}.{field}"
+
+
+def _own_field(field: str | None) -> str | None:
+    """``[0].spec.x`` from a single value's check, as that value's own field."""
+    if field is None or not field.startswith("["):
+        return field
+    return field.split("]", 1)[1].lstrip(".") or None
 
 
 class _Stream:
@@ -128,8 +162,9 @@ class _Stream:
 
     # -- values ---------------------------------------------------------------------------
 
-    def value(self) -> Any:
-        """Decode one value at ``pos`` (after whitespace), reading more text as needed."""
+    def value(self, within: str | None = None) -> Any:
+        """Decode one value at ``pos`` (after whitespace), reading more text as needed;
+        ``within`` names the top-level key it is the value of, for messages."""
         while True:
             try:
                 value, end = _raw_decode(self.text, self.pos)
@@ -141,8 +176,19 @@ class _Stream:
                 raise _SyntaxError(str(error), self.pos) from None
             if end == len(self.text) and self.fill():
                 continue  # a number or literal may go on in the next chunk
+            start = self.pos
             self.pos = end
+            if type(value) in (dict, list, str, int):
+                self.check(start, end, [value], lambda f: _joined(within, _own_field(f)))
             return value
+
+    def check(self, start: int, end: int, values: list[Any], field: Any) -> None:
+        """Refuse duplicate keys, integers beyond int64, NULs and lone surrogates."""
+        try:
+            check_json(self.text[start:end], values)
+        except InexactError as error:
+            pos = start + (error.offset or 0)
+            raise _InexactAtError(error, pos, field(error.field)) from None
 
     def expect(self, char: str, what: str) -> None:
         got = self.peek()
@@ -161,13 +207,16 @@ class _Stream:
         while True:
             if self.peek() != '"':
                 raise _SyntaxError("Expecting property name enclosed in double quotes", self.pos)
+            key_pos = self.pos
             key = self.value()
+            if key in result:
+                raise _InexactAtError(InexactError(f"duplicate key {key!r}"), key_pos, None)
             self.expect(":", "':' delimiter")
             if key == "items" and self.peek() == "[":
                 result[key] = self.items()
             else:
                 self.peek()
-                result[key] = self.value()
+                result[key] = self.value(key)
             following = self.peek()
             self.pos += 1
             if following == "}":
@@ -217,6 +266,10 @@ class _Stream:
                     except (ValueError, RecursionError):
                         misses += 1  # a bad cut, or odd input: the exact decoder takes over
                     else:
+                        first = len(result)
+                        self.check(
+                            self.pos, cut, batch, lambda f, first=first: _item_field(f, first)
+                        )
                         result.extend(self._shrunk(batch))
                         self.pos = cut
                         if len(result) > limit:
@@ -225,7 +278,7 @@ class _Stream:
                         continue
             self.peek()
             start = self.pos
-            result.extend(self._shrunk([self.value()]))
+            result.extend(self._shrunk([self.value(f"items[{len(result)}]")]))
             end_of_value = self.pos
             following = self.peek()
             self.pos += 1
@@ -287,6 +340,15 @@ def read_json(chunks: Iterator[str], source: str | None, limits: Limits, out: Co
         raise JSONSyntaxError(
             Problem(
                 f"JSON syntax error: {error.message} (line {err_line}, column {column})",
+                origin=Origin(source, index, line=err_line),
+            )
+        ) from None
+    except _InexactAtError as error:
+        err_line, _ = stream.where(min(error.pos, len(stream.text)))
+        field = f"{error.field}: " if error.field else ""
+        raise StopReading(
+            Problem(
+                f"{field}{error.message} (line {err_line})",
                 origin=Origin(source, index, line=err_line),
             )
         ) from None

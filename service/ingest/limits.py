@@ -24,7 +24,12 @@ class Limits:
     ``max_alias_expansion * written + alias_expansion_slack`` nodes, where ``written`` is the
     number of nodes as they appear in the text. Ordinary reuse of an anchor (a shared label
     block, a merge key) stays far below that; a "billion laughs" document exceeds it by orders
-    of magnitude and is refused before anything is constructed.
+    of magnitude and is refused before anything is constructed. Aliases are bounded by bytes
+    too: the scalars of the expanded document may hold at most ``max_alias_expansion`` times
+    the input's size plus ``alias_expansion_slack_bytes`` (one 100 kB scalar referenced
+    20,000 times is a few thousand nodes but 2 GB).
+
+    Empty YAML documents (a bare ``---``) count toward ``max_documents`` like any other.
     """
 
     max_bytes: int = 512 * MiB
@@ -32,6 +37,7 @@ class Limits:
     max_depth: int = 100
     max_alias_expansion: int = 10
     alias_expansion_slack: int = 10_000
+    alias_expansion_slack_bytes: int = 1 * MiB
 
     def __post_init__(self) -> None:
         for name in (
@@ -40,6 +46,7 @@ class Limits:
             "max_depth",
             "max_alias_expansion",
             "alias_expansion_slack",
+            "alias_expansion_slack_bytes",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"Limits.{name} must not be negative")
@@ -47,3 +54,7 @@ class Limits:
     def alias_budget(self, written: int) -> int:
         """The largest expanded node count allowed for a document of ``written`` nodes."""
         return self.max_alias_expansion * written + self.alias_expansion_slack
+
+    def alias_byte_budget(self, written_bytes: int) -> int:
+        """The most scalar bytes a document of ``written_bytes`` may expand to."""
+        return self.max_alias_expansion * written_bytes + self.alias_expansion_slack_bytes

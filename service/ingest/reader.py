@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from codecs import BOM_UTF8
 from collections.abc import Iterator, Sequence
 from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
@@ -125,7 +126,7 @@ def _read(out: Collector, source: str | None, declared: Format | None, data: _In
     """Read one source into ``out`` (StopReading ends it)."""
     head = data.head()
     if (declared or sniff(head)) == "yaml":
-        read_yaml(decode_utf8(data.whole(), source), source, out.limits, out)
+        _read_yaml(out, source, data)
         return
     mark = out.mark()
     try:
@@ -138,10 +139,18 @@ def _read(out: Collector, source: str | None, declared: Format | None, data: _In
         return
     out.rewind(mark)
     try:
-        read_yaml(decode_utf8(data.whole(), source), source, out.limits, out)
+        _read_yaml(out, source, data)
     except StopReading:
         out.rewind(mark)
         raise json_error from None  # it looked like JSON: report the JSON error
+
+
+def _read_yaml(out: Collector, source: str | None, data: _Input) -> None:
+    raw = data.whole()
+    text = decode_utf8(raw, source)
+    if raw.startswith(BOM_UTF8):
+        raw = raw[len(BOM_UTF8) :]
+    read_yaml(text, source, out.limits, out, raw)
 
 
 def _chain(head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -557,8 +557,8 @@ def test_missing_paths_are_named(tmp_path: Path) -> None:
 
 
 def test_size_limit_applies_across_files(tmp_path: Path) -> None:
-    write(tmp_path, "a.yaml", "kind: A\n" * 10)
-    write(tmp_path, "b.yaml", "kind: B\n" * 10)
+    write(tmp_path, "a.yaml", "".join(f"k{i}: A\n" for i in range(10)))
+    write(tmp_path, "b.yaml", "".join(f"k{i}: B\n" for i in range(10)))
     assert len(read_paths([tmp_path], Limits(max_bytes=200))) == 2
     with pytest.raises(ManifestError) as caught:
         read_paths([tmp_path], Limits(max_bytes=100))
@@ -635,10 +635,29 @@ objects = st.fixed_dictionaries(
 )
 
 
+class KubernetesDumper(yaml.SafeDumper):
+    """PyYAML leaves `y`, `1e3` or `0o17` unquoted (YAML 1.1 as PyYAML reads it says they are
+    strings); Kubernetes reads them as a boolean and numbers, so quote them."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    from service.ingest.yaml_typing import resolve_plain
+
+    try:
+        plain_is_string = resolve_plain(value) == value
+    except ValueError:
+        plain_is_string = False
+    style = None if plain_is_string else '"'
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+KubernetesDumper.add_representer(str, _represent_str)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(objects, max_size=8))
 def test_round_trip_multi_document_yaml(objs: list[dict[str, Any]]) -> None:
-    data = yaml.safe_dump_all(objs, allow_unicode=True).encode()
+    data = yaml.dump_all(objs, Dumper=KubernetesDumper, allow_unicode=True).encode()
     assert bodies(read_bytes(data, content_type="application/yaml")) == objs
 
 

@@ -1,0 +1,212 @@
+"""Cheap whole-text checks that decoded values are exactly what the text said.
+
+Fast decoders (orjson, rapidyaml) keep the last of duplicate keys silently and may turn an
+enormous integer into something else. Rather than walk millions of decoded values in
+Python, these checks compare counts and search for rare patterns in C: a decoded value is
+serialised once with orjson (which itself refuses lone surrogates and integers beyond 64
+bits), its keys are counted and compared with the keys counted in the source text, and
+the compact form is searched for escaped NULs and very long numbers. A check that fails
+does not say what is wrong, only that the slow, exact reader must look (and name it).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import orjson
+
+_ESCAPED_NUL = b"\\u0000"
+
+
+def key_count(text: bytes) -> int:
+    r"""How many ``"...":`` key endings ``text`` holds, ignoring ``\\":`` inside strings.
+
+    A ``":`` is a key's end unless its quote is escaped, that is preceded by an odd
+    number of backslashes; counting ``":``, ``\\":``, ``\\\\":``, ... (each ``str.count``
+    runs in C) and alternating signs counts exactly those with an even number.
+
+    >>> key_count(orjson.dumps({"a": 1, "b\\": {'c":': 2}}))
+    3
+    """
+    total = 0
+    sign = 1
+    pattern = b'":'
+    while True:
+        found = text.count(pattern)
+        if not found:
+            return total
+        total += sign * found
+        sign = -sign
+        pattern = b"\\" + pattern
+
+
+def depth(compact: bytes) -> int:
+    """The nesting depth of orjson's compact JSON (``{}`` is 1, a scalar 0), computed in
+    numpy over the brackets outside strings.
+
+    >>> depth(b'{"a":[1,{"b":"[[[{"}]}'), depth(b'"x"'), depth(b'{"a\\\\"":[]}')
+    (3, 0, 2)
+    """
+    if not compact or compact[0] not in b"[{":
+        return 0
+    # After dropping escaped backslashes and escaped quotes, every '"' delimits a string.
+    flat = compact.replace(b"\\\\", b"__").replace(b'\\"', b"__")
+    chars = np.frombuffer(flat, dtype=np.uint8)
+    quotes = np.flatnonzero(chars == ord('"'))
+    brackets = np.flatnonzero(
+        (chars == ord("[")) | (chars == ord("{")) | (chars == ord("]")) | (chars == ord("}"))
+    )
+    outside = np.searchsorted(quotes, brackets) % 2 == 0  # an even number of quotes before
+    brackets = brackets[outside]
+    if not len(brackets):
+        return 0
+    kinds = chars[brackets]
+    steps = np.where((kinds == ord("[")) | (kinds == ord("{")), 1, -1).astype(np.int32)
+    return int(np.cumsum(steps).max())
+
+
+def compact(value: Any) -> bytes | None:
+    """``value`` as orjson's compact JSON, or None when it cannot be stored exactly (a lone
+    surrogate, an integer beyond 64 bits, a non-string key)."""
+    try:
+        return orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+
+
+def looks_exact(dumped: bytes) -> bool:
+    """False when the compact form holds an escaped NUL: the exact reader must decide.
+    (Integers beyond int64 are looked for in the source text: see :func:`long_digits`.)"""
+    return _ESCAPED_NUL not in dumped
+
+
+_DIGITS_AFTER_SEPARATOR = bytes(
+    0x30 if 0x30 <= byte <= 0x39 else 0x23 if byte in b":[,- \t\r\n" else 0x20
+    for byte in range(256)
+)
+_NINETEEN_DIGITS = b"#" + b"0" * 19
+
+
+def long_digits(data: bytes) -> bool:
+    """Whether ``data`` holds 19 digits right after a separator (`:`, `[`, `,`, `-` or
+    whitespace), where a number may start that exceeds int64 (orjson would silently read
+    one beyond 64 bits as a float). Digits inside hex strings (container IDs, digests) do
+    not follow a separator. One translate and one find, in C.
+
+    >>> long_digits(b'{"a": 1234567890123456789}'), long_digits(b'{"a": "f1234567890123456789"}')
+    (True, False)
+    """
+    return data.translate(_DIGITS_AFTER_SEPARATOR).find(_NINETEEN_DIGITS) >= 0
+
+
+class InexactError(ValueError):
+    """A decoded value that cannot be kept exactly; ``field`` locates it in its document."""
+
+    def __init__(self, message: str, field: str | None = None, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.offset = offset  # where in the text, when known
+
+
+def _path(parts: list[str | int]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _string_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "NUL characters are not allowed in strings"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "invalid Unicode (a lone surrogate escape such as \\ud800)"
+    return None
+
+
+def find_inexact(value: Any) -> InexactError | None:
+    """The first value Kubernetes would refuse or netreach could not store exactly: an
+    integer outside the signed 64-bit range, a NUL, a lone surrogate (in keys too)."""
+    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
+    while stack:
+        item, path = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            for key, child in item.items():
+                problem = _string_problem(key)
+                if problem is not None:
+                    return InexactError(f"key {key!r}: {problem}", _path(path) or None)
+                stack.append((child, [*path, key]))
+        elif kind is list:
+            stack.extend((child, [*path, index]) for index, child in enumerate(item))
+        elif kind is str:
+            problem = _string_problem(item)
+            if problem is not None:
+                return InexactError(problem, _path(path) or None)
+        elif kind is int and not -(2**63) <= item <= 2**63 - 1:
+            digits = str(item)
+            shown = digits if len(digits) <= 40 else digits[:40] + "..."
+            return InexactError(
+                f"integer {shown} is outside the signed 64-bit range Kubernetes integers hold",
+                _path(path) or None,
+            )
+    return None
+
+
+class _DuplicateKeyError(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+
+
+def check_json(text: str, value: Any) -> None:
+    """Raise :class:`InexactError` unless ``value`` (decoded from ``text``, which holds a
+    comma-separated run of JSON values, ``value`` being their list) is exactly what
+    ``text`` says: no duplicate keys, no integer beyond the signed 64-bit range, no NUL, no
+    lone surrogate.
+
+    The common case costs one orjson serialisation and a few counts in C; only a suspect
+    text is decoded again, strictly, to say what is wrong.
+    """
+    dumped = compact(value)
+    encoded = text.encode("utf-8", "surrogatepass")
+    if (
+        dumped is not None
+        and looks_exact(dumped)
+        and not long_digits(encoded)
+        and key_count(encoded) == key_count(dumped)
+    ):
+        return
+    try:
+        strict = _STRICT.decode("[" + text + "]")
+    except _DuplicateKeyError as error:
+        quoted = json.dumps(error.key)
+        first = text.find(quoted)
+        raise InexactError(
+            f"duplicate key {error.key!r}", offset=max(text.find(quoted, first + 1), 0)
+        ) from None
+    problem = find_inexact(strict)
+    if problem is not None:
+        raise problem

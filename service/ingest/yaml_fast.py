@@ -1,0 +1,323 @@
+"""The fast YAML path: rapidyaml (C++) parses the stream and emits each document as JSON,
+orjson decodes it, and cheap checks prove the result is what the exact reader
+(:mod:`service.ingest.yaml_exact`) would have built. When anything cannot be proved, the
+fast path declines and the exact reader reads the whole input instead, so the answer is
+always the exact reader's, only sooner.
+
+What is proved, and how:
+
+- *Constructs it does not handle* (anchors, aliases, tags, merge keys, directives, complex
+  keys, tabs, characters YAML forbids, content on a ``---`` line) are searched for in the
+  text; any occurrence, even inside a string, declines.
+- *Typing.* rapidyaml types plain scalars by YAML 1.2 rules, Kubernetes by go-yaml v2's
+  YAML 1.1 ones. They agree on ``true``/``false``/``null`` and on every number written as
+  JSON writes it; a number rapidyaml would write bare in any other form (``+1``, ``1.2.3``)
+  is not JSON, and orjson's refusal declines. What remains is searched for in the text:
+  the YAML 1.1 words (``yes``, ``on``, ``~``, ``True`` ...), numbers with a leading zero or
+  underscores (``0777``, ``0x1F``, ``1_000``), and mapping keys that are not their own
+  ``sigs.k8s.io/yaml`` key text (``1.50:``, ``null:``). Such a token where a plain scalar
+  can start declines (inside a quoted string or a comment it is harmless, and skipped).
+- *Duplicate keys*: the keys counted in the emitted JSON equal the keys in the decoded value.
+- *Exact values*: no escaped NUL, no lone surrogate, no integer that may exceed 64 bits, no
+  nesting deeper than ``Limits.max_depth`` (see :mod:`service.ingest.exact`).
+- *Line numbers*: a document's and a List item's line is the line of its first key, as
+  located in the input buffer; a document or item that is not a block mapping declines.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import orjson
+import ryml  # type: ignore[import-untyped]
+
+from service.engine.model import Origin
+from service.ingest.collect import Collector, ItemLines, is_list
+from service.ingest.exact import compact, depth, key_count, long_digits, looks_exact
+from service.ingest.limits import Limits
+from service.ingest.yaml_typing import OutOfRange, key_text, resolve_plain
+
+_NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_PRINTABLE_ASCII = bytes([9, 10, 13, *range(0x20, 0x7F)])
+# Constructs the fast path leaves to the exact reader, each found by a scan that starts with
+# a literal: anchors, aliases, tags, directives, reserved indicators and complex keys where
+# a token starts; merge keys; content on a `---` line; `...` document ends; tabs.
+_UNHANDLED = (
+    re.compile(rb"[&*!%@`](?<=[\s\[\]{},:][&*!%@`])"),
+    re.compile(rb"\?(?<=[\s\[\]{},:]\?)(?=\s|$)"),
+    re.compile(rb"\n---[ ]*[^\s#]"),
+    re.compile(rb"\n[ -]*:(?=\s)"),  # an empty key, which libyaml refuses
+    re.compile(rb"[\[{,][ ]*:(?=\s)"),
+)
+_UNHANDLED_LITERALS = (b"<<", b"\n...", b"\t")
+
+
+def _byte_table(chars: bytes) -> np.ndarray:
+    table = np.zeros(256, dtype=bool)
+    table[np.frombuffer(chars, dtype=np.uint8)] = True
+    return table
+
+
+_DELIMITER = _byte_table(b" \n\r,[]{}")
+_BEFORE_SCALAR = _byte_table(b" \n:,[{")
+_RISKY_START = _byte_table(b"yYnNoOTFN~0123456789+-.")
+_DIGIT_START = _byte_table(b"0123456789+-.")
+_BASE_MARK = _byte_table(b"0123456789xXoObBeE_")
+_INF_NAN = _byte_table(b"iInN")
+_SCALAR_STARTS = frozenset(b":-[{,?\n")
+_WORDS = frozenset(
+    [
+        "y",
+        "Y",
+        "yes",
+        "Yes",
+        "YES",
+        "n",
+        "N",
+        "no",
+        "No",
+        "NO",
+        "True",
+        "TRUE",
+        "False",
+        "FALSE",
+        "on",
+        "On",
+        "ON",
+        "off",
+        "Off",
+        "OFF",
+        "Null",
+        "NULL",
+        "~",
+    ]
+    + [
+        sign + dot
+        for sign in ("", "+", "-")
+        for dot in (".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN")
+    ]
+)  # rapidyaml rewrites `.Inf` as `.inf`: netreach keeps what was written
+
+
+def _simple(text: str, raw: bytes) -> bool:
+    """No character YAML forbids, and none of the constructs the fast path leaves alone."""
+    if raw.translate(None, _PRINTABLE_ASCII) and _NOT_PRINTABLE.search(text):
+        return False
+    if long_digits(raw):
+        return False  # an integer rapidyaml and orjson would turn into a float
+    padded = b"\n" + raw
+    if any(literal in padded for literal in _UNHANDLED_LITERALS):
+        return False
+    return not any(pattern.search(padded) for pattern in _UNHANDLED)
+
+
+def _candidates(raw: bytes) -> list[tuple[int, int]]:
+    """Spans of the tokens that may type differently in Kubernetes and in rapidyaml: short
+    words that could be a YAML 1.1 boolean or null, numbers with a leading zero or an
+    underscore, numbers used as mapping keys. Found in numpy over the whole buffer."""
+    data = np.frombuffer(b"\n" + raw + b"\n", dtype=np.uint8)
+    starts = np.flatnonzero(_BEFORE_SCALAR[data[:-1]] & _RISKY_START[data[1:]]) + 1
+    if not len(starts):
+        return []
+    ends_all = np.flatnonzero(_DELIMITER[data])
+    ends = ends_all[np.searchsorted(ends_all, starts)]
+    lengths = ends - starts
+    digit = _DIGIT_START[data[starts]]
+    underscores = np.flatnonzero(data == ord("_"))
+    second = data[
+        np.minimum(
+            starts + 1 + (data[starts] == ord("-")) + (data[starts] == ord("+")), len(data) - 1
+        )
+    ]
+    first_digit = data[starts + (data[starts] == ord("-")) + (data[starts] == ord("+"))]
+    keep = np.where(
+        digit,
+        ((first_digit == ord("0")) & _BASE_MARK[second])
+        | ((first_digit == ord(".")) & _INF_NAN[second])
+        | (np.searchsorted(underscores, ends) > np.searchsorted(underscores, starts))
+        | (data[ends - 1] == ord(":")),
+        lengths <= 6,
+    )
+    return list(zip((starts[keep] - 1).tolist(), (ends[keep] - 1).tolist(), strict=True))
+
+
+def _starts_scalar(raw: bytes, low: int) -> bool:
+    """Whether a plain scalar may start at ``low``: after indentation, `: `, `- `, `? ` or a
+    flow indicator. Elsewhere the token is inside a longer scalar, a string or a comment."""
+    index = low - 1
+    while index >= 0 and raw[index] == 0x20:
+        index -= 1
+    return index < 0 or raw[index] in _SCALAR_STARTS
+
+
+def _differs(token: bytes) -> bool:
+    """Whether Kubernetes reads this plain token otherwise than rapidyaml does."""
+    text = token.decode()
+    try:
+        if text.endswith(":"):
+            return key_text(resolve_plain(text[:-1])) != text[:-1]
+        if text in _WORDS:
+            return True
+        return text[:1] in "0123456789+-." and type(resolve_plain(text)) is not str
+    except OutOfRange:
+        return True
+
+
+def _typing_agrees(raw: bytes) -> bool:
+    """Whether rapidyaml types every plain scalar as Kubernetes does (a False may be wrong
+    the safe way: it only costs the exact reader)."""
+    spans = _candidates(raw)
+    differing = {token for token in {raw[low:high] for low, high in spans} if _differs(token)}
+    if not differing:
+        return True
+    return not any(raw[low:high] in differing and _starts_scalar(raw, low) for low, high in spans)
+
+
+class _Lines:
+    """Line numbers of a List's items (and of nested Lists' items), computed up front."""
+
+    def __init__(self, lines: list[int], nested: dict[int, _Lines]) -> None:
+        self.lines = lines
+        self.nested = nested
+
+    def item(self, index: int) -> tuple[int | None, ItemLines | None]:
+        if index >= len(self.lines):
+            return None, None
+        return self.lines[index], self.nested.get(index)
+
+
+class _Decline(Exception):  # noqa: N818 - a control-flow signal
+    """The fast path cannot prove its answer: the exact reader reads the input."""
+
+
+class _Tree:
+    """The parsed stream, with offsets of keys in the input buffer turned into lines."""
+
+    def __init__(self, buf: bytearray, raw: bytes) -> None:
+        self.buf = buf
+        self.tree = ryml.parse_in_place(buf)
+        view = np.frombuffer(buf, dtype=np.uint8)
+        self.base = int(view.ctypes.data)
+        self.size = len(buf)
+        self.newlines = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 10)
+
+    def documents(self) -> list[int]:
+        tree = self.tree
+        root = tree.root_id()
+        if not tree.is_stream(root):
+            return [root] if tree.has_children(root) or tree.has_val(root) else []
+        return self.children(root)
+
+    def children(self, node: int) -> list[int]:
+        tree = self.tree
+        found = []
+        child = tree.first_child(node)
+        while child != ryml.NONE:
+            found.append(child)
+            child = tree.next_sibling(child)
+        return found
+
+    def offset(self, node: int) -> int:
+        """Where a block mapping's first key starts in the buffer (its node's position)."""
+        tree = self.tree
+        if not (tree.is_map(node) and tree.is_block(node) and tree.has_children(node)):
+            raise _Decline
+        key = tree.key(tree.first_child(node))
+        if len(key) == 0:
+            raise _Decline
+        offset = int(np.frombuffer(key, dtype=np.uint8).__array_interface__["data"][0]) - self.base
+        if not 0 <= offset < self.size:
+            raise _Decline
+        return offset
+
+    def lines(self, offsets: list[int]) -> list[int]:
+        found = np.searchsorted(self.newlines, np.asarray(offsets, dtype=np.int64)) + 1
+        return [int(line) for line in found]
+
+    def item_lines(self, node: int, value: dict[str, Any]) -> _Lines | None:
+        """The lines of a List's items, read from the List's node (``items`` is its last key
+        of that name; duplicates were ruled out)."""
+        items_node = None
+        for child in self.children(node):
+            if bytes(self.tree.key(child)) == b"items":
+                items_node = child
+        items = value.get("items")
+        if items_node is None or not self.tree.is_seq(items_node) or not isinstance(items, list):
+            return None
+        item_nodes = self.children(items_node)
+        if len(item_nodes) != len(items):
+            raise _Decline
+        lines = self.lines([self.offset(item) for item in item_nodes])
+        nested: dict[int, _Lines] = {}
+        for index, item in enumerate(items):
+            if type(item) is dict and is_list(item):
+                inner = self.item_lines(item_nodes[index], item)
+                if inner is not None:
+                    nested[index] = inner
+        return _Lines(lines, nested)
+
+
+def _emit(tree: Any, node: int) -> str | None:
+    try:
+        emitted: str | None = ryml.emit_json_malloc(tree, node)
+    except Exception:
+        raise _Decline from None
+    return emitted
+
+
+def _decode(emitted: str | None, limits: Limits) -> Any:
+    """One emitted document, decoded and checked (``_Decline`` when it cannot be proved)."""
+    if emitted is None:
+        return None
+    try:
+        value = orjson.loads(emitted)
+    except orjson.JSONDecodeError:
+        raise _Decline from None
+    if value is None:
+        return None
+    dumped = compact(value)
+    if (
+        dumped is None
+        or key_count(emitted.encode()) != key_count(dumped)
+        or not looks_exact(dumped)
+        or depth(dumped) > limits.max_depth
+    ):
+        raise _Decline
+    return value
+
+
+def read_yaml_fast(
+    text: str, raw: bytes, source: str | None, limits: Limits, out: Collector
+) -> bool:
+    """Read a YAML stream into ``out`` if its result can be proved equal to the exact
+    reader's; False (with nothing added) otherwise. ``raw`` is ``text`` as UTF-8."""
+    if not _simple(text, raw) or not _typing_agrees(raw):
+        return False
+    try:
+        parsed = _Tree(bytearray(raw), raw)
+    except Exception:
+        return False
+    documents = parsed.documents()
+    out.check_count(len(documents))  # empty documents count too
+    decoded: list[tuple[Origin, dict[str, Any], _Lines | None]] = []
+    empty = 0
+    offsets: list[int] = []
+    try:
+        for index, node in enumerate(documents):
+            value = _decode(_emit(parsed.tree, node), limits)
+            if value is None:
+                empty += 1
+                continue
+            if not isinstance(value, dict):
+                raise _Decline  # the exact reader words the problem
+            offsets.append(parsed.offset(node))
+            lines = parsed.item_lines(node, value) if is_list(value) else None
+            decoded.append((Origin(source, index), value, lines))
+    except _Decline:
+        return False
+    for (origin, value, lines), line in zip(decoded, parsed.lines(offsets), strict=True):
+        out.add(value, Origin(origin.source, origin.document, line=line), lines)
+    out.empty += empty
+    return True

@@ -1,0 +1,346 @@
+"""YAML read as Kubernetes reads it, and the fast path always agreeing with the exact reader.
+
+The exact reader (libyaml nodes, go-yaml v2 typing) defines the answer; the rapidyaml fast
+path may only give it sooner. Every case here is read both ways and compared, and the cases
+where the fast path must take over (kubectl output, generated clusters) check that it did.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from service.engine.model import Document, ManifestError
+from service.ingest import Limits, read_bytes
+from service.ingest.collect import Collector
+from service.ingest.yaml_exact import read_yaml_exact
+from service.ingest.yaml_fast import read_yaml_fast
+
+REPO = Path(__file__).resolve().parents[2]
+GENERATOR = REPO.parent / "shared" / "bench" / "gen_cluster.py"
+CORPORA = [REPO / "tests", REPO / "service" / "demo", REPO.parent / "shared" / "conformance"]
+
+
+def exact(data: bytes, limits: Limits = Limits()) -> list[Document] | str:
+    """What the exact reader makes of ``data``: documents, or the error text."""
+    out = Collector(limits)
+    try:
+        read_yaml_exact(data.decode(), "in.yaml", limits, out)
+        return out.finish()
+    except ManifestError as error:
+        return str(error)
+    except Exception as error:
+        return f"stop: {error}"
+
+
+def fast(data: bytes, limits: Limits = Limits()) -> list[Document] | str | None:
+    """What the fast path makes of ``data``, or None where it declines."""
+    out = Collector(limits)
+    try:
+        if not read_yaml_fast(data.decode(), data, "in.yaml", limits, out):
+            return None
+        return out.finish()
+    except ManifestError as error:
+        return str(error)
+
+
+def agree(data: bytes) -> list[Document] | str:
+    """Both readers' answer, which must be the same wherever the fast path answers."""
+    expected = exact(data)
+    got = fast(data)
+    if got is not None:
+        assert got == expected
+    return expected
+
+
+def value_of(data: bytes) -> Any:
+    result = agree(data)
+    assert not isinstance(result, str), result
+    return result[0].body["v"]
+
+
+# -- typing: (YAML scalar as written, value Kubernetes reads) ------------------------------
+
+TYPING = [
+    ("yes", True),
+    ("Yes", True),
+    ("on", True),
+    ("ON", True),
+    ("y", True),
+    ("no", False),
+    ("off", False),
+    ("N", False),
+    ("true", True),
+    ("False", False),
+    ("tRUE", "tRUE"),
+    ("~", None),
+    ("null", None),
+    ("", None),
+    ("0777", 511),
+    ("0o17", 15),
+    ("0x1F", 31),
+    ("-0x1F", -31),
+    ("0b101", 5),
+    ("1_000", 1000),
+    ("+12", 12),
+    ("-0", 0),
+    ("09", 9.0),
+    ("1.5", 1.5),
+    ("1e3", 1000.0),
+    ("1.5E+3", 1500.0),
+    (".5", 0.5),
+    ("1.", 1.0),
+    ("1:20", "1:20"),
+    ("2025-01-06", "2025-01-06"),
+    ("2025-01-06T08:00:00Z", "2025-01-06T08:00:00Z"),
+    (".inf", ".inf"),
+    ("-.Inf", "-.Inf"),
+    (".nan", ".nan"),
+    ("1e400", "1e400"),
+    ("9223372036854775807", 2**63 - 1),
+    ("-9223372036854775808", -(2**63)),
+    ("10.0.0.1", "10.0.0.1"),
+    ("'80'", "80"),
+    ('"yes"', "yes"),
+    ('"0777"', "0777"),
+    ("!!str 80", "80"),
+    ("!!int '80'", 80),
+    ("!!float 1", 1.0),
+    ("!!bool yes", True),
+    ("<<", "<<"),
+]
+
+
+@pytest.mark.parametrize(("written", "expected"), TYPING, ids=[w or "empty" for w, _ in TYPING])
+def test_scalars_are_typed_as_kubernetes_types_them(written: str, expected: object) -> None:
+    value = value_of(f"kind: ConfigMap\nv: {written}\n".encode())
+    assert type(value) is type(expected)
+    assert value == expected
+
+
+@pytest.mark.parametrize(
+    ("written", "key"),
+    [
+        ("on", "true"),
+        ("80", "80"),
+        ("1.50", "1.5"),
+        ("1e3", "1000"),
+        ("0x1F", "31"),
+        ("n", "false"),
+    ],
+)
+def test_keys_become_strings_as_sigs_k8s_io_yaml_writes_them(written: str, key: str) -> None:
+    result = agree(f"kind: ConfigMap\ndata:\n  {written}: x\n".encode())
+    assert not isinstance(result, str)
+    assert result[0].body["data"] == {key: "x"}
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "line"),
+    [
+        (b"kind: Pod\nmetadata:\n  name: a\n  name: b\n", "duplicate key 'name' (line 4)", 4),
+        (b"kind: Pod\nkind: ConfigMap\n", "duplicate key 'kind'", 2),
+        (b"kind: Pod\nx:\n  on: 1\n  yes: 2\n", "duplicate key 'true'", 4),
+        (b"kind: Pod\nspec:\n  count: 92233720368547758070\n", "spec.count: integer 922337", 3),
+        (b"kind: Pod\nx: [1, -9223372036854775809]\n", "x[1]: integer -9223372036854775809", 2),
+        (b'kind: Pod\nx: "a\\0b"\n', "x: NUL characters are not allowed", 2),
+        (b"kind: Pod\nx: a\x01b\n", "character U+0001 is not allowed in YAML (line 2)", 2),
+        (b"kind: Pod\n~: 1\n", "mapping key '~' is not a string", 2),
+        (b"kind: Pod\nx: !!int abc\n", "x: cannot decode 'abc' as a !!int", 2),
+    ],
+)
+def test_refused_with_key_field_and_line(data: bytes, message: str, line: int) -> None:
+    with pytest.raises(ManifestError) as caught:
+        read_bytes(data, source="src", content_type="application/yaml")
+    assert message in str(caught.value)
+    assert [p.origin.line for p in caught.value.problems if p.origin] == [line]
+    assert fast(data) is None  # the fast path leaves every refusal to the exact reader
+
+
+def test_alias_bomb_by_bytes_is_refused_fast() -> None:
+    """One 100,000-byte scalar referenced 20,000 times: few nodes, 2 GB of text."""
+    data = b"kind: ConfigMap\na: &a " + b"x" * 100_000 + b"\nb: [" + b"*a, " * 20_000 + b"*a]\n"
+    started = __import__("time").perf_counter()
+    with pytest.raises(ManifestError) as caught:
+        read_bytes(data)
+    assert __import__("time").perf_counter() - started < 5
+    assert "bytes of scalars" in str(caught.value)
+    assert "refusing a possible alias bomb" in str(caught.value)
+
+
+def test_empty_documents_count_toward_the_document_limit() -> None:
+    data = b"---\n" * 1001 + b"kind: Pod\n"
+    with pytest.raises(ManifestError) as caught:
+        read_bytes(data, limits=Limits(max_documents=1000))
+    assert caught.value.too_large
+    assert exact(data, Limits(max_documents=1000)) == str(caught.value)
+
+
+def test_a_million_bare_separators_are_refused_quickly() -> None:
+    started = __import__("time").perf_counter()
+    with pytest.raises(ManifestError) as caught:
+        read_bytes(b"---\n" * 1_000_001)
+    assert caught.value.too_large
+    assert "more than 1000000 documents" in str(caught.value)
+    assert __import__("time").perf_counter() - started < 10
+
+
+# -- the fast path: taken where it should be, always equal ---------------------------------
+
+KUBECTL = b"""\
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: web-1
+    namespace: shop
+    labels: {app: web, tier: "1"}
+    annotations:
+      note: "on call: yes"
+  spec:
+    containers:
+    - name: web
+      ports:
+      - containerPort: 8080
+        name: http
+  status:
+    phase: Running
+    podIP: 10.0.0.7
+    startTime: 2025-01-06T08:00:01Z
+- kind: List
+  items:
+  - kind: Service
+    metadata: {name: s}
+"""
+
+
+def test_fast_path_reads_kubectl_output_with_lines() -> None:
+    docs = fast(KUBECTL)
+    assert isinstance(docs, list)
+    assert docs == exact(KUBECTL)
+    assert [(d.origin.item, d.origin.line) for d in docs] == [(0, 4), (1, 24)]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"kind: Pod\nx: &a [1]\ny: *a\n",
+        b"kind: Pod\nx: !!str 1\n",
+        b"kind: Pod\nx: yes\n",
+        b"kind: Pod\nx: 0777\n",
+        b"kind: Pod\nx: 1_000\n",
+        b"kind: Pod\nx:\n\t- 1\n",
+        b"--- kind: Pod\n",
+        b"kind: Pod\nx: [\n",
+        b"kind: Pod\n: v\n",
+    ],
+    ids=["anchor", "tag", "word", "octal", "underscore", "tab", "on-marker", "bad", "no-key"],
+)
+def test_fast_path_declines_what_it_cannot_prove(data: bytes) -> None:
+    assert fast(data) is None
+
+
+def corpus_files() -> list[Path]:
+    found: list[Path] = []
+    for root in CORPORA:
+        if root.is_dir():
+            found.extend(sorted(root.rglob("*.yaml")) + sorted(root.rglob("*.yml")))
+    return found
+
+
+@pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name)
+def test_corpora_read_the_same_both_ways(path: Path) -> None:
+    agree(path.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def small_cluster(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    if not GENERATOR.exists():
+        pytest.skip("the shared cluster generator is not beside the repository")
+    out = tmp_path_factory.mktemp("cluster") / "s.yaml"
+    subprocess.run(
+        [sys.executable, str(GENERATOR), "--pods", "300", "--format", "yaml", "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return out.read_bytes()
+
+
+def test_generated_cluster_takes_the_fast_path_and_agrees(small_cluster: bytes) -> None:
+    docs = fast(small_cluster)
+    assert isinstance(docs, list)
+    assert len(docs) > 300
+    assert docs == exact(small_cluster)
+
+
+# -- property: scalars in every position read the same both ways ---------------------------
+
+TOKENS = st.one_of(
+    st.sampled_from([w for w, _ in TYPING if not w.startswith(("!", "'", '"'))]),
+    st.from_regex(r"[-+]?[0-9_.]{1,6}([eE][-+]?[0-9]{1,3})?", fullmatch=True),
+    st.from_regex(r"[-+]?0[xXoObB][0-9a-fA-F_]{0,4}", fullmatch=True),
+    st.from_regex(r"[a-zA-Z~.][a-zA-Z0-9.:/-]{0,6}", fullmatch=True),
+    st.integers(-(2**70), 2**70).map(str),
+)
+PLACES = st.sampled_from(
+    ["v: {t}", "{t}: v", "v: [{t}, x]", "v: {{{t}: x}}", "v:\n- {t}", "v:\n  - a: {t}", "v: '{t}'"]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(TOKENS, PLACES), min_size=1, max_size=4))
+def test_property_scalars_read_the_same_both_ways(pairs: list[tuple[str, str]]) -> None:
+    lines = [
+        place.format(t=token).replace("v", f"k{index}", 1)
+        for index, (token, place) in enumerate(pairs)
+    ]
+    data = ("kind: ConfigMap\n" + "\n".join(lines) + "\n").encode()
+    agree(data)
+
+
+# -- JSON: the same refusals -----------------------------------------------------------------
+
+LIST_HEAD = b'{"apiVersion": "v1", "kind": "List", "items": [\n'
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "line"),
+    [
+        (b'{"kind": "NetworkPolicy",\n "kind": "ConfigMap"}', "duplicate key 'kind'", 2),
+        (b'[{"kind": "Pod", "metadata": {"name": "a",\n "name": "b"}}]', "duplicate key 'name'", 2),
+        (
+            LIST_HEAD + b'{"kind": "Pod"},\n{"kind": "Pod", "a": 1, "a": 2}\n]}',
+            "duplicate key 'a'",
+            3,
+        ),
+        (b'{"kind": "Pod", "spec": {"n": [1, 123456789012345678901]}}', "spec.n[1]: integer", 1),
+        (b'{"kind": "Pod", "spec": {"n": -9223372036854775809}}', "spec.n: integer", 1),
+        (
+            LIST_HEAD + b'{"kind": "Pod"},\n{"kind": "Pod", "x": 99999999999999999999}\n]}',
+            "items[1].x: integer 99999999999999999999",
+            3,
+        ),
+        (b'{"kind": "Pod", "n": "\\ud800"}', "n: invalid Unicode", 1),
+        (b'{"kind": "Pod", "n": "a\\u0000"}', "n: NUL characters are not allowed", 1),
+    ],
+)
+def test_json_refused_with_key_field_and_line(data: bytes, message: str, line: int) -> None:
+    with pytest.raises(ManifestError) as caught:
+        read_bytes(data, source="src", content_type="application/json")
+    assert message in str(caught.value)
+    assert [p.origin.line for p in caught.value.problems if p.origin] == [line]
+
+
+def test_json_integers_in_range_round_trip_exactly() -> None:
+    body = b'{"kind": "Pod", "a": 9223372036854775807, "b": -9223372036854775808, "c": "\\u00e9"}'
+    [doc] = read_bytes(body)
+    assert doc.body == {"kind": "Pod", "a": 2**63 - 1, "b": -(2**63), "c": "\u00e9"}
+    assert __import__("orjson").loads(__import__("orjson").dumps(doc.body)) == doc.body
