@@ -7,7 +7,7 @@ BENCH_DIR ?= .bench
 SIZES ?= S M L
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check lint typecheck format bench bench-api clean
+.PHONY: help install run test check lint typecheck format bench bench-api bench-review clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ bench: $(STAMP) ## engine benchmarks on generated clusters S, M, L (SIZES="S M" 
 
 bench-api: $(STAMP) ## service benchmarks over HTTP (upload, queries, maps, storage)
 	$(BIN)/python -m bench.service --data $(BENCH_DIR)
+
+bench-review: $(STAMP) ## the review-bot path on S and M: diff, causes, PR comment, JSON report
+	$(BIN)/python -m bench.review --sizes S M --data $(BENCH_DIR)
 
 clean: ## remove the virtualenv, caches and benchmark data
 	rm -rf $(VENV) $(BENCH_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis netreach.db

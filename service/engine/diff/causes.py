@@ -33,6 +33,7 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from service.engine import bitsets
 from service.engine.compile import CompiledCluster, RuleEffect, SideEvaluation
@@ -153,15 +154,12 @@ _Abstract = Cause | _Relative
 
 @dataclass(frozen=True, slots=True)
 class _SideChange:
-    allowed_before: PortSet
-    allowed_after: PortSet
+    delta: PortSet  # the ports allowed on one side only
     causes: tuple[_Abstract, ...]
 
-    @property
-    def delta(self) -> PortSet:
-        return (self.allowed_before - self.allowed_after) | (
-            self.allowed_after - self.allowed_before
-        )
+
+def _delta(before: PortSet, after: PortSet) -> PortSet:
+    return (before - after) | (after - before)
 
 
 def _policy_key(ref: ObjectRef) -> ObjectKey:
@@ -261,7 +259,7 @@ class _SideComparer:
         allowed_before = PortSet.all() if before is None else before.allowed
         allowed_after = PortSet.all() if after is None else after.allowed
         if allowed_before == allowed_after:
-            return _SideChange(allowed_before, allowed_after, ())
+            return _SideChange(PortSet.empty(), ())
         causes: list[_Abstract] = []
         old = self._effects(before, base_pair[1])
         new = self._effects(after, head_pair[1])
@@ -277,7 +275,7 @@ class _SideComparer:
             named = {key[0] for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
             for policy in sorted(switched - named):
                 causes.append(self._isolation_cause(direction, policy))
-        return _SideChange(allowed_before, allowed_after, tuple(dict.fromkeys(causes)))
+        return _SideChange(_delta(allowed_before, allowed_after), tuple(dict.fromkeys(causes)))
 
     @staticmethod
     def _effects(
@@ -368,13 +366,13 @@ class _SideComparer:
 
 
 class _Cells:
-    """Per (direction, subject class) of one compilation: a cell id for every peer, so that
-    peers of one cell match exactly the same peers of the same rules (and so get the same
-    effects, up to the destination's named ports, which are keyed separately)."""
+    """Per (direction, subject class) of one compilation: which peers its rules' peers treat
+    alike. Two peers of one cell match exactly the same peers of the same rules, so they get
+    the same effects (up to the destination's named ports, which are keyed separately)."""
 
     def __init__(self, compiled: CompiledCluster) -> None:
         self.compiled = compiled
-        self._cache: dict[tuple[Direction, int], IntArray] = {}
+        self._bytes = (compiled.peer_count + 7) // 8
         named: dict[object, int] = {}
         self.named_id = np.array(
             [named.setdefault(compiled.named_ports_of(p), len(named))
@@ -382,29 +380,23 @@ class _Cells:
             dtype=np.int64,
         )  # fmt: skip
 
-    def of(self, direction: Direction, subject: int) -> IntArray:
-        key = (direction, subject)
-        found = self._cache.get(key)
-        if found is not None:
-            return found
+    def _peer_sets(self, direction: Direction, subject: int) -> list[int]:
         compiled = self.compiled
-        cells = np.zeros(compiled.peer_count, dtype=np.int64)
-        if compiled.is_subject(subject):
-            rules: list[Any] = list(compiled.admin_rules[direction][subject])
-            for policy in compiled.applied[direction][subject]:
-                rules += policy.rules(direction)
-            rules += compiled.baseline_rules[direction][subject]
-            for rule in rules:
-                for bits in rule.peer_bits:
-                    inside = np.zeros(compiled.peer_count, dtype=np.int64)
-                    inside[bitsets.indices(bits)] = 1
-                    _, cells = np.unique(cells * 2 + inside, return_inverse=True)
-                    cells = cells.astype(np.int64).reshape(-1)
-        self._cache[key] = cells
-        return cells
+        if not compiled.is_subject(subject):
+            return []
+        rules: list[Any] = list(compiled.admin_rules[direction][subject])
+        for policy in compiled.applied[direction][subject]:
+            rules += policy.rules(direction)
+        rules += compiled.baseline_rules[direction][subject]
+        return [bits for rule in rules for bits in rule.peer_bits]
+
+    def _members(self, bits: int) -> npt.NDArray[np.uint8]:
+        raw = np.frombuffer(bits.to_bytes(self._bytes, "little"), dtype=np.uint8)
+        return np.unpackbits(raw, bitorder="little")
 
     def lookup(self, direction: Direction, subjects: IntArray, others: IntArray) -> IntArray:
-        """The cell of each ``others[i]`` for ``subjects[i]`` (special peers keep their
+        """For each ``subjects[i]``, the cell of ``others[i]``: cells of one subject are
+        equal exactly when the peers match the same rule peers (special peers keep their
         negative code; absent subjects give -1)."""
         out = np.full(len(subjects), -1, dtype=np.int64)
         if not len(subjects):
@@ -417,10 +409,17 @@ class _Cells:
                 continue
             rows = order[lo:hi]
             peers = others[rows]
-            valid = peers >= 0
-            cells = self.of(direction, subject)
-            values = np.where(valid, cells[np.maximum(peers, 0)], peers)
-            out[rows] = values
+            at = np.maximum(peers, 0)
+            key = np.zeros(len(rows), dtype=np.int64)
+            width = 0
+            for bits in self._peer_sets(direction, subject):
+                key = key * 2 + self._members(bits)[at]
+                width += 1
+                if width == 62:  # compact before the key overflows
+                    _, key = np.unique(key, return_inverse=True)
+                    key = key.reshape(-1).astype(np.int64)
+                    width = int(key.max(initial=0)).bit_length()
+            out[rows] = np.where(peers >= 0, key, peers)
         return out
 
 
@@ -708,12 +707,14 @@ class _Attribution:
         # What each distinct (egress signature, ingress signature, before, after) says.
         first, inverse = _group([egress, ingress, before[row], after[row]])
         portsets = self.diff.portsets
+        deltas: dict[tuple[int, int], PortSet] = {}
         said = [
             self._relevant(
                 (egress_changes[egress[c]], ingress_changes[ingress[c]]),
                 int(before[row[c]]),
                 int(after[row[c]]),
                 portsets,
+                deltas,
             )
             for c in first.tolist()
         ]
@@ -753,12 +754,15 @@ class _Attribution:
         before: int,
         after: int,
         portsets: Sequence[PortSet],
+        deltas: dict[tuple[int, int], PortSet],
     ) -> tuple[tuple[Cause, ...], tuple[tuple[Direction, _Relative], ...]]:
         """The causes of the sides whose change touches the connection's change: concrete
         ones, and the ones to resolve against the connection's endpoints."""
-        old = PortSet.empty() if before < 0 else portsets[before]
-        new = PortSet.empty() if after < 0 else portsets[after]
-        delta = (old - new) | (new - old)
+        delta = deltas.get((before, after))
+        if delta is None:
+            old = PortSet.empty() if before < 0 else portsets[before]
+            new = PortSet.empty() if after < 0 else portsets[after]
+            delta = deltas[(before, after)] = _delta(old, new)
         concrete: list[Cause] = []
         relatives: list[tuple[Direction, _Relative]] = []
         for direction, change in zip((Direction.EGRESS, Direction.INGRESS), changes, strict=True):
