@@ -52,11 +52,11 @@ HIGHLIGHTS: tuple[tuple[str, str, str, str], ...] = (
      "an endpoint that accepted connections before and accepts none now"),
     ("lost_egress", "Lost all egress", "lost all egress",
      "an endpoint that could open connections before and can open none now"),
-    ("narrowed_egress", "Narrowed egress", "narrowed egress",
-     "an endpoint that lost some of its egress (a peer, or some ports) but not all of it"),
     ("lost_dns", "Lost DNS", "lost DNS",
      "an endpoint that could reach the cluster DNS (pods labelled `k8s-app=kube-dns`) on "
      "UDP 53 or on TCP 53 and lost either one"),
+    ("narrowed_egress", "Narrowed egress", "narrowed egress",
+     "an endpoint that lost some of its egress (a peer, or some ports) but not all of it"),
 )  # fmt: skip
 
 
@@ -95,8 +95,8 @@ def summary_line(diff: SemanticDiff, base: DiffSide, head: DiffSide) -> str:
         ),
         (h["lost_ingress"], "lost all ingress"),
         (h["lost_egress"], "lost all egress"),
-        (h["narrowed_egress"], "narrowed egress"),
         (h["lost_dns"], "lost DNS"),
+        (h["narrowed_egress"], "narrowed egress"),
     ]
     found = [f"{n} {text}" for n, text in alerts if n]
     line = "; ".join(parts)
