@@ -1,14 +1,8 @@
 """Semantic diffs: of two connectivity maps (connections added, removed, changed, and the
 highlights), and of two sets of objects (added, removed, changed fields). Pure functions."""
 
-from service.engine.diff.causes import (
-    Cause,
-    CauseKind,
-    Causes,
-    CauseSet,
-    attribute,
-    merge_causes,
-)
+from service.engine.diff.attribution import attribute
+from service.engine.diff.causes import Cause, CauseKind, Causes, CauseSet, merge_causes
 from service.engine.diff.connections import (
     ChangedRows,
     ConnectivityDiff,

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from service.engine.compile import CompiledCluster
-from service.engine.diff.causes import Cause, CauseKind, CauseSet, cluster_endpoints
+from service.engine.diff.causes import Cause, CauseKind, CauseSet
+from service.engine.diff.endpoint_changes import cluster_endpoints
 from service.engine.diff.objects import ObjectDiff, ObjectKey
 from service.engine.endpoints import backends
 from service.engine.model import Direction, ObjectRef, Pod, PortSet, Protocol, Service
