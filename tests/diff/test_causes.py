@@ -147,3 +147,25 @@ def test_an_unrelated_isolating_policy_is_not_named() -> None:
     diff = diff_manifests(_manifests(base), _manifests(head))
     causes = _causes(diff, "added", "analytics/Deployment/reports", "shop/Deployment/web")
     assert [c.object for c in causes] == [_policy("shop", "web")]
+
+
+def test_an_admin_tier_policy_is_named_too() -> None:
+    """AdminNetworkPolicy effects come from the same verdicts: a new Deny names it."""
+    base = base_documents()
+    deny = {
+        "apiVersion": "policy.networking.k8s.io/v1alpha1",
+        "kind": "AdminNetworkPolicy",
+        "metadata": {"name": "no-analytics-egress"},
+        "spec": {
+            "priority": 5,
+            "subject": {"namespaces": {"matchLabels": {"team": "data"}}},
+            "egress": [{"name": "deny-all", "action": "Deny",
+                        "to": [{"namespaces": {}}]}],
+        },
+    }  # fmt: skip
+    diff = diff_manifests(_manifests(base), _manifests([*base, deny]))
+    causes = _causes(diff, "removed", "analytics/Deployment/reports", "edge/Deployment/proxy")
+    assert causes == (
+        Cause(ObjectKey("AdminNetworkPolicy", "", "no-analytics-egress"),
+              CauseKind.POLICY_ADDED, ("egress rule 0 peer 0",)),
+    )  # fmt: skip
