@@ -131,6 +131,7 @@ def diff(
             help="BASE HEAD: files, directories or URL#CLUSTER@REF. With --base-ref: the "
             "PATHs (files or directories) to read at both revisions.",
             show_default=False,
+            metavar="BASE HEAD | PATH...",
         ),
     ],
     base_ref: Annotated[
