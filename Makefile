@@ -7,7 +7,7 @@ BENCH_DIR ?= .bench
 SIZES ?= S M L
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check lint typecheck format bench bench-api bench-review clean
+.PHONY: help install run test check lint typecheck format bench bench-api bench-capture bench-review clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,8 @@ bench: $(STAMP) ## engine benchmarks on generated clusters S, M, L (SIZES="S M" 
 bench-api: $(STAMP) ## service benchmarks over HTTP (upload, queries, maps, storage)
 	$(BIN)/python -m bench.service --data $(BENCH_DIR)
 
+bench-capture: $(STAMP) ## netreach capture of generated clusters from the fake API server (SIZES="S M")
+	$(BIN)/python -m bench.capture --sizes $(filter-out L,$(SIZES)) --data $(BENCH_DIR)
 bench-review: $(STAMP) ## the review-bot path on S and M: diff, causes, PR comment, JSON report
 	$(BIN)/python -m bench.review --sizes S M --data $(BENCH_DIR)
 

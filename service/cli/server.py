@@ -165,15 +165,52 @@ def token_create(
         list[str] | None,
         typer.Option(help="Only clusters matching this fnmatch pattern (repeatable)."),
     ] = None,
+    secret_env: Annotated[
+        str | None,
+        typer.Option(
+            help="Take the secret from this environment variable instead of generating one "
+            "(a bootstrap token kept in a Kubernetes Secret; nr_ and 32+ characters)."
+        ),
+    ] = None,
+    exist_ok: Annotated[
+        bool,
+        typer.Option(help="With --secret-env: succeed if this token already exists."),
+    ] = False,
 ) -> None:
     """Create a token and print its secret (shown once, stored only as a hash)."""
+    import os
+
     from service.store import InvalidTokenError, TokenNameTakenError, TokenRepository
 
+    given = None
+    if secret_env is not None:
+        given = os.environ.get(secret_env, "").strip()
+        if not given:
+            fail(f"--secret-env: the environment variable {secret_env} is unset or empty")
     try:
         with _database(_settings()) as factory, factory() as session, session.begin():
-            record, secret = TokenRepository(session).create(name, [scope.value], cluster or ())
-    except (InvalidTokenError, TokenNameTakenError) as error:
+            tokens = TokenRepository(session)
+            existing = tokens.authenticate(given) if given and exist_ok else None
+            if existing is not None and existing.name == name:
+                if set(existing.scopes) != {scope.value} or set(existing.clusters) != set(
+                    cluster or ()
+                ):
+                    fail(f"token {name!r} exists with other scopes or clusters")
+                typer.echo(f"token {name!r} exists with this secret: unchanged", err=True)
+                return
+            record, secret = tokens.create(name, [scope.value], cluster or (), secret=given)
+    except TokenNameTakenError as error:
+        if exist_ok:
+            fail(f"token {name!r} exists with another secret: revoke it (`netreach token "
+                 "revoke`) or choose another name")  # fmt: skip
         fail(str(error))
+    except InvalidTokenError as error:
+        fail(str(error))
+    if given:
+        clusters = ", ".join(record.clusters) or "all clusters"
+        typer.echo(f"created token {record.name!r} with the given secret: scope "
+                   f"{scope.value}, {clusters}", err=True)  # fmt: skip
+        return
     clusters = ", ".join(record.clusters) or "all clusters"
     typer.echo(f"created token {record.name!r}: scope {scope.value}, {clusters}", err=True)
     typer.echo("the secret is shown once; store it now:", err=True)

@@ -28,6 +28,7 @@ from service.ingest.yaml_typing import (
     OutOfRange,
     TagMismatch,
     key_text,
+    plain_key_text,
     resolve_plain,
     resolve_tagged,
 )
@@ -133,7 +134,11 @@ class _Builder:
                 continue
             if not isinstance(key_node, ScalarNode):
                 raise _RefusedError(self.at(path, "mapping keys must be scalars"), _line(key_node))
-            key = key_text(self.scalar(key_node, path))
+            if key_node.tag == PLAIN:
+                self.scalar(key_node, path)  # the same refusals as for a value
+                key = plain_key_text(key_node.value)
+            else:
+                key = key_text(self.scalar(key_node, path))
             if key is None:
                 raise _RefusedError(
                     self.at(path, f"mapping key {key_node.value!r} is not a string"),

@@ -37,7 +37,7 @@ from service.engine.model import Origin
 from service.ingest.collect import Collector, ItemLines, is_list
 from service.ingest.exact import compact, depth, key_count, long_digits, looks_exact
 from service.ingest.limits import Limits
-from service.ingest.yaml_typing import OutOfRange, key_text, resolve_plain
+from service.ingest.yaml_typing import OutOfRange, plain_key_text, resolve_plain
 
 _NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _PRINTABLE_ASCII = bytes([9, 10, 13, *range(0x20, 0x7F)])
@@ -50,6 +50,8 @@ _UNHANDLED = (
     re.compile(rb"\n---[ ]*[^\s#]"),
     re.compile(rb"\n[ -]*:(?=\s)"),  # an empty key, which libyaml refuses
     re.compile(rb"[\[{,][ ]*:(?=\s)"),
+    # rapidyaml writes `.Inf`/`.NaN` as `.inf`/`.nan` even when quoted
+    re.compile(rb"\.(?:inf|Inf|INF|nan|NaN|NAN)"),
 )
 _UNHANDLED_LITERALS = (b"<<", b"\n...", b"\t")
 
@@ -157,7 +159,7 @@ def _differs(token: bytes) -> bool:
     text = token.decode()
     try:
         if text.endswith(":"):
-            return key_text(resolve_plain(text[:-1])) != text[:-1]
+            return plain_key_text(text[:-1]) != text[:-1]
         if text in _WORDS:
             return True
         return text[:1] in "0123456789+-." and type(resolve_plain(text)) is not str

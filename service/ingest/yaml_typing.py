@@ -198,6 +198,19 @@ def _float32_g(value: float) -> str:
     return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
+def plain_key_text(text: str) -> str | None:
+    """An untagged plain mapping key as ``sigs.k8s.io/yaml`` writes it: resolved, then
+    turned into a string; infinities and NaN become Go's ``.inf``, ``-.inf``, ``.nan``.
+
+    >>> [plain_key_text(t) for t in ("-.Inf", "+.INF", ".NaN", "on", "1.50")]
+    ['-.inf', '.inf', '.nan', 'true', '1.5']
+    """
+    found = _WORDS.get(text)
+    if type(found) is float:
+        return _float32_g(found)
+    return key_text(resolve_plain(text))
+
+
 def key_text(value: object) -> str | None:
     """A mapping key as ``sigs.k8s.io/yaml`` turns it into a JSON key, or None where it
     refuses the key (null, or a collection).

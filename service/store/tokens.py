@@ -18,6 +18,7 @@ from service.store.records import TokenRecord
 
 SCOPES = ("read", "write", "admin")
 SECRET_PREFIX = "nr_"
+MIN_GIVEN_SECRET = len(SECRET_PREFIX) + 32  # a secret chosen by the caller, not generated
 # last_used_at is written at most this often per token, so reads stay reads.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -31,13 +32,26 @@ class TokenRepository:
         self.session = session
 
     def create(
-        self, name: str, scopes: Iterable[str], clusters: Iterable[str] = ()
+        self,
+        name: str,
+        scopes: Iterable[str],
+        clusters: Iterable[str] = (),
+        *,
+        secret: str | None = None,
     ) -> tuple[TokenRecord, str]:
         """A new token and its secret. The secret is returned once and never stored.
 
         ``clusters`` are fnmatch-style patterns of the cluster names the token may touch;
-        none means every cluster.
+        none means every cluster. ``secret`` is one chosen by the caller (a bootstrap token
+        kept in a Kubernetes Secret) instead of a generated one.
         """
+        if secret is not None and (
+            not secret.startswith(SECRET_PREFIX) or len(secret.strip()) < MIN_GIVEN_SECRET
+        ):
+            raise InvalidTokenError(
+                f"a given secret must be {SECRET_PREFIX!r} followed by at least "
+                f"{MIN_GIVEN_SECRET - len(SECRET_PREFIX)} characters"
+            )
         if not name.strip():
             raise InvalidTokenError("a token needs a name")
         wanted = set(scopes)
@@ -51,7 +65,7 @@ class TokenRepository:
         patterns = builtins.list(dict.fromkeys(clusters))
         if any(not pattern.strip() for pattern in patterns):
             raise InvalidTokenError("cluster patterns cannot be empty")
-        secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+        secret = secret.strip() if secret else SECRET_PREFIX + secrets.token_urlsafe(32)
         token = Token(
             name=name,
             secret_hash=hash_secret(secret),

@@ -133,6 +133,9 @@ def test_scalars_are_typed_as_kubernetes_types_them(written: str, expected: obje
         ("1e3", "1000"),
         ("0x1F", "31"),
         ("n", "false"),
+        ("-.Inf", "-.inf"),  # Go's spelling of the float key, not the text as written
+        (".NaN", ".nan"),
+        ("'-.Inf'", "-.Inf"),  # quoted: a string, kept
     ],
 )
 def test_keys_become_strings_as_sigs_k8s_io_yaml_writes_them(written: str, key: str) -> None:
@@ -291,7 +294,19 @@ TOKENS = st.one_of(
     st.integers(-(2**70), 2**70).map(str),
 )
 PLACES = st.sampled_from(
-    ["v: {t}", "{t}: v", "v: [{t}, x]", "v: {{{t}: x}}", "v:\n- {t}", "v:\n  - a: {t}", "v: '{t}'"]
+    [
+        "v: {t}",
+        "{t}: v",
+        "v: [{t}, x]",
+        "v: {{{t}: x}}",
+        "v:\n- {t}",
+        "v:\n  - a: {t}",
+        "v: '{t}'",
+        'v: "{t}"',
+        "'{t}': v",
+        '"{t}": v',
+        "v: {{'{t}': x}}",
+    ]
 )
 
 
