@@ -187,13 +187,19 @@ class _Lookups:
         self.conn = diff.connections
         self.why = diff.why
         self.sets = self.why.sets
+        self._pairs: dict[tuple[int, int], int] | None = None
 
     def pair(self, source: int, target: int) -> CauseSet:
         conn, why = self.conn, self.why
-        for rows, ids in ((conn.added, why.added), (conn.changed, why.changed)):
-            hits = np.flatnonzero((rows.sources == source) & (rows.targets == target))
-            if len(hits):
-                return self.sets[int(ids[hits[0]])]
+        if self._pairs is None:  # built once: highlight tables look up many rows
+            self._pairs = {}
+            for rows, ids in ((conn.changed, why.changed), (conn.added, why.added)):
+                self._pairs.update(
+                    zip(zip(rows.sources.tolist(), rows.targets.tolist()), ids.tolist())
+                )
+        found = self._pairs.get((source, target))
+        if found is not None:
+            return self.sets[found]
         return self._union(
             (conn.added.targets == target) & (conn.added.sources != source), why.added,
             (conn.changed.targets == target), why.changed,
