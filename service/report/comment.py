@@ -194,9 +194,8 @@ class _Lookups:
         if self._pairs is None:  # built once: highlight tables look up many rows
             self._pairs = {}
             for rows, ids in ((conn.changed, why.changed), (conn.added, why.added)):
-                self._pairs.update(
-                    zip(zip(rows.sources.tolist(), rows.targets.tolist()), ids.tolist())
-                )
+                keys = zip(rows.sources.tolist(), rows.targets.tolist(), strict=True)
+                self._pairs.update(zip(keys, ids.tolist(), strict=True))
         found = self._pairs.get((source, target))
         if found is not None:
             return self.sets[found]
