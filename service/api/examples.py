@@ -156,6 +156,43 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         },
         "text": "from,to,ports\nshop/Deployment/web,shop/Deployment/api,TCP 8080\n",
     },
+    ("get", "/v1/clusters/{cluster}/snapshots/{ref}/connectivity/summary"): {
+        "response": {
+            "cluster": "prod",
+            "version": 3,
+            "granularity": "workload",
+            "filter": {"port": None, "protocol": None},
+            "groups": [
+                {"key": "shop", "kind": "Namespace", "workloads": 2, "pods": 5},
+                {"key": "IPBlock", "kind": "IPBlock", "workloads": 1, "pods": 0},
+            ],
+            "cells": [
+                {
+                    "from": "shop",
+                    "to": "shop",
+                    "workload_pairs": 1,
+                    "connections": 1,
+                    "ports": _TCP_8080,
+                    "external": False,
+                    "dns": False,
+                }
+            ],
+            "connections": 1,
+        }
+    },
+    ("get", "/v1/clusters/{cluster}/snapshots/{ref}/connectivity/between"): {
+        "response": {
+            "cluster": "prod",
+            "version": 3,
+            "from": "shop",
+            "to": "shop",
+            "filter": {"port": None, "protocol": None},
+            "total": 1,
+            "limit": 100,
+            "next_cursor": None,
+            "connections": [{"from": _WEB, "to": _API, "ports": _TCP_8080}],
+        }
+    },
     ("post", "/v1/clusters/{cluster}/snapshots/{ref}/reachability"): {
         "request": QUESTION_EXAMPLE,
         "response": {"cluster": "prod", "version": 3, **VERDICT_EXAMPLE},
