@@ -7,7 +7,7 @@ BENCH_DIR ?= .bench
 SIZES ?= S M L
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check lint typecheck format bench bench-api bench-capture bench-review clean
+.PHONY: help install run test check lint typecheck format bench bench-api bench-capture bench-ui screenshots bench-review clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,6 +36,7 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff format service tests bench migrations
 
 test: lint typecheck ## everything CI runs: lint, types, contracts, then the test suite (SQLite and PostgreSQL)
+	@$(BIN)/python -m tests.ui.browser
 	$(BIN)/pytest
 
 check: test ## alias of test: exactly what CI runs
@@ -43,13 +44,19 @@ check: test ## alias of test: exactly what CI runs
 bench: $(STAMP) ## engine benchmarks on generated clusters S, M, L (SIZES="S M" to limit)
 	$(BIN)/python -m bench.engine --sizes $(SIZES) --data $(BENCH_DIR)
 
-bench-api: $(STAMP) ## service benchmarks over HTTP (upload, queries, maps, storage)
+bench-api: $(STAMP) ## service over HTTP: upload, maps, storage, and 200 queries/s for 60 s (1, 2 workers; SQLite, PostgreSQL)
 	$(BIN)/python -m bench.service --data $(BENCH_DIR)
 
 bench-capture: $(STAMP) ## netreach capture of generated clusters from the fake API server (SIZES="S M")
 	$(BIN)/python -m bench.capture --sizes $(filter-out L,$(SIZES)) --data $(BENCH_DIR)
 bench-review: $(STAMP) ## the review-bot path on S and M: diff, causes, PR comment, JSON report
 	$(BIN)/python -m bench.review --sizes S M --data $(BENCH_DIR)
+
+bench-ui: $(STAMP) ## the web view on M in Chromium: first matrix paint, drill-down, graph, diff view
+	$(BIN)/python -m bench.ui --data $(BENCH_DIR)
+
+screenshots: $(STAMP) ## PNGs of every page of the web view, from the demo, into docs/screenshots (needs chromium)
+	$(BIN)/python -m tests.ui.screenshots --out docs/screenshots
 
 clean: ## remove the virtualenv, caches and benchmark data
 	rm -rf $(VENV) $(BENCH_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis netreach.db

@@ -1,16 +1,22 @@
-"""Service benchmarks over HTTP against a real `netreach serve`.
+"""Service benchmarks over HTTP against a real `netreach serve`, with tokens enabled.
 
-    make bench-api                                  # SQLite, then PostgreSQL if reachable
-    python -m bench.service --data .bench --databases sqlite
+    make bench-api                                  # SQLite and PostgreSQL, 1 and 2 workers
+    python -m bench.service --data .bench --databases sqlite --workers 1 --seconds 20
+    python -m bench.service --parts load            # only the load test
 
-Figures: upload of M end to end; point-query latency on a warm M snapshot (p50, p99); the
-connectivity map of M (JSON, streamed); storage of 100 versions of S with ~1% churn against
-one version (the generator's ``mutate``, 22 changes per version).
+Figures: upload of M end to end; point-query latency on a warm M snapshot, one client at a
+time (p50, p99); the connectivity map of M (JSON, streamed); storage of 100 versions of S
+with ~1% churn against one version (the generator's ``mutate``, 22 changes per version);
+and the load test: random pod-pair reachability queries at a fixed rate (200/s for 60 s by
+default) from an open-loop generator (:mod:`bench.load`: latencies count from when each
+request was due, so a stalled server cannot hide), per database and number of workers:
+achieved rate, p50/p95/p99, errors.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import secrets
@@ -21,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,6 +35,7 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench import load
 from bench.engine import DEFAULT_GENERATOR, generate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,24 +71,43 @@ def database(kind: str) -> Iterator[str]:
         admin.dispose()
 
 
+def create_token(url: str) -> str:
+    """Migrate the database and create an admin token: the server then requires tokens."""
+    from service.store import TokenRepository, make_engine, make_session_factory
+    from service.store.migrate import upgrade
+
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session, session.begin():
+            return TokenRepository(session).create("bench", ["admin"])[1]
+    finally:
+        engine.dispose()
+
+
 @contextmanager
-def server(url: str) -> Iterator[str]:
+def server(url: str, workers: int = 1) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "NETREACH_DATABASE_URL": url, "NETREACH_LOG_LEVEL": "warning",
            "NETREACH_MAX_BODY_BYTES": str(512 * 1024 * 1024)}  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port),
+         "--workers", str(workers)],
         env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        for _ in range(600):
             try:
                 if httpx.get(f"{base}/readyz").status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
+            if process.poll() is not None:
+                raise RuntimeError(f"netreach serve exited with {process.returncode}")
             time.sleep(0.1)
+        else:
+            raise RuntimeError("netreach serve did not get ready within 60 s")
         yield base
     finally:
         process.terminate()
@@ -98,19 +125,31 @@ def upload(client: httpx.Client, base: str, cluster: str, path: Path) -> tuple[f
     return time.perf_counter() - started, int(response.json()["version"])
 
 
-def bench_m(base: str, m: Path) -> dict[str, float]:
+def whole_map(client: httpx.Client, url: str) -> int:
+    """Every page of the workload map as JSON (a large map is paged); the bytes received."""
+    received, cursor = 0, None
+    while True:
+        params = {"granularity": "workload", **({"cursor": cursor} if cursor else {})}
+        response = client.get(url, params=params)
+        response.raise_for_status()
+        received += len(response.content)
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            return received
+
+
+def bench_m(base: str, m: Path, token: str) -> dict[str, float]:
     figures: dict[str, float] = {}
-    with httpx.Client(timeout=600) as client:
+    with httpx.Client(timeout=600, headers={"Authorization": f"Bearer {token}"}) as client:
         figures["upload_m_s"], version = upload(client, base, "m", m)
         snapshot = f"{base}/v1/clusters/m/snapshots/{version}"
         started = time.perf_counter()
-        response = client.get(f"{snapshot}/connectivity", params={"granularity": "workload"})
-        response.raise_for_status()
+        size = whole_map(client, f"{snapshot}/connectivity")
         figures["map_m_cold_s"] = time.perf_counter() - started  # includes the first compile
         started = time.perf_counter()
-        client.get(f"{snapshot}/connectivity", params={"granularity": "workload"})
+        whole_map(client, f"{snapshot}/connectivity")
         figures["map_m_warm_s"] = time.perf_counter() - started
-        figures["map_m_mb"] = len(response.content) / 1e6
+        figures["map_m_mb"] = size / 1e6
         objects = client.get(f"{snapshot}/objects", params={"kind": "Pod", "limit": 1000})
         pods = [f"{o['namespace']}/{o['name']}" for o in objects.json()["items"]]
         rng = random.Random(1)
@@ -127,7 +166,9 @@ def bench_m(base: str, m: Path) -> dict[str, float]:
     return figures
 
 
-def bench_storage(base: str, url: str, s: Path, data: Path, generator: Path) -> dict[str, float]:
+def bench_storage(
+    base: str, url: str, s: Path, data: Path, generator: Path, token: str
+) -> dict[str, float]:
     from service.store import make_engine, make_session_factory
     from service.store.stats import database_size_bytes
 
@@ -141,7 +182,7 @@ def bench_storage(base: str, url: str, s: Path, data: Path, generator: Path) -> 
     empty = size()
     versions = data / "s-history"
     versions.mkdir(exist_ok=True)
-    with httpx.Client(timeout=600) as client:
+    with httpx.Client(timeout=600, headers={"Authorization": f"Bearer {token}"}) as client:
         upload(client, base, "s", s)
         one = size() - empty
         previous = s
@@ -162,19 +203,75 @@ def bench_storage(base: str, url: str, s: Path, data: Path, generator: Path) -> 
             "ratio": hundred / one}  # fmt: skip
 
 
+def warm(client: httpx.Client, snapshot: str, pods: list[str], workers: int) -> None:
+    """Compile M in every worker: concurrent queries until answers come fast."""
+    body = {"from": pods[0], "to": pods[1], "port": 80}
+    with ThreadPoolExecutor(max_workers=8 * workers) as pool:
+        list(pool.map(lambda _: client.post(f"{snapshot}/reachability", json=body),
+                      range(16 * workers)))  # fmt: skip
+    fast, deadline = 0, time.monotonic() + 120
+    while fast < 10 * workers and time.monotonic() < deadline:
+        started = time.perf_counter()
+        client.post(f"{snapshot}/reachability", json=body).raise_for_status()
+        fast = fast + 1 if time.perf_counter() - started < 0.1 else 0
+
+
+def bench_load(
+    base: str, m: Path, token: str, workers: int, rate: float, seconds: float
+) -> dict[str, object]:
+    """Random pod-pair queries on a warm M at ``rate`` per second, open loop."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, timeout=600, headers=headers) as client:
+        if client.get("/v1/clusters/m/snapshots/latest").status_code == 404:
+            upload(client, base, "m", m)
+        snapshot = "/v1/clusters/m/snapshots/latest"
+        page = client.get(f"{snapshot}/objects", params={"kind": "Pod", "limit": 1000})
+        pods = [f"{o['namespace']}/{o['name']}" for o in page.json()["items"]]
+        warm(client, f"{base}{snapshot}", pods, workers)
+    rng = random.Random(1)
+    url = f"{base}{snapshot}/reachability"
+
+    def question(_: int) -> load.Request:
+        body = {"from": rng.choice(pods), "to": rng.choice(pods),
+                "port": rng.choice((53, 80, 443, 5432, 8080, 9090))}  # fmt: skip
+        return load.Request("POST", url, body)
+
+    return load.run(question, rate=rate, seconds=seconds, headers=headers).summary()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO / ".bench")
     parser.add_argument("--generator", type=Path, default=DEFAULT_GENERATOR)
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--parts", nargs="+", default=["m", "storage", "load"],
+                        choices=["m", "storage", "load"])  # fmt: skip
+    parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--rate", type=float, default=200.0, help="load: requests per second")
+    parser.add_argument("--seconds", type=float, default=60.0, help="load: duration")
     args = parser.parse_args()
     m = generate(args.generator, "M", args.data)
-    s = generate(args.generator, "S", args.data)
+    s = generate(args.generator, "S", args.data) if "storage" in args.parts else m
     for kind in args.databases:
-        with database(kind) as url, server(url) as base:
-            figures = bench_m(base, m)
-            figures.update(bench_storage(base, url, s, args.data, args.generator))
-        print(f"| {kind} | " + " | ".join(f"{k} {v:.3f}" for k, v in figures.items()) + " |")
+        if {"m", "storage"} & set(args.parts):
+            with database(kind) as url:
+                token = create_token(url)
+                with server(url) as base:
+                    figures: dict[str, float] = {}
+                    if "m" in args.parts:
+                        figures.update(bench_m(base, m, token))
+                    if "storage" in args.parts:
+                        figures.update(bench_storage(base, url, s, args.data, args.generator,
+                                                     token))  # fmt: skip
+            print(f"| {kind} | " + " | ".join(f"{k} {v:.3f}" for k, v in figures.items()) + " |")
+        if "load" in args.parts:
+            for workers in args.workers:
+                with database(kind) as url:
+                    token = create_token(url)
+                    with server(url, workers) as base:
+                        result = bench_load(base, m, token, workers, args.rate, args.seconds)
+                print(f"| load | {kind} | {workers} worker(s) | {json.dumps(result)} |",
+                      flush=True)  # fmt: skip
     return 0
 
 

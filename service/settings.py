@@ -37,6 +37,41 @@ class Settings(BaseSettings):
         True, description="upgrade the database schema to head when the service starts"
     )
 
+    # -- the API: in-process caches, answer sizes, connection limits ---------------------
+    token_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="how long a replica trusts a verified token without asking the database "
+        "again: a revocation takes effect on every replica within this time (0: ask each time)",
+    )
+    ref_cache_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="how long a replica keeps what a snapshot reference (`latest`, a version) "
+        "resolves to; its own uploads and deletes are seen at once, other replicas' within "
+        "this time (0: ask each time)",
+    )
+    max_unpaged_connections: int = Field(
+        200_000,
+        ge=1,
+        description="largest connectivity map returned whole as JSON without `limit`; a "
+        "larger one is answered with its first page and a `next_cursor`",
+    )
+    timeout_keep_alive: float = Field(
+        5.0, gt=0, description="seconds an idle keep-alive connection stays open"
+    )
+    timeout_request_head: float = Field(
+        10.0,
+        gt=0,
+        description="seconds a client has to send a request's headers, and then between two "
+        "chunks of its body, before the connection is closed",
+    )
+    limit_concurrency: int | None = Field(
+        1000,
+        ge=1,
+        description="connections (and tasks) a worker serves at once; more are answered 503",
+    )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

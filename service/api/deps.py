@@ -1,32 +1,40 @@
 """Dependencies that read like types: ``SessionDep``, ``SettingsDep``, ``AnalyzerDep``,
-``ReadAccess`` / ``WriteAccess`` (or ``require_scope(...)``).
+``ReadAccess`` / ``WriteAccess``, and ``ReadSnapshot`` (a resolved ``{cluster}/{ref}``).
 
-The lifespan (:mod:`service.main`) builds one :class:`Runtime` per app; nothing here is
-created at import time.
+The hot path costs no thread hop and no database round trip when nothing changed: these
+dependencies are ``async`` and answer from the process's caches (verified tokens, resolved
+references, compiled snapshots); only a miss goes to the threadpool and the database. The
+lifespan (:mod:`service.main`) builds one :class:`Runtime` per app; nothing here is created
+at import time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Any, cast
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.api.auth import Principal, Scope, authenticate, is_loopback
+from service.api.auth import Gatekeeper, Principal, Scope, arrived_locally
 from service.api.errors import ForbiddenError
 from service.api.metrics import Metrics
+from service.api.params import ClusterPath, RefPath, parse_ref_param
+from service.api.refs import SnapshotRefs
 from service.settings import Settings
+from service.store.records import SnapshotRecord
 from service.usecases.snapshots import Analyzer
+
+SNAPSHOT_HEADER = "X-Netreach-Snapshot"
 
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    """What the lifespan owns: the settings, the database, the analyzer and the metrics."""
+    """What the lifespan owns: the settings, the database, the caches and the metrics."""
 
     settings: Settings
     engine: Engine
@@ -34,42 +42,50 @@ class Runtime:
     analyzer: Analyzer
     metrics: Metrics
     head_revision: str
-
-    @property
-    def open_allowed(self) -> bool:
-        """May ``/v1`` be open while no token exists?"""
-        return self.settings.insecure or is_loopback(self.settings.host)
+    gate: Gatekeeper
+    refs: SnapshotRefs
 
 
-def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     return cast(Runtime, request.state.runtime)
+
+
+async def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings_dep(runtime: RuntimeDep) -> Settings:
-    return runtime.settings
+async def get_settings_dep(request: Request) -> Settings:
+    return runtime_of(request).settings
 
 
-def get_analyzer(runtime: RuntimeDep) -> Analyzer:
-    return runtime.analyzer
+async def get_analyzer(request: Request) -> Analyzer:
+    return runtime_of(request).analyzer
 
 
-def get_metrics(runtime: RuntimeDep) -> Metrics:
-    return runtime.metrics
+async def get_metrics(request: Request) -> Metrics:
+    return runtime_of(request).metrics
 
 
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request's unit of work: commit on success, roll back on any error. The one
-    place that commits; use cases and repositories only flush."""
-    with runtime.session_factory() as session:
-        try:
-            yield session
-        except BaseException:
-            session.rollback()
-            raise
-        session.commit()
+    place that commits; use cases and repositories only flush. A session that never
+    touched the database (every answer came from a cache) costs no thread hop to close."""
+    session = runtime_of(request).session_factory()
+    try:
+        yield session
+    except BaseException:
+        if session.in_transaction():
+            await run_in_threadpool(session.rollback)
+        await run_in_threadpool(session.close)
+        raise
+    if session.in_transaction():
+        await run_in_threadpool(session.commit)
+        await run_in_threadpool(session.close)
+    else:
+        session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
@@ -79,40 +95,74 @@ MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 # error response rather than a 201 for something that was not stored.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
-_bearer = HTTPBearer(auto_error=False, description="a token from `netreach token create`")
-BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+# Declared in the OpenAPI document (service.main); read here without a dependency of its
+# own: every dependency costs the hot path (FastAPI solves each one per request).
+BEARER = HTTPBearer(auto_error=False, description="a token from `netreach token create`")
 
 
-async def _principal(runtime: RuntimeDep, credentials: BearerDep) -> Principal:
-    secret = credentials.credentials if credentials is not None else None
-    return await run_in_threadpool(
-        authenticate, runtime.session_factory, secret, open_allowed=runtime.open_allowed
-    )
+def _secret(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return None  # as no token at all (what HTTPBearer does)
+    return credentials.strip()
 
 
-Authenticated = Annotated[Principal, Depends(_principal)]
+async def authorize(request: Request, scope: Scope) -> Principal:
+    """The caller, holding ``scope`` and, when the path names a cluster, allowed to touch
+    it (401 / 403 otherwise)."""
+    gate = runtime_of(request).gate
+    secret = _secret(request)
+    principal = gate.cached(secret)
+    if principal is None:
+        local = arrived_locally(request.scope)
+        principal = await run_in_threadpool(gate.authenticate, secret, local=local)
+    if not principal.has(scope):
+        raise ForbiddenError(
+            f"token {principal.token!r} lacks the {scope!r} scope",
+            [{"required_scope": scope, "scopes": sorted(principal.scopes)}],
+        )
+    cluster = request.path_params.get("cluster")
+    if cluster is not None and not principal.may_access(cluster):
+        raise ForbiddenError(
+            f"token {principal.token!r} may not access cluster {cluster!r}",
+            [{"cluster": cluster, "allowed_clusters": list(principal.clusters)}],
+        )
+    return principal
 
 
-def require_scope(scope: Scope) -> Any:
-    """A dependency: an authenticated caller holding ``scope`` and, when the path names a
-    cluster, allowed to touch it (401 / 403 otherwise)."""
-
-    def dependency(request: Request, principal: Authenticated) -> Principal:
-        if not principal.has(scope):
-            raise ForbiddenError(
-                f"token {principal.token!r} lacks the {scope!r} scope",
-                [{"required_scope": scope, "scopes": sorted(principal.scopes)}],
-            )
-        cluster = request.path_params.get("cluster")
-        if cluster is not None and not principal.may_access(cluster):
-            raise ForbiddenError(
-                f"token {principal.token!r} may not access cluster {cluster!r}",
-                [{"cluster": cluster, "allowed_clusters": list(principal.clusters)}],
-            )
-        return principal
-
-    return Depends(dependency)
+async def read_access(request: Request) -> Principal:
+    return await authorize(request, "read")
 
 
-ReadAccess = Annotated[Principal, require_scope("read")]
-WriteAccess = Annotated[Principal, require_scope("write")]
+async def write_access(request: Request) -> Principal:
+    return await authorize(request, "write")
+
+
+ReadAccess = Annotated[Principal, Depends(read_access)]
+WriteAccess = Annotated[Principal, Depends(write_access)]
+
+
+async def resolve_snapshot(request: Request, cluster: ClusterPath, ref: RefPath) -> SnapshotRecord:
+    """``{cluster}/{ref}`` of the path, for a caller allowed to read it (404 if absent)."""
+    await authorize(request, "read")
+    parsed = parse_ref_param(cluster, ref)
+    refs = runtime_of(request).refs
+    record = refs.cached(cluster, parsed)
+    if record is None:
+        record = await run_in_threadpool(refs.resolve, cluster, parsed)
+    return record
+
+
+ReadSnapshot = Annotated[SnapshotRecord, Depends(resolve_snapshot)]
+
+
+def snapshot_label(record: SnapshotRecord) -> str:
+    return f"{record.cluster}@{record.version}"
+
+
+def snapshot_headers(*records: SnapshotRecord) -> dict[str, str]:
+    """``X-Netreach-Snapshot: cluster@version`` (two, comma-separated, for a diff)."""
+    return {SNAPSHOT_HEADER: ", ".join(snapshot_label(r) for r in records)}

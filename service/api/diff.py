@@ -8,19 +8,22 @@ and maps come from the process's analyzer cache.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.api.deps import AnalyzerDep, ReadAccess, SessionDep
+from service.api.answers import HistoryAt, HistoryFirst
+from service.api.deps import AnalyzerDep, ReadAccess, ReadSnapshot, SessionDep, snapshot_headers
 from service.api.errors import ForbiddenError, responses
-from service.api.routers.analysis import OptionsDep
-from service.api.routers.snapshots import ClusterPath, RefPath, parse_ref_param
+from service.api.examples import WHAT_IF_EXAMPLE
+from service.api.params import ClusterPath, parse_ref_param
+from service.api.routers.analysis import GranularityQuery, OptionsDep
 from service.engine.options import Granularity
 from service.report.diff import iter_diff_json, render_markdown
 from service.report.verdict import verdict_to_api
+from service.store.records import SnapshotRecord
 from service.usecases.diffs import (
     DiffOutcome,
     diff_snapshots,
@@ -41,25 +44,36 @@ class DiffFormat(StrEnum):
 
 _DIFF_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": 'json: `{"base", "head", "granularity", "summary", "highlights", '
-        '"connections": {"added", "removed", "changed"}, "objects": {"added", "removed", '
-        '"changed"}}`; md: a pull-request comment (at most 65,536 characters).',
-        "content": {"application/json": {}, "text/markdown": {}},
+        "description": "json: the diff (`DiffAnswer`); md: a pull-request comment (at most "
+        "65,536 characters). `X-Netreach-Snapshot` names base and head.",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/DiffAnswer"}},
+            "text/markdown": {"schema": {"type": "string"}},
+        },
     },
     **responses(401, 403, 404, 422),
 }
-BaseQuery = Annotated[str, Query(max_length=300, description="a version number or latest")]
-FormatQuery = Annotated[DiffFormat, Query(alias="format")]
+RefQuery = Annotated[
+    str,
+    Query(max_length=32, description="a version number or latest", examples=["1", "latest"]),
+]
+FormatQuery = Annotated[
+    DiffFormat, Query(alias="format", description="json (default) or md (a PR comment)")
+]
 
 
-def _render(outcome: DiffOutcome, output_format: DiffFormat) -> Response:
+def _render(outcome: DiffOutcome, output_format: DiffFormat, *records: SnapshotRecord) -> Response:
+    headers = snapshot_headers(*records)
     if output_format is DiffFormat.MD:
         return Response(
             render_markdown(outcome.diff, outcome.base, outcome.head),
             media_type="text/markdown; charset=utf-8",
+            headers=headers,
         )
     return StreamingResponse(
-        iter_diff_json(outcome.diff, outcome.base, outcome.head), media_type="application/json"
+        iter_diff_json(outcome.diff, outcome.base, outcome.head),
+        media_type="application/json",
+        headers=headers,
     )
 
 
@@ -68,6 +82,9 @@ def _render(outcome: DiffOutcome, output_format: DiffFormat) -> Response:
     response_class=Response,
     responses=_DIFF_RESPONSES,
     summary="What changed between two versions of a cluster: connections and objects",
+    description="A semantic diff: connections added, removed or changed (with highlights: "
+    "new external exposure, new cross-namespace traffic, lost ingress, egress or DNS), and "
+    "the objects that changed.",
 )
 def diff_versions(
     cluster: ClusterPath,
@@ -75,20 +92,31 @@ def diff_versions(
     session: SessionDep,
     analyzer: AnalyzerDep,
     options: OptionsDep,
-    base: BaseQuery,
-    head: BaseQuery,
-    granularity: Granularity = Granularity.WORKLOAD,
+    base: RefQuery,
+    head: RefQuery,
+    granularity: GranularityQuery = Granularity.WORKLOAD,
     output_format: FormatQuery = DiffFormat.JSON,
 ) -> Response:
     outcome = diff_snapshots(
         session,
         analyzer,
-        (cluster, parse_ref_param(cluster, base)),
-        (cluster, parse_ref_param(cluster, head)),
+        (cluster, parse_ref_param(cluster, base, "query.base")),
+        (cluster, parse_ref_param(cluster, head, "query.head")),
         granularity=granularity,
         options=options,
     )
-    return _render(outcome, output_format)
+    return _render(outcome, output_format, *outcome.records)
+
+
+ClusterRefQuery = Annotated[
+    str,
+    Query(
+        max_length=100,
+        pattern=r"^[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?(@[^\x00-\x1f\x7f]{0,32})?$",
+        description="CLUSTER@REF (REF a version number or latest; CLUSTER alone: latest)",
+        examples=["staging@latest", "prod@12"],
+    ),
+]
 
 
 @router.get(
@@ -96,15 +124,17 @@ def diff_versions(
     response_class=Response,
     responses=_DIFF_RESPONSES,
     summary="What changed between two snapshots of any clusters (staging@3 against prod@9)",
+    description="The same diff as within one cluster, across two (the caller needs read "
+    "access to both).",
 )
 def diff_clusters(
     principal: ReadAccess,
     session: SessionDep,
     analyzer: AnalyzerDep,
     options: OptionsDep,
-    base: Annotated[str, Query(max_length=300, description="CLUSTER@REF")],
-    head: Annotated[str, Query(max_length=300, description="CLUSTER@REF")],
-    granularity: Granularity = Granularity.WORKLOAD,
+    base: ClusterRefQuery,
+    head: ClusterRefQuery,
+    granularity: GranularityQuery = Granularity.WORKLOAD,
     output_format: FormatQuery = DiffFormat.JSON,
 ) -> Response:
     sides = [parse_cluster_ref(base, "query.base"), parse_cluster_ref(head, "query.head")]
@@ -117,29 +147,31 @@ def diff_clusters(
     outcome = diff_snapshots(
         session, analyzer, sides[0], sides[1], granularity=granularity, options=options
     )
-    return _render(outcome, output_format)
+    return _render(outcome, output_format, *outcome.records)
 
 
 class DeletionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: str = Field(min_length=1, max_length=253)
-    namespace: str | None = Field(default=None, max_length=253)
-    name: str = Field(min_length=1, max_length=253)
+    kind: str = Field(min_length=1, max_length=253, examples=["NetworkPolicy"])
+    namespace: str | None = Field(default=None, max_length=253, examples=["shop"])
+    name: str = Field(min_length=1, max_length=253, examples=["api-from-web"])
 
 
 class WhatIfIn(BaseModel):
     """Objects to add or replace (matched by kind, namespace and name), and deletions."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [WHAT_IF_EXAMPLE]})
 
     manifests: list[dict[str, Any]] | None = Field(
         default=None, description="objects, read exactly as an upload's"
     )
     manifests_yaml: str | None = Field(default=None, description="or multi-document YAML")
-    delete: list[DeletionIn] = Field(default_factory=list)
+    delete: list[DeletionIn] = Field(default_factory=list, description="objects to remove")
     granularity: Granularity = Granularity.WORKLOAD
-    format: DiffFormat = DiffFormat.JSON
+    format: DiffFormat = Field(
+        DiffFormat.JSON, description="json or md (the `format` query parameter also works)"
+    )
 
 
 @router.post(
@@ -147,15 +179,19 @@ class WhatIfIn(BaseModel):
     response_class=Response,
     responses={**_DIFF_RESPONSES, **responses(401, 403, 404, 413, 422)},
     summary="The diff a proposed change would make to a snapshot; nothing is stored",
+    description="Apply `manifests` (or `manifests_yaml`) and `delete` to the snapshot and "
+    "answer the diff from it to the result, as `.../diff` would.",
 )
 def what_if_route(
-    cluster: ClusterPath,
-    ref: RefPath,
+    record: ReadSnapshot,
     body: WhatIfIn,
-    principal: ReadAccess,
     session: SessionDep,
     analyzer: AnalyzerDep,
     options: OptionsDep,
+    output_format: Annotated[
+        DiffFormat | None,
+        Query(alias="format", description="json or md; overrides the body's `format`"),
+    ] = None,
 ) -> Response:
     change = proposed_change(
         manifests=body.manifests,
@@ -165,20 +201,23 @@ def what_if_route(
     outcome = what_if(
         session,
         analyzer,
-        cluster,
-        parse_ref_param(cluster, ref),
+        record.cluster,
+        record.version,
         change,
         granularity=body.granularity,
         options=options,
     )
-    return _render(outcome, body.format)
+    return _render(outcome, output_format or body.format, record)
 
 
 @router.get(
     "/v1/clusters/{cluster}/history/reachability",
+    response_model=HistoryAt | HistoryFirst,
     responses=responses(401, 403, 404, 422),
     summary="Was `from` -> `to` allowed in version N (`at`), or which version first allowed "
     "or denied it (`first`, by bisection)?",
+    description="A version where an endpoint does not exist counts as `absent` (denied). "
+    "Give exactly one of `at` and `first`.",
 )
 def history_reachability(
     cluster: ClusterPath,
@@ -186,13 +225,31 @@ def history_reachability(
     session: SessionDep,
     analyzer: AnalyzerDep,
     options: OptionsDep,
-    source: Annotated[str, Query(alias="from", max_length=600)],
-    target: Annotated[str, Query(alias="to", max_length=600)],
-    port: Annotated[str | None, Query(max_length=15)] = None,
-    protocol: Annotated[str | None, Query(max_length=8)] = None,
-    at: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    first: Annotated[State | None, Query(description="allowed or denied")] = None,
-) -> dict[str, Any]:
+    source: Annotated[
+        str,
+        Query(alias="from", max_length=512, pattern=r"^[^\x00-\x1f\x7f]+$",
+              description="`ns/pod`, `ns/Kind/name` or an IP", examples=["shop/Deployment/web"]),
+    ],
+    target: Annotated[
+        str,
+        Query(alias="to", max_length=512, pattern=r"^[^\x00-\x1f\x7f]+$",
+              description="the same forms as `from`", examples=["0.0.0.0"]),
+    ],
+    port: Annotated[
+        str | None,
+        Query(max_length=15, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+              description="number or name"),
+    ] = None,
+    protocol: Annotated[
+        Literal["TCP", "UDP", "SCTP"] | None, Query(description="TCP by default")
+    ] = None,
+    at: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="was it allowed in this version?")
+    ] = None,
+    first: Annotated[
+        State | None, Query(description="allowed or denied: which version first was?")
+    ] = None,
+) -> dict[str, Any]:  # fmt: skip
     if (at is None) == (first is None):
         raise InvalidQueryError(
             "give exactly one of at=N and first=allowed|denied",

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Query, Response
 
-from service.api.deps import AnalyzerDep, ReadAccess, SessionDep
+from service.api.deps import AnalyzerDep, ReadSnapshot, SessionDep, snapshot_headers
 from service.api.errors import responses
 from service.api.routers.analysis import OptionsDep
-from service.api.routers.snapshots import ClusterPath, RefPath, parse_ref_param
 from service.report.formats import LintFormat
 from service.usecases.lint_stored import lint_snapshot
-from service.usecases.snapshots import get_snapshot
 
 router = APIRouter(prefix="/v1/clusters/{cluster}/snapshots/{ref}", tags=["analysis"])
 
@@ -34,23 +33,29 @@ MEDIA_TYPES = {
     response_class=Response,
     responses={
         200: {
-            "description": 'json: `{"findings": [{severity, code, check, message, object, '
-            'objects, suggestion, field?, affected?}], "summary": {error, warning, info}, '
-            '"suppressed": n}`; md: a pull-request comment; sarif: SARIF 2.1.0; text.',
-            "content": {media.split(";")[0]: {} for media in MEDIA_TYPES.values()},
+            "description": "json: the findings (`LintAnswer`), with the snapshot they are "
+            "about; md: a pull-request comment; sarif: SARIF 2.1.0; text.",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/LintAnswer"}},
+                "text/markdown": {"schema": {"type": "string"}},
+                "application/sarif+json": {"schema": {"type": "object"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
         },
         **responses(401, 403, 404, 422),
     },
     summary="NetworkPolicy mistakes in a snapshot, each explained with a suggested fix",
+    description="Findings by severity (error, warning, info) with a code (`NR001`...), the "
+    "object, and a suggested fix. Objects annotated `netreach.io/lint-ignore` are exempt.",
 )
 def lint(
-    cluster: ClusterPath,
-    ref: RefPath,
-    principal: ReadAccess,
+    record: ReadSnapshot,
     session: SessionDep,
     analyzer: AnalyzerDep,
     options: OptionsDep,
-    output_format: Annotated[LintFormat, Query(alias="format")] = LintFormat.JSON,
+    output_format: Annotated[
+        LintFormat, Query(alias="format", description="json (default), md, sarif or text")
+    ] = LintFormat.JSON,
     suppress: Annotated[
         list[str] | None,
         Query(
@@ -60,6 +65,11 @@ def lint(
         ),
     ] = None,
 ) -> Response:
-    record = get_snapshot(session, cluster, parse_ref_param(cluster, ref))
     report = lint_snapshot(session, analyzer, record, options, suppress or [])
-    return Response(report.render(output_format), media_type=MEDIA_TYPES[output_format])
+    headers = snapshot_headers(record)
+    if output_format is LintFormat.JSON:
+        body = {"cluster": record.cluster, "version": record.version, **report.to_api()}
+        return Response(orjson.dumps(body), media_type="application/json", headers=headers)
+    return Response(
+        report.render(output_format), media_type=MEDIA_TYPES[output_format], headers=headers
+    )

@@ -76,6 +76,19 @@ class ObjectOut(BaseModel):
         )
 
 
+class ObjectPage(BaseModel):
+    """One page of a snapshot's objects; ``cluster`` and ``version`` name the snapshot."""
+
+    cluster: str
+    version: int
+    items: list[ObjectOut]
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null at the end. Bound to this "
+        "version: paging `latest` stays on the version the first page answered"
+    )
+    limit: int = Field(description="the page size used (requested, capped)")
+
+
 Port = (
     Annotated[StrictInt, Field(ge=1, le=65535)]
     | Annotated[StrictStr, Field(min_length=1, max_length=63)]
@@ -87,20 +100,46 @@ class ReachabilityQuery(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
-    source: str = Field(alias="from", min_length=1, max_length=512, examples=["shop/web-0"])
-    target: str = Field(alias="to", min_length=1, max_length=512, examples=["db/Service/pg"])
-    port: Port | None = Field(None, description="number or name; null: list allowed ports")
-    protocol: Literal["TCP", "UDP", "SCTP"] | None = None
+    source: str = Field(
+        alias="from",
+        min_length=1,
+        max_length=512,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="`ns/pod`, `ns/Kind/name` (a workload, or a Service) or an IP address",
+        examples=["shop/web-0"],
+    )
+    target: str = Field(
+        alias="to",
+        min_length=1,
+        max_length=512,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="the same forms as `from`",
+        examples=["db/Service/pg"],
+    )
+    port: Port | None = Field(
+        None, description="number or name; null: list the allowed ports", examples=[5432]
+    )
+    protocol: Literal["TCP", "UDP", "SCTP"] | None = Field(
+        None, description="TCP when a port is given and no protocol"
+    )
 
     @field_validator("port")
     @classmethod
     def _numeric_names(cls, value: int | str | None) -> int | str | None:
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and value.isascii() and value.isdigit():
             number = int(value)
             if not 1 <= number <= 65535:
                 raise ValueError("port numbers are 1-65535")
             return number
         return value
+
+
+class BatchQuery(BaseModel):
+    """Up to 1,000 questions about one snapshot, answered in order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    questions: list[ReachabilityQuery] = Field(min_length=1, max_length=1000)
 
 
 class Health(BaseModel):
@@ -111,24 +150,3 @@ class Readiness(BaseModel):
     status: Literal["ready"] = "ready"
     database: str
     schema_revision: str
-
-
-class VerdictOut(BaseModel):
-    """The reachability verdict (see ``service.report.verdict.verdict_to_api``)."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="allow")
-
-    source: str = Field(alias="from")
-    target: str = Field(alias="to")
-    protocol: str | None
-    port: int | str | None
-    allowed: bool
-    partially_allowed: bool
-    ports: list[dict[str, Any]] = Field(description="allowed ports, NetworkPolicyPort-like")
-    explanation: dict[str, Any] | None = Field(
-        description="the first pod pair's egress and ingress sides: which policies isolate, "
-        "which rule admitted the traffic or why none did"
-    )
-    pairs: list[dict[str, Any]] = Field(description="every pod pair (capped)")
-    pair_count: int
-    notes: list[str]

@@ -67,7 +67,7 @@ def analyze(
 def _port(value: str | None) -> int | str | None:
     if value is None:
         return None
-    return int(value) if value.isdigit() else value
+    return int(value) if value.isascii() and value.isdigit() else value
 
 
 @app.command()

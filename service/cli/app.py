@@ -19,17 +19,45 @@ app = typer.Typer(
     help="Who can talk to whom in a Kubernetes cluster, from its NetworkPolicies.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, ...)
     rich_markup_mode=None,  # plain help: loading rich costs 90 ms on every --help
 )
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"netreach {version('netreach')}")
+        except PackageNotFoundError:
+            typer.echo("netreach (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Who can talk to whom in a Kubernetes cluster, from its NetworkPolicies."""
+
 
 EXIT_DENIED = 1
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 
+STDIN = "-"
 Paths = Annotated[
     list[Path],
-    typer.Argument(help="Manifest files or directories (recursive; .yaml, .yml, .json)."),
+    typer.Argument(
+        help="Manifest files or directories (recursive; .yaml, .yml, .json), or - to read "
+        "standard input."
+    ),
 ]
 ExcludeOption = Annotated[
     list[str] | None,
@@ -67,11 +95,19 @@ def write(chunks: Iterable[str]) -> None:
     out.flush()
 
 
-def load(paths: list[Path], exclude: list[str] | None = None) -> Manifests:
-    """Read and validate manifests; print every problem and exit 2 when any is invalid."""
-    from service.usecases.manifests import load_paths
+def load(
+    paths: list[Path], exclude: list[str] | None = None, *, whole_bodies: bool = False
+) -> Manifests:
+    """Read and validate manifests (``-``: standard input, YAML or JSON) without the paths
+    matching ``exclude``; print every problem and exit 2 when any is invalid."""
+    from service.usecases.manifests import load_bytes, load_paths
 
-    return checked(lambda: load_paths(paths, exclude=exclude or ()))
+    from_stdin = [p for p in paths if str(p) == STDIN]
+    if from_stdin and (len(paths) > 1):
+        fail("- (standard input) cannot be combined with other files")
+    if from_stdin:
+        return checked(lambda: load_bytes(sys.stdin.buffer.read(), source="<stdin>"))
+    return checked(lambda: load_paths(paths, whole_bodies=whole_bodies, exclude=exclude or ()))
 
 
 def checked(read: Callable[[], Manifests]) -> Manifests:

@@ -11,6 +11,7 @@ import typer
 
 from service.cli.app import (
     EXIT_FAILED,
+    STDIN,
     ExcludeOption,
     HostNetworkOption,
     PodIPsOption,
@@ -33,7 +34,10 @@ if TYPE_CHECKING:
 def _diff_side(
     spec: str, token: str | None, timeout: float, exclude: list[str]
 ) -> tuple[Manifests, str]:
-    """A file, a directory, or ``URL#CLUSTER@REF`` of a server (its stored objects)."""
+    """A file, a directory, ``-`` (standard input), or ``URL#CLUSTER@REF`` of a server
+    (its stored objects)."""
+    if spec == STDIN:
+        return load([Path(STDIN)]), "<stdin>"
     if "#" not in spec or not spec.startswith(("http://", "https://")):
         if not Path(spec).exists():
             fail(f"{spec}: no such file or directory")
@@ -42,10 +46,7 @@ def _diff_side(
 
 
 def _stored_side(spec: str, token: str | None, timeout: float) -> tuple[Manifests, str]:
-    from urllib.parse import quote
-
-    import httpx
-
+    from service.client import NetreachClient, NetreachError, UnreachableError
     from service.engine.model import Document, ManifestError, Origin
     from service.usecases.manifests import from_documents
 
@@ -54,29 +55,18 @@ def _stored_side(spec: str, token: str | None, timeout: float) -> tuple[Manifest
     if not cluster:
         fail(f"{spec}: expected URL#CLUSTER@REF, e.g. http://127.0.0.1:8000#prod@latest")
     ref = ref or "latest"
-    url = (
-        f"{server.rstrip('/')}/v1/clusters/{quote(cluster, safe='')}/snapshots/"
-        f"{quote(ref, safe='')}/objects"
-    )
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    bodies: list[dict[str, object]] = []
-    cursor: str | None = None
-    while True:
-        params = {"limit": "1000", **({"cursor": cursor} if cursor else {})}
-        try:
-            response = httpx.get(url, params=params, headers=headers, timeout=timeout)
-        except httpx.HTTPError as error:
-            fail(f"cannot reach {server}: {error}")
-        if response.status_code != 200:
-            fail(f"{spec}: the server answered {response.status_code}: {response.text[:300]}")
-        page = response.json()
-        bodies += [item["body"] for item in page["items"]]
-        cursor = page.get("next_cursor")
-        if not cursor:
-            break
-    documents = [Document(Origin(f"{cluster}@{ref}", i), b) for i, b in enumerate(bodies)]
     try:
-        return from_documents(documents), f"{cluster}@{ref}"
+        with NetreachClient(server, token=token, timeout=timeout) as api:
+            version = api.snapshot(cluster, ref).version  # `latest` resolved once
+            bodies = [stored.body for stored in api.objects(cluster, version)]
+    except UnreachableError as error:
+        fail(error.message)
+    except NetreachError as error:
+        fail(f"{spec}: the server answered {error}")
+    label = f"{cluster}@{version}"
+    documents = [Document(Origin(label, i), b) for i, b in enumerate(bodies)]
+    try:
+        return from_documents(documents), label
     except ManifestError as error:
         fail(f"{spec}: the stored objects do not validate: {error}")
 
@@ -128,8 +118,8 @@ def diff(
     sides: Annotated[
         list[str],
         typer.Argument(
-            help="BASE HEAD: files, directories or URL#CLUSTER@REF. With --base-ref: the "
-            "PATHs (files or directories) to read at both revisions.",
+            help="BASE HEAD: files, directories, - (stdin) or URL#CLUSTER@REF. With "
+            "--base-ref: the PATHs (files or directories) to read at both revisions.",
             show_default=False,
             metavar="BASE HEAD | PATH...",
         ),
@@ -202,6 +192,8 @@ def diff(
         fail("--head-ref needs --base-ref")
     elif len(sides) != 2:
         fail("give BASE and HEAD, or --base-ref REF and the PATHs to compare")
+    elif sides[0] == sides[1] == STDIN:
+        fail("only one side can be - (standard input)")
     else:
         old, old_label = _diff_side(sides[0], token, timeout, patterns)
         new, new_label = _diff_side(sides[1], token, timeout, patterns)
@@ -250,32 +242,27 @@ def history(
 ) -> None:
     """Time travel over stored versions. --at: exit 0 allowed, 1 not. --first: exit 0 found,
     1 never."""
-    from urllib.parse import quote
-
-    import httpx
+    from service.client import NetreachClient, NetreachError, UnreachableError
 
     if (at is None) == (first is None):
         fail("give exactly one of --at N and --first allowed|denied")
     if first is not None and first not in ("allowed", "denied"):
         fail("--first must be allowed or denied")
-    params: dict[str, str] = {"from": source, "to": target}
-    if port is not None:
-        params["port"] = port
-    if protocol is not None:
-        params["protocol"] = protocol.value
-    if at is not None:
-        params["at"] = str(at)
-    if first is not None:
-        params["first"] = first
-    url = f"{server.rstrip('/')}/v1/clusters/{quote(cluster, safe='')}/history/reachability"
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.get(url, params=params, headers=headers, timeout=timeout)
-    except httpx.HTTPError as error:
-        fail(f"cannot reach {server}: {error}", EXIT_FAILED)
-    if response.status_code != 200:
-        fail(f"the server answered {response.status_code}: {response.text[:500]}")
-    answer = response.json()
+        with NetreachClient(server, token=token, timeout=timeout) as api:
+            answer = api.history(
+                cluster,
+                source,
+                target,
+                port=int(port) if port is not None and port.isascii() and port.isdigit() else port,
+                protocol=protocol.value if protocol is not None else None,
+                at=at,
+                first="allowed" if first == "allowed" else "denied" if first else None,
+            )
+    except UnreachableError as error:
+        fail(error.message, EXIT_FAILED)
+    except NetreachError as error:
+        fail(f"the server answered {error}")
     if output_format is VerdictFormat.JSON:
         typer.echo(json.dumps(answer, indent=2))
     elif at is not None:

@@ -72,24 +72,23 @@ def serve(
 
     import uvicorn
 
-    from service.api.auth import is_loopback
+    from service.api.auth import open_refusal
+    from service.main import server_options
     from service.settings import get_settings
     from service.store import TokenRepository
 
     settings = _settings(host=host, port=port, workers=workers, insecure=insecure or None)
     with _database(settings) as factory, factory() as session:
-        tokens_exist = TokenRepository(session).any_active()
-    where = f"{settings.host}:{settings.port}"
-    if not tokens_exist:
-        if not is_loopback(settings.host) and not settings.insecure:
-            fail(
-                f"refusing to serve on {where} (not a loopback address) while no API token "
-                "exists: create one with `netreach token create NAME --scope admin`, or pass "
-                "--insecure to serve /v1 open to anyone who can reach it"
-            )
+        tokens_ever_created = TokenRepository(session).ever_created()
+    refusal = open_refusal(settings, tokens_ever_created=tokens_ever_created)
+    if refusal is not None:
+        fail(refusal)
+    if not tokens_ever_created:
+        where = f"{settings.host}:{settings.port}"
+        scope = "anyone who can reach it" if settings.insecure else "local requests"
         typer.echo(
-            f"WARNING: no API token exists: /v1 on {where} is OPEN, without authentication. "
-            "Create a token with `netreach token create` to require one.",
+            f"WARNING: no API token exists: /v1 on {where} is OPEN to {scope}, without "
+            "authentication. Create a token with `netreach token create` to require one.",
             err=True,
         )
     # Worker processes build their app from the environment: hand the resolved settings on.
@@ -114,6 +113,7 @@ def serve(
         access_log=False,  # the app logs one structured line per request
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=30,
+        **server_options(settings, worker_processes=True),
     )
 
 
@@ -130,6 +130,7 @@ def demo(
     versions = ", ".join(str(r.version) for r in records)
     base = f"http://{settings.host}:{settings.port}"
     typer.echo(f"demo cluster loaded (versions {versions}) into {settings.database_url}")
+    typer.echo(f"web view: {base}/ui/")
     typer.echo("try, once the server is up:\n  " + "\n  ".join(curl_examples(base)) + "\n")
     serve(host=settings.host, port=settings.port, workers=1, insecure=False)
 
@@ -266,36 +267,30 @@ def push(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the server.")] = 300.0,
     exclude: ExcludeOption = None,
 ) -> None:
-    """Validate manifests locally, then store them on a server as the cluster's next version."""
-    from urllib.parse import quote
+    """Validate manifests locally, then store them on a server as the cluster's next version.
 
-    import httpx
+    PATHS may be - to read the manifests from standard input."""
+    from service.client import NetreachClient, NetreachError, UnreachableError
 
-    manifests = load(paths, exclude)
-    body = json.dumps([document.body for document in manifests.documents])
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    params = httpx.QueryParams([("source", source)] if source else [])
-    for item in label or ():
-        params = params.add("label", item)
-    url = f"{server.rstrip('/')}/v1/clusters/{quote(cluster, safe='')}/snapshots"
+    manifests = load(paths, exclude, whole_bodies=True)  # store the objects as they are
+    body = json.dumps([document.body for document in manifests.documents]).encode()
     try:
-        response = httpx.post(url, content=body, headers=headers, params=params, timeout=timeout)
-    except httpx.HTTPError as error:
-        fail(f"cannot reach {server}: {error}", EXIT_FAILED)
-    if response.status_code not in (200, 201):
-        try:
-            error_body = response.json()["error"]
-            message, details = str(error_body["message"]), list(error_body.get("details", []))
-        except (ValueError, KeyError, TypeError):
-            message, details = response.text.strip()[:500], []
-        for detail in details[:50]:
+        with NetreachClient(server, token=token, timeout=timeout) as api:
+            stored, created = api.upload(
+                cluster,
+                body,
+                content_type="application/json",
+                source=source,
+                labels=label or (),
+            )
+    except UnreachableError as error:
+        fail(error.message, EXIT_FAILED)
+    except NetreachError as error:
+        for detail in error.details[:50]:
             typer.echo(f"error: {json.dumps(detail)}", err=True)
         fail(
-            f"server refused the snapshot ({response.status_code}): {message}",
-            EXIT_INVALID if response.status_code in (413, 415, 422) else EXIT_FAILED,
+            f"server refused the snapshot ({error.status}): {error.message}",
+            EXIT_INVALID if error.status in (413, 415, 422) else EXIT_FAILED,
         )
-    stored = response.json()
-    outcome = "created" if response.status_code == 201 else "unchanged: identical content"
-    typer.echo(f"{stored['cluster']} version {stored['version']} ({outcome})")
+    outcome = "created" if created else "unchanged: identical content"
+    typer.echo(f"{stored.cluster} version {stored.version} ({outcome})")

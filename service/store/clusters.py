@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from service.store.models import Cluster, Snapshot
@@ -24,6 +24,14 @@ class ClusterRepository:
         """Every cluster by name, including those whose snapshots were all deleted."""
         rows = self.session.execute(self._select().order_by(Cluster.name)).all()
         return [_record(row) for row in rows]
+
+    def delete(self, name: str) -> bool:
+        """Delete a cluster and every snapshot of it; ``False`` if there was none. Its
+        objects stay stored (other snapshots may share them)."""
+        result = self.session.execute(
+            delete(Cluster).where(Cluster.name == name).execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
 
     def _select(self) -> Select[*tuple[Any, ...]]:
         return (

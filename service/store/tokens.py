@@ -118,6 +118,11 @@ class TokenRepository:
     def any_active(self) -> bool:
         return bool(self.session.scalar(select(exists().where(Token.revoked_at.is_(None)))))
 
+    def ever_created(self) -> bool:
+        """Was any token ever created? Revoked tokens stay as rows, so revoking the last
+        one does not make this false again."""
+        return bool(self.session.scalar(select(exists().where(Token.id.is_not(None)))))
+
 
 def _record(token: Token) -> TokenRecord:
     return TokenRecord(

@@ -49,6 +49,11 @@ class LRUCache(Generic[K, V]):
                 self._pending.pop(key, None)
             return value, False
 
+    def peek(self, key: K) -> V | None:
+        """The cached value, without computing it (and without counting a hit or a miss)."""
+        with self._lock:
+            return self._items.get(key)
+
     def discard(self, predicate: Callable[[K], bool]) -> None:
         with self._lock:
             for key in [k for k in self._items if predicate(k)]:

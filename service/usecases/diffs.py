@@ -54,6 +54,7 @@ class DiffOutcome:
     diff: SemanticDiff
     base: DiffSide
     head: DiffSide
+    records: tuple[SnapshotRecord, ...] = ()  # the stored snapshots compared
 
 
 def parse_cluster_ref(text: str, field: str) -> tuple[str, Ref]:
@@ -132,7 +133,7 @@ def diff_snapshots(
         _bodies(session, new, keys),
         keys,
     )
-    return DiffOutcome(diff, _side(records[0]), _side(records[1]))
+    return DiffOutcome(diff, _side(records[0]), _side(records[1]), (records[0], records[1]))
 
 
 # --------------------------------------------------------------------------------------
@@ -288,7 +289,7 @@ def what_if(
     head = DiffSide(
         f"{record.cluster}@{record.version}+what-if", {**_side(record).info, "what_if": what}
     )
-    return DiffOutcome(diff, _side(record), head)
+    return DiffOutcome(diff, _side(record), head, (record,))
 
 
 def _full_head(session: Session, record: SnapshotRecord, change: ProposedChange) -> Cluster:

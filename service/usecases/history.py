@@ -48,7 +48,7 @@ class Question:
                 f"protocol {protocol!r} is not one of TCP, UDP, SCTP", [{"field": "protocol"}]
             )
         if isinstance(port, str):
-            port = int(port) if port.isdigit() else port
+            port = int(port) if port.isascii() and port.isdigit() else port
         return cls(source, target, port, None if protocol is None else Protocol(protocol))
 
 

@@ -28,6 +28,7 @@ from service.store.records import ClusterRecord, NewObject, SnapshotRecord, Stor
 from service.store.snapshots import SnapshotRepository
 from service.usecases.cache import LRUCache
 from service.usecases.errors import (
+    InvalidManifestsError,
     InvalidQueryError,
     NotFoundError,
     from_manifest_error,
@@ -45,7 +46,7 @@ def parse_ref(text: str) -> Ref:
     """``latest`` or a version number."""
     if text == "latest":
         return "latest"
-    if text.isdigit() and int(text) > 0:
+    if text.isascii() and text.isdigit() and int(text) > 0:
         return int(text)
     raise InvalidQueryError(f"snapshot reference {text!r} is neither a version number nor latest")
 
@@ -77,17 +78,25 @@ def record_snapshot(
     labels: Mapping[str, str] | None = None,
     limits: Limits | None = None,
     analyzer: Analyzer | None = None,
+    allow_empty: bool = False,
 ) -> tuple[SnapshotRecord, bool]:
     """Validate and store manifests as the next version of ``cluster``; ``(record, created)``.
 
-    Nothing is stored unless every object is valid. Content identical to an existing version
-    of the cluster returns that version with ``created=False``.
+    Nothing is stored unless every object is valid, nor when there is no object at all
+    (``[]``, an empty List, only ``---``) unless ``allow_empty``. Content identical to an
+    existing version of the cluster returns that version with ``created=False``.
     """
     check_cluster_name(cluster)
     try:
         manifests = load_bytes(data, content_type=content_type, limits=limits)
     except ManifestError as error:
         raise from_manifest_error(error) from error
+    if not manifests.documents and not allow_empty:
+        raise InvalidManifestsError(
+            "the manifests hold no object; nothing was stored (pass allow_empty=true to "
+            "store an empty snapshot on purpose)",
+            [{"field": "body", "objects": 0}],
+        )
     objects = [_new_object(d) for d in manifests.documents]
     counts = dict(sorted(Counter(o.kind for o in objects).items()))
     record, created = SnapshotRepository(session).create(
@@ -107,6 +116,13 @@ def list_clusters(session: Session) -> list[ClusterRecord]:
     return ClusterRepository(session).list()
 
 
+def get_cluster(session: Session, cluster: str) -> ClusterRecord:
+    record = ClusterRepository(session).get(cluster)
+    if record is None:
+        raise NotFoundError(f"no cluster named {cluster!r}")
+    return record
+
+
 def get_snapshot(session: Session, cluster: str, ref: Ref) -> SnapshotRecord:
     record = SnapshotRepository(session).get(cluster, ref)
     if record is None:
@@ -122,6 +138,28 @@ def list_snapshots(
     if ClusterRepository(session).get(cluster) is None:
         raise NotFoundError(f"no cluster named {cluster!r}")
     return SnapshotRepository(session).list(cluster, after=after, limit=limit)
+
+
+def delete_cluster(session: Session, cluster: str) -> None:
+    """Delete a cluster with every snapshot of it."""
+    if not ClusterRepository(session).delete(cluster):
+        raise NotFoundError(f"no cluster named {cluster!r}")
+
+
+# The namespaces of a snapshot's objects, per content hash (immutable, so never stale).
+_NAMESPACES: LRUCache[str, frozenset[str]] = LRUCache(16)
+
+
+def snapshot_namespaces(session: Session, record: SnapshotRecord) -> frozenset[str]:
+    """Every namespace a snapshot's objects are in or declare (``Namespace`` objects)."""
+
+    def load() -> frozenset[str]:
+        keys = SnapshotRepository(session).object_hashes(record.id)
+        return frozenset(
+            name if kind == "Namespace" else namespace or "" for kind, namespace, name in keys
+        ) - {""}
+
+    return _NAMESPACES.get_or_compute(record.content_hash, load)[0]
 
 
 def delete_snapshot(session: Session, cluster: str, ref: Ref) -> SnapshotRecord:
@@ -186,6 +224,10 @@ class Analyzer:
             return compiled
 
         return self.compiled.get_or_compute((record.content_hash, options), build)[0]
+
+    def is_compiled(self, record: SnapshotRecord, options: AnalysisOptions) -> bool:
+        """Is the compiled form in the cache (so a point query needs no I/O)?"""
+        return self.compiled.peek((record.content_hash, options)) is not None
 
     def connectivity(
         self,

@@ -22,7 +22,7 @@ import httpx
 import pytest
 import uvicorn
 
-from service.main import create_app
+from service.main import create_app, server_options
 from service.settings import Settings
 from service.store import TokenRepository, make_engine, make_session_factory
 from tests.api.manifests import SHOP_YAML
@@ -41,7 +41,11 @@ def running_server(settings: Settings) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(settings), lifespan="on", log_level="warning", access_log=False
+        create_app(settings),
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        **server_options(settings),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

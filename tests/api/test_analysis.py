@@ -37,8 +37,16 @@ def test_json_is_exactly_the_cli_analyze_output(
         cli, ["analyze", str(manifest), "--granularity", granularity, "--format", "json"]
     )
     assert result.exit_code == 0, result.output
-    assert response.text == result.stdout
-    assert set(response.json()) == {"connections"}
+    answer = response.json()
+    assert answer["connections"] == json.loads(result.stdout)["connections"]
+    assert set(json.loads(result.stdout)) == {"connections"}
+    # The API adds which snapshot it answers, and that the map is whole.
+    assert answer["cluster"] == shop
+    assert answer["version"] == 1
+    assert answer["limit"] is None
+    assert answer["next_cursor"] is None
+    assert answer["total"] == len(answer["connections"])
+    assert response.headers["x-netreach-snapshot"] == f"{shop}@1"
 
 
 def test_workload_map(client: httpx.Client, shop: str) -> None:
@@ -59,7 +67,10 @@ def test_namespace_filter(client: httpx.Client, shop: str) -> None:
     assert connections
     for c in connections:
         assert "monitoring" in (c["from"].get("namespace"), c["to"].get("namespace"))
-    assert connectivity(client, shop, namespace="absent").json() == {"connections": []}
+    error = assert_error(connectivity(client, shop, namespace="monitorin"), 404, "not_found")
+    assert "did you mean 'monitoring'" in error["message"]
+    assert error["details"][0]["suggestions"] == ["monitoring"]
+    assert error["details"][0]["field"] == "query.namespace"
 
 
 @pytest.mark.parametrize(
@@ -88,7 +99,9 @@ def test_paginated_json_walks_the_whole_map(client: httpx.Client, shop: str) -> 
         if cursor:
             params["cursor"] = cursor
         page = connectivity(client, shop, **params).json()
-        assert set(page) == {"granularity", "total", "limit", "next_cursor", "connections"}
+        assert set(page) == {
+            "cluster", "version", "granularity", "total", "limit", "next_cursor", "connections"
+        }  # fmt: skip
         assert page["granularity"] == "pod"
         assert page["total"] == len(whole)
         assert len(page["connections"]) <= 5

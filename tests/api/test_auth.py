@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
+from service.api.auth import arrived_locally
+from service.store.migrate import upgrade
 from tests.api.conftest import (
     YAML,
     Api,
@@ -124,7 +127,9 @@ def test_operations_endpoints_stay_open(matrix: Api) -> None:
 
 @pytest.fixture
 def fresh_sqlite(throwaway_databases: ThrowawayDatabases) -> str:
-    return throwaway_databases.create("sqlite")
+    url = throwaway_databases.create("sqlite")
+    upgrade(url)
+    return url
 
 
 def _server(url: str, **overrides: object) -> Iterator[str]:
@@ -132,7 +137,7 @@ def _server(url: str, **overrides: object) -> Iterator[str]:
         yield base_url
 
 
-def test_open_on_loopback_until_a_token_exists(fresh_sqlite: str) -> None:
+def test_open_on_loopback_until_a_token_is_ever_created(fresh_sqlite: str) -> None:
     for base_url in _server(fresh_sqlite):
         assert httpx.get(f"{base_url}/v1/clusters").status_code == 200
         upload = httpx.post(
@@ -145,16 +150,61 @@ def test_open_on_loopback_until_a_token_exists(fresh_sqlite: str) -> None:
             f"{base_url}/v1/clusters", headers={"Authorization": f"Bearer {secret}"}
         )
         assert authorised.status_code == 200
+        # Revoking the last token does not reopen the API, to the revoked token either.
         revoke_token(fresh_sqlite, "first")
+        assert_error(httpx.get(f"{base_url}/v1/clusters"), 401)
+
+
+def test_a_revoked_token_is_refused_within_the_cache_time(fresh_sqlite: str) -> None:
+    secret = create_token(fresh_sqlite, "soon-revoked", "read")
+    for base_url in _server(fresh_sqlite, token_cache_seconds=0.5):
+        headers = {"Authorization": f"Bearer {secret}"}
+        assert httpx.get(f"{base_url}/v1/clusters", headers=headers).status_code == 200
+        revoke_token(fresh_sqlite, "soon-revoked")
+        time.sleep(0.6)
+        assert_error(httpx.get(f"{base_url}/v1/clusters", headers=headers), 401)
+
+
+def test_a_public_address_without_tokens_refuses_to_start(fresh_sqlite: str) -> None:
+    # The app decides from settings.host, however it is started.
+    with pytest.raises(RuntimeError, match="did not start"):
+        next(_server(fresh_sqlite, host="0.0.0.0"))
+
+
+def test_a_public_address_starts_once_a_token_exists(fresh_sqlite: str) -> None:
+    secret = create_token(fresh_sqlite, "ops", "read")
+    revoke_token(fresh_sqlite, "ops")  # even revoked: tokens were created, nothing is open
+    for base_url in _server(fresh_sqlite, host="0.0.0.0"):
+        assert_error(httpx.get(f"{base_url}/v1/clusters"), 401)
+        assert httpx.get(f"{base_url}/healthz").status_code == 200
+        del secret
+
+
+def test_requests_from_another_machine_are_never_open(fresh_sqlite: str) -> None:
+    # A server configured for loopback but reached through a (local) proxy on behalf of a
+    # remote client: uvicorn's proxy headers make the client the remote address.
+    for base_url in _server(fresh_sqlite):
+        remote = {"X-Forwarded-For": "203.0.113.7"}
+        error = assert_error(httpx.get(f"{base_url}/v1/clusters", headers=remote), 401)
+        assert "loopback" in str(error["message"])
         assert httpx.get(f"{base_url}/v1/clusters").status_code == 200
 
 
-def test_not_open_on_a_public_address_without_insecure(fresh_sqlite: str) -> None:
-    # The app decides from settings.host; the test server itself listens on loopback.
-    for base_url in _server(fresh_sqlite, host="0.0.0.0"):
-        error = assert_error(httpx.get(f"{base_url}/v1/clusters"), 401, "unauthorized")
-        assert "insecure" in str(error["message"])
-        assert httpx.get(f"{base_url}/healthz").status_code == 200
+@pytest.mark.parametrize(
+    ("server", "client", "local"),
+    [
+        (("127.0.0.1", 8000), ("127.0.0.1", 5000), True),
+        (("::1", 8000), ("::1", 5000), True),
+        (("10.1.2.3", 8000), ("10.9.9.9", 5000), False),  # bound to 0.0.0.0, reached remotely
+        (("127.0.0.1", 8000), ("192.0.2.1", 5000), False),  # a proxied remote client
+        (("/run/netreach.sock", None), None, False),  # unix socket: closed, to be safe
+        (None, None, False),
+    ],
+)
+def test_which_requests_arrive_locally(
+    server: tuple[str, int | None] | None, client: tuple[str, int] | None, local: bool
+) -> None:
+    assert arrived_locally({"server": server, "client": client}) is local
 
 
 def test_insecure_is_open_only_while_no_token_exists(fresh_sqlite: str) -> None:

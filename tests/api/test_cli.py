@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Protocol
 
@@ -98,3 +99,80 @@ def test_push_to_an_unreachable_server_fails(tmp_path: Path, run: Invoke) -> Non
     result = run("push", "--server", "http://127.0.0.1:1", "--cluster", "x", str(tmp_path))
     assert result.exit_code == 1
     assert "cannot reach" in result.output
+
+
+def test_version(run: Invoke) -> None:
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("netreach ")
+
+
+def test_shell_completion_is_offered(run: Invoke) -> None:
+    result = run("--help")
+    assert "--install-completion" in result.stdout
+    assert "--show-completion" in result.stdout
+
+
+def test_push_reads_standard_input(api: Api, run: Invoke, tmp_path: Path) -> None:
+    cluster = f"stdin-{api.backend}-{tmp_path.name[-6:].lower().replace('_', '-')}".strip("-")
+    token = {"NETREACH_TOKEN": api.tokens["write"]}
+    result = CliRunner().invoke(
+        cli,
+        ["push", "--server", api.base_url, "--cluster", cluster, "-"],
+        input=SHOP_YAML,
+        env=token,
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"{cluster} version 1 (created)"
+    with api.client("admin") as client:
+        stored = client.get(f"/v1/clusters/{cluster}/snapshots/latest/objects",
+                            params={"kind": "Deployment"}).json()["items"]  # fmt: skip
+    # push stores whole objects, not only what the analysis reads
+    assert stored[0]["body"]["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def test_push_refused_by_the_server_shows_its_details(
+    api: Api, run: Invoke, tmp_path: Path
+) -> None:
+    (tmp_path / "shop.yaml").write_text(SHOP_YAML)
+    refused = run(
+        "push", "--server", api.base_url, "--cluster", "Not-Valid", str(tmp_path),
+        env={"NETREACH_TOKEN": api.tokens["write"]},
+    )  # fmt: skip
+    assert refused.exit_code == 2
+    assert "422" in refused.output
+    assert "path.cluster" in refused.output
+
+
+@pytest.mark.parametrize("command", ["analyze", "lint"])
+def test_file_commands_read_standard_input(command: str) -> None:
+    result = CliRunner().invoke(cli, [command, "-", "--format", "json"], input=SHOP_YAML)
+    assert result.exit_code in (0, 1), result.output
+    assert result.stdout.lstrip().startswith("{")
+
+
+def test_query_reads_standard_input() -> None:
+    result = CliRunner().invoke(
+        cli, ["query", "-", "--from", "shop/api-0", "--to", "db/pg-0", "--port", "5432"],
+        input=SHOP_YAML,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+def test_stdin_cannot_be_mixed_with_files(tmp_path: Path) -> None:
+    (tmp_path / "shop.yaml").write_text(SHOP_YAML)
+    result = CliRunner().invoke(cli, ["analyze", "-", str(tmp_path)], input=SHOP_YAML)
+    assert result.exit_code == 2
+    assert "standard input" in result.output
+
+
+def test_diff_reads_one_side_from_standard_input(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text(SHOP_YAML)
+    result = CliRunner().invoke(
+        cli, ["diff", str(tmp_path / "base.yaml"), "-", "--format", "json"],
+        input=SHOP_YAML + "---\n" + WEB_TO_DB_YAML,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["head"]["source"] == "<stdin>"
+    both = CliRunner().invoke(cli, ["diff", "-", "-"], input=SHOP_YAML)
+    assert both.exit_code == 2

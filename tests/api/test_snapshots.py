@@ -315,6 +315,7 @@ def test_invalid_cluster_name_is_422(client: httpx.Client) -> None:
         ("/snapshots/0", 422, "path.ref"),
         ("/snapshots/-1", 422, "path.ref"),
         ("/snapshots/1.5", 422, "path.ref"),
+        ("/snapshots/%C2%B2", 422, "path.ref"),  # a digit, but not an ASCII one
         ("/snapshots/99999999999999999999999", 404, None),
         ("/snapshots/7", 404, None),
         ("/snapshots/latest/objects?limit=0", 422, "query.limit"),

@@ -14,7 +14,12 @@ from service.api.schemas import Health, Readiness
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", response_model=Health, summary="The process is alive")
+@router.get(
+    "/healthz",
+    response_model=Health,
+    summary="The process is alive",
+    description="Answers without touching the database (liveness probes).",
+)
 async def healthz() -> Health:
     return Health()
 
@@ -24,6 +29,7 @@ async def healthz() -> Health:
     response_model=Readiness,
     responses={503: {"model": ErrorEnvelope, "description": "Not ready"}},
     summary="The database is reachable and its schema is at the code's migration head",
+    description="503 (with the failing check in `details`) while it is not (readiness probes).",
 )
 def readyz(runtime: RuntimeDep) -> Readiness | Response:
     try:
@@ -50,8 +56,15 @@ def readyz(runtime: RuntimeDep) -> Readiness | Response:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
+    responses={
+        200: {
+            "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+            "description": "Prometheus text exposition format",
+        }
+    },
     summary="Prometheus metrics",
+    description="Requests by route and status, latency, uploads by outcome, compile times and "
+    "the analyzer caches' hits and misses.",
 )
 def metrics(runtime: RuntimeDep) -> Response:
     return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)

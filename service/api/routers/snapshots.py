@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import DataError
 
@@ -13,27 +13,46 @@ from service.api.deps import (
     AnalyzerDep,
     MetricsDep,
     ReadAccess,
+    ReadSnapshot,
+    RuntimeDep,
     SessionDep,
     SettingsDep,
     WriteAccess,
+    snapshot_headers,
+    snapshot_label,
 )
 from service.api.errors import InvalidParameterError, UnsupportedMediaTypeError, responses
-from service.api.pagination import MAX_VERSION, Page, PageDep, encode_cursor, offset_page
-from service.api.schemas import ObjectOut, SnapshotOut
-from service.ingest import Limits
+from service.api.examples import SNAPSHOT_EXAMPLE, YAML_EXAMPLE
+from service.api.pagination import (
+    Page,
+    PageDep,
+    SnapshotCursor,
+    decode_version_cursor,
+    encode_version_cursor,
+    query_digest,
+    resume,
+)
+from service.api.params import (
+    KIND_PATTERN,
+    PRINTABLE_PATTERN,
+    ClusterPath,
+    NamespaceFilter,
+    RefPath,
+    parse_ref_param,
+)
+from service.api.schemas import ObjectOut, ObjectPage, SnapshotOut
+from service.ingest import Limits, read_bytes
 from service.usecases.errors import (
     InputTooLargeError,
     InvalidManifestsError,
     InvalidQueryError,
-    NotFoundError,
 )
+from service.usecases.filters import match_kind, require_name
 from service.usecases.snapshots import (
-    Ref,
     delete_snapshot,
-    get_snapshot,
     list_snapshots,
-    parse_ref,
     record_snapshot,
+    snapshot_namespaces,
     snapshot_objects,
 )
 
@@ -43,35 +62,7 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
 JSON_TYPES = ("application/json",)
 UTF8 = ("utf-8", "utf8", "us-ascii")
 MAX_LABELS = 64
-
-# Names that cannot exist are refused before they reach SQL (PostgreSQL refuses NUL bytes).
-CLUSTER_PATTERN = r"^[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?$"
-KIND_PATTERN = r"^[A-Za-z][A-Za-z0-9]{0,62}$"
-NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
-PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-ClusterPath = Annotated[
-    str,
-    Path(
-        description="cluster name: 1-63 lowercase letters, digits, '-', '_', '.'",
-        pattern=CLUSTER_PATTERN,
-    ),
-]
-NamespaceQuery = Annotated[str | None, Query(pattern=NAMESPACE_PATTERN)]
-RefPath = Annotated[str, Path(description="a version number, or `latest`", max_length=32)]
-
-
-def parse_ref_param(cluster: str, text: str) -> Ref:
-    try:
-        ref = parse_ref(text)
-    except InvalidQueryError as error:
-        raise InvalidQueryError(
-            error.message, [{"field": "path.ref", "loc": ["path", "ref"]}]
-        ) from None
-    if isinstance(ref, int) and ref > MAX_VERSION:
-        raise NotFoundError(f"cluster {cluster!r} has no snapshot {ref}")
-    return ref
 
 
 def manifest_media_type(header: str | None) -> str:
@@ -119,17 +110,42 @@ def parse_labels(pairs: list[str] | None) -> dict[str, str]:
     return labels
 
 
-MANIFEST_BODY = {
+_OTHER_FORMAT = {"json": "application/yaml", "yaml": "application/json"}
+
+
+def other_format_hint(data: bytes, media: str) -> str | None:
+    """The Content-Type to use when a body that failed to parse reads as the other format."""
+    sent = "json" if media in JSON_TYPES else "yaml"
+    other = _OTHER_FORMAT[sent]
+    try:
+        documents = read_bytes(data, content_type=other, limits=Limits(max_bytes=len(data) + 1))
+    except Exception:
+        return None
+    if not documents:
+        return None
+    return (
+        f"the body is not valid {sent.upper()} but reads as "
+        f"{'YAML' if sent == 'json' else 'JSON'}: send it with Content-Type: {other}"
+    )
+
+
+MANIFEST_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "Kubernetes manifests: multi-document YAML, or JSON (one object, a "
         "`kind: List`, or an array of objects)",
         "content": {
-            **{media: {"schema": {"type": "string"}} for media in YAML_TYPES},
+            **{
+                media: {"schema": {"type": "string"}, "example": YAML_EXAMPLE}
+                for media in YAML_TYPES
+            },
             "application/json": {
                 "schema": {
                     "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]
-                }
+                },
+                "example": [
+                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+                ],
             },
         },
     }
@@ -141,11 +157,17 @@ MANIFEST_BODY = {
     status_code=201,
     response_model=SnapshotOut,
     responses={
+        201: {"description": "Stored as the next version (`Location` names it)"},
         200: {"model": SnapshotOut, "description": "Identical content: the existing version"},
         **responses(401, 403, 413, 415, 422),
     },
     openapi_extra=MANIFEST_BODY,
     summary="Upload manifests as the next version of the cluster",
+    description="Validates every object (nothing is stored if one is invalid), stores the "
+    "objects content-addressed, and allocates the next version number. The same content "
+    "as an existing version answers 200 with that version. An upload with no object is a "
+    "422 unless `allow_empty=true`. A body that does not parse but reads as the other "
+    "format (YAML sent as JSON, or the reverse) says which `Content-Type` to use.",
 )
 async def upload_snapshot(
     cluster: ClusterPath,
@@ -156,22 +178,32 @@ async def upload_snapshot(
     settings: SettingsDep,
     metrics: MetricsDep,
     analyzer: AnalyzerDep,
+    runtime: RuntimeDep,
     source: Annotated[
         str | None,
         Query(
             max_length=500,
             pattern=PRINTABLE_PATTERN,
-            description="where the manifests came from",
+            description="where the manifests came from (a repository and commit, a tool)",
+            examples=["git@example:shop@abc123"],
         ),
     ] = None,
     label: Annotated[
-        list[str] | None, Query(description="`key=value`, repeatable", max_length=MAX_LABELS)
+        list[str] | None,
+        Query(
+            description="`key=value`, repeatable: labels of the snapshot",
+            max_length=MAX_LABELS,
+            examples=[["env=prod"]],
+        ),
     ] = None,
+    allow_empty: Annotated[
+        bool, Query(description="store a snapshot with no object (refused otherwise)")
+    ] = False,
 ) -> SnapshotOut:
     media = manifest_media_type(request.headers.get("content-type"))
     labels = parse_labels(label)
     data = await request.body()
-    if not data.strip():
+    if not data.strip() and not allow_empty:
         metrics.uploads.labels("invalid").inc()
         raise InvalidManifestsError(
             "the request body is empty: send the manifests to store", [{"field": "body"}]
@@ -188,6 +220,7 @@ async def upload_snapshot(
                 labels=labels,
                 limits=Limits(max_bytes=settings.max_body_bytes),
                 analyzer=analyzer,
+                allow_empty=allow_empty,
             )
         )
     except InputTooLargeError:
@@ -202,15 +235,25 @@ async def upload_snapshot(
             "the database cannot store a value of these manifests; nothing was stored",
             [{"message": reason}],
         ) from error
-    except (InvalidManifestsError, InvalidQueryError):
+    except InvalidManifestsError as error:
+        metrics.uploads.labels("invalid").inc()
+        hint = await run_in_threadpool(other_format_hint, data, media)
+        if hint is not None:
+            raise InvalidManifestsError(
+                hint, [{"field": "header.content-type", "hint": hint}, *error.details]
+            ) from error
+        raise
+    except InvalidQueryError:
         metrics.uploads.labels("invalid").inc()
         raise
     except BaseException:
         metrics.uploads.labels("error").inc()
         raise
+    runtime.refs.forget(cluster)
     metrics.uploads.labels("created" if created else "unchanged").inc()
     response.status_code = 201 if created else 200
     response.headers["Location"] = f"/v1/clusters/{record.cluster}/snapshots/{record.version}"
+    response.headers.update(snapshot_headers(record))
     return SnapshotOut.of(record)
 
 
@@ -218,18 +261,19 @@ async def upload_snapshot(
     "",
     response_model=Page[SnapshotOut],
     responses=responses(401, 403, 404, 422),
-    summary="The cluster's snapshots, newest first (keyset pagination by version)",
+    summary="The cluster's snapshots, newest first",
+    description="Keyset pagination by version: pages stay stable while versions are added.",
 )
 def get_snapshots(
     cluster: ClusterPath, principal: ReadAccess, session: SessionDep, page: PageDep
 ) -> Page[SnapshotOut]:
-    after = page.after("v")
+    after = None if page.cursor is None else decode_version_cursor(page.cursor)
     records = list_snapshots(session, cluster, after=after, limit=page.limit + 1)
     more = len(records) > page.limit
     records = records[: page.limit]
     return Page[SnapshotOut](
         items=[SnapshotOut.of(r) for r in records],
-        next_cursor=encode_cursor("v", records[-1].version) if more else None,
+        next_cursor=encode_version_cursor(records[-1].version) if more else None,
         limit=page.limit,
     )
 
@@ -237,13 +281,16 @@ def get_snapshots(
 @router.get(
     "/{ref}",
     response_model=SnapshotOut,
-    responses=responses(401, 403, 404, 422),
+    responses={
+        200: {"content": {"application/json": {"example": SNAPSHOT_EXAMPLE}}},
+        **responses(401, 403, 404, 422),
+    },
     summary="One snapshot",
+    description="`ref` is a version number or `latest`.",
 )
-def get_one_snapshot(
-    cluster: ClusterPath, ref: RefPath, principal: ReadAccess, session: SessionDep
-) -> SnapshotOut:
-    return SnapshotOut.of(get_snapshot(session, cluster, parse_ref_param(cluster, ref)))
+async def get_one_snapshot(record: ReadSnapshot, response: Response) -> SnapshotOut:
+    response.headers.update(snapshot_headers(record))
+    return SnapshotOut.of(record)
 
 
 @router.delete(
@@ -251,7 +298,8 @@ def get_one_snapshot(
     status_code=204,
     response_class=Response,
     responses=responses(401, 403, 404, 422),
-    summary="Delete a snapshot (its version number is never reused)",
+    summary="Delete a snapshot",
+    description="Its version number is never reused; the cluster stays, with its other versions.",
 )
 def remove_snapshot(
     cluster: ClusterPath,
@@ -259,27 +307,57 @@ def remove_snapshot(
     principal: WriteAccess,
     session: SessionDep,
     analyzer: AnalyzerDep,
+    runtime: RuntimeDep,
 ) -> Response:
     record = delete_snapshot(session, cluster, parse_ref_param(cluster, ref))
+    session.commit()  # before forgetting, so no reader caches the snapshot again
+    runtime.refs.forget(cluster)
     analyzer.forget(record)
-    return Response(status_code=204)
+    return Response(status_code=204, headers=snapshot_headers(record))
 
 
 @router.get(
     "/{ref}/objects",
-    response_model=Page[ObjectOut],
+    response_model=ObjectPage,
     responses=responses(401, 403, 404, 422),
     summary="The snapshot's objects (full bodies), by kind, namespace and name",
+    description="`kind` matches case-insensitively; a kind or namespace the snapshot does "
+    "not have is a 404 with suggestions. Pages are bound to the version the first page "
+    "answered.",
 )
 def get_objects(
-    cluster: ClusterPath,
+    record: ReadSnapshot,
     ref: RefPath,
-    principal: ReadAccess,
     session: SessionDep,
+    runtime: RuntimeDep,
+    response: Response,
     page: PageDep,
-    kind: Annotated[str | None, Query(pattern=KIND_PATTERN)] = None,
-    namespace: NamespaceQuery = None,
-) -> Page[ObjectOut]:
-    record = get_snapshot(session, cluster, parse_ref_param(cluster, ref))
+    kind: Annotated[
+        str | None,
+        Query(
+            pattern=KIND_PATTERN,
+            description="only objects of this kind (any case: `networkpolicy` works)",
+            examples=["NetworkPolicy"],
+        ),
+    ] = None,
+    namespace: NamespaceFilter = None,
+) -> ObjectPage:
+    query = query_digest({"kind": (kind or "").lower(), "namespace": namespace or ""})
+    record, start = resume(runtime.refs, record, ref, page.cursor, "o", query)
+    where = f"snapshot {snapshot_label(record)}"
+    if kind is not None:
+        kind = match_kind(kind, record.counts, where)
+    if namespace is not None:
+        known = snapshot_namespaces(session, record)
+        require_name("namespace", namespace, known, where, "query.namespace")
     found = snapshot_objects(session, record, kind=kind, namespace=namespace)
-    return offset_page(found, page, "o", ObjectOut.of)
+    stop = start + page.limit
+    more = stop < len(found)
+    response.headers.update(snapshot_headers(record))
+    return ObjectPage(
+        cluster=record.cluster,
+        version=record.version,
+        items=[ObjectOut.of(o) for o in found[start:stop]],
+        next_cursor=SnapshotCursor.first(record, stop, query).encode("o") if more else None,
+        limit=page.limit,
+    )
