@@ -10,6 +10,7 @@ import typer
 
 from service.cli.app import (
     EXIT_DENIED,
+    ExcludeOption,
     HostNetworkOption,
     Paths,
     PodIPsOption,
@@ -37,6 +38,7 @@ def analyze(
     ] = None,
     pod_ips_in_ipblocks: PodIPsOption = PodIPsInIPBlocks.MATCH,
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
+    exclude: ExcludeOption = None,
 ) -> None:
     """Print every allowed connection (json is exactly the API's connectivity shape)."""
     from service.engine.connectivity import connectivity_map
@@ -49,7 +51,7 @@ def analyze(
     )
 
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
-    compiled = load(paths).compile(options)
+    compiled = load(paths, exclude).compile(options)
     cmap = connectivity_map(compiled, granularity)
     if namespace:
         cmap = cmap.involving_namespace(namespace)
@@ -86,6 +88,7 @@ def query(
     ] = VerdictFormat.TEXT,
     pod_ips_in_ipblocks: PodIPsOption = PodIPsInIPBlocks.MATCH,
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
+    exclude: ExcludeOption = None,
 ) -> None:
     """May --from open a connection to --to? Explains which policies and rules decide."""
     from service.engine.endpoints import EndpointError, EndpointNotFoundError
@@ -94,7 +97,7 @@ def query(
     from service.report.verdict import verdict_to_api, verdict_to_text
 
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
-    compiled = load(paths).compile(options)
+    compiled = load(paths, exclude).compile(options)
     try:
         verdict = check(compiled, source, target, port=_port(port), protocol=protocol)
     except (EndpointError, EndpointNotFoundError, QueryError) as error:
@@ -127,6 +130,7 @@ def lint(
     ] = FailOn.ERROR,
     pod_ips_in_ipblocks: PodIPsOption = PodIPsInIPBlocks.MATCH,
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
+    exclude: ExcludeOption = None,
 ) -> None:
     """Find NetworkPolicy mistakes, explain each and suggest the fix.
 
@@ -137,7 +141,7 @@ def lint(
     from service.usecases.errors import UseCaseError
     from service.usecases.lint import lint_manifests
 
-    manifests = load(paths)
+    manifests = load(paths, exclude)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
     try:
         report = lint_manifests(manifests, options, suppress or [])
