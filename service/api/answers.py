@@ -191,6 +191,18 @@ class BatchAnswer(SnapshotAnswer):
     errors: int = Field(description="questions that got an error")
 
 
+class Cause(BaseModel):
+    """An object change behind a connection change."""
+
+    kind: str = Field(
+        description="policy-added, policy-removed, policy-edited, pod-relabelled, "
+        "namespace-relabelled, container-ports-changed, service-changed, endpoint-added, "
+        "endpoint-removed or endpoint-changed"
+    )
+    object: dict[str, str] = Field(description="kind, namespace (if namespaced) and name")
+    details: list[str] = Field(description='what of it mattered: "ingress rule 1 peer 0"')
+
+
 class ChangedConnection(BaseModel):
     model_config = _OPEN
 
@@ -198,6 +210,13 @@ class ChangedConnection(BaseModel):
     target: Endpoint = Field(alias="to")
     before: list[PortRange]
     after: list[PortRange]
+    causes: list[Cause] = Field(default_factory=list)
+
+
+class CausedConnection(Connection):
+    causes: list[Cause] = Field(
+        default_factory=list, description="the object changes that produced it"
+    )
 
 
 class ObjectKeyOut(BaseModel):
@@ -216,13 +235,18 @@ class Highlights(BaseModel):
     cross_namespace: list[Connection]
     lost_ingress: list[Endpoint]
     lost_egress: list[Endpoint]
+    narrowed_egress: list[Endpoint] = Field(default_factory=list)
     lost_dns: list[Endpoint]
 
 
 class ConnectionChanges(BaseModel):
-    added: list[Connection]
-    removed: list[Connection]
+    added: list[CausedConnection]
+    removed: list[CausedConnection]
     changed: list[ChangedConnection]
+    via_services: list[ChangedConnection] = Field(
+        default_factory=list,
+        description="clients whose reach into a retargeted Service changed (its ports)",
+    )
 
 
 class ObjectChanges(BaseModel):
@@ -249,7 +273,7 @@ class DiffAnswer(BaseModel):
     base: DiffSideOut
     head: DiffSideOut
     granularity: Literal["pod", "workload", "namespace"]
-    summary: dict[str, dict[str, int]]
+    summary: dict[str, dict[str, int] | int]
     highlights: Highlights
     connections: ConnectionChanges
     objects: ObjectChanges

@@ -100,11 +100,16 @@ _DIFF: dict[str, Any] = {
     "summary": {"connections": {"added": 1, "removed": 0, "changed": 0},
                 "objects": {"added": 1, "removed": 0, "changed": 0},
                 "highlights": {"external_exposure": 0, "cross_namespace": 0, "lost_ingress": 0,
-                               "lost_egress": 0, "lost_dns": 0}},
+                               "lost_egress": 0, "narrowed_egress": 0, "lost_dns": 0},
+                "via_services": 0},
     "highlights": {"external_exposure": [], "cross_namespace": [], "lost_ingress": [],
-                   "lost_egress": [], "lost_dns": []},
-    "connections": {"added": [{"from": _WEB, "to": _API, "ports": _TCP_8080}], "removed": [],
-                    "changed": []},
+                   "lost_egress": [], "narrowed_egress": [], "lost_dns": []},
+    "connections": {"added": [{"from": _WEB, "to": _API, "ports": _TCP_8080, "causes": [
+                        {"kind": "policy-added",
+                         "object": {"kind": "NetworkPolicy", "namespace": "shop",
+                                    "name": "api-from-web"},
+                         "details": ["ingress rule 0 peer 0"]}]}],
+                    "removed": [], "changed": [], "via_services": []},
     "objects": {"added": [{"kind": "NetworkPolicy", "namespace": "shop", "name": "api-from-web"}],
                 "removed": [], "changed": []},
 }  # fmt: skip
@@ -155,6 +160,43 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             "connections": [{"from": _WEB, "to": _API, "ports": _TCP_8080}],
         },
         "text": "from,to,ports\nshop/Deployment/web,shop/Deployment/api,TCP 8080\n",
+    },
+    ("get", "/v1/clusters/{cluster}/snapshots/{ref}/connectivity/summary"): {
+        "response": {
+            "cluster": "prod",
+            "version": 3,
+            "granularity": "workload",
+            "filter": {"port": None, "protocol": None},
+            "groups": [
+                {"key": "shop", "kind": "Namespace", "workloads": 2, "pods": 5},
+                {"key": "IPBlock", "kind": "IPBlock", "workloads": 1, "pods": 0},
+            ],
+            "cells": [
+                {
+                    "from": "shop",
+                    "to": "shop",
+                    "workload_pairs": 1,
+                    "connections": 1,
+                    "ports": _TCP_8080,
+                    "external": False,
+                    "dns": False,
+                }
+            ],
+            "connections": 1,
+        }
+    },
+    ("get", "/v1/clusters/{cluster}/snapshots/{ref}/connectivity/between"): {
+        "response": {
+            "cluster": "prod",
+            "version": 3,
+            "from": "shop",
+            "to": "shop",
+            "filter": {"port": None, "protocol": None},
+            "total": 1,
+            "limit": 100,
+            "next_cursor": None,
+            "connections": [{"from": _WEB, "to": _API, "ports": _TCP_8080}],
+        }
     },
     ("post", "/v1/clusters/{cluster}/snapshots/{ref}/reachability"): {
         "request": QUESTION_EXAMPLE,

@@ -11,7 +11,13 @@ a gated finding; 2 invalid input or usage.
 
 from __future__ import annotations
 
-from service.cli import analysis, capture, diffing, server  # noqa: F401  (they register commands)
+from service.cli import (  # noqa: F401  (they register commands)
+    analysis,
+    capture,
+    diffing,
+    github,
+    server,
+)
 from service.cli.app import app
 
 __all__ = ["app", "main"]

@@ -11,6 +11,7 @@ import typer
 from service.cli import progress
 from service.cli.app import (
     EXIT_DENIED,
+    ExcludeOption,
     HostNetworkOption,
     Paths,
     PodIPsOption,
@@ -41,6 +42,7 @@ def analyze(
     pod_ips_in_ipblocks: PodIPsOption = PodIPsInIPBlocks.MATCH,
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
     quiet: QuietOption = False,
+    exclude: ExcludeOption = None,
 ) -> None:
     """Print every allowed connection (json is exactly the API's connectivity shape)."""
     from service.engine.connectivity import connectivity_map
@@ -55,7 +57,7 @@ def analyze(
 
     quiet_if(quiet)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
-    cluster = load(paths).cluster  # the documents are freed before compiling
+    cluster = load(paths, exclude).cluster  # the documents are freed before compiling
     progress.stage("compiling")
     compiled = compile_snapshot(cluster, options)
     progress.stage("mapping")
@@ -96,6 +98,7 @@ def query(
     pod_ips_in_ipblocks: PodIPsOption = PodIPsInIPBlocks.MATCH,
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
     quiet: QuietOption = False,
+    exclude: ExcludeOption = None,
 ) -> None:
     """May --from open a connection to --to? Explains which policies and rules decide."""
     from service.engine.endpoints import EndpointError, EndpointNotFoundError
@@ -105,7 +108,7 @@ def query(
 
     quiet_if(quiet)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
-    manifests = load(paths)
+    manifests = load(paths, exclude)
     progress.stage("compiling")
     compiled = manifests.compile(options)
     progress.stop()
@@ -142,6 +145,7 @@ def lint(
     pod_ips_in_ipblocks: PodIPsOption = PodIPsInIPBlocks.MATCH,
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
     quiet: QuietOption = False,
+    exclude: ExcludeOption = None,
 ) -> None:
     """Find NetworkPolicy mistakes, explain each and suggest the fix.
 
@@ -153,7 +157,7 @@ def lint(
     from service.usecases.lint import lint_manifests
 
     quiet_if(quiet)
-    manifests = load(paths)
+    manifests = load(paths, exclude)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
     progress.stage("linting")
     try:

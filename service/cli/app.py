@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -65,6 +65,14 @@ Paths = Annotated[
         "standard input."
     ),
 ]
+ExcludeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude",
+        help="Skip paths matching this glob (repeatable): values.yaml, 'charts/*', "
+        "'**/kustomization.yaml'.",
+    ),
+]
 PodIPsOption = Annotated[
     PodIPsInIPBlocks,
     typer.Option(
@@ -102,21 +110,29 @@ def write(chunks: Iterable[str]) -> None:
     out.flush()
 
 
-def load(paths: list[Path], *, whole_bodies: bool = False) -> Manifests:
-    """Read and validate manifests (``-``: standard input, YAML or JSON); print every
-    problem and exit 2 when any is invalid."""
-    from service.engine.model import ManifestError
+def load(
+    paths: list[Path], exclude: list[str] | None = None, *, whole_bodies: bool = False
+) -> Manifests:
+    """Read and validate manifests (``-``: standard input, YAML or JSON) without the paths
+    matching ``exclude``; print every problem and exit 2 when any is invalid."""
     from service.usecases.manifests import load_bytes, load_paths
 
     from_stdin = [p for p in paths if str(p) == STDIN]
     if from_stdin and (len(paths) > 1):
         fail("- (standard input) cannot be combined with other files")
     progress.stage("reading manifests")
+    if from_stdin:
+        return checked(lambda: load_bytes(sys.stdin.buffer.read(), source="<stdin>"))
+    return checked(lambda: load_paths(paths, whole_bodies=whole_bodies, exclude=exclude or ()))
+
+
+def checked(read: Callable[[], Manifests]) -> Manifests:
+    """Run ``read``; print every problem and exit 2 when the input is invalid, else print
+    the warnings."""
+    from service.engine.model import ManifestError
+
     try:
-        if from_stdin:
-            manifests = load_bytes(sys.stdin.buffer.read(), source="<stdin>")
-        else:
-            manifests = load_paths(paths, whole_bodies=whole_bodies)
+        manifests = read()
     except ManifestError as error:
         for problem in error.problems:
             progress.message(f"error: {problem}")

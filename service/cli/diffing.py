@@ -1,5 +1,5 @@
-"""``diff`` (files, directories or a server's stored snapshots) and ``history`` (time
-travel over a server's versions)."""
+"""``diff`` (files, directories, git revisions of the current repository, or a server's
+stored snapshots) and ``history`` (time travel over a server's versions)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from service.cli import progress
 from service.cli.app import (
     EXIT_FAILED,
     STDIN,
+    ExcludeOption,
     HostNetworkOption,
     PodIPsOption,
     QuietOption,
     app,
+    checked,
     fail,
     load,
     quiet_if,
@@ -27,10 +29,14 @@ from service.engine.options import Granularity, HostNetworkPods, PodIPsInIPBlock
 from service.report.formats import DiffFormat, VerdictFormat
 
 if TYPE_CHECKING:
+    from service.engine.diff import Finding, SemanticDiff
+    from service.report.diff import DiffSide
     from service.usecases.manifests import Manifests
 
 
-def _diff_side(spec: str, token: str | None, timeout: float) -> tuple[Manifests, str]:
+def _diff_side(
+    spec: str, token: str | None, timeout: float, exclude: list[str]
+) -> tuple[Manifests, str]:
     """A file, a directory, ``-`` (standard input), or ``URL#CLUSTER@REF`` of a server
     (its stored objects)."""
     if spec == STDIN:
@@ -38,7 +44,7 @@ def _diff_side(spec: str, token: str | None, timeout: float) -> tuple[Manifests,
     if "#" not in spec or not spec.startswith(("http://", "https://")):
         if not Path(spec).exists():
             fail(f"{spec}: no such file or directory")
-        return load([Path(spec)]), spec
+        return load([Path(spec)], exclude), spec
     return _stored_side(spec, token, timeout)
 
 
@@ -69,10 +75,67 @@ def _stored_side(spec: str, token: str | None, timeout: float) -> tuple[Manifest
         fail(f"{spec}: the stored objects do not validate: {error}")
 
 
+def _parse_gates(fail_on: str | None) -> frozenset[Finding]:
+    from service.engine.diff import Finding
+
+    gates: set[Finding] = set()
+    for word in filter(None, (w.strip() for w in (fail_on or "").split(","))):
+        try:
+            gates.add(Finding(word))
+        except ValueError:
+            fail(f"--fail-on: unknown finding {word!r} (one of {', '.join(Finding)})")
+    return frozenset(gates)
+
+
+def _revision_side(ref: str, paths: list[str], exclude: list[str]) -> tuple[Manifests, str]:
+    """The manifests under ``paths`` at git revision ``ref`` of the current repository."""
+    from service.ingest.git import GitError, Revision
+    from service.usecases.manifests import load_sources
+
+    try:
+        revision = Revision.resolve(ref)
+        files, warnings = revision.files(paths, exclude)
+    except GitError as error:
+        fail(f"--base-ref/--head-ref {ref}: {error}")
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    return checked(lambda: load_sources(files)), f"{ref}"
+
+
+def _write_reports(
+    directory: Path, result: SemanticDiff, sides: tuple[DiffSide, DiffSide], comment: str
+) -> None:
+    """The comment, the full markdown report and the JSON report, for a CI job's artifact."""
+    from service.report.diff import iter_diff_json, render_markdown
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "comment.md").write_text(comment, encoding="utf-8")
+    full = render_markdown(result, *sides, limit=None, full_report="netreach-diff.json")
+    (directory / "netreach-diff.md").write_text(full, encoding="utf-8")
+    with (directory / "netreach-diff.json").open("w", encoding="utf-8") as out:
+        for chunk in iter_diff_json(result, *sides):
+            out.write(chunk)
+
+
 @app.command()
 def diff(
-    base: Annotated[str, typer.Argument(help="File, directory, - (stdin), or URL#CLUSTER@REF.")],
-    head: Annotated[str, typer.Argument(help="File, directory, - (stdin), or URL#CLUSTER@REF.")],
+    sides: Annotated[
+        list[str],
+        typer.Argument(
+            help="BASE HEAD: files, directories, - (stdin) or URL#CLUSTER@REF. With "
+            "--base-ref: the PATHs (files or directories) to read at both revisions.",
+            show_default=False,
+            metavar="BASE HEAD | PATH...",
+        ),
+    ],
+    base_ref: Annotated[
+        str | None,
+        typer.Option(help="Git revision of the current repository to read PATHs at (base)."),
+    ] = None,
+    head_ref: Annotated[
+        str | None,
+        typer.Option(help="Git revision for the head (default: the working tree)."),
+    ] = None,
     granularity: Annotated[
         Granularity, typer.Option(help="Endpoints: pods, workloads or namespaces.")
     ] = Granularity.WORKLOAD,
@@ -83,9 +146,24 @@ def diff(
         str | None,
         typer.Option(
             help="Exit 1 on these findings (comma-separated): external-exposure, lost-dns, "
-            "cross-namespace, lost-ingress, lost-egress, any (any connection change)."
+            "cross-namespace, lost-ingress, lost-egress, narrowed-egress, any (any "
+            "connection change)."
         ),
     ] = None,
+    max_length: Annotated[
+        int, typer.Option(help="Longest markdown, in characters (0: no limit).")
+    ] = 65_536,
+    full_report: Annotated[
+        str | None,
+        typer.Option(help="Where a reader finds what a cut comment leaves out (markdown)."),
+    ] = None,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write comment.md, netreach-diff.md (full) and netreach-diff.json here."
+        ),
+    ] = None,
+    exclude: ExcludeOption = None,
     token: Annotated[
         str | None, typer.Option(envvar="NETREACH_TOKEN", help="Bearer token for URL sides.")
     ] = None,
@@ -94,33 +172,51 @@ def diff(
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
     quiet: QuietOption = False,
 ) -> None:
-    """What does going from BASE to HEAD open or close? Exit 0: no gated finding, 1: a gated
-    finding (--fail-on), 2: invalid input."""
-    from service.engine.diff import Finding
+    """What does going from BASE to HEAD open or close, and which object changes did it?
+
+    netreach diff BASE HEAD, or netreach diff --base-ref main [--head-ref HEAD] PATH...
+    (the manifests under PATH at two revisions of this repository, no second checkout).
+    Exit 0: no gated finding, 1: a gated finding (--fail-on), 2: invalid input."""
     from service.engine.options import AnalysisOptions
+    from service.report.comment import DEFAULT_FULL_REPORT
     from service.report.diff import DiffSide, iter_diff_json, render_markdown
     from service.usecases.compare import diff_manifests
 
     quiet_if(quiet)
-    gates: set[Finding] = set()
-    for word in filter(None, (w.strip() for w in (fail_on or "").split(","))):
-        try:
-            gates.add(Finding(word))
-        except ValueError:
-            fail(f"--fail-on: unknown finding {word!r} (one of {', '.join(Finding)})")
-    if base == head == STDIN:
+    gates = _parse_gates(fail_on)
+    patterns = exclude or []
+    if base_ref is not None:
+        old, old_label = _revision_side(base_ref, sides, patterns)
+        if head_ref is not None:
+            new, new_label = _revision_side(head_ref, sides, patterns)
+        else:
+            missing = [p for p in sides if not Path(p).exists()]
+            if missing:
+                fail(f"{missing[0]}: no such file or directory")
+            new, new_label = load([Path(p) for p in sides], patterns), "working tree"
+    elif head_ref is not None:
+        fail("--head-ref needs --base-ref")
+    elif len(sides) != 2:
+        fail("give BASE and HEAD, or --base-ref REF and the PATHs to compare")
+    elif sides[0] == sides[1] == STDIN:
         fail("only one side can be - (standard input)")
-    old, old_label = _diff_side(base, token, timeout)
-    new, new_label = _diff_side(head, token, timeout)
+    else:
+        old, old_label = _diff_side(sides[0], token, timeout, patterns)
+        new, new_label = _diff_side(sides[1], token, timeout, patterns)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
     progress.stage("comparing")
     result = diff_manifests(old, new, granularity=granularity, options=options)
-    sides = DiffSide(old_label, {"source": old_label}), DiffSide(new_label, {"source": new_label})
+    labels = DiffSide(old_label, {"source": old_label}), DiffSide(new_label, {"source": new_label})
+    comment = render_markdown(
+        result, *labels, limit=max_length or None, full_report=full_report or DEFAULT_FULL_REPORT
+    )
+    if report_dir is not None:
+        _write_reports(report_dir, result, labels, comment)
     if output_format is DiffFormat.JSON:
-        write(iter_diff_json(result, *sides))
+        write(iter_diff_json(result, *labels))
     else:
-        write([render_markdown(result, *sides)])
-    gated = result.gated(frozenset(gates))
+        write([comment])
+    gated = result.gated(gates)
     if gated:
         progress.stop()
         listed = ", ".join(f"{finding.value} ({count})" for finding, count in gated.items())

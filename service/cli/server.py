@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from service.cli.app import EXIT_FAILED, EXIT_INVALID, Paths, app, fail, load
+from service.cli.app import EXIT_FAILED, EXIT_INVALID, ExcludeOption, Paths, app, fail, load
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -265,13 +265,14 @@ def push(
         list[str] | None, typer.Option(help="key=value label of the snapshot (repeatable).")
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the server.")] = 300.0,
+    exclude: ExcludeOption = None,
 ) -> None:
     """Validate manifests locally, then store them on a server as the cluster's next version.
 
     PATHS may be - to read the manifests from standard input."""
     from service.client import NetreachClient, NetreachError, UnreachableError
 
-    manifests = load(paths, whole_bodies=True)  # store the objects as they are
+    manifests = load(paths, exclude, whole_bodies=True)  # store the objects as they are
     body = json.dumps([document.body for document in manifests.documents]).encode()
     try:
         with NetreachClient(server, token=token, timeout=timeout) as api:

@@ -24,6 +24,7 @@ from service.engine.compile import CompiledCluster
 from service.engine.grouping import disjoint, egress_groups_by_target
 from service.engine.model import AddressRange, Direction, ObjectRef, PortSet
 from service.engine.options import Granularity
+from service.engine.ranges import RangeTable, merge_external
 from service.engine.tiers import tiered_class_connectivity
 
 Endpoint = ObjectRef | AddressRange
@@ -291,10 +292,13 @@ def connectivity_map(
     members = np.fromiter((m for g in groups for m in g), dtype=np.int64, count=int(indptr[-1]))
     src_ep, dst_ep, pid = _expand(src, dst, pid, indptr, members)
     distinct = src_ep != dst_ep
-    endpoints: list[Endpoint] = [*cluster_endpoints, *ranges]
     src_ep, dst_ep, pid = _union_duplicates(
-        src_ep[distinct], dst_ep[distinct], pid[distinct], portsets, len(endpoints)
+        src_ep[distinct], dst_ep[distinct], pid[distinct], portsets, base + len(ranges)
     )
+    table = RangeTable(base)
+    kept, src_ep, dst_ep = merge_external(base, ranges, table, src_ep, dst_ep, [pid])
+    pid = pid[kept]
+    endpoints: list[Endpoint] = [*cluster_endpoints, *table.ranges]
     rank = _ranks(endpoints)
     order = np.lexsort((rank[dst_ep], rank[src_ep]))
     return ConnectivityMap(
@@ -304,7 +308,7 @@ def connectivity_map(
 
 def _sort_key(endpoint: Endpoint) -> tuple[object, ...]:
     if isinstance(endpoint, AddressRange):
-        return (1, endpoint.version, endpoint.start, "", "")
+        return (1, endpoint.version, endpoint.start, endpoint.end, "")
     return (0, 0, endpoint.namespace, endpoint.kind, endpoint.name)
 
 

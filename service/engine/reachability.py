@@ -9,7 +9,7 @@ effects of the same shape.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from service.engine.compile import AnyRule, CompiledCluster, CompiledRule, RuleEffect
@@ -58,6 +58,8 @@ class Effect:
     peer: int | None  # index in from/to; None when the rule has no peers (matches all)
     ports: PortSet
     action: Action = Action.ALLOW
+    # named ports of the rule the destination does not define (rule 5), e.g. "TCP http"
+    missing_named_ports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,7 @@ class PairVerdict:
     ports: PortSet  # what is allowed, within what was asked
     egress: Side
     ingress: Side
+    route: tuple[str, ...] = ()  # towards a Service: port -> targetPort -> container port
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +134,11 @@ def _side(
             f"(host-network-pods={mode})",
         )  # fmt: skip
     evaluation = compiled.evaluate_side(direction, peer, compiled.peer_index(other))
-    effects = tuple(_effect(e, direction, compiled.peer_index(other)) for e in evaluation.effects)
+    destination = subject if direction is Direction.INGRESS else other
+    effects = tuple(
+        _with_missing_ports(_effect(e, direction, compiled.peer_index(other)), e, destination)
+        for e in evaluation.effects
+    )
     refs = tuple(p.policy.ref for p in evaluation.isolating)
     admin = [e for e in effects if e.tier is not Tier.NETWORK_POLICY]
     decided_by = ""
@@ -152,7 +159,7 @@ def _side(
         reason = (
             f"{name} is isolated for {word} by {listed}; "
             f"{len(matched)} rule(s) match {_describe(other)}{decided_by}; "
-            f"allowed: {evaluation.allowed}"
+            f"allowed: {evaluation.allowed}{_missing_ports_text(matched, destination)}"
         )
     else:
         reason = (
@@ -199,28 +206,13 @@ def _requested_ports(
     Towards a Service, ``port`` is a Service port (number or name), mapped to its
     targetPort on each backend. No port and no protocol: every port of every protocol."""
     if service is not None:
-        candidates = [
-            p
-            for p in service.ports
-            if protocol in (None, p.protocol) and (port is None or port in (p.port, p.name))
-        ]
-        if not candidates:
-            raise QueryError(
-                "port", f"Service {service.namespace}/{service.name} has no port {port}"
-            )
-        requested = PortSet.empty()
-        for candidate in candidates:
-            if isinstance(candidate.target, int):
-                requested = requested | PortSet.single(candidate.protocol, candidate.target)
-            elif isinstance(target, Pod):
-                number = target.named_port(candidate.target, candidate.protocol)
-                if number is not None:
-                    requested = requested | PortSet.single(candidate.protocol, number)
-        if not requested:
-            return requested, f"{target} does not define the Service's target port"
-        return requested, None
+        requested, _, note = _service_ports(service, target, port, protocol)
+        return requested, note
     if port is None:
         return (PortSet.all() if protocol is None else PortSet.protocol_all(protocol)), None
+    if isinstance(port, str) and protocol is None and isinstance(target, Pod):
+        # a named port without a protocol: the protocol the destination defines it for
+        protocol = next((p.protocol for p in target.ports if p.name == port), None)
     protocol = protocol or Protocol.TCP
     if isinstance(port, int):
         return PortSet.single(protocol, port), None
@@ -230,6 +222,51 @@ def _requested_ports(
     if number is None:
         return PortSet.empty(), f"{target} defines no {protocol.value} port named {port}"
     return PortSet.single(protocol, number), None
+
+
+def _service_ports(
+    service: Service,
+    target: Pod | IPAddress,
+    port: int | str | None,
+    protocol: Protocol | None,
+) -> tuple[PortSet, tuple[str, ...], str | None]:
+    """Towards a Service: the backend ports asked about, the chain from each Service port
+    to the backend's container port ("port 443 (https) -> targetPort https -> container
+    port 8443/TCP"), and a note when the backend does not define the target port."""
+    candidates = [
+        p
+        for p in service.ports
+        if protocol in (None, p.protocol) and (port is None or port in (p.port, p.name))
+    ]
+    if not candidates:
+        raise QueryError("port", f"Service {service.namespace}/{service.name} has no port {port}")
+    requested = PortSet.empty()
+    route: list[str] = []
+    missing: list[str] = []
+    for candidate in candidates:
+        named = f" ({candidate.name})" if candidate.name else ""
+        step = (
+            f"Service {service.namespace}/{service.name} port {candidate.port}{named} "
+            f"-> targetPort {candidate.target}"
+        )
+        number: int | None = None
+        if isinstance(candidate.target, int):
+            number = candidate.target
+        elif isinstance(target, Pod):
+            number = target.named_port(candidate.target, candidate.protocol)
+        if number is None:
+            missing.append(f"{candidate.protocol.value} {candidate.target}")
+            route.append(f"{step} -> not defined by {target}")
+            continue
+        requested = requested | PortSet.single(candidate.protocol, number)
+        route.append(f"{step} -> {target} container port {number}/{candidate.protocol.value}")
+    note = None
+    if not requested:
+        note = (
+            f"{target} does not define the Service's target port "
+            f"({', '.join(missing)}): no container port of that name"
+        )
+    return requested, tuple(route), note
 
 
 def check(
@@ -292,10 +329,75 @@ def _pair(
     requested, note = _requested_ports(dst.service, d, port, protocol)
     if note:
         notes.append(note)
+    route: tuple[str, ...] = ()
+    if dst.service is not None:
+        _, route, _ = _service_ports(dst.service, d, port, protocol)
     egress = _side(compiled, Direction.EGRESS, s, d)
     ingress = _side(compiled, Direction.INGRESS, d, s)
     if isinstance(s, Pod) and isinstance(d, Pod) and s.ref == d.ref:
         ports = requested  # a pod can always reach itself
     else:
         ports = egress.allowed & ingress.allowed & requested
-    return PairVerdict(str(s), str(d), bool(ports), ports, egress, ingress)
+    if isinstance(port, int) and protocol is None and dst.service is None:
+        other = _other_protocols(port, egress, ingress, bool(ports))
+        if other:
+            notes.append(other)
+    return PairVerdict(str(s), str(d), bool(ports), ports, egress, ingress, route)
+
+
+def _with_missing_ports(effect: Effect, source: RuleEffect, destination: Pod | IPAddress) -> Effect:
+    """``effect`` naming the rule's named ports that ``destination`` does not define."""
+    rule = source.rule
+    if not isinstance(rule, CompiledRule) or not rule.named_ports:
+        return effect
+    missing = tuple(
+        f"{protocol.value} {name}"
+        for name, protocol in rule.named_ports
+        if not isinstance(destination, Pod) or destination.named_port(name, protocol) is None
+    )
+    return replace(effect, missing_named_ports=missing) if missing else effect
+
+
+def _missing_ports_text(effects: list[Effect], destination: Pod | IPAddress) -> str:
+    """``; shop/web rule 0 names port http (TCP), which shop/api-1 does not define``."""
+    parts = []
+    for effect in effects:
+        for missing in effect.missing_named_ports:
+            protocol, _, name = missing.partition(" ")
+            where = (
+                "an external address never has named ports"
+                if not isinstance(destination, Pod)
+                else f"which {destination} does not define"
+            )
+            parts.append(
+                f"{effect.policy.namespace}/{effect.policy.name} {effect.direction.value.lower()} "
+                f"rule {effect.rule} names port {name} ({protocol}), {where}"
+            )
+    return "".join(f"; {p}" for p in parts)
+
+
+def _other_protocols(port: int, egress: Side, ingress: Side, tcp_allowed: bool) -> str | None:
+    """For a port asked without a protocol (TCP): the protocols whose verdict differs, and
+    the rules that allow them ("TCP 53 denied; UDP 53 allowed by kube-system/dns ...")."""
+    allowed = egress.allowed & ingress.allowed
+    differing = [
+        p for p in (Protocol.UDP, Protocol.SCTP) if allowed.contains(p, port) != tcp_allowed
+    ]
+    if not differing:
+        return None
+    parts = [f"TCP {port} {'allowed' if tcp_allowed else 'denied'} (a port without a "
+             "protocol means TCP)"]  # fmt: skip
+    for protocol in differing:
+        if not allowed.contains(protocol, port):
+            parts.append(f"{protocol.value} {port} denied")
+            continue
+        rules = [
+            f"{e.policy.namespace + '/' if e.policy.namespace else ''}{e.policy.name} "
+            f"{e.direction.value.lower()} rule {e.rule}"
+            for side in (egress, ingress)
+            for e in side.effects
+            if e.action is Action.ALLOW and e.ports.contains(protocol, port)
+        ]
+        by = f" by {', '.join(rules)}" if rules else " (no policy restricts it)"
+        parts.append(f"{protocol.value} {port} allowed{by}")
+    return "; ".join(parts)

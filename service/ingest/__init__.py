@@ -4,6 +4,14 @@ model."""
 
 from service.ingest.gc import paused_gc
 from service.ingest.limits import Limits
-from service.ingest.reader import read_bytes, read_paths
+from service.ingest.reader import excluded, is_manifest_name, read_bytes, read_paths, read_sources
 
-__all__ = ["Limits", "paused_gc", "read_bytes", "read_paths"]
+__all__ = [
+    "Limits",
+    "excluded",
+    "is_manifest_name",
+    "paused_gc",
+    "read_bytes",
+    "read_paths",
+    "read_sources",
+]

@@ -63,11 +63,18 @@ def _unchanged(body: dict[str, Any]) -> dict[str, Any]:
 class Collector:
     """Accumulates documents and problems for one read, enforcing the document limit."""
 
-    def __init__(self, limits: Limits, transform: Transform | None = None) -> None:
+    def __init__(
+        self, limits: Limits, transform: Transform | None = None, *, skip_foreign: bool = False
+    ) -> None:
         self.limits = limits
         self.transform: Transform = transform or _unchanged
         self.documents: list[Document] = []
         self.problems: list[Problem] = []
+        # Files of a repository hold more than manifests (Helm values, CI configs): with
+        # ``skip_foreign``, a mapping with neither apiVersion nor kind is skipped and
+        # counted per source instead of being an error.
+        self.skip_foreign = skip_foreign
+        self.skipped: dict[str | None, int] = {}
         self.empty = 0  # empty YAML documents read: they count toward the document limit
 
     def problem(self, problem: Problem) -> None:
@@ -117,6 +124,8 @@ class Collector:
             return
         if is_list(value):
             self._flatten(value.get("items") or [], origin, lines, items_transformed)
+        elif self.skip_foreign and "apiVersion" not in value and "kind" not in value:
+            self.skipped[origin.source] = self.skipped.get(origin.source, 0) + 1
         else:
             self.documents.append(Document(origin, self.transform(value)))
             if len(self.documents) + self.empty > self.limits.max_documents:
@@ -152,6 +161,17 @@ class Collector:
                         origin=item_origin,
                     )
                 )
+
+    def warnings(self) -> list[str]:
+        """One warning per source with skipped documents, naming it."""
+        out = []
+        for source, count in self.skipped.items():
+            what = "document" if count == 1 else "documents"
+            out.append(
+                f"skipped {source or 'input'}: {count} {what} without apiVersion and kind "
+                "(not a Kubernetes manifest)"
+            )
+        return out
 
     def finish(self) -> list[Document]:
         """The documents, or a ManifestError carrying every problem found."""

@@ -6,7 +6,8 @@ import os
 import re
 from codecs import BOM_UTF8
 from collections.abc import Iterator, Sequence
-from pathlib import Path
+from fnmatch import fnmatch
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Literal, Protocol
 
 from service.engine.model import Document, ManifestError, Problem
@@ -187,10 +188,47 @@ def _walk_error(error: OSError) -> None:
     raise error
 
 
-def manifest_files(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
+def is_manifest_name(name: str) -> bool:
+    """A file a directory walk reads: ``.yaml``, ``.yml`` or ``.json``, not hidden."""
+    return not name.startswith(".") and name.lower().endswith(MANIFEST_SUFFIXES)
+
+
+def excluded(path: str, patterns: Sequence[str]) -> bool:
+    """Whether ``path`` (``/``-separated) or one of its directories matches a glob.
+
+    A pattern matches the whole path (``charts/*/values.yaml``, ``**/values.yaml``), or its
+    end (``values.yaml``, ``kustomization.yaml``), or a directory on the way (``charts``).
+
+    >>> excluded("deploy/charts/web/values.yaml", ["values.yaml"])
+    True
+    >>> excluded("deploy/charts/web/templates/a.yaml", ["deploy/charts"])
+    True
+    >>> excluded("deploy/app.yaml", ["*.json", "charts"])
+    False
+    """
+    if not patterns:
+        return False
+    pure = PurePosixPath(path)
+    prefixes = [str(p) for p in reversed(pure.parents) if str(p) != "."]
+    for pattern in patterns:
+        pattern = pattern.rstrip("/")
+        if fnmatch(path, pattern) or pure.match(pattern):
+            return True
+        if pattern.startswith("**/") and pure.match(pattern[3:]):
+            return True
+        if any(fnmatch(prefix, pattern) or PurePosixPath(prefix).match(pattern)
+               for prefix in prefixes):  # fmt: skip
+            return True
+    return False
+
+
+def manifest_files(
+    paths: Sequence[str | Path], exclude: Sequence[str] = ()
+) -> list[tuple[Path, str]]:
     """The files to read, with the source name of each: files as given, and the manifest
     files (``.yaml``, ``.yml``, ``.json``) under directories, recursively, sorted, skipping
-    hidden files and directories (``.git``). Raises ManifestError naming missing paths."""
+    hidden files and directories (``.git``) and paths matching ``exclude`` (globs, matched
+    against the path as found). Raises ManifestError naming missing paths."""
     found: list[tuple[Path, str]] = []
     missing: list[Problem] = []
     for given in paths:
@@ -199,18 +237,23 @@ def manifest_files(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
             inside: list[Path] = []
             try:
                 for root, dirs, names in os.walk(path, onerror=_walk_error):
-                    dirs[:] = [d for d in dirs if not d.startswith(".")]
+                    dirs[:] = [
+                        d for d in dirs
+                        if not d.startswith(".") and not excluded(Path(root, d).as_posix(), exclude)
+                    ]  # fmt: skip
                     inside.extend(
                         Path(root, name)
                         for name in names
-                        if not name.startswith(".") and name.lower().endswith(MANIFEST_SUFFIXES)
+                        if is_manifest_name(name)
+                        and not excluded(Path(root, name).as_posix(), exclude)
                     )
             except OSError as error:
                 missing.append(Problem(f"{error.filename or path}: cannot list: {error.strerror}"))
             inside.sort(key=lambda file: file.relative_to(path).parts)
             found.extend((file, str(file)) for file in inside)
         elif path.exists():
-            found.append((path, str(given)))
+            if not excluded(Path(given).as_posix(), exclude):
+                found.append((path, str(given)))
         else:
             missing.append(Problem(f"{given}: no such file or directory"))
     if missing:
@@ -218,18 +261,49 @@ def manifest_files(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
     return found
 
 
+def read_sources(
+    sources: Sequence[tuple[str, bytes]],
+    limits: Limits = Limits(),
+    transform: Transform | None = None,
+    *,
+    warnings: list[str] | None = None,
+) -> list[Document]:
+    """Decode in-memory files (name, content), as :func:`read_paths` reads files: JSON by
+    the ``.json`` suffix, otherwise sniffed; documents without apiVersion and kind skipped
+    (each file named in ``warnings``)."""
+    total = sum(len(data) for _, data in sources)
+    if total > limits.max_bytes:
+        raise _too_large(total, limits)
+    out = Collector(limits, transform, skip_foreign=True)
+    with paused_gc():
+        for source, data in sources:
+            declared: Format | None = "json" if source.lower().endswith(".json") else None
+            try:
+                _read(out, source, declared, _Memory(data))
+            except StopReading as stop:
+                out.problem(stop.problem)
+    if warnings is not None:
+        warnings += out.warnings()
+    return out.finish()
+
+
 def read_paths(
     paths: Sequence[str | Path],
     limits: Limits = Limits(),
     transform: Transform | None = None,
+    *,
+    exclude: Sequence[str] = (),
+    warnings: list[str] | None = None,
 ) -> list[Document]:
     """Decode files, and manifest files under directories, into documents.
 
     ``Origin.source`` is each file's path as given (or as found under a given directory).
     ``max_bytes`` applies to all the files together. A file with a syntax error is reported
     and the other files are still read; every problem is raised in one ManifestError.
+    Documents with neither apiVersion nor kind (Helm values, CI configs) are skipped, and
+    each file that had some is named in ``warnings``.
     """
-    files = manifest_files(paths)
+    files = manifest_files(paths, exclude)
     sizes = []
     for path, source in files:
         try:
@@ -238,7 +312,7 @@ def read_paths(
             raise ManifestError([Problem(f"{source}: cannot read: {error.strerror}")]) from None
     if sum(sizes) > limits.max_bytes:
         raise _too_large(sum(sizes), limits)
-    out = Collector(limits, transform)
+    out = Collector(limits, transform, skip_foreign=True)
     budget = [limits.max_bytes]
     with paused_gc():
         for path, source in files:
@@ -248,6 +322,8 @@ def read_paths(
                 out.problem(stop.problem)
             except OSError as error:
                 out.problem(Problem(f"{source}: cannot read: {error.strerror or error}"))
+    if warnings is not None:
+        warnings += out.warnings()
     return out.finish()
 
 

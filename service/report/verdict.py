@@ -22,6 +22,11 @@ def _effect(effect: Effect) -> dict[str, Any]:
         "peer": effect.peer,
         "ports": effect.ports.to_api(),
         "action": effect.action.value,
+        **(
+            {"missing_named_ports": list(effect.missing_named_ports)}
+            if effect.missing_named_ports
+            else {}
+        ),
     }
 
 
@@ -44,6 +49,7 @@ def pair_to_api(pair: PairVerdict) -> dict[str, Any]:
         "allowed": pair.allowed,
         "ports": pair.ports.to_api(),
         "explanation": {"egress": _side(pair.egress), "ingress": _side(pair.ingress)},
+        **({"route": list(pair.route)} if pair.route else {}),
     }
 
 
@@ -75,8 +81,12 @@ def _side_text(side: Side) -> list[str]:
             if effect.policy.namespace
             else f"{effect.policy.kind}/{effect.policy.name}"
         )
+        missing = ""
+        if effect.missing_named_ports:
+            missing = f" (named port {', '.join(effect.missing_named_ports)} not defined)"
         lines.append(
             f"    - {policy} rule {effect.rule} ({peer}): {effect.action.value} {effect.ports}"
+            f"{missing}"
         )
     return lines
 
@@ -99,6 +109,7 @@ def verdict_to_text(verdict: Verdict, max_pairs: int = 20) -> str:
     for pair in verdict.pairs[:max_pairs]:
         mark = "allowed" if pair.allowed else "denied"
         lines.append(f"{pair.source} -> {pair.target}: {mark} ({pair.ports})")
+        lines += [f"  via {step}" for step in pair.route]
         lines += _side_text(pair.egress)
         lines += _side_text(pair.ingress)
     if len(verdict.pairs) > max_pairs:

@@ -13,15 +13,20 @@ from service.engine.connectivity import ConnectivityMap, connectivity_map
 from service.engine.diff import (
     ObjectKey,
     SemanticDiff,
+    attribute,
     diff_maps,
     diff_objects,
     dns_endpoints,
     index_bodies,
+    service_changes,
 )
 from service.engine.options import AnalysisOptions, Granularity
+from service.engine.parse.parser import API_VERSIONS
 from service.ingest.gc import paused_gc
 from service.usecases.errors import InvalidQueryError
 from service.usecases.manifests import Manifests
+
+ANALYSED_KINDS = frozenset(API_VERSIONS)
 
 
 def parse_granularity(text: str | None) -> Granularity:
@@ -34,6 +39,12 @@ def parse_granularity(text: str | None) -> Granularity:
             f"granularity {text!r} is not one of pod, workload, namespace",
             [{"field": "granularity"}],
         ) from None
+
+
+def analysed(bodies: Mapping[ObjectKey, Mapping[str, Any]]) -> dict[ObjectKey, Mapping[str, Any]]:
+    """Only the objects of kinds netreach analyses: others never appear in object diffs
+    (they are counted in the warnings when read)."""
+    return {key: body for key, body in bodies.items() if key.kind in ANALYSED_KINDS}
 
 
 def compare(
@@ -53,8 +64,10 @@ def compare(
             base_dns=dns_endpoints(base, granularity),
             head_dns=dns_endpoints(head, granularity),
         )
-        objects = diff_objects(base_bodies, head_bodies, keys)
-    return SemanticDiff(connections, objects)
+        objects = diff_objects(analysed(base_bodies), analysed(head_bodies), keys)
+        causes = attribute(connections, base, head, objects)
+        services = service_changes(base, head, objects, granularity)
+    return SemanticDiff(connections, objects, causes, services)
 
 
 def diff_manifests(

@@ -14,7 +14,7 @@ from service.engine.model import Cluster, Document
 from service.engine.options import AnalysisOptions
 from service.engine.parse import ParsedObjects, parse_documents
 from service.engine.parse.essentials import essentials
-from service.ingest import Limits, read_bytes, read_paths
+from service.ingest import Limits, read_bytes, read_paths, read_sources
 from service.ingest.gc import paused_gc
 
 
@@ -25,10 +25,11 @@ class Manifests:
     documents: list[Document]
     parsed: ParsedObjects
     cluster: Cluster
+    read_warnings: tuple[str, ...] = ()  # files skipped while reading (not manifests)
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        return self.cluster.warnings
+        return (*self.read_warnings, *self.cluster.warnings)
 
     def compile(self, options: AnalysisOptions | None = None) -> CompiledCluster:
         return compile_snapshot(self.cluster, options)
@@ -48,26 +49,43 @@ def compile_snapshot(cluster: Cluster, options: AnalysisOptions | None = None) -
     return compiled
 
 
-def from_documents(documents: list[Document]) -> Manifests:
+def from_documents(documents: list[Document], read_warnings: Sequence[str] = ()) -> Manifests:
     """Raises ManifestError (every problem at once) when any object is invalid."""
     with paused_gc():
         parsed = parse_documents(documents)
-        return Manifests(documents, parsed, build_cluster(parsed))
+        return Manifests(documents, parsed, build_cluster(parsed), tuple(read_warnings))
 
 
 def load_paths(
-    paths: Sequence[str | Path], limits: Limits | None = None, *, whole_bodies: bool = False
+    paths: Sequence[str | Path],
+    limits: Limits | None = None,
+    *,
+    whole_bodies: bool = False,
+    exclude: Sequence[str] = (),
 ) -> Manifests:
-    """Files and directories (recursive) of YAML/JSON manifests.
+    """Files and directories (recursive) of YAML/JSON manifests, without the paths matching
+    ``exclude`` (globs); documents that are no Kubernetes object (no apiVersion, no kind) are
+    skipped with a warning naming their file.
 
     Unless ``whole_bodies``, each object keeps only the fields the analysis reads (the
     documents then are not the files' full content): a 100,000-pod dump fits in a fraction
     of the memory.
     """
     transform = None if whole_bodies else essentials
+    warnings: list[str] = []
     with paused_gc():
-        documents = read_paths(paths, limits or Limits(), transform)
-    return from_documents(documents)
+        documents = read_paths(
+            paths, limits or Limits(), transform, exclude=exclude, warnings=warnings
+        )
+    return from_documents(documents, warnings)
+
+
+def load_sources(sources: Sequence[tuple[str, bytes]], limits: Limits | None = None) -> Manifests:
+    """In-memory files (name, bytes), read as :func:`load_paths` reads files."""
+    warnings: list[str] = []
+    with paused_gc():
+        documents = read_sources(sources, limits or Limits(), essentials, warnings=warnings)
+    return from_documents(documents, warnings)
 
 
 def load_bytes(

@@ -346,7 +346,7 @@ def test_head_where_there_is_no_get_is_405(client: httpx.Client, shop: str) -> N
     assert client.head(f"/v1/clusters/{shop}/snapshots/latest/reachability").status_code == 405
 
 
-def test_root_redirects_to_the_docs(client: httpx.Client) -> None:
+def test_root_redirects_to_the_web_view(client: httpx.Client) -> None:
     response = client.get("/", follow_redirects=False)
     assert response.status_code in (302, 307)
-    assert response.headers["location"] == "/docs"
+    assert response.headers["location"] == "/ui/"

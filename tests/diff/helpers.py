@@ -21,6 +21,12 @@ GOLDEN_CASES: dict[str, tuple[str | None, tuple[ObjectKey, ...]]] = {
     "widened-namespace-selector": ("widened-namespace-selector.yaml", ()),
     "removed-dns-rule": (None, (ObjectKey("NetworkPolicy", "shop", "allow-dns"),)),
     "new-ipblock-anywhere": ("new-ipblock-anywhere.yaml", ()),
+    "default-deny-egress-without-dns": ("default-deny-egress-without-dns.yaml", ()),
+    "namespace-relabel": ("namespace-relabel.yaml", ()),
+    "renamed-container-port": ("renamed-container-port.yaml", ()),
+    "relabelled-pods": ("relabelled-pods.yaml", ()),
+    "retargeted-service": ("retargeted-service.yaml", ()),
+    "deleted-policy": (None, (ObjectKey("NetworkPolicy", "shop", "api"),)),
 }
 
 

@@ -155,3 +155,33 @@ def test_cli_against_the_server(server: tuple[str, dict[str, str]], tmp_path: Pa
     assert "DENIED" in denied.stdout
     unauthorised = runner.invoke(app, ["diff", f"{base_url}#prod@1", f"{base_url}#prod@2"])
     assert unauthorised.exit_code == 2
+
+
+def test_stored_diffs_and_what_ifs_name_the_causes(server: tuple[str, dict[str, str]]) -> None:
+    with _client(server) as client:
+        body = client.get("/v1/clusters/prod/diff", params={"base": "1", "head": "2"}).json()
+        [added] = body["connections"]["added"]
+        assert added["causes"] == [
+            {"kind": "policy-edited",
+             "object": {"kind": "NetworkPolicy", "namespace": "shop", "name": "web"},
+             "details": ["ingress rule 1 added"]}
+        ]  # fmt: skip
+        response = client.post(
+            "/v1/clusters/prod/snapshots/1/what-if",
+            json={"delete": [{"kind": "NetworkPolicy", "namespace": "shop", "name": "allow-dns"}]},
+        )
+        assert response.status_code == 200, response.text
+        removed = response.json()["connections"]["removed"]
+        assert removed
+        for row in removed:
+            assert row["causes"] == [
+                {"kind": "policy-removed",
+                 "object": {"kind": "NetworkPolicy", "namespace": "shop", "name": "allow-dns"},
+                 "details": ["egress rule 0 peer 0"]}
+            ]  # fmt: skip
+        md = client.post(
+            "/v1/clusters/prod/snapshots/1/what-if",
+            json={"delete": [{"kind": "NetworkPolicy", "namespace": "shop", "name": "allow-dns"}],
+                  "format": "md"},
+        ).text  # fmt: skip
+        assert "**`shop/NetworkPolicy/allow-dns` (removed: egress rule 0 peer 0)**: closed" in md

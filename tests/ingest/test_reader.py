@@ -557,8 +557,8 @@ def test_missing_paths_are_named(tmp_path: Path) -> None:
 
 
 def test_size_limit_applies_across_files(tmp_path: Path) -> None:
-    write(tmp_path, "a.yaml", "".join(f"k{i}: A\n" for i in range(10)))
-    write(tmp_path, "b.yaml", "".join(f"k{i}: B\n" for i in range(10)))
+    write(tmp_path, "a.yaml", "kind: A\n" + "".join(f"k{i}: A\n" for i in range(9)))
+    write(tmp_path, "b.yaml", "kind: B\n" + "".join(f"k{i}: B\n" for i in range(9)))
     assert len(read_paths([tmp_path], Limits(max_bytes=200))) == 2
     with pytest.raises(ManifestError) as caught:
         read_paths([tmp_path], Limits(max_bytes=100))

@@ -160,6 +160,10 @@ def summary(
     response_model_by_alias=True,
     responses=responses(401, 403, 404, 422),
     summary="The workload connections of one namespace pair (one matrix cell), paginated",
+    description="The rows of the workload connectivity map whose source is in `from` and "
+    "whose target is in `to` (`IPBlock`: external addresses), with the same `port` and "
+    "`protocol` filters as the summary. Pages are bound to the version the first page "
+    "answered.",
 )
 def between(
     record: ReadSnapshot,

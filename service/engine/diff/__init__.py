@@ -1,6 +1,8 @@
 """Semantic diffs: of two connectivity maps (connections added, removed, changed, and the
 highlights), and of two sets of objects (added, removed, changed fields). Pure functions."""
 
+from service.engine.diff.attribution import attribute
+from service.engine.diff.causes import Cause, CauseKind, Causes, CauseSet, merge_causes
 from service.engine.diff.connections import (
     ChangedRows,
     ConnectivityDiff,
@@ -21,8 +23,13 @@ from service.engine.diff.objects import (
 )
 from service.engine.diff.representatives import ip_starts, reduced, representatives
 from service.engine.diff.semantic import Finding, SemanticDiff
+from service.engine.diff.services import ServiceChange, service_changes
 
 __all__ = [
+    "Cause",
+    "CauseKind",
+    "CauseSet",
+    "Causes",
     "ChangedRows",
     "ConnectivityDiff",
     "Finding",
@@ -32,6 +39,8 @@ __all__ = [
     "ObjectKey",
     "Rows",
     "SemanticDiff",
+    "ServiceChange",
+    "attribute",
     "changed_fields",
     "diff_maps",
     "diff_objects",
@@ -39,7 +48,9 @@ __all__ = [
     "endpoint_of",
     "index_bodies",
     "ip_starts",
+    "merge_causes",
     "object_key",
     "reduced",
     "representatives",
+    "service_changes",
 ]

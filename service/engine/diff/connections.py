@@ -18,9 +18,16 @@ Highlights, on top:
   (added or widened connections);
 * ``cross_namespace``: new paths (added pairs) between endpoints of different namespaces;
 * ``lost_ingress`` / ``lost_egress``: endpoints present on both sides that had at least one
-  incoming (outgoing) connection in the base and have none in the head;
+  incoming (outgoing) connection in the base and have none in the head ("lost all");
+* ``narrowed_egress``: endpoints present on both sides that lost some of their egress (a
+  connection removed, or ports taken from one) and still have some;
 * ``lost_dns``: endpoints present on both sides that could reach a kube-dns endpoint on
-  UDP 53 or TCP 53 in the base and can reach none on either in the head.
+  UDP 53 in the base and cannot in the head, or likewise on TCP 53 (either one lost is
+  lost DNS: resolvers fall back from one to the other).
+
+External addresses count as endpoints, not pieces: each cluster endpoint's external peers
+are merged per direction (:mod:`service.engine.ranges`), and ``external_exposure`` counts
+the cluster endpoints exposed.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from service.engine.compile import CompiledCluster
 from service.engine.connectivity import ConnectivityMap, Endpoint, IntArray
 from service.engine.model import AddressRange, ObjectRef, PortSet
 from service.engine.options import Granularity
+from service.engine.ranges import RangeTable, merge_external
 
 KUBE_DNS_LABEL = ("k8s-app", "kube-dns")
 DNS_PORT = 53
@@ -90,13 +98,20 @@ class Highlights:
     lost_ingress: tuple[int, ...]
     lost_egress: tuple[int, ...]
     lost_dns: tuple[int, ...]
+    narrowed_egress: tuple[int, ...] = ()
+
+    @property
+    def exposed(self) -> tuple[int, ...]:
+        """The cluster endpoints newly reachable from outside (each counted once)."""
+        return tuple(np.unique(self.external_exposure.targets).tolist())
 
     def counts(self) -> dict[str, int]:
         return {
-            "external_exposure": len(self.external_exposure),
+            "external_exposure": len(self.exposed),
             "cross_namespace": len(self.cross_namespace),
             "lost_ingress": len(self.lost_ingress),
             "lost_egress": len(self.lost_egress),
+            "narrowed_egress": len(self.narrowed_egress),
             "lost_dns": len(self.lost_dns),
         }
 
@@ -298,25 +313,62 @@ def diff_maps(
     exposure = _exposure(refs, ports, added, changed)
     cross = _cross_namespace(endpoints, refs, added)
     lost_ingress, lost_egress = _lost_traffic(size, refs, present, old, new)
-    dns = _dns_reach(size, refs, ports)
-    lost_dns = np.flatnonzero(
-        present & dns(old, _ids(table, base_dns)) & ~dns(new, _ids(table, head_dns))
-    )
+    narrowed_egress = _narrowed_egress(refs, present, ports, new, removed, changed)
+    lost_dns = np.zeros(refs, dtype=bool)
+    for protocol in ("UDP", "TCP"):
+        dns = _dns_reach(refs, ports, protocol)
+        lost_dns |= dns(old, _ids(table, base_dns)) & ~dns(new, _ids(table, head_dns))
+    lost_dns = np.flatnonzero(present & lost_dns)
 
     merged, endpoints = _merge_pieces(refs, endpoints, added, removed, changed)
+    pieces = [e for e in endpoints[refs:] if isinstance(e, AddressRange)]
+    ranges = RangeTable(refs)
+
+    def per_endpoint(rows: Rows) -> Rows:
+        kept, src, dst = merge_external(
+            refs, pieces, ranges, rows.sources, rows.targets, [rows.ports]
+        )
+        return Rows(src, dst, rows.ports[kept])
+
+    def per_endpoint_changed(rows: ChangedRows) -> ChangedRows:
+        kept, src, dst = merge_external(
+            refs, pieces, ranges, rows.sources, rows.targets, [rows.before, rows.after]
+        )
+        return ChangedRows(src, dst, rows.before[kept], rows.after[kept])
+
+    merged_added = per_endpoint(_remap(added, merged, refs))
+    merged_removed = per_endpoint(_remap(removed, merged, refs))
+    merged_changed = per_endpoint_changed(_remap_changed(changed, merged, refs))
+    merged_exposure = per_endpoint(_remap(exposure, merged, refs))
+    order = sorted(
+        ranges.ids.items(), key=lambda item: (item[0].version, item[0].start, item[0].end)
+    )
+    renumber = np.arange(refs + len(order), dtype=np.int64)
+    for position, (_, old_id) in enumerate(order):
+        renumber[old_id] = refs + position
+
+    def ids(rows: Rows) -> Rows:
+        return Rows(renumber[rows.sources], renumber[rows.targets], rows.ports)
+
     diff = ConnectivityDiff(
         base.granularity,
-        tuple(endpoints),
+        (*endpoints[:refs], *(span for span, _ in order)),
         tuple(ports.table()),
-        _remap(added, merged, refs),
-        _remap(removed, merged, refs),
-        _remap_changed(changed, merged, refs),
+        ids(merged_added),
+        ids(merged_removed),
+        ChangedRows(
+            renumber[merged_changed.sources],
+            renumber[merged_changed.targets],
+            merged_changed.before,
+            merged_changed.after,
+        ),
         Highlights(
-            _remap(exposure, merged, refs),
+            ids(merged_exposure),
             cross,
             tuple(lost_ingress.tolist()),
             tuple(lost_egress.tolist()),
             tuple(lost_dns.tolist()),
+            tuple(narrowed_egress.tolist()),
         ),
     )
     return _sorted(diff)
@@ -394,12 +446,37 @@ def _lost_traffic(
     )
 
 
-def _dns_reach(size: int, refs: int, ports: _PortTable) -> Callable[[_Keyed, IntArray], BoolArray]:
+def _narrowed_egress(
+    refs: int,
+    present: BoolArray,
+    ports: _PortTable,
+    new: _Keyed,
+    removed: Rows,
+    changed: ChangedRows,
+) -> IntArray:
+    """Endpoints that lost some egress (a connection removed, or some of its ports) but not
+    all of it."""
+    losing = np.zeros(refs, dtype=bool)
+    gone = removed.sources[removed.sources < refs]
+    losing[gone] = True
     table = ports.table()
-    serves_dns = np.array(
-        [p.contains("UDP", DNS_PORT) or p.contains("TCP", DNS_PORT) for p in table] or [False],
-        dtype=bool,
-    )
+    for source, before, after in zip(
+        changed.sources.tolist(), changed.before.tolist(), changed.after.tolist(), strict=True
+    ):
+        if source < refs and not losing[source] and not table[before].issubset(table[after]):
+            losing[source] = True
+    still = np.zeros(refs, dtype=bool)
+    kept = new.sources[new.sources < refs]
+    still[kept] = True
+    return np.flatnonzero(present & losing & still)
+
+
+def _dns_reach(
+    refs: int, ports: _PortTable, protocol: str
+) -> Callable[[_Keyed, IntArray], BoolArray]:
+    """Which cluster endpoints reach one of ``dns`` on ``protocol`` port 53."""
+    table = ports.table()
+    serves_dns = np.array([p.contains(protocol, DNS_PORT) for p in table] or [False], dtype=bool)
 
     def reaching(keyed: _Keyed, dns: IntArray) -> BoolArray:
         reach = np.zeros(refs, dtype=bool)
@@ -544,6 +621,7 @@ def _sorted(diff: ConnectivityDiff) -> ConnectivityDiff:
             h.lost_ingress,
             h.lost_egress,
             h.lost_dns,
+            h.narrowed_egress,
         ),
     )
 

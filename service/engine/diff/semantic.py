@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
+from service.engine.diff.causes import Causes
 from service.engine.diff.connections import ConnectivityDiff
 from service.engine.diff.objects import ObjectDiff
+from service.engine.diff.services import ServiceChange
 
 
 class Finding(StrEnum):
@@ -16,29 +18,37 @@ class Finding(StrEnum):
     CROSS_NAMESPACE = "cross-namespace"  # a new path between namespaces
     LOST_INGRESS = "lost-ingress"  # an endpoint that lost all its ingress
     LOST_EGRESS = "lost-egress"  # an endpoint that lost all its egress
-    LOST_DNS = "lost-dns"  # an endpoint that can no longer reach kube-dns on port 53
-    ANY = "any"  # any connection added, removed or changed
+    NARROWED_EGRESS = "narrowed-egress"  # an endpoint that lost some of its egress, not all
+    LOST_DNS = "lost-dns"  # an endpoint that lost UDP 53 or TCP 53 to kube-dns
+    ANY = "any"  # any connection added, removed or changed (through a Service too)
 
 
 @dataclass(frozen=True, slots=True)
 class SemanticDiff:
     connections: ConnectivityDiff
     objects: ObjectDiff
+    causes: Causes | None = field(default=None)  # why each connection changed
+    services: tuple[ServiceChange, ...] = ()  # reach into Services that were retargeted
+
+    @property
+    def why(self) -> Causes:
+        return self.causes if self.causes is not None else Causes.none(self.connections)
 
     @property
     def is_empty(self) -> bool:
-        return self.connections.is_empty and self.objects.is_empty
+        return self.connections.is_empty and self.objects.is_empty and not self.services
 
     def findings(self) -> dict[Finding, int]:
         """How many of each finding (``any``: connections added, removed or changed)."""
         h = self.connections.highlights
         return {
-            Finding.EXTERNAL_EXPOSURE: len(h.external_exposure),
+            Finding.EXTERNAL_EXPOSURE: len(h.exposed),
             Finding.CROSS_NAMESPACE: len(h.cross_namespace),
             Finding.LOST_INGRESS: len(h.lost_ingress),
             Finding.LOST_EGRESS: len(h.lost_egress),
+            Finding.NARROWED_EGRESS: len(h.narrowed_egress),
             Finding.LOST_DNS: len(h.lost_dns),
-            Finding.ANY: sum(self.connections.counts().values()),
+            Finding.ANY: sum(self.connections.counts().values()) + len(self.services),
         }
 
     def gated(self, fail_on: frozenset[Finding]) -> dict[Finding, int]:

@@ -1,0 +1,71 @@
+"""Cells: the peers one subject's rules treat alike, so that each distinct (class, cell)
+pair is evaluated once however many connections it explains."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from service.engine.compile import CompiledCluster
+from service.engine.connectivity import IntArray
+from service.engine.model import Direction
+
+
+class Cells:
+    """Per (direction, subject class) of one compilation: which peers its rules' peers treat
+    alike. Two peers of one cell match exactly the same peers of the same rules, so they get
+    the same effects (up to the destination's named ports, which are keyed separately)."""
+
+    def __init__(self, compiled: CompiledCluster) -> None:
+        self.compiled = compiled
+        self._bytes = (compiled.peer_count + 7) // 8
+        named: dict[object, int] = {}
+        self.named_id = np.array(
+            [named.setdefault(compiled.named_ports_of(p), len(named))
+             for p in range(compiled.peer_count)] or [0],
+            dtype=np.int64,
+        )  # fmt: skip
+
+    def _peer_sets(self, direction: Direction, subject: int) -> list[int]:
+        compiled = self.compiled
+        if not compiled.is_subject(subject):
+            return []
+        rules: list[Any] = list(compiled.admin_rules[direction][subject])
+        for policy in compiled.applied[direction][subject]:
+            rules += policy.rules(direction)
+        rules += compiled.baseline_rules[direction][subject]
+        return [bits for rule in rules for bits in rule.peer_bits]
+
+    def _members(self, bits: int) -> npt.NDArray[np.uint8]:
+        raw = np.frombuffer(bits.to_bytes(self._bytes, "little"), dtype=np.uint8)
+        return np.unpackbits(raw, bitorder="little")
+
+    def lookup(self, direction: Direction, subjects: IntArray, others: IntArray) -> IntArray:
+        """For each ``subjects[i]``, the cell of ``others[i]``: cells of one subject are
+        equal exactly when the peers match the same rule peers (special peers keep their
+        negative code; absent subjects give -1)."""
+        out = np.full(len(subjects), -1, dtype=np.int64)
+        if not len(subjects):
+            return out
+        order = np.argsort(subjects, kind="stable")
+        unique, starts = np.unique(subjects[order], return_index=True)
+        ends = np.r_[starts[1:], len(order)]
+        for subject, lo, hi in zip(unique.tolist(), starts.tolist(), ends.tolist(), strict=True):
+            if subject < 0:
+                continue
+            rows = order[lo:hi]
+            peers = others[rows]
+            at = np.maximum(peers, 0)
+            key = np.zeros(len(rows), dtype=np.int64)
+            width = 0
+            for bits in self._peer_sets(direction, subject):
+                key = key * 2 + self._members(bits)[at]
+                width += 1
+                if width == 62:  # compact before the key overflows
+                    _, key = np.unique(key, return_inverse=True)
+                    key = key.reshape(-1).astype(np.int64)
+                    width = int(key.max(initial=0)).bit_length()
+            out[rows] = np.where(peers >= 0, key, peers)
+        return out

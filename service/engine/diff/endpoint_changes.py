@@ -1,0 +1,199 @@
+"""The diff's endpoints on both sides: representative pods (or addresses) in each
+compilation, and what changed about an endpoint (labels, its namespace's labels, named
+container ports, presence) to resolve the causes that depend on it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from service.engine.compile import CompiledCluster
+from service.engine.diff.causes import Cause, CauseKind
+from service.engine.diff.connections import ConnectivityDiff, endpoint_of
+from service.engine.diff.objects import ObjectDiff, ObjectKey
+from service.engine.diff.verdicts import Relative, Role
+from service.engine.model import AddressRange, ObjectRef, Pod
+
+MAX_REPRESENTATIVES = 8  # pods (or addresses) evaluated per endpoint
+ABSENT = -1  # an endpoint with no pod on that side
+UNMODELLED = -2  # an address of an IP version that side never mentions
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSide:
+    classes: list[int]
+    pods: list[Pod]
+
+
+def cluster_endpoints(compiled: CompiledCluster, granularity: Any) -> dict[ObjectRef, EndpointSide]:
+    found: dict[ObjectRef, EndpointSide] = {}
+    for cls in compiled.classes:
+        seen: set[ObjectRef] = set()
+        for index in cls.pods:
+            pod = compiled.pods[index]
+            ref = endpoint_of(pod.ref, pod.workload, granularity)
+            if ref in seen:
+                continue
+            seen.add(ref)
+            side = found.get(ref)
+            if side is None:
+                side = found[ref] = EndpointSide([], [])
+            if len(side.classes) < MAX_REPRESENTATIVES:
+                side.classes.append(cls.index)
+                side.pods.append(pod)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointChange:
+    """What differs about one cluster endpoint between the sides (its representatives)."""
+
+    object: ObjectKey
+    labels: tuple[str, ...]  # the label keys that differ
+    namespace: ObjectKey
+    namespace_labels: tuple[str, ...]
+    ports: tuple[str, ...]  # the named ports that differ
+    addresses: bool
+
+
+def _differing(old: Mapping[str, str], new: Mapping[str, str]) -> tuple[str, ...]:
+    return tuple(
+        f"{k}: {old.get(k, '-')} -> {new.get(k, '-')}"
+        for k in sorted(set(old) | set(new))
+        if old.get(k) != new.get(k)
+    )
+
+
+def _named(pod: Pod) -> dict[str, str]:
+    return {p.name: f"{p.protocol.value} {p.port}" for p in pod.ports if p.name is not None}
+
+
+class Endpoints:
+    """Representatives of the diff's endpoints in each compilation."""
+
+    def __init__(
+        self,
+        diff: ConnectivityDiff,
+        base: CompiledCluster,
+        head: CompiledCluster,
+        objects: ObjectDiff,
+    ) -> None:
+        self.base, self.head, self.diff = base, head, diff
+        touched = {*objects.added, *objects.removed, *(c.key for c in objects.changed)}
+        self.touched = touched
+        old = cluster_endpoints(base, diff.granularity)
+        new = cluster_endpoints(head, diff.granularity)
+        pairs: list[list[tuple[int, int]]] = []
+        self.sides: list[tuple[EndpointSide | None, EndpointSide | None]] = []
+        for endpoint in diff.endpoints:
+            if isinstance(endpoint, AddressRange):
+                pairs.append(self._addresses(endpoint))
+                self.sides.append((None, None))
+                continue
+            before, after = old.get(endpoint), new.get(endpoint)
+            self.sides.append((before, after))
+            pairs.append(self._pods(before, after))
+        self.indptr = np.zeros(len(pairs) + 1, dtype=np.int64)
+        self.indptr[1:] = np.cumsum([len(p) for p in pairs])
+        flat = [pair for group in pairs for pair in group]
+        self.base_peer = np.array([p[0] for p in flat] or [0], dtype=np.int64)
+        self.head_peer = np.array([p[1] for p in flat] or [0], dtype=np.int64)
+        self._changes: dict[int, EndpointChange | None] = {}
+
+    def _pods(
+        self, before: EndpointSide | None, after: EndpointSide | None
+    ) -> list[tuple[int, int]]:
+        found: dict[tuple[int, int], None] = {}
+        for pod in [*(after.pods if after else []), *(before.pods if before else [])]:
+            found[(self._class(self.base, pod, before), self._class(self.head, pod, after))] = None
+        return list(found)[:MAX_REPRESENTATIVES] or [(ABSENT, ABSENT)]
+
+    @staticmethod
+    def _class(compiled: CompiledCluster, pod: Pod, side: EndpointSide | None) -> int:
+        if side is None:
+            return ABSENT
+        same = compiled.pod(pod.namespace, pod.name)
+        return compiled.class_of(same).index if same is not None else side.classes[0]
+
+    def _addresses(self, span: AddressRange) -> list[tuple[int, int]]:
+        starts = {span.start}
+        for compiled in (self.base, self.head):
+            for piece in compiled.pieces:
+                if piece.version == span.version and span.start < piece.start <= span.end:
+                    starts.add(piece.start)
+        found: dict[tuple[int, int], None] = {}
+        for start in sorted(starts):
+            address = AddressRange(span.version, start, start).first
+            found[(self._piece(self.base, address), self._piece(self.head, address))] = None
+        return list(found)[:MAX_REPRESENTATIVES]
+
+    @staticmethod
+    def _piece(compiled: CompiledCluster, address: Any) -> int:
+        piece = compiled.piece_of(address)
+        return UNMODELLED if piece is None else piece
+
+    def presence(self, endpoint: int) -> Cause | None:
+        """An endpoint added or removed (None: on both sides, or external)."""
+        before, after = self.sides[endpoint]
+        ref = self.diff.endpoints[endpoint]
+        if not isinstance(ref, ObjectRef) or (before is None) == (after is None):
+            return None
+        kind = CauseKind.ENDPOINT_ADDED if before is None else CauseKind.ENDPOINT_REMOVED
+        return Cause(self._object(ref, (after or before)), kind)  # type: ignore[arg-type]
+
+    def _object(self, ref: ObjectRef, side: EndpointSide) -> ObjectKey:
+        """The object to name for an endpoint: the workload, or the pod, whichever changed."""
+        if ref.kind == "Namespace":
+            return ObjectKey("Namespace", "", ref.name)
+        key = ObjectKey(ref.kind, ref.namespace, ref.name)
+        if key in self.touched or not side.pods:
+            return key
+        pod = side.pods[0]
+        pod_key = ObjectKey("Pod", pod.namespace, pod.name)
+        return pod_key if pod_key in self.touched else key
+
+    def change(self, endpoint: int) -> EndpointChange | None:
+        if endpoint in self._changes:
+            return self._changes[endpoint]
+        found = None
+        before, after = self.sides[endpoint]
+        ref = self.diff.endpoints[endpoint]
+        if isinstance(ref, ObjectRef) and before and after and before.pods and after.pods:
+            old, new = before.pods[0], after.pods[0]
+            old_ns = self.base.namespaces.get(old.namespace)
+            new_ns = self.head.namespaces.get(new.namespace)
+            found = EndpointChange(
+                self._object(ref, after),
+                _differing(old.labels, new.labels),
+                ObjectKey("Namespace", "", new.namespace),
+                _differing(old_ns.labels if old_ns else {}, new_ns.labels if new_ns else {}),
+                _differing(_named(old), _named(new)),
+                old.ips != new.ips,
+            )
+        self._changes[endpoint] = found
+        return found
+
+    def resolve(self, relative: Relative, endpoint: int) -> Cause | None:
+        change = self.change(endpoint)
+        if change is None:
+            return None
+        if relative.role is Role.DESTINATION_PORTS:
+            if change.ports:
+                return Cause(change.object, CauseKind.PORTS_CHANGED, change.ports)
+        elif relative.role is Role.SUBJECT_PODS:
+            if change.labels:
+                return Cause(change.object, CauseKind.POD_RELABELLED, change.labels)
+        else:
+            if relative.namespaces and change.namespace_labels:
+                return Cause(change.namespace, CauseKind.NAMESPACE_RELABELLED,
+                             change.namespace_labels)  # fmt: skip
+            if relative.pods and change.labels:
+                return Cause(change.object, CauseKind.POD_RELABELLED, change.labels)
+            if relative.addresses and change.addresses:
+                return Cause(change.object, CauseKind.ENDPOINT_CHANGED, ("addresses",))
+        if change.object in self.touched:
+            return Cause(change.object, CauseKind.ENDPOINT_CHANGED)
+        return None
