@@ -7,7 +7,7 @@ BENCH_DIR ?= .bench
 SIZES ?= S M L
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check lint typecheck format bench bench-api bench-capture bench-ui screenshots bench-review clean
+.PHONY: help install run test check lint typecheck format bench bench-api bench-peer bench-capture bench-ui screenshots bench-review clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,11 +41,16 @@ test: lint typecheck ## everything CI runs: lint, types, contracts, then the tes
 
 check: test ## alias of test: exactly what CI runs
 
-bench: $(STAMP) ## engine benchmarks on generated clusters S, M, L (SIZES="S M" to limit)
+bench: $(STAMP) ## engine, whole CLI processes, stored diffs and what-if on S, M, L (SIZES="S M" to limit)
 	$(BIN)/python -m bench.engine --sizes $(SIZES) --data $(BENCH_DIR)
+	$(BIN)/python -m bench.process --sizes $(SIZES) --data $(BENCH_DIR)
+	$(BIN)/python -m bench.stored --sizes $(SIZES) --data $(BENCH_DIR)
 
 bench-api: $(STAMP) ## service over HTTP: upload, maps, storage, and 200 queries/s for 60 s (1, 2 workers; SQLite, PostgreSQL)
 	$(BIN)/python -m bench.service --data $(BENCH_DIR)
+
+bench-peer: $(STAMP) ## netreach against network-config-analyzer 2.1.0 (own virtualenv) on S as YAML
+	$(BIN)/python -m bench.peer --data $(BENCH_DIR)
 
 bench-capture: $(STAMP) ## netreach capture of generated clusters from the fake API server (SIZES="S M")
 	$(BIN)/python -m bench.capture --sizes $(filter-out L,$(SIZES)) --data $(BENCH_DIR)

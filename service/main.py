@@ -37,6 +37,7 @@ from service.store import TokenRepository, make_engine, make_session_factory
 from service.store.migrate import head_revision, upgrade
 from service.ui.router import mount_ui
 from service.usecases.cache import LRUCache
+from service.usecases.cluster_cache import ClusterCache
 from service.usecases.snapshots import Analyzer
 
 log = structlog.get_logger("netreach")
@@ -118,7 +119,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         session_factory = make_session_factory(engine)
         await run_in_threadpool(_refuse_open_start, settings, session_factory)
         analyzer = Analyzer(
-            cache_size=settings.cache_size, on_compile=metrics.compile_seconds.observe
+            cache_size=settings.cache_size,
+            on_compile=metrics.compile_seconds.observe,
+            files=ClusterCache.open(settings.cache_dir, settings.cache_dir_max_bytes),
         )
         metrics.watch_caches(lambda: analyzer_caches(analyzer))
         runtime = Runtime(
@@ -142,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield {"runtime": runtime}
         finally:
             metrics.unwatch_caches()
+            analyzer.close()
             engine.dispose()
             log.info("stopped")
 

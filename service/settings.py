@@ -7,11 +7,21 @@ directly (tests do).
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+
+def default_cache_dir() -> Path:
+    """``~/.cache/netreach`` on Linux, ``~/Library/Caches/netreach`` on macOS,
+    ``%LOCALAPPDATA%\\netreach\\Cache`` on Windows."""
+    from platformdirs import user_cache_path
+
+    return user_cache_path("netreach")
 
 
 class Settings(BaseSettings):
@@ -29,6 +39,13 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(64 * MiB, ge=1024, description="largest accepted request body")
     cache_size: int = Field(8, ge=1, description="compiled snapshots kept per process (LRU)")
+    cache_dir: Path = Field(
+        default_factory=default_cache_dir,
+        description="where resolved snapshots are kept across processes (the service's own)",
+    )
+    cache_dir_max_bytes: int = Field(
+        2 * GiB, ge=0, description="size bound of cache_dir (least recently used go); 0: off"
+    )
     page_size: int = Field(100, ge=1, description="default page size")
     max_page_size: int = Field(1000, ge=1, description="largest page size a client may ask for")
     log_level: str = Field("info", description="debug, info, warning or error")

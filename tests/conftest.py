@@ -70,3 +70,17 @@ def throwaway_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Th
     databases = ThrowawayDatabases(tmp_path_factory.mktemp("databases"))
     yield databases
     databases.drop_all()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Servers started by the tests keep resolved snapshots in a throwaway cache directory,
+    never in the user's."""
+    directory = tmp_path_factory.mktemp("cache")
+    previous = os.environ.get("NETREACH_CACHE_DIR")
+    os.environ["NETREACH_CACHE_DIR"] = str(directory)
+    yield directory
+    if previous is None:
+        del os.environ["NETREACH_CACHE_DIR"]
+    else:
+        os.environ["NETREACH_CACHE_DIR"] = previous

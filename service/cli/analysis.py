@@ -8,15 +8,18 @@ from typing import Annotated
 
 import typer
 
+from service.cli import progress
 from service.cli.app import (
     EXIT_DENIED,
     ExcludeOption,
     HostNetworkOption,
     Paths,
     PodIPsOption,
+    QuietOption,
     app,
     fail,
     load,
+    quiet_if,
     write,
 )
 from service.engine.model.ports import Protocol
@@ -38,6 +41,7 @@ def analyze(
     ] = None,
     pod_ips_in_ipblocks: PodIPsOption = PodIPsInIPBlocks.MATCH,
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
+    quiet: QuietOption = False,
     exclude: ExcludeOption = None,
 ) -> None:
     """Print every allowed connection (json is exactly the API's connectivity shape)."""
@@ -49,9 +53,14 @@ def analyze(
         iter_map_json,
         iter_map_markdown,
     )
+    from service.usecases.manifests import compile_snapshot
 
+    quiet_if(quiet)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
-    compiled = load(paths, exclude).compile(options)
+    cluster = load(paths, exclude).cluster  # the documents are freed before compiling
+    progress.stage("compiling")
+    compiled = compile_snapshot(cluster, options)
+    progress.stage("mapping")
     cmap = connectivity_map(compiled, granularity)
     if namespace:
         cmap = cmap.involving_namespace(namespace)
@@ -88,6 +97,7 @@ def query(
     ] = VerdictFormat.TEXT,
     pod_ips_in_ipblocks: PodIPsOption = PodIPsInIPBlocks.MATCH,
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
+    quiet: QuietOption = False,
     exclude: ExcludeOption = None,
 ) -> None:
     """May --from open a connection to --to? Explains which policies and rules decide."""
@@ -96,8 +106,12 @@ def query(
     from service.engine.reachability import QueryError, check
     from service.report.verdict import verdict_to_api, verdict_to_text
 
+    quiet_if(quiet)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
-    compiled = load(paths, exclude).compile(options)
+    manifests = load(paths, exclude)
+    progress.stage("compiling")
+    compiled = manifests.compile(options)
+    progress.stop()
     try:
         verdict = check(compiled, source, target, port=_port(port), protocol=protocol)
     except (EndpointError, EndpointNotFoundError, QueryError) as error:
@@ -130,6 +144,7 @@ def lint(
     ] = FailOn.ERROR,
     pod_ips_in_ipblocks: PodIPsOption = PodIPsInIPBlocks.MATCH,
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
+    quiet: QuietOption = False,
     exclude: ExcludeOption = None,
 ) -> None:
     """Find NetworkPolicy mistakes, explain each and suggest the fix.
@@ -141,8 +156,10 @@ def lint(
     from service.usecases.errors import UseCaseError
     from service.usecases.lint import lint_manifests
 
+    quiet_if(quiet)
     manifests = load(paths, exclude)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
+    progress.stage("linting")
     try:
         report = lint_manifests(manifests, options, suppress or [])
     except UseCaseError as error:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from service.cli import progress
 from service.engine.options import HostNetworkPods, PodIPsInIPBlocks
 
 if TYPE_CHECKING:
@@ -43,8 +44,13 @@ def _main(
             "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress on standard error.")
+    ] = False,
 ) -> None:
     """Who can talk to whom in a Kubernetes cluster, from its NetworkPolicies."""
+    if quiet:
+        progress.stop()
 
 
 EXIT_DENIED = 1
@@ -74,6 +80,7 @@ PodIPsOption = Annotated[
         help="match: ipBlocks match pod IPs too (default); ignore: only external addresses.",
     ),
 ]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on standard error.")]
 HostNetworkOption = Annotated[
     HostNetworkPods,
     typer.Option(
@@ -83,12 +90,20 @@ HostNetworkOption = Annotated[
 ]
 
 
+def quiet_if(quiet: bool) -> None:
+    """A command's own --quiet."""
+    if quiet:
+        progress.stop()
+
+
 def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
-    typer.echo(f"netreach: {message}", err=True)
+    progress.message(f"netreach: {message}")
     raise typer.Exit(code)
 
 
 def write(chunks: Iterable[str]) -> None:
+    progress.before_output()
+    progress.stage("writing")
     out = sys.stdout
     for chunk in chunks:
         out.write(chunk)
@@ -105,6 +120,7 @@ def load(
     from_stdin = [p for p in paths if str(p) == STDIN]
     if from_stdin and (len(paths) > 1):
         fail("- (standard input) cannot be combined with other files")
+    progress.stage("reading manifests")
     if from_stdin:
         return checked(lambda: load_bytes(sys.stdin.buffer.read(), source="<stdin>"))
     return checked(lambda: load_paths(paths, whole_bodies=whole_bodies, exclude=exclude or ()))
@@ -119,8 +135,8 @@ def checked(read: Callable[[], Manifests]) -> Manifests:
         manifests = read()
     except ManifestError as error:
         for problem in error.problems:
-            typer.echo(f"error: {problem}", err=True)
+            progress.message(f"error: {problem}")
         fail(f"{len(error.problems)} problem(s) in the input; nothing analysed")
     for warning in manifests.warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        progress.message(f"warning: {warning}")
     return manifests

@@ -9,16 +9,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from service.cli import progress
 from service.cli.app import (
     EXIT_FAILED,
     STDIN,
     ExcludeOption,
     HostNetworkOption,
     PodIPsOption,
+    QuietOption,
     app,
     checked,
     fail,
     load,
+    quiet_if,
     write,
 )
 from service.engine.model.ports import Protocol
@@ -55,6 +58,7 @@ def _stored_side(spec: str, token: str | None, timeout: float) -> tuple[Manifest
     if not cluster:
         fail(f"{spec}: expected URL#CLUSTER@REF, e.g. http://127.0.0.1:8000#prod@latest")
     ref = ref or "latest"
+    progress.stage(f"fetching {cluster}@{ref}")
     try:
         with NetreachClient(server, token=token, timeout=timeout) as api:
             version = api.snapshot(cluster, ref).version  # `latest` resolved once
@@ -166,6 +170,7 @@ def diff(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for a server.")] = 300.0,
     pod_ips_in_ipblocks: PodIPsOption = PodIPsInIPBlocks.MATCH,
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
+    quiet: QuietOption = False,
 ) -> None:
     """What does going from BASE to HEAD open or close, and which object changes did it?
 
@@ -177,6 +182,7 @@ def diff(
     from service.report.diff import DiffSide, iter_diff_json, render_markdown
     from service.usecases.compare import diff_manifests
 
+    quiet_if(quiet)
     gates = _parse_gates(fail_on)
     patterns = exclude or []
     if base_ref is not None:
@@ -198,6 +204,7 @@ def diff(
         old, old_label = _diff_side(sides[0], token, timeout, patterns)
         new, new_label = _diff_side(sides[1], token, timeout, patterns)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
+    progress.stage("comparing")
     result = diff_manifests(old, new, granularity=granularity, options=options)
     labels = DiffSide(old_label, {"source": old_label}), DiffSide(new_label, {"source": new_label})
     comment = render_markdown(
@@ -211,6 +218,7 @@ def diff(
         write([comment])
     gated = result.gated(gates)
     if gated:
+        progress.stop()
         listed = ", ".join(f"{finding.value} ({count})" for finding, count in gated.items())
         typer.echo(f"netreach: gated findings: {listed}", err=True)
         raise typer.Exit(EXIT_FAILED)

@@ -1,7 +1,9 @@
 """Connectivity maps as JSON, CSV, markdown and DOT.
 
 JSON is the API's ``{"connections": [{"from", "to", "ports"}]}``; it is written as text
-chunks so a map of millions of connections streams without building one giant object.
+chunks so a map of millions of connections streams without building one giant object. Each
+endpoint and port set is encoded once (orjson), and a row is three precomputed pieces: the
+``{"from":...,"to":`` of its source, its target, and the ``,"ports":...}`` of its ports.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import io
 import json
 from collections.abc import Iterator
 from typing import Any
+
+import orjson
 
 from service.engine.connectivity import ConnectivityMap
 from service.report.endpoints import endpoint_label, endpoint_to_api
@@ -32,38 +36,55 @@ def connections_to_api(
 
 
 def _dumps(value: Any) -> str:
+    """``json.dumps(value, separators=(",", ":"))``, byte for byte, through orjson.
+
+    The two agree on printable ASCII and on the short escapes (``\\"``, ``\\\\``,
+    ``\\n``, ...); json escapes non-ASCII and DEL as ``\\uXXXX`` where orjson writes the
+    character, so any output holding those, or a ``\\u`` escape, is left to json.
+    """
+    dumped = orjson.dumps(value)
+    if dumped.isascii() and b"\\u" not in dumped and b"\x7f" not in dumped:
+        return dumped.decode("ascii")
     return json.dumps(value, separators=(",", ":"))
 
 
-def iter_connections_json(
-    cmap: ConnectivityMap, start: int = 0, stop: int | None = None
-) -> Iterator[str]:
-    """The JSON text of each connection, each endpoint and port set encoded once."""
+def _pieces(cmap: ConnectivityMap) -> tuple[list[str], list[str], list[str]]:
+    """The text before each source's target, each endpoint's JSON, the text after a target
+    for each port set: a row is ``heads[source] + endpoints[target] + tails[ports]``."""
     endpoints = [_dumps(endpoint_to_api(e)) for e in cmap.endpoints]
-    portsets = [_dumps(p.to_api()) for p in cmap.portsets]
-    rows = zip(
+    heads = [f'{{"from":{e},"to":' for e in endpoints]
+    tails = [f',"ports":{_dumps(p.to_api())}}}' for p in cmap.portsets]
+    return heads, endpoints, tails
+
+
+def _rows(cmap: ConnectivityMap, start: int, stop: int | None) -> Iterator[tuple[int, int, int]]:
+    return zip(
         cmap.sources[start:stop].tolist(),
         cmap.targets[start:stop].tolist(),
         cmap.ports[start:stop].tolist(),
         strict=True,
     )
-    for s, t, p in rows:
-        yield f'{{"from":{endpoints[s]},"to":{endpoints[t]},"ports":{portsets[p]}}}'
+
+
+def iter_connections_json(
+    cmap: ConnectivityMap, start: int = 0, stop: int | None = None
+) -> Iterator[str]:
+    """The JSON text of each connection."""
+    heads, endpoints, tails = _pieces(cmap)
+    for s, t, p in _rows(cmap, start, stop):
+        yield heads[s] + endpoints[t] + tails[p]
 
 
 def iter_map_json(cmap: ConnectivityMap, extra: dict[str, Any] | None = None) -> Iterator[str]:
-    """``{"connections": [...]}`` (plus ``extra`` keys first) as text chunks."""
+    """``{"connections": [...]}`` (plus ``extra`` keys first) as text chunks of
+    ``CHUNK_ROWS`` connections."""
     head = "{" + "".join(f"{_dumps(k)}:{_dumps(v)}," for k, v in (extra or {}).items())
     yield head + '"connections":['
-    batch: list[str] = []
-    first = True
-    for text in iter_connections_json(cmap):
-        batch.append(text)
-        if len(batch) == CHUNK_ROWS:
-            yield ("" if first else ",") + ",".join(batch)
-            first, batch = False, []
-    if batch:
-        yield ("" if first else ",") + ",".join(batch)
+    heads, endpoints, tails = _pieces(cmap)
+    for start in range(0, len(cmap), CHUNK_ROWS):
+        rows = _rows(cmap, start, start + CHUNK_ROWS)
+        text = ",".join([heads[s] + endpoints[t] + tails[p] for s, t, p in rows])
+        yield text if start == 0 else "," + text
     yield "]}\n"
 
 

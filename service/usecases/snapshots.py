@@ -27,6 +27,7 @@ from service.store.clusters import ClusterRepository
 from service.store.records import ClusterRecord, NewObject, SnapshotRecord, StoredObject
 from service.store.snapshots import SnapshotRepository
 from service.usecases.cache import LRUCache
+from service.usecases.cluster_cache import ClusterCache
 from service.usecases.errors import (
     InvalidManifestsError,
     InvalidQueryError,
@@ -179,11 +180,13 @@ class Analyzer:
     """Process-wide caches of parsed and compiled snapshots, and the analyses on them.
 
     Snapshots are immutable, so cached entries never go stale; ``on_compile`` lets the
-    caller observe compile times (metrics).
+    caller observe compile times (metrics). With ``files``, resolved clusters outlive the
+    process: a fresh process loads them instead of parsing the manifests again.
     """
 
     cache_size: int = 8
     on_compile: Callable[[float], None] | None = None
+    files: ClusterCache | None = None
     # Keyed by the snapshot's content hash: identical content, identical answers, so an
     # entry is never wrong, whichever cluster or version (or rolled-back upload) it came from.
     clusters: LRUCache[str, Cluster] = field(init=False)
@@ -199,18 +202,28 @@ class Analyzer:
         """The resolved cluster of a stored snapshot (parsed once, whatever the options)."""
 
         def load() -> Cluster:
+            if self.files is not None:
+                cached = self.files.get(record.content_hash)
+                if cached is not None:
+                    return cached
             with paused_gc():  # decoding allocates a lot, and nothing here forms cycles
                 bodies = SnapshotRepository(session).object_bodies(record.id)
                 documents = [Document(Origin(None, i), body) for i, body in enumerate(bodies)]
             del bodies
-            return from_documents(documents).cluster
+            cluster = from_documents(documents).cluster
+            if self.files is not None:
+                self.files.put_later(record.content_hash, cluster)
+            return cluster
 
         return self.clusters.get_or_compute(record.content_hash, load)[0]
 
     def remember(self, record: SnapshotRecord, cluster: Cluster) -> None:
         """Keep the cluster an upload has just parsed: the first analysis of a new snapshot
-        then skips reading and parsing it again."""
-        self.clusters.get_or_compute(record.content_hash, lambda: cluster)
+        then skips reading and parsing it again, in this process and (through ``files``)
+        in the next."""
+        _, known = self.clusters.get_or_compute(record.content_hash, lambda: cluster)
+        if not known and self.files is not None:
+            self.files.put_later(record.content_hash, cluster)
 
     def compiled_for(
         self, session: Session, record: SnapshotRecord, options: AnalysisOptions
@@ -276,6 +289,11 @@ class Analyzer:
         self.clusters.discard(lambda key: key == record.content_hash)
         self.compiled.discard(lambda key: key[0] == record.content_hash)
         self.maps.discard(lambda key: key[0] == record.content_hash)
+
+    def close(self) -> None:
+        """Finish writing to the cache directory."""
+        if self.files is not None:
+            self.files.flush()
 
     def stats(self) -> dict[str, Any]:
         return {
