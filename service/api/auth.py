@@ -39,7 +39,9 @@ _CACHE_LIMIT = 10_000  # verified tokens kept per process (a bound, not a tuning
 
 
 def is_loopback(host: str) -> bool:
-    """>>> [is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "10.0.0.1")]
+    """Whether ``host`` names this machine only.
+
+    >>> [is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "10.0.0.1")]
     [True, True, True, False, False]
     """
     if host.strip().lower() == "localhost":

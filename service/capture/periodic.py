@@ -52,7 +52,7 @@ def backoff(
     snapshotters failing together do not retry together).
 
     >>> [backoff(n, 60, rand=lambda: 1.0) for n in (1, 2, 3, 7, 8)]
-    [1.0, 2.0, 4.0, 60, 60]
+    [1.0, 2.0, 4.0, 60.0, 60.0]
     >>> backoff(3, 60, rand=lambda: 0.0)
     2.0
     """

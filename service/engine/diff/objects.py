@@ -11,7 +11,7 @@ Server-side bookkeeping is ignored: ``status``, ``metadata.resourceVersion``, ``
 ...      "spec": {"ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "b"}}}]}]}}
 >>> changed_fields(a, b)
 ['spec.ingress[0].from[0].namespaceSelector.matchLabels.team']
->>> changed_fields({"metadata": {"labels": {"app.kubernetes.io/name": "a"}}}, {})
+>>> changed_fields({"metadata": {"name": "p", "labels": {"app": "a"}}}, {"metadata": {"name": "p"}})
 ['metadata.labels']
 """
 
