@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from service.engine.compile import AnyRule, CompiledCluster, CompiledRule, RuleEffect
+from service.engine.compile import CompiledCluster, CompiledRule, RuleEffect
 from service.engine.endpoints import EndpointSpec, ResolvedEndpoint, resolve
 from service.engine.model import (
     Direction,
@@ -180,19 +180,10 @@ def _effect(effect: RuleEffect, direction: Direction, other: int | None) -> Effe
         rule.policy.ref,
         direction,
         rule.index,
-        _matching_peer(rule, other),
+        rule.matching_peer(other),
         effect.ports,
         Action(rule.action.value),
     )
-
-
-def _matching_peer(rule: AnyRule, peer: int | None) -> int | None:
-    if not rule.peer_bits or peer is None:
-        return None
-    for index, bits in enumerate(rule.peer_bits):
-        if (bits >> peer) & 1:
-            return index
-    return None
 
 
 def _requested_ports(
