@@ -89,6 +89,20 @@ class Settings(BaseSettings):
         description="connections (and tasks) a worker serves at once; more are answered 503",
     )
 
+    # -- analyses: time budget and concurrency ---------------------------------------------
+    analysis_timeout_seconds: float | None = Field(
+        30.0,
+        gt=0,
+        description="time budget of one analysis (map, query, diff, what-if, lint): past it "
+        "the analysis stops and the request is answered 503 analysis_timeout (unset: none)",
+    )
+    max_concurrent_analyses: int = Field(
+        8,
+        ge=1,
+        description="analyses computing at once per worker process; one more is answered "
+        "503 analyses_busy at once (keep it well below the threadpool's 40 threads)",
+    )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -14,8 +14,9 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.api.analyses import AnalysisDeadline, AnalysisSession
 from service.api.answers import HistoryAt, HistoryFirst
-from service.api.deps import AnalyzerDep, ReadAccess, ReadSnapshot, SessionDep, snapshot_headers
+from service.api.deps import AnalyzerDep, ReadAccess, ReadSnapshot, snapshot_headers
 from service.api.errors import ForbiddenError, responses
 from service.api.examples import WHAT_IF_EXAMPLE
 from service.api.params import ClusterPath, parse_ref_param
@@ -51,7 +52,7 @@ _DIFF_RESPONSES: dict[int | str, dict[str, Any]] = {
             "text/markdown": {"schema": {"type": "string"}},
         },
     },
-    **responses(401, 403, 404, 422),
+    **responses(401, 403, 404, 422, 503),
 }
 RefQuery = Annotated[
     str,
@@ -89,7 +90,8 @@ def _render(outcome: DiffOutcome, output_format: DiffFormat, *records: SnapshotR
 def diff_versions(
     cluster: ClusterPath,
     principal: ReadAccess,
-    session: SessionDep,
+    session: AnalysisSession,
+    deadline: AnalysisDeadline,
     analyzer: AnalyzerDep,
     options: OptionsDep,
     base: RefQuery,
@@ -104,6 +106,7 @@ def diff_versions(
         (cluster, parse_ref_param(cluster, head, "query.head")),
         granularity=granularity,
         options=options,
+        deadline=deadline,
     )
     return _render(outcome, output_format, *outcome.records)
 
@@ -129,7 +132,8 @@ ClusterRefQuery = Annotated[
 )
 def diff_clusters(
     principal: ReadAccess,
-    session: SessionDep,
+    session: AnalysisSession,
+    deadline: AnalysisDeadline,
     analyzer: AnalyzerDep,
     options: OptionsDep,
     base: ClusterRefQuery,
@@ -145,7 +149,13 @@ def diff_clusters(
                 [{"cluster": name, "allowed_clusters": list(principal.clusters)}],
             )
     outcome = diff_snapshots(
-        session, analyzer, sides[0], sides[1], granularity=granularity, options=options
+        session,
+        analyzer,
+        sides[0],
+        sides[1],
+        granularity=granularity,
+        options=options,
+        deadline=deadline,
     )
     return _render(outcome, output_format, *outcome.records)
 
@@ -177,7 +187,7 @@ class WhatIfIn(BaseModel):
 @router.post(
     "/v1/clusters/{cluster}/snapshots/{ref}/what-if",
     response_class=Response,
-    responses={**_DIFF_RESPONSES, **responses(401, 403, 404, 413, 422)},
+    responses={**_DIFF_RESPONSES, **responses(401, 403, 404, 413, 422, 503)},
     summary="The diff a proposed change would make to a snapshot; nothing is stored",
     description="Apply `manifests` (or `manifests_yaml`) and `delete` to the snapshot and "
     "answer the diff from it to the result, as `.../diff` would.",
@@ -185,7 +195,8 @@ class WhatIfIn(BaseModel):
 def what_if_route(
     record: ReadSnapshot,
     body: WhatIfIn,
-    session: SessionDep,
+    session: AnalysisSession,
+    deadline: AnalysisDeadline,
     analyzer: AnalyzerDep,
     options: OptionsDep,
     output_format: Annotated[
@@ -206,6 +217,7 @@ def what_if_route(
         change,
         granularity=body.granularity,
         options=options,
+        deadline=deadline,
     )
     return _render(outcome, output_format or body.format, record)
 
@@ -213,7 +225,7 @@ def what_if_route(
 @router.get(
     "/v1/clusters/{cluster}/history/reachability",
     response_model=HistoryAt | HistoryFirst,
-    responses=responses(401, 403, 404, 422),
+    responses=responses(401, 403, 404, 422, 503),
     summary="Was `from` -> `to` allowed in version N (`at`), or which version first allowed "
     "or denied it (`first`, by bisection)?",
     description="A version where an endpoint does not exist counts as `absent` (denied). "
@@ -222,7 +234,8 @@ def what_if_route(
 def history_reachability(
     cluster: ClusterPath,
     principal: ReadAccess,
-    session: SessionDep,
+    session: AnalysisSession,
+    _slot: AnalysisDeadline,
     analyzer: AnalyzerDep,
     options: OptionsDep,
     source: Annotated[

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from service.engine import bitsets
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.model import (
     NAMESPACE_NAME_LABEL,
     AddressRange,
@@ -389,8 +390,11 @@ class CompiledCluster:
 # --------------------------------------------------------------------------------------
 
 
-def compile_cluster(cluster: Cluster, options: AnalysisOptions | None = None) -> CompiledCluster:
-    """Group pods into classes, split the address space, and index every policy rule."""
+def compile_cluster(
+    cluster: Cluster, options: AnalysisOptions | None = None, deadline: Deadline = NO_DEADLINE
+) -> CompiledCluster:
+    """Group pods into classes, split the address space, and index every policy rule
+    (``deadline`` checked after each stage and each policy)."""
     options = options or AnalysisOptions()
     namespaces = _namespaces(cluster)
     blocks = _ip_blocks(cluster.policies, cluster.admin_policies)
@@ -399,11 +403,17 @@ def compile_cluster(cluster: Cluster, options: AnalysisOptions | None = None) ->
     starts, pieces = partition.starts, partition.pieces
     classes, pod_class = _classify(cluster, options, namespaces, starts, blocks)
     builder = _IndexBuilder(classes, partition, namespaces, options)
-    compiled_policies = tuple(builder.policy(p) for p in cluster.policies)
+    deadline.check("compile: pod classes and address pieces")
+    compiled_list: list[CompiledPolicy] = []
+    for policy in cluster.policies:
+        compiled_list.append(builder.policy(policy))
+        deadline.check(lambda: f"compile: NetworkPolicy {policy}")  # noqa: B023  (called now)
+    compiled_policies = tuple(compiled_list)
     admin = tuple(
         builder.admin_policy(p)
         for p in sorted(cluster.admin_policies, key=lambda p: (p.baseline, p.priority, p.name))
     )
+    deadline.check("compile: cluster-wide policies")
     admin_rules: dict[Direction, list[list[CompiledAdminRule]]] = {
         d: [[] for _ in classes] for d in Direction
     }

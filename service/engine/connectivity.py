@@ -21,7 +21,8 @@ import numpy.typing as npt
 
 from service.engine import bitsets
 from service.engine.compile import CompiledCluster
-from service.engine.grouping import disjoint, egress_groups_by_target
+from service.engine.deadline import NO_DEADLINE, Deadline
+from service.engine.grouping import disjoint, egress_groups_by_target, map_stage
 from service.engine.model import AddressRange, Direction, ObjectRef, PortSet
 from service.engine.options import Granularity
 from service.engine.ranges import RangeTable, merge_external
@@ -92,10 +93,12 @@ class ConnectivityMap:
 # --------------------------------------------------------------------------------------
 
 
-def class_connectivity(compiled: CompiledCluster) -> list[list[tuple[int, PortSet]]]:
+def class_connectivity(
+    compiled: CompiledCluster, deadline: Deadline = NO_DEADLINE
+) -> list[list[tuple[int, PortSet]]]:
     """For every peer (class or external piece) as destination: disjoint sets of source
     peers, each with the ports they may use. Sources include the destination's own class
-    (meaning the *other* pods of that class)."""
+    (meaning the *other* pods of that class). ``deadline`` is checked per destination."""
     classes = compiled.class_count
     all_peers = compiled.all_peers
     class_mask = compiled.all_classes
@@ -103,12 +106,13 @@ def class_connectivity(compiled: CompiledCluster) -> list[list[tuple[int, PortSe
     ingress_isolated = compiled.isolated[Direction.INGRESS]
 
     if compiled.has_admin:
-        return tiered_class_connectivity(compiled)
+        return tiered_class_connectivity(compiled, deadline)
     universal, reaching = egress_groups_by_target(compiled)
 
     everything = [(all_peers, PortSet.all())]
     result: list[list[tuple[int, PortSet]]] = []
     for target in range(compiled.peer_count):
+        deadline.check(lambda: map_stage(target, compiled))  # noqa: B023  (called now)
         named = compiled.named_ports_of(target)
         if compiled.is_subject(target) and bitsets.contains(ingress_isolated, target):
             admitted = [
@@ -279,10 +283,13 @@ def _union_duplicates(
 
 
 def connectivity_map(
-    compiled: CompiledCluster, granularity: Granularity = Granularity.WORKLOAD
+    compiled: CompiledCluster,
+    granularity: Granularity = Granularity.WORKLOAD,
+    deadline: Deadline = NO_DEADLINE,
 ) -> ConnectivityMap:
     """Every allowed connection between distinct endpoints, with canonical port sets."""
-    src, dst, pid, portsets = _class_pairs(compiled, class_connectivity(compiled))
+    src, dst, pid, portsets = _class_pairs(compiled, class_connectivity(compiled, deadline))
+    deadline.check("connectivity map: merging external ranges")
     merged_index, ranges = _merge_pieces(compiled, src, dst, pid)
     cluster_endpoints, per_class = _endpoint_table(compiled, granularity)
     base = len(cluster_endpoints)

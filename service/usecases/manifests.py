@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.engine.compile import CompiledCluster, compile_cluster
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.inventory import build_cluster
 from service.engine.model import Cluster, Document
 from service.engine.options import AnalysisOptions
@@ -31,11 +32,15 @@ class Manifests:
     def warnings(self) -> tuple[str, ...]:
         return (*self.read_warnings, *self.cluster.warnings)
 
-    def compile(self, options: AnalysisOptions | None = None) -> CompiledCluster:
-        return compile_snapshot(self.cluster, options)
+    def compile(
+        self, options: AnalysisOptions | None = None, deadline: Deadline = NO_DEADLINE
+    ) -> CompiledCluster:
+        return compile_snapshot(self.cluster, options, deadline)
 
 
-def compile_snapshot(cluster: Cluster, options: AnalysisOptions | None = None) -> CompiledCluster:
+def compile_snapshot(
+    cluster: Cluster, options: AnalysisOptions | None = None, deadline: Deadline = NO_DEADLINE
+) -> CompiledCluster:
     """Compile, then move everything alive into the collector's permanent generation.
 
     A compiled snapshot is hundreds of thousands of long-lived objects; without
@@ -44,7 +49,7 @@ def compile_snapshot(cluster: Cluster, options: AnalysisOptions | None = None) -
     counting still reclaims frozen objects once unused (our values hold no cycles).
     """
     with paused_gc():
-        compiled = compile_cluster(cluster, options)
+        compiled = compile_cluster(cluster, options, deadline)
     gc.freeze()
     return compiled
 
