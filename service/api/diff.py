@@ -16,12 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.analyses import AnalysisDeadline, AnalysisSession
 from service.api.answers import HistoryAt, HistoryFirst
-from service.api.deps import AnalyzerDep, ReadAccess, ReadSnapshot, snapshot_headers
+from service.api.deps import AnalyzerDep, ReadAccess, ReadSnapshot, SettingsDep, snapshot_headers
 from service.api.errors import ForbiddenError, responses
 from service.api.examples import WHAT_IF_EXAMPLE
 from service.api.params import ClusterPath, parse_ref_param
 from service.api.routers.analysis import GranularityQuery, OptionsDep
 from service.engine.options import Granularity
+from service.ingest import Limits
 from service.report.diff import iter_diff_json, render_markdown
 from service.report.verdict import verdict_to_api
 from service.store.records import SnapshotRecord
@@ -197,6 +198,7 @@ def what_if_route(
     body: WhatIfIn,
     session: AnalysisSession,
     deadline: AnalysisDeadline,
+    settings: SettingsDep,
     analyzer: AnalyzerDep,
     options: OptionsDep,
     output_format: Annotated[
@@ -208,6 +210,7 @@ def what_if_route(
         manifests=body.manifests,
         manifests_yaml=body.manifests_yaml,
         delete=[d.model_dump() for d in body.delete],
+        limits=Limits(max_bytes=settings.max_body_bytes, counts=settings.count_limits()),
     )
     outcome = what_if(
         session,

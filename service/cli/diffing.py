@@ -54,6 +54,7 @@ def _diff_side(
 def _stored_side(spec: str, token: str | None, timeout: float) -> tuple[Manifests, str]:
     from service.client import NetreachClient, NetreachError, UnreachableError
     from service.engine.model import Document, ManifestError, Origin
+    from service.engine.parse.counts import CountLimits
     from service.usecases.manifests import from_documents
 
     server, _, where = spec.partition("#")
@@ -73,7 +74,7 @@ def _stored_side(spec: str, token: str | None, timeout: float) -> tuple[Manifest
     label = f"{cluster}@{version}"
     documents = [Document(Origin(label, i), b) for i, b in enumerate(bodies)]
     try:
-        return from_documents(documents), label
+        return from_documents(documents, counts=CountLimits.unbounded()), label  # validated
     except ManifestError as error:
         fail(f"{spec}: the stored objects do not validate: {error}")
 

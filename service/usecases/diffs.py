@@ -31,6 +31,7 @@ from service.engine.diff import (
 from service.engine.model import Cluster, Document, ManifestError, Origin, Pod
 from service.engine.options import AnalysisOptions, Granularity
 from service.engine.parse import parse_documents
+from service.engine.parse.counts import CountLimits
 from service.ingest import Limits, read_bytes
 from service.ingest.gc import paused_gc
 from service.report.diff import DiffSide
@@ -185,8 +186,9 @@ def proposed_change(
             data, content_type = json.dumps(list(manifests or [])).encode(), "application/json"
         if manifests or manifests_yaml:
             with paused_gc():
-                documents = read_bytes(data, content_type=content_type, limits=limits or Limits())
-                parse_documents(documents)  # every problem at once, as an upload
+                limits = limits or Limits()
+                documents = read_bytes(data, content_type=content_type, limits=limits)
+                parse_documents(documents, limits.counts)  # every problem at once, as an upload
     except ManifestError as error:
         raise from_manifest_error(error) from error
     deletions: list[ObjectKey] = []
@@ -217,7 +219,7 @@ _REPRESENTATIVES: LRUCache[tuple[str, Granularity, object], tuple[Pod, ...]] = L
 
 def _head_cluster(base: Cluster, change: ProposedChange) -> Cluster:
     """The fast path: only policies and services change."""
-    parsed = parse_documents(list(change.documents))
+    parsed = parse_documents(list(change.documents), CountLimits.unbounded())  # validated
     gone = {(k.kind, k.namespace, k.name) for k in (*change.keys, *change.deletions)}
     policies = [p for p in base.policies if ("NetworkPolicy", p.namespace, p.name) not in gone]
     services = [s for s in base.services if ("Service", s.namespace, s.name) not in gone]
@@ -338,7 +340,7 @@ def head_documents_manifests(
     bodies: Iterable[Mapping[str, Any]], change: ProposedChange
 ) -> Manifests:
     documents = [Document(Origin(None, i), b) for i, b in enumerate(apply_change(bodies, change))]
-    try:
-        return from_documents(documents)
+    try:  # the stored objects and the change were validated (perhaps under other limits)
+        return from_documents(documents, counts=CountLimits.unbounded())
     except ManifestError as error:
         raise from_manifest_error(error) from error

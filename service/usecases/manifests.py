@@ -14,6 +14,7 @@ from service.engine.inventory import build_cluster
 from service.engine.model import Cluster, Document
 from service.engine.options import AnalysisOptions
 from service.engine.parse import ParsedObjects, parse_documents
+from service.engine.parse.counts import CountLimits
 from service.engine.parse.essentials import essentials
 from service.ingest import Limits, read_bytes, read_paths, read_sources
 from service.ingest.gc import paused_gc
@@ -54,10 +55,15 @@ def compile_snapshot(
     return compiled
 
 
-def from_documents(documents: list[Document], read_warnings: Sequence[str] = ()) -> Manifests:
-    """Raises ManifestError (every problem at once) when any object is invalid."""
+def from_documents(
+    documents: list[Document],
+    read_warnings: Sequence[str] = (),
+    counts: CountLimits | None = None,
+) -> Manifests:
+    """Raises ManifestError (every problem at once) when any object is invalid (``counts``:
+    netreach's limits on a NetworkPolicy's items; default: the defaults)."""
     with paused_gc():
-        parsed = parse_documents(documents)
+        parsed = parse_documents(documents, counts)
         return Manifests(documents, parsed, build_cluster(parsed), tuple(read_warnings))
 
 
@@ -78,19 +84,19 @@ def load_paths(
     """
     transform = None if whole_bodies else essentials
     warnings: list[str] = []
+    limits = limits or Limits()
     with paused_gc():
-        documents = read_paths(
-            paths, limits or Limits(), transform, exclude=exclude, warnings=warnings
-        )
-    return from_documents(documents, warnings)
+        documents = read_paths(paths, limits, transform, exclude=exclude, warnings=warnings)
+    return from_documents(documents, warnings, limits.counts)
 
 
 def load_sources(sources: Sequence[tuple[str, bytes]], limits: Limits | None = None) -> Manifests:
     """In-memory files (name, bytes), read as :func:`load_paths` reads files."""
     warnings: list[str] = []
+    limits = limits or Limits()
     with paused_gc():
-        documents = read_sources(sources, limits or Limits(), essentials, warnings=warnings)
-    return from_documents(documents, warnings)
+        documents = read_sources(sources, limits, essentials, warnings=warnings)
+    return from_documents(documents, warnings, limits.counts)
 
 
 def load_bytes(
@@ -100,8 +106,7 @@ def load_bytes(
     source: str | None = None,
     limits: Limits | None = None,
 ) -> Manifests:
+    limits = limits or Limits()
     with paused_gc():
-        documents = read_bytes(
-            data, source=source, content_type=content_type, limits=limits or Limits()
-        )
-    return from_documents(documents)
+        documents = read_bytes(data, source=source, content_type=content_type, limits=limits)
+    return from_documents(documents, counts=limits.counts)

@@ -21,6 +21,7 @@ from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.endpoints import EndpointError, EndpointNotFoundError
 from service.engine.model import Cluster, Document, ManifestError, Origin, Protocol
 from service.engine.options import AnalysisOptions, Granularity
+from service.engine.parse.counts import CountLimits
 from service.engine.reachability import QueryError, Verdict, check
 from service.ingest import Limits
 from service.ingest.gc import paused_gc
@@ -212,7 +213,8 @@ class Analyzer:
                 bodies = SnapshotRepository(session).object_bodies(record.id)
                 documents = [Document(Origin(None, i), body) for i, body in enumerate(bodies)]
             del bodies
-            cluster = from_documents(documents).cluster
+            # validated when stored, perhaps under other limits: read it whatever they are now
+            cluster = from_documents(documents, counts=CountLimits.unbounded()).cluster
             if self.files is not None:
                 self.files.put_later(record.content_hash, cluster)
             return cluster
