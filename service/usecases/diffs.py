@@ -30,7 +30,7 @@ from service.engine.diff import (
 )
 from service.engine.model import Cluster, Document, ManifestError, Origin, Pod
 from service.engine.options import AnalysisOptions, Granularity
-from service.engine.parse import parse_documents
+from service.engine.parse import ParsedObjects, parse_documents
 from service.engine.parse.counts import CountLimits
 from service.ingest import Limits, read_bytes
 from service.ingest.gc import paused_gc
@@ -155,6 +155,7 @@ class ProposedChange:
 
     documents: tuple[Document, ...]
     deletions: tuple[ObjectKey, ...]
+    parsed: ParsedObjects | None = None  # the documents as validated, when they were
 
     @property
     def keys(self) -> list[ObjectKey]:
@@ -179,6 +180,7 @@ def proposed_change(
             "give either manifests or manifests_yaml, not both", [{"field": "manifests"}]
         )
     documents: list[Document] = []
+    parsed: ParsedObjects | None = None
     try:
         if manifests_yaml is not None:
             data, content_type = manifests_yaml.encode("utf-8"), "application/yaml"
@@ -188,7 +190,7 @@ def proposed_change(
             with paused_gc():
                 limits = limits or Limits()
                 documents = read_bytes(data, content_type=content_type, limits=limits)
-                parse_documents(documents, limits.counts)  # every problem at once, as an upload
+                parsed = parse_documents(documents, limits.counts)  # every problem at once
     except ManifestError as error:
         raise from_manifest_error(error) from error
     deletions: list[ObjectKey] = []
@@ -209,7 +211,7 @@ def proposed_change(
             f"{both[0]} is both replaced and deleted",
             [{"field": "delete", **k.to_api()} for k in both],
         )
-    return ProposedChange(tuple(documents), tuple(deletions))
+    return ProposedChange(tuple(documents), tuple(deletions), parsed)
 
 
 # Representative pods of a stored snapshot's cluster, per (content hash, granularity, ipBlock
@@ -219,7 +221,7 @@ _REPRESENTATIVES: LRUCache[tuple[str, Granularity, object], tuple[Pod, ...]] = L
 
 def _head_cluster(base: Cluster, change: ProposedChange) -> Cluster:
     """The fast path: only policies and services change."""
-    parsed = parse_documents(list(change.documents), CountLimits.unbounded())  # validated
+    parsed = change.parsed or parse_documents(list(change.documents), CountLimits.unbounded())
     gone = {(k.kind, k.namespace, k.name) for k in (*change.keys, *change.deletions)}
     policies = [p for p in base.policies if ("NetworkPolicy", p.namespace, p.name) not in gone]
     services = [s for s in base.services if ("Service", s.namespace, s.name) not in gone]

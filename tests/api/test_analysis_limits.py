@@ -140,3 +140,56 @@ def test_a_timeout_names_what_exceeded_what_and_frees_its_slot(bounded: str) -> 
             assert detail["setting"] == "NETREACH_ANALYSIS_TIMEOUT_SECONDS"
             assert detail["stage"].startswith(("compile", "connectivity map"))
             assert f"exceeded the analysis budget of {BUDGET:g} s" in error["message"]
+
+
+def _v6_blocks(count: int) -> list[dict[str, Any]]:
+    """``count`` IPv6 ipBlocks, each with two ``except`` CIDRs."""
+    rng = random.Random(11)
+    found = []
+    for _ in range(count):
+        prefix = rng.randint(32, 100)
+        value = rng.getrandbits(128) >> (128 - prefix) << (128 - prefix)
+        network = ipaddress.IPv6Network((value, prefix))
+        holes = [ipaddress.IPv6Network((value + (k << (128 - prefix - 4)), prefix + 4))
+                 for k in (3, 9)]  # fmt: skip
+        found.append({"ipBlock": {"cidr": str(network), "except": [str(h) for h in holes]}})
+    return found
+
+
+def test_a_what_if_of_20000_ipv6_ipblocks_with_except_answers(
+    throwaway_databases: ThrowawayDatabases,
+) -> None:
+    """It never answered: every ipBlock scanned every address piece, twice over."""
+    url = throwaway_databases.create("sqlite")
+    settings = test_settings(url, max_body_bytes=64 * MiB, analysis_timeout_seconds=120)
+    web = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "a"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "c", "image": "x"}]}}},
+    }  # fmt: skip
+    policy = {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "v6-egress", "namespace": "a"},
+        "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Egress"],
+                 "egress": [{"to": _v6_blocks(20_000)}]},
+    }  # fmt: skip
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}
+    with running_server(settings) as base_url, httpx.Client(base_url=base_url, timeout=300) as c:
+        assert c.post("/v1/clusters/v6/snapshots", json=[namespace, web]).status_code == 201
+        answer = c.post(
+            "/v1/clusters/v6/snapshots/1/what-if",
+            json={"manifests": [policy], "granularity": "workload"},
+        )
+        assert answer.status_code == 200, answer.text[:500]
+        body = answer.json()
+        assert body["objects"]["added"] == [
+            {"kind": "NetworkPolicy", "namespace": "a", "name": "v6-egress"}
+        ]
+        added = body["connections"]["added"]
+        egress = [c["to"] for c in added if c["from"].get("name") == "web"]
+        assert len(egress) >= 20_000  # to each allowed IPv6 range (a block minus its holes)
+        assert all(e["kind"] == "IPBlock" and ":" in e["cidr"] for e in egress)
+        removed = [c["to"] for c in body["connections"]["removed"]]
+        assert {"kind": "IPBlock", "cidr": "0.0.0.0/0"} in removed  # its IPv4 egress is gone
