@@ -238,7 +238,7 @@ def history_reachability(
     cluster: ClusterPath,
     principal: ReadAccess,
     session: AnalysisSession,
-    _slot: AnalysisDeadline,
+    deadline: AnalysisDeadline,
     analyzer: AnalyzerDep,
     options: OptionsDep,
     source: Annotated[
@@ -280,7 +280,7 @@ def history_reachability(
         "protocol": question.protocol.value if question.protocol else None,
     }
     if at is not None:
-        found = at_version(session, analyzer, cluster, at, question, options)
+        found = at_version(session, analyzer, cluster, at, question, options, deadline)
         return {
             **asked,
             "version": found.version,
@@ -290,7 +290,7 @@ def history_reachability(
             "verdict": verdict_to_api(found.verdict) if found.verdict else None,
         }
     assert first is not None
-    result = first_version(session, analyzer, cluster, question, first, options)
+    result = first_version(session, analyzer, cluster, question, first, options, deadline)
     return {
         **asked,
         "first": result.wanted.value,
