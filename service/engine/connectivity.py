@@ -110,6 +110,10 @@ def class_connectivity(
     universal, reaching = egress_groups_by_target(compiled)
 
     everything = [(all_peers, PortSet.all())]
+    # An external destination has only cluster sources: masked once here, each destination's
+    # work stays proportional to the classes, not to every peer (which made maps quadratic
+    # in the number of address pieces).
+    every_class, free_classes = [(class_mask, PortSet.all())], free_sources & class_mask
     result: list[list[tuple[int, PortSet]]] = []
     for target in range(compiled.peer_count):
         deadline.check(lambda: map_stage(target, compiled))  # noqa: B023  (called now)
@@ -121,8 +125,8 @@ def class_connectivity(
                 for rule in policy.ingress
             ]
         else:
-            admitted = everything
-        leaving = [(free_sources, PortSet.all())]
+            admitted = everything if target < classes else every_class
+        leaving = [(free_sources if target < classes else free_classes, PortSet.all())]
         leaving += [(g.sources, g.rule.ports_for(named)) for g in reaching[target]]
         leaving += [(g.sources, g.rule.ports_for(named)) for g in universal]
         entries: dict[PortSet, int] = defaultdict(int)
