@@ -154,22 +154,23 @@ def _class_pairs(
 ) -> tuple[IntArray, IntArray, IntArray, list[PortSet]]:
     portset_ids: dict[PortSet, int] = {}
     sources: list[IntArray] = []
-    targets: list[IntArray] = []
-    ports: list[IntArray] = []
+    targets: list[int] = []
+    ports: list[int] = []
+    sizes: list[int] = []
     for target, entries in enumerate(per_target):
         for bits, portset in entries:
             src = bitsets.indices(bits)
-            pid = portset_ids.setdefault(portset, len(portset_ids))
             sources.append(src)
-            targets.append(np.full(len(src), target, dtype=np.int64))
-            ports.append(np.full(len(src), pid, dtype=np.int64))
+            targets.append(target)
+            ports.append(portset_ids.setdefault(portset, len(portset_ids)))
+            sizes.append(len(src))
     if not sources:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, empty, list(portset_ids)
     return (
         np.concatenate(sources),
-        np.concatenate(targets),
-        np.concatenate(ports),
+        np.repeat(np.array(targets, dtype=np.int64), sizes),
+        np.repeat(np.array(ports, dtype=np.int64), sizes),
         list(portset_ids),
     )
 
@@ -195,10 +196,11 @@ def _merge_pieces(
         dst[as_target][in_rows],
         np.stack((src[as_target][in_rows], pid[as_target][in_rows])),
     )
+    peers = np.arange(classes, classes + len(pieces) + 1, dtype=np.int64)
+    out_at = np.searchsorted(out_src, peers).tolist()  # each piece's rows: one pass, not one
+    in_at = np.searchsorted(in_dst, peers).tolist()  # search per piece
     for offset in range(len(pieces)):
-        peer = classes + offset
-        lo, hi = np.searchsorted(out_src, [peer, peer + 1])
-        lo2, hi2 = np.searchsorted(in_dst, [peer, peer + 1])
+        lo, hi, lo2, hi2 = out_at[offset], out_at[offset + 1], in_at[offset], in_at[offset + 1]
         signatures.append((out_rest[:, lo:hi].tobytes(), in_rest[:, lo2:hi2].tobytes()))
     merged_index = np.zeros(len(pieces), dtype=np.int64)
     ranges: list[AddressRange] = []
