@@ -280,7 +280,7 @@ async def reachability(
     # to the threadpool.
     runtime = runtime_of(request)
     if runtime.analyzer.is_compiled(record, options):
-        verdict = _verdict(runtime.analyzer, None, record, options, query)
+        verdict = _verdict(runtime.analyzer, None, record, options, query, deadline_of(request))
     else:
         slots = slots_of(request)
         slots.take()
