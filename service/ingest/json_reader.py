@@ -20,7 +20,14 @@ import orjson
 
 from service.engine.model import ManifestError, Origin, Problem
 from service.ingest.collect import Collector, StopReading, Transform
-from service.ingest.exact import InexactError, check_json
+from service.ingest.exact import (
+    HugeNumber,
+    InexactError,
+    check_json,
+    parse_float,
+    parse_int,
+    shown,
+)
 from service.ingest.limits import Limits
 
 _WS = re.compile(r"[ \t\n\r]*")
@@ -41,7 +48,9 @@ def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+_DECODER = json.JSONDecoder(
+    parse_constant=_no_constant, parse_int=parse_int, parse_float=parse_float
+)
 _raw_decode = _DECODER.raw_decode
 
 
@@ -178,7 +187,7 @@ class _Stream:
                 continue  # a number or literal may go on in the next chunk
             start = self.pos
             self.pos = end
-            if type(value) in (dict, list, str, int):
+            if type(value) in (dict, list, str, int, HugeNumber):
                 self.check(start, end, [value], lambda f: _joined(within, _own_field(f)))
             return value
 
@@ -210,7 +219,7 @@ class _Stream:
             key_pos = self.pos
             key = self.value()
             if key in result:
-                raise _InexactAtError(InexactError(f"duplicate key {key!r}"), key_pos, None)
+                raise _InexactAtError(InexactError(f"duplicate key {shown(key)}"), key_pos, None)
             self.expect(":", "':' delimiter")
             if key == "items" and self.peek() == "[":
                 result[key] = self.items()

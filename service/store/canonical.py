@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,6 +33,23 @@ def canonical_json(obj: Any) -> bytes:
         return json.dumps(
             obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
         ).encode("utf-8")
+
+
+# A number of 19 digits or more where canonical JSON may start one (orjson would read an
+# integer beyond 64 bits as a float).
+_LONG_NUMBER = re.compile(rb"[:\[,\-][0-9]{19}")
+
+
+def parse_canonical(data: bytes) -> Any:
+    """The value of canonical JSON, integers of any size exact: orjson, unless a number
+    of 19 digits or more may be in it (then the standard library).
+
+    >>> parse_canonical(canonical_json({"n": 10**30, "m": 1}))
+    {'m': 1, 'n': 1000000000000000000000000000000}
+    """
+    if _LONG_NUMBER.search(data):
+        return json.loads(data)
+    return orjson.loads(data)
 
 
 def content_hash(data: bytes) -> str:

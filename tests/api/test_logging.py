@@ -22,8 +22,10 @@ def _scrubbed(**event: Any) -> dict[str, Any]:
         ("postgresql://u:p%40ss@h:5432/d", f"postgresql://u:{REDACTED}@h:5432/d"),
         ("host=h password=p user=u", f"host=h password={REDACTED} user=u"),
         ('{"token": "abc"}', f'{{"token": "{REDACTED}"}}'),
-        ("x\n[SQL: INSERT]\n[parameters: ('secret body',)]\n(Background)",
-         f"x\n[SQL: INSERT]\n[parameters: {REDACTED}]\n(Background)"),  # fmt: skip
+        (
+            "x\n[SQL: INSERT]\n[parameters: ('secret body',)]\n(Background)",
+            f"x\n[SQL: INSERT]\n[parameters: {REDACTED}]\n(Background)",
+        ),
         ("an ordinary message", "an ordinary message"),
     ],
     ids=["bearer", "basic", "netreach-token", "url-password", "dsn", "json-pair", "sql", "plain"],

@@ -150,8 +150,9 @@ def test_keys_become_strings_as_sigs_k8s_io_yaml_writes_them(written: str, key: 
         (b"kind: Pod\nmetadata:\n  name: a\n  name: b\n", "duplicate key 'name' (line 4)", 4),
         (b"kind: Pod\nkind: ConfigMap\n", "duplicate key 'kind'", 2),
         (b"kind: Pod\nx:\n  on: 1\n  yes: 2\n", "duplicate key 'true'", 4),
-        (b"kind: Pod\nspec:\n  count: 92233720368547758070\n", "spec.count: integer 922337", 3),
-        (b"kind: Pod\nx: [1, -9223372036854775809]\n", "x[1]: integer -9223372036854775809", 2),
+        (b"kind: Pod\nspec:\n  count: 1" + b"0" * 309 + b"\n", "spec.count: number 1000", 3),
+        (b"kind: Pod\nx: [1, -" + b"9" * 5000 + b"]\n", "x[1]: number -9999", 2),
+        (b"kind: Pod\nx: 0x1" + b"0" * 256 + b"\n", "x: number 0x1000", 2),
         (b'kind: Pod\nx: "a\\0b"\n', "x: NUL characters are not allowed", 2),
         (b"kind: Pod\nx: a\x01b\n", "character U+0001 is not allowed in YAML (line 2)", 2),
         (b"kind: Pod\n~: 1\n", "mapping key '~' is not a string", 2),
@@ -336,11 +337,13 @@ LIST_HEAD = b'{"apiVersion": "v1", "kind": "List", "items": [\n'
             "duplicate key 'a'",
             3,
         ),
-        (b'{"kind": "Pod", "spec": {"n": [1, 123456789012345678901]}}', "spec.n[1]: integer", 1),
-        (b'{"kind": "Pod", "spec": {"n": -9223372036854775809}}', "spec.n: integer", 1),
+        (b'{"kind": "Pod", "spec": {"n": [1, 1' + b"0" * 309 + b"]}}", "spec.n[1]: number 1", 1),
+        (b'{"kind": "Pod", "spec": {"n": -' + b"9" * 5000 + b"}}", "spec.n: number -999", 1),
+        (b'{"kind": "Pod", "spec": {"n": 1e400}}', "spec.n: number 1e400 is beyond", 1),
+        (b'{"kind": "Pod", "n": -1e400}', "n: number -1e400 is beyond", 1),
         (
-            LIST_HEAD + b'{"kind": "Pod"},\n{"kind": "Pod", "x": 99999999999999999999}\n]}',
-            "items[1].x: integer 99999999999999999999",
+            LIST_HEAD + b'{"kind": "Pod"},\n{"kind": "Pod", "x": 9' + b"9" * 400 + b"}\n]}",
+            "items[1].x: number 99999999999999999999",
             3,
         ),
         (b'{"kind": "Pod", "n": "\\ud800"}', "n: invalid Unicode", 1),
@@ -352,6 +355,17 @@ def test_json_refused_with_key_field_and_line(data: bytes, message: str, line: i
         read_bytes(data, source="src", content_type="application/json")
     assert message in str(caught.value)
     assert [p.origin.line for p in caught.value.problems if p.origin] == [line]
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/yaml"])
+def test_integers_beyond_64_bits_are_kept_exactly(content_type: str) -> None:
+    """The API server accepts any number in the float64 range in a field without a declared
+    type; netreach keeps the integer as written, never a float."""
+    big, small = 123456789012345678901234567890, -(10**308)
+    body = f'{{"kind": "Pod", "a": {big}, "b": [{small}], "c": 18446744073709551616}}'
+    [doc] = read_bytes(body.encode(), content_type=content_type)
+    assert doc.body == {"kind": "Pod", "a": big, "b": [small], "c": 2**64}
+    assert all(type(value) is int for value in (doc.body["a"], doc.body["b"][0]))
 
 
 def test_json_integers_in_range_round_trip_exactly() -> None:

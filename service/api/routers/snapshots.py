@@ -113,10 +113,14 @@ def parse_labels(pairs: list[str] | None) -> dict[str, str]:
 _OTHER_FORMAT = {"json": "application/yaml", "yaml": "application/json"}
 
 
-def other_format_hint(data: bytes, media: str) -> str | None:
-    """The Content-Type to use when a body that failed to parse reads as the other format."""
+def other_format_hint(data: bytes, media: str, details: list[dict[str, Any]]) -> str | None:
+    """The Content-Type to use when a body that failed to parse (a syntax error, not a value
+    refused in a body that parsed) reads as the other format."""
     sent = "json" if media in JSON_TYPES else "yaml"
     other = _OTHER_FORMAT[sent]
+    syntax = f"{sent.upper()} syntax error"
+    if not any(str(detail.get("message", "")).startswith(syntax) for detail in details):
+        return None
     try:
         documents = read_bytes(data, content_type=other, limits=Limits(max_bytes=len(data) + 1))
     except Exception:
@@ -237,7 +241,7 @@ async def upload_snapshot(
         ) from error
     except InvalidManifestsError as error:
         metrics.uploads.labels("invalid").inc()
-        hint = await run_in_threadpool(other_format_hint, data, media)
+        hint = await run_in_threadpool(other_format_hint, data, media, error.details)
         if hint is not None:
             raise InvalidManifestsError(
                 hint, [{"field": "header.content-type", "hint": hint}, *error.details]
