@@ -91,6 +91,19 @@ class Collector:
         del self.problems[mark[1] :]
         # empty documents are only counted by YAML, which is never rewound
 
+    def check_empty(self, pending: int = 0) -> None:
+        """Refuse the read once the empty documents (plus ``pending``) exceed their limit."""
+        if self.empty + pending > self.limits.max_empty_documents:
+            raise ManifestError(
+                [
+                    Problem(
+                        f"more than {self.limits.max_empty_documents} empty documents (a bare "
+                        "`---` is one)"
+                    )
+                ],
+                too_large=True,
+            )
+
     def check_count(self, pending: int = 0) -> None:
         """Refuse the read once the documents (plus ``pending`` still to come) exceed the limit."""
         count = len(self.documents) + self.empty + pending

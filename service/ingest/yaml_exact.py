@@ -338,10 +338,12 @@ def read_yaml_exact(text: str, source: str | None, limits: Limits, out: Collecto
             origin = Origin(source, index, line=_line(node))
             index += 1
             if index > limits.max_documents:
-                out.check_count(index - len(out.documents))
-            if isinstance(node, ScalarNode) and node.tag == PLAIN and node.value in _EMPTY:
-                continue  # an empty document: `---` alone, only comments, or `~`/`null`
-            if isinstance(node, ScalarNode) and node.tag == NULL:
+                out.check_count(max(0, index - len(out.documents) - out.empty))
+            if isinstance(node, ScalarNode) and (
+                (node.tag == PLAIN and node.value in _EMPTY) or node.tag == NULL
+            ):
+                out.empty += 1  # an empty document: `---` alone, only comments, or `~`/`null`
+                out.check_empty()
                 continue
             if may_alias:
                 refused = _check_graph(node, limits, written_bytes)

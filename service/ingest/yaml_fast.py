@@ -325,6 +325,7 @@ def read_yaml_fast(
             value = _decode(_emit(parsed.tree, node), limits)
             if value is None:
                 empty += 1
+                out.check_empty(empty)  # the exact reader would refuse them too
                 continue
             if not isinstance(value, dict):
                 raise _Decline  # the exact reader words the problem

@@ -5,6 +5,7 @@ written; never a 500, then or later."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
@@ -156,4 +157,158 @@ def test_numbers_kubernetes_refuses_are_422_naming_the_field(
     assert detail["document"] == 0
     assert field in (detail.get("field") or detail["message"])
     assert message in detail["message"]
+    _nothing_stored(client, cluster)
+
+
+# -- alias bombs ------------------------------------------------------------------------------
+
+CONFIG_MAP_HEAD = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb, namespace: shop}\n"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        CONFIG_MAP_HEAD
+        + "data:\n  a: &a "
+        + "x" * 100_000
+        + "\n  b: ["
+        + "*a, " * 19_999
+        + "*a]\n",
+        CONFIG_MAP_HEAD
+        + "x: &a {k: "
+        + "x" * 100_000
+        + "}\n"
+        + "".join(f"y{i}: {{<<: *a}}\n" for i in range(8_000)),
+        CONFIG_MAP_HEAD
+        + "k: &k "
+        + "x" * 100_000
+        + "\nm:\n"
+        + "".join(f"  - {{*k : {i}}}\n" for i in range(8_000)),
+    ],
+    ids=["scalar-referenced-20000-times", "merged-8000-times", "as-a-key-8000-times"],
+)
+def test_alias_bombs_by_size_are_refused_at_once(
+    client: httpx.Client, cluster: str, body: str
+) -> None:
+    started = time.monotonic()
+    [detail] = _refused(_upload(client, cluster, body, YAML))
+    assert time.monotonic() - started < 2
+    assert "bytes of scalars" in detail["message"]
+    assert "(limit " in detail["message"]
+    assert "refusing a possible alias bomb" in detail["message"]
+    _nothing_stored(client, cluster)
+
+
+# -- other inputs -----------------------------------------------------------------------------
+
+
+def _object(kind: str = "ConfigMap", **metadata: Any) -> str:
+    api_version = "networking.k8s.io/v1" if kind == "NetworkPolicy" else "v1"
+    body: dict[str, Any] = {"apiVersion": api_version, "kind": kind, "metadata": metadata}
+    if kind == "NetworkPolicy":
+        body["spec"] = {"podSelector": {}}
+    return json.dumps(body)
+
+
+MALFORMED = {
+    "metadata-list": (
+        '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": [1]}', "metadata", "a map"),
+    "metadata-string": (
+        '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": "x"}', "metadata", "a map"),
+    "metadata-number": (
+        '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": 5}', "metadata", "a map"),
+    "namespace-list": (_object(name="a", namespace=["x"]), "metadata.namespace", "a string"),
+    "np-namespace-list": (
+        _object("NetworkPolicy", name="a", namespace=["x"]), "metadata.namespace", "a string"),
+    "name-number": (_object(name=5), "metadata.name", "a string, got integer"),
+    "name-map": (_object(name={"a": 1}), "metadata.name", "a string, got map"),
+    "name-null": (_object(name=None), "metadata.name", "a string, got null"),
+    "np-name-number": (_object("NetworkPolicy", name=5), "metadata.name", "a string"),
+    "np-name-map": (_object("NetworkPolicy", name={"a": 1}), "metadata.name", "a string"),
+    "np-name-null": (_object("NetworkPolicy", name=None), "metadata.name", "is required"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("body", "field", "message"), MALFORMED.values(), ids=MALFORMED)
+@pytest.mark.parametrize("form", ["json", "yaml"])
+def test_metadata_of_the_wrong_type_is_422_naming_the_field(
+    client: httpx.Client, cluster: str, body: str, field: str, message: str, form: str
+) -> None:
+    [detail] = _refused(_upload(client, cluster, body, JSON if form == "json" else YAML))
+    assert detail["field"] == field
+    assert message in detail["message"]
+    _nothing_stored(client, cluster)
+
+
+def test_a_skipped_kind_without_a_name_is_still_accepted(
+    client: httpx.Client, cluster: str
+) -> None:
+    """A repository holds objects named by generateName and patches: netreach does not read
+    their kind, so they are stored under an empty name (a NetworkPolicy needs its name)."""
+    body = _object(generateName="job-") + "\n---\n" + _object("NetworkPolicy", name="np")
+    created = _upload(client, cluster, body, YAML)
+    assert created.status_code == 201, created.text
+    items = client.get(f"/v1/clusters/{cluster}/snapshots/1/objects").json()["items"]
+    assert sorted((item["kind"], item["name"]) for item in items) == [
+        ("ConfigMap", ""), ("NetworkPolicy", "np")]  # fmt: skip
+    [detail] = _refused(_upload(client, cluster, _object("NetworkPolicy"), YAML))
+    assert (detail["field"], detail["message"]) == ("metadata.name", "is required")
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "line"),
+    [
+        ('{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",\n'
+         ' "metadata": {"name": "np"}, "spec": {"podSelector": {}},\n "kind": "ConfigMap"}',
+         JSON, 3),
+        ("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np}\n"
+         "spec: {podSelector: {}}\nkind: ConfigMap\n", YAML, 5),
+    ],
+    ids=["json", "yaml"],
+)  # fmt: skip
+def test_duplicate_keys_are_422_naming_the_key_and_line(
+    client: httpx.Client, cluster: str, body: str, headers: dict[str, str], line: int
+) -> None:
+    [detail] = _refused(_upload(client, cluster, body, headers))
+    assert f"duplicate key 'kind' (line {line})" in detail["message"]
+    assert detail["line"] == line
+    _nothing_stored(client, cluster)
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udfff", "a\\u0000b"])
+def test_invalid_unicode_and_nul_in_strings_are_422(
+    client: httpx.Client, cluster: str, escape: str
+) -> None:
+    body = '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, '
+    body += f'"data": {{"k": "{escape}"}}}}'
+    [detail] = _refused(_upload(client, cluster, body, JSON))
+    assert detail["message"].startswith("data.k: ")
+    _nothing_stored(client, cluster)
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/v1/diff", {"base": "a\x00b@1", "head": "c@1"}),
+        ("/v1/diff", {"base": "a@1", "head": "c\x01@1"}),
+        ("/v1/clusters/a%00b/snapshots/latest", {}),
+        ("/v1/clusters/a/snapshots", {"source": "x\x00y"}),
+    ],
+    ids=["diff-base-nul", "diff-head-control", "cluster-nul", "source-nul"],
+)
+def test_control_characters_in_the_request_are_4xx(
+    client: httpx.Client, path: str, params: dict[str, str]
+) -> None:
+    response = client.request("POST" if "source" in params else "GET", path, params=params,
+                              content=_object(name="a"), headers=JSON)  # fmt: skip
+    assert 400 <= response.status_code < 500, response.text
+    assert_error(response, response.status_code)
+
+
+def test_a_flood_of_separators_is_refused_quickly(client: httpx.Client, cluster: str) -> None:
+    started = time.monotonic()
+    response = _upload(client, cluster, "---\n" * 60_000, YAML)  # under the body limit
+    assert time.monotonic() - started < 2
+    error = assert_error(response, 413, "payload_too_large")
+    assert "more than 10000 empty documents" in error["message"] + json.dumps(error["details"])
     _nothing_stored(client, cluster)

@@ -186,13 +186,27 @@ def test_empty_documents_count_toward_the_document_limit() -> None:
     assert exact(data, Limits(max_documents=1000)) == str(caught.value)
 
 
-def test_a_million_bare_separators_are_refused_quickly() -> None:
+@pytest.mark.parametrize("separator", [b"---\n", b"---\n# nothing\n\n", b"--- ~\n", b"--- null\n"])
+def test_a_million_bare_separators_are_refused_quickly(separator: bytes) -> None:
     started = __import__("time").perf_counter()
     with pytest.raises(ManifestError) as caught:
-        read_bytes(b"---\n" * 1_000_001)
+        read_bytes(separator * 1_000_000, content_type="application/yaml")
     assert caught.value.too_large
-    assert "more than 1000000 documents" in str(caught.value)
-    assert __import__("time").perf_counter() - started < 10
+    assert str(caught.value) == "more than 10000 empty documents (a bare `---` is one)"
+    assert __import__("time").perf_counter() - started < 2
+
+
+@pytest.mark.parametrize("empty", [b"---\n", b"--- ~\n", b"---\n# only a comment\n"])
+def test_empty_documents_have_a_limit_of_their_own(empty: bytes) -> None:
+    limits = Limits(max_empty_documents=3)
+    pod = b"---\nkind: Pod\nmetadata: {name: a}\n"
+    assert len(read_bytes(empty * 3 + pod, limits=limits)) == 1
+    for reader in (exact, fast):
+        got = reader(empty * 3 + pod, limits)
+        assert got is None or len(got) == 1
+    with pytest.raises(ManifestError, match="more than 3 empty documents"):
+        read_bytes(empty * 4 + pod, limits=limits)
+    assert exact(empty * 4 + pod, limits) == "more than 3 empty documents (a bare `---` is one)"
 
 
 # -- the fast path: taken where it should be, always equal ---------------------------------
