@@ -114,15 +114,27 @@ _OTHER_FORMAT = {"json": "application/yaml", "yaml": "application/json"}
 
 
 def other_format_hint(data: bytes, media: str, details: list[dict[str, Any]]) -> str | None:
-    """The Content-Type to use when a body that failed to parse (a syntax error, not a value
-    refused in a body that parsed) reads as the other format."""
+    """The Content-Type to use when a body that failed to read reads as the other format.
+
+    Not when the body read but its objects are invalid (they would be in either format), nor
+    when a body sent as JSON parsed but holds a value Kubernetes refuses (``1e400`` reads as
+    YAML, where the same text is a string)."""
     sent = "json" if media in JSON_TYPES else "yaml"
     other = _OTHER_FORMAT[sent]
-    syntax = f"{sent.upper()} syntax error"
-    if not any(str(detail.get("message", "")).startswith(syntax) for detail in details):
-        return None
+    limits = Limits(max_bytes=len(data) + 1)
+    if sent == "json":
+        messages = (str(detail.get("message", "")) for detail in details)
+        if not any(message.startswith("JSON syntax error") for message in messages):
+            return None
+    else:
+        try:
+            read_bytes(data, content_type=media, limits=limits)
+        except Exception:
+            pass  # not readable as YAML: JSON may be what was meant
+        else:
+            return None
     try:
-        documents = read_bytes(data, content_type=other, limits=Limits(max_bytes=len(data) + 1))
+        documents = read_bytes(data, content_type=other, limits=limits)
     except Exception:
         return None
     if not documents:
