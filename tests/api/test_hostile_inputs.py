@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
+
+from service.cli import app as cli
 
 from tests.api.conftest import YAML, Api, assert_error, running_server, test_settings
 
@@ -312,3 +316,38 @@ def test_a_flood_of_separators_is_refused_quickly(client: httpx.Client, cluster:
     error = assert_error(response, 413, "payload_too_large")
     assert "more than 10000 empty documents" in error["message"] + json.dumps(error["details"])
     _nothing_stored(client, cluster)
+
+
+# -- the command line reads the same files the same way ----------------------------------------
+
+FILES = {
+    "metadata-list.json": ('{"apiVersion": "v1", "kind": "ConfigMap", "metadata": [1]}',
+                           "ConfigMap: metadata: expected a map, got list"),
+    "name-number.yaml": ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: 5}\n",
+                         "metadata.name: expected a string, got integer"),
+    "huge-number.yaml": ("apiVersion: v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  count: "
+                         + "9" * 5000 + "\n", "spec.count: number 9999"),
+    "duplicate.json": ('{"apiVersion": "v1", "kind": "NetworkPolicy",\n "kind": "ConfigMap"}',
+                       "duplicate key 'kind' (line 2)"),
+    "bomb.yaml": (CONFIG_MAP_HEAD + "data:\n  a: &a " + "x" * 100_000 + "\n  b: ["
+                  + "*a, " * 19_999 + "*a]\n", "refusing a possible alias bomb"),
+    "separators.yaml": ("---\n" * 1_000_000, "more than 10000 empty documents"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_netreach_analyze_refuses_the_same_files_as_clearly(tmp_path: Path, name: str) -> None:
+    body, message = FILES[name]
+    path = tmp_path / name
+    path.write_text(body)
+    result = CliRunner().invoke(cli, ["analyze", str(path), "--format", "json"])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_netreach_analyze_reads_integers_beyond_64_bits(tmp_path: Path) -> None:
+    path = tmp_path / "widget.json"
+    path.write_text(json.dumps(WIDGET))
+    result = CliRunner().invoke(cli, ["analyze", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
