@@ -14,7 +14,6 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import app as cli
-
 from tests.api.conftest import YAML, Api, assert_error, running_server, test_settings
 
 JSON = {"Content-Type": "application/json"}
