@@ -106,6 +106,24 @@ def _fault_on_insert(database_url: str) -> None:
         engine.dispose()
 
 
+def _cut_off(database_url: str) -> None:
+    """The database refuses every connection, and the server's are closed."""
+    url = make_url(database_url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false'))
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": url.database},
+            )
+    finally:
+        admin.dispose()
+
+
 def _disconnect_mid_upload(base_url: str, token: str) -> None:
     host, port = base_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port))) as sock:
@@ -146,6 +164,9 @@ def test_no_secret_reaches_the_log(served: Served) -> None:
         assert failed.json()["error"]["code"] == "internal_error"
         for _ in range(DISCONNECTS):
             _disconnect_mid_upload(served.base_url, served.token)
+        _cut_off(served.database_url)
+        unavailable = client.get("/v1/clusters")
+        assert unavailable.status_code == 503, unavailable.text
         assert client.get("/healthz").status_code == 200
     time.sleep(0.5)
     served.process.terminate()
@@ -157,8 +178,10 @@ def test_no_secret_reaches_the_log(served: Served) -> None:
     lines = [json.loads(line) for line in log.splitlines() if line.strip()]
     assert max(len(line) for line in log.splitlines()) < MAX_LINE_CHARS
     errors = [line for line in lines if line.get("level") == "error"]
-    assert [line["event"] for line in errors] == ["unhandled_exception"], errors
-    chain = errors[0]["exception"]  # the database's error and SQLAlchemy's around it
+    unhandled = [line for line in errors if line["event"] == "unhandled_exception"]
+    assert len(unhandled) == 1, errors
+    assert {line["event"] for line in errors} == {"unhandled_exception", "database_unavailable"}
+    chain = unhandled[0]["exception"]  # the database's error and SQLAlchemy's around it
     assert [exception["exc_type"] for exception in chain] == ["ProgrammingError", "RaiseException"]
     assert "planted fault" in chain[0]["exc_value"]
     assert "[parameters: [redacted]]" in chain[0]["exc_value"]
