@@ -231,8 +231,10 @@ class _Graph:
         return result
 
 
-def _check_graph(root: Node, limits: Limits, written_bytes: int) -> str | None:
-    """Why a document with anchors must be refused before it is built, or None."""
+def _check_graph(root: Node, limits: Limits, out: Collector) -> str | None:
+    """Why a document with anchors must be refused before it is built, or None. The
+    expansion is bounded for the whole read (``out`` sums it up): many documents that each
+    stay within the limit cannot add up to a bomb."""
     graph = _Graph(limits.max_depth)
     try:
         expanded, weight, _ = graph.walk(root, 0)
@@ -240,17 +242,21 @@ def _check_graph(root: Node, limits: Limits, written_bytes: int) -> str | None:
         return f"nesting too deep (more than {limits.max_depth} levels)"
     except _CycleError:
         return "recursive alias (a node contains itself)"
-    budget = limits.alias_budget(graph.written)
-    if expanded > budget:
+    out.alias_expanded += expanded
+    out.alias_written += graph.written
+    out.alias_bytes += weight
+    what = "the document" if out.alias_expanded == expanded else "the documents so far"
+    budget = limits.alias_budget(out.alias_written)
+    if out.alias_expanded > budget:
         return (
-            f"aliases expand the document to {expanded} nodes from {graph.written} written "
-            f"(limit {budget}): refusing a possible alias bomb"
+            f"aliases expand {what} to {out.alias_expanded} nodes from {out.alias_written} "
+            f"written (limit {budget}): refusing a possible alias bomb"
         )
-    byte_budget = limits.alias_byte_budget(written_bytes)
-    if weight > byte_budget:
+    byte_budget = limits.alias_byte_budget(out.yaml_bytes)
+    if out.alias_bytes > byte_budget:
         return (
-            f"aliases expand the document to {weight} bytes of scalars from {written_bytes} "
-            f"written (limit {byte_budget}): refusing a possible alias bomb"
+            f"aliases expand {what} to {out.alias_bytes} bytes of scalars from "
+            f"{out.yaml_bytes} written (limit {byte_budget}): refusing a possible alias bomb"
         )
     return None
 
@@ -309,7 +315,7 @@ def read_yaml_exact(text: str, source: str | None, limits: Limits, out: Collecto
     is built. Raises StopReading on a syntax error (the rest of the stream is lost).
     """
     may_alias = "&" in text  # no anchor, no alias: the graph walk can be skipped
-    written_bytes = len(text)
+    out.yaml_bytes += len(text)
     loader = _Loader(text)
     index = 0
     try:
@@ -346,7 +352,7 @@ def read_yaml_exact(text: str, source: str | None, limits: Limits, out: Collecto
                 out.check_empty()
                 continue
             if may_alias:
-                refused = _check_graph(node, limits, written_bytes)
+                refused = _check_graph(node, limits, out)
                 if refused is not None:
                     out.problem(Problem(refused, origin=origin))
                     continue

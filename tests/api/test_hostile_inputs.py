@@ -187,14 +187,28 @@ CONFIG_MAP_HEAD = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb, names
         + "x" * 100_000
         + "\nm:\n"
         + "".join(f"  - {{*k : {i}}}\n" for i in range(8_000)),
+        "---\n".join(
+            CONFIG_MAP_HEAD.replace("bomb", f"bomb{i}")
+            + "a: &a "
+            + "x" * 500
+            + "\nb: ["
+            + "*a, " * 4_999
+            + "*a]\n"
+            for i in range(10)
+        ),
     ],
-    ids=["scalar-referenced-20000-times", "merged-8000-times", "as-a-key-8000-times"],
+    ids=[
+        "scalar-referenced-20000-times",
+        "merged-8000-times",
+        "as-a-key-8000-times",
+        "ten-documents-each-within-the-limit",
+    ],
 )
 def test_alias_bombs_by_size_are_refused_at_once(
     client: httpx.Client, cluster: str, body: str
 ) -> None:
     started = time.monotonic()
-    [detail] = _refused(_upload(client, cluster, body, YAML))
+    detail = _refused(_upload(client, cluster, body, YAML))[0]
     assert time.monotonic() - started < 2
     assert "bytes of scalars" in detail["message"]
     assert "(limit " in detail["message"]

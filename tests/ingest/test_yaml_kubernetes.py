@@ -178,6 +178,26 @@ def test_alias_bomb_by_bytes_is_refused_fast() -> None:
     assert "refusing a possible alias bomb" in str(caught.value)
 
 
+def test_alias_expansion_is_bounded_for_the_whole_read() -> None:
+    """Each document's anchors are its own, but their expansions add up: ten documents that
+    each stay within the limit for the input make ten times the limit together."""
+
+    def document(index: int) -> bytes:
+        return (
+            b"kind: ConfigMap\nmetadata: {name: c%d}\na: &a " % index
+            + b"x" * 500 + b"\nb: [" + b"*a, " * 4_999 + b"*a]\n"
+        )  # fmt: skip
+
+    one = read_bytes(document(0) + b"---\nkind: Pod\n" + b"# padding\n" * 30_000)
+    assert len(one) == 2  # 2.5 MB expanded, within 10 x 300 kB + 1 MiB
+    many = b"---\n".join(document(i) for i in range(10))
+    assert len(many) > len(document(0)) * 9
+    with pytest.raises(ManifestError) as caught:
+        read_bytes(many + b"# padding\n" * 10_000)
+    assert "aliases expand the documents so far to" in str(caught.value)
+    assert caught.value.problems[0].origin.document == 1
+
+
 def test_empty_documents_count_toward_the_document_limit() -> None:
     data = b"---\n" * 1001 + b"kind: Pod\n"
     with pytest.raises(ManifestError) as caught:
