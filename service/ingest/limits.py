@@ -20,7 +20,7 @@ class Limits:
     (libyaml stops at 1000 levels, the JSON decoder at the interpreter's recursion limit) and
     reported as "nesting too deep" as well.
 
-    Aliases: a YAML document with anchors may expand to at most
+    Aliases (summed over the documents of the read): YAML with anchors may expand to at most
     ``max_alias_expansion * written + alias_expansion_slack`` nodes, where ``written`` is the
     number of nodes as they appear in the text. Ordinary reuse of an anchor (a shared label
     block, a merge key) stays far below that; a "billion laughs" document exceeds it by orders
