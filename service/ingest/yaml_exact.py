@@ -17,6 +17,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from service.engine.model import Origin, Problem
 from service.ingest.collect import Collector, ItemLines, StopReading, is_list
+from service.ingest.exact import shown
 from service.ingest.limits import Limits
 from service.ingest.yaml_typing import (
     MAP,
@@ -141,12 +142,12 @@ class _Builder:
                 key = key_text(self.scalar(key_node, path))
             if key is None:
                 raise _RefusedError(
-                    self.at(path, f"mapping key {key_node.value!r} is not a string"),
+                    self.at(path, f"mapping key {shown(key_node.value)} is not a string"),
                     _line(key_node),
                 )
             if key in explicit:
                 raise _RefusedError(
-                    self.at(path, f"duplicate key {key!r} (line {_line(key_node)})"),
+                    self.at(path, f"duplicate key {shown(key)} (line {_line(key_node)})"),
                     _line(key_node),
                 )
             explicit[key] = self.value(value_node, [*path, key], depth + 1)

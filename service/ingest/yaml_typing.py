@@ -30,7 +30,7 @@ import math
 import re
 from typing import Final
 
-from service.ingest.exact import MAX_NUMBER_CHARS, beyond_range, decodable
+from service.ingest.exact import MAX_NUMBER_CHARS, beyond_range, decodable, shown
 
 INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1
@@ -171,7 +171,7 @@ def resolve_tagged(tag: str, text: str) -> object:
     if tag == FLOAT and value == text and text.lstrip("+-").lower() in (".inf", ".nan"):
         return text
     short = "!!" + tag.rsplit(":", 1)[-1]
-    raise TagMismatch(f"cannot decode {text!r} as a {short}")
+    raise TagMismatch(f"cannot decode {shown(text)} as a {short}")
 
 
 def _float32_g(value: float) -> str:
