@@ -27,6 +27,7 @@ LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNI
 MAX_STRING_CHARS = 2000  # longer strings are cut (a message, one frame's line, an error)
 MAX_ITEMS = 50  # longer lists (and mappings) keep their first items
 MAX_FRAMES = 20  # the outermost and innermost frames of a traceback
+MAX_TRACEBACK_CHARS = 8000  # the end of a traceback rendered as text
 REDACTED = "[redacted]"
 
 # Keys whose values are secrets whatever they hold.
@@ -100,9 +101,12 @@ def scrub_value(value: Any, depth: int = 0) -> Any:
 
 
 def _scrub_item(key: str, value: Any, depth: int = 0) -> Any:
-    """A value under ``key``: a string under a secret's name is redacted whole."""
+    """A value under ``key``: a string under a secret's name is redacted whole; a traceback
+    rendered as text (console logs) keeps its end, where the error is."""
     if isinstance(value, str | bytes) and _SECRET_KEY.search(key):
         return REDACTED
+    if key == "exception" and isinstance(value, str) and len(value) > MAX_TRACEBACK_CHARS:
+        return f"({len(value)} characters) ...{redact(value[-MAX_TRACEBACK_CHARS:])}"
     return scrub_value(value, depth)
 
 

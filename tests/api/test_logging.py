@@ -48,3 +48,10 @@ def test_values_are_bounded() -> None:
     assert len(event["event"]) < MAX_STRING_CHARS + 40
     assert event["event"].endswith("(70000000 characters)")
     assert len(event["items"]) == MAX_ITEMS + 1
+
+
+def test_a_text_traceback_keeps_its_end() -> None:
+    text = "Traceback (most recent call last):\n" + "  frame\n" * 10_000 + "ValueError: token=abc"
+    kept = _scrubbed(event="e", exception=text)["exception"]
+    assert len(kept) < 8100
+    assert kept.endswith(f"ValueError: token={REDACTED}")
