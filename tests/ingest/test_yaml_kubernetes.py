@@ -7,6 +7,7 @@ where the fast path must take over (kubectl output, generated clusters) check th
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -400,6 +401,16 @@ def test_integers_beyond_64_bits_are_kept_exactly(content_type: str) -> None:
     [doc] = read_bytes(body.encode(), content_type=content_type)
     assert doc.body == {"kind": "Pod", "a": big, "b": [small], "c": 2**64}
     assert all(type(value) is int for value in (doc.body["a"], doc.body["b"][0]))
+
+
+def test_integers_beyond_64_bits_in_batched_list_items_are_kept_exactly() -> None:
+    """List items after the first are decoded in batches by orjson, which reads an integer
+    beyond 64 bits as a float: such a batch is decoded again exactly."""
+    items = [{"kind": "Widget", "metadata": {"name": f"w{i}"}, "n": 10**25 + i} for i in range(50)]
+    data = json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=4).encode()
+    documents = read_bytes(data, content_type="application/json")
+    assert [doc.body["n"] for doc in documents] == [10**25 + i for i in range(50)]
+    assert all(type(doc.body["n"]) is int for doc in documents)
 
 
 def test_json_integers_in_range_round_trip_exactly() -> None:
