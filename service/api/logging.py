@@ -134,10 +134,10 @@ class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def _route_standard_logging(formatter: logging.Formatter, level: int) -> None:
-    """The root logger and uvicorn's (which does not propagate) write through structlog."""
+    """The root logger and uvicorn's (which do not propagate) write through structlog."""
     handler = _Handler(sys.stderr)
     handler.setFormatter(formatter)
-    for name in (None, "uvicorn"):
+    for name in (None, "uvicorn", "uvicorn.access"):
         logger = logging.getLogger(name)
         kept = [h for h in logger.handlers if name is None and not isinstance(h, _Handler)]
         logger.handlers = kept
