@@ -418,3 +418,17 @@ def test_json_integers_in_range_round_trip_exactly() -> None:
     [doc] = read_bytes(body)
     assert doc.body == {"kind": "Pod", "a": 2**63 - 1, "b": -(2**63), "c": "\u00e9"}
     assert __import__("orjson").loads(__import__("orjson").dumps(doc.body)) == doc.body
+
+
+def test_deep_flow_nesting_is_left_to_the_exact_reader_silently(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """rapidyaml's emitter would print "max depth exceeded" on standard error (a line that
+    is not JSON in the server's log) before refusing: the fast path declines first."""
+    data = b"kind: ConfigMap\ndata:\n  a: " + b"[" * 990 + b"]" * 990 + b"\n"
+    assert fast(data) is None
+    with pytest.raises(ManifestError, match="nesting too deep"):
+        read_bytes(data, content_type="application/yaml")
+    assert capfd.readouterr().err == ""
+    shallow = b"kind: ConfigMap\ndata:\n  a: " + b"[" * 50 + b"]" * 50 + b"\n"
+    assert fast(shallow) == exact(shallow)
