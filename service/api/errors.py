@@ -3,8 +3,8 @@
 Use cases raise domain errors (:mod:`service.usecases.errors`) without HTTP statuses; this
 module maps them, and the framework's own errors, to statuses. Nothing a client can send ends
 in a 500: every such path raises one of the errors handled here. Unexpected exceptions are
-bugs: they are logged with their traceback, answered 500 in the same envelope, and re-raised
-by the server for its own error log.
+bugs: they are logged once with their traceback (without local variables, redacted: see
+:mod:`service.api.logging`) and answered 500 in the same envelope.
 """
 
 from __future__ import annotations
@@ -228,10 +228,16 @@ async def _analysis_timeout(_request: Request, error: Exception) -> JSONResponse
     )
 
 
-async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
-    # Runs in Starlette's ServerErrorMiddleware, which re-raises the error afterwards.
+def internal_error(error: BaseException) -> JSONResponse:
+    """Log a bug (one line) and the 500 answering it."""
     log.error("unhandled_exception", exc_info=error)
     return error_response(500, "internal_error", "internal server error")
+
+
+async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
+    # Starlette's ServerErrorMiddleware, outside every other middleware, runs this (and
+    # re-raises the error afterwards): only for a bug in the request-context middleware.
+    return internal_error(error)
 
 
 def install_error_handlers(app: FastAPI) -> None:

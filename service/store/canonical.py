@@ -34,6 +34,26 @@ def canonical_json(obj: Any) -> bytes:
         ).encode("utf-8")
 
 
+# Digits to "0", the characters a number may follow in canonical JSON to "#": a number of
+# 19 digits or more is then "#" and 19 "0"s (orjson would read one beyond 64 bits as a float).
+_NUMBER_MARKS = bytes(
+    0x30 if 0x30 <= byte <= 0x39 else 0x23 if byte in b":[,-" else 0x20 for byte in range(256)
+)
+_LONG_NUMBER = b"#" + b"0" * 19
+
+
+def parse_canonical(data: bytes) -> Any:
+    """The value of canonical JSON, integers of any size exact: orjson, unless a number
+    of 19 digits or more may be in it (then the standard library).
+
+    >>> parse_canonical(canonical_json({"n": 10**30, "m": 1}))
+    {'m': 1, 'n': 1000000000000000000000000000000}
+    """
+    if data.translate(_NUMBER_MARKS).find(_LONG_NUMBER) >= 0:
+        return json.loads(data)
+    return orjson.loads(data)
+
+
 def content_hash(data: bytes) -> str:
     """The sha256 of ``data`` as 64 lowercase hex digits."""
     return hashlib.sha256(data).hexdigest()

@@ -8,12 +8,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-import orjson
 from sqlalchemy import Row, Select, Table, delete, select, update
 from sqlalchemy.orm import Session
 
 from service.store._sql import chunks, insert_ignoring_conflicts, one_of
-from service.store.canonical import canonical_json, object_hash, snapshot_hash, strip_noise
+from service.store.canonical import (
+    canonical_json,
+    object_hash,
+    parse_canonical,
+    snapshot_hash,
+    strip_noise,
+)
 from service.store.errors import SnapshotNotFoundError, StoreError
 from service.store.members import pack_members, unpack_members
 from service.store.models import Cluster, ObjectRow, Snapshot, utcnow
@@ -345,7 +350,7 @@ def _record(row: Row[Any]) -> SnapshotRecord:
 
 
 def _decode(body: bytes) -> dict[str, Any]:
-    return cast(dict[str, Any], orjson.loads(zlib.decompress(body)))
+    return cast(dict[str, Any], parse_canonical(zlib.decompress(body)))
 
 
 __all__ = ["SnapshotRef", "SnapshotRepository"]

@@ -65,11 +65,17 @@ def check_cluster_name(name: str) -> str:
 
 
 def _new_object(document: Document) -> NewObject:
+    """The stored identity of a validated object (the parser refused a kind, name or
+    namespace of any type but a string)."""
     body = document.body
     metadata = body.get("metadata") or {}
-    kind = str(body.get("kind", ""))
+    kind = body.get("kind")
     namespace = metadata.get("namespace") or (None if kind in CLUSTER_SCOPED else "default")
-    return NewObject(kind, namespace, str(metadata.get("name", "")), body)
+    name = metadata.get("name") or ""
+    assert type(kind) is str
+    assert namespace is None or type(namespace) is str
+    assert type(name) is str
+    return NewObject(kind, namespace, name, body)
 
 
 def record_snapshot(

@@ -113,12 +113,28 @@ def parse_labels(pairs: list[str] | None) -> dict[str, str]:
 _OTHER_FORMAT = {"json": "application/yaml", "yaml": "application/json"}
 
 
-def other_format_hint(data: bytes, media: str) -> str | None:
-    """The Content-Type to use when a body that failed to parse reads as the other format."""
+def other_format_hint(data: bytes, media: str, details: list[dict[str, Any]]) -> str | None:
+    """The Content-Type to use when a body that failed to read reads as the other format.
+
+    Not when the body read but its objects are invalid (they would be in either format), nor
+    when a body sent as JSON parsed but holds a value Kubernetes refuses (``1e400`` reads as
+    YAML, where the same text is a string)."""
     sent = "json" if media in JSON_TYPES else "yaml"
     other = _OTHER_FORMAT[sent]
+    limits = Limits(max_bytes=len(data) + 1)
+    if sent == "json":
+        messages = (str(detail.get("message", "")) for detail in details)
+        if not any(message.startswith("JSON syntax error") for message in messages):
+            return None
+    else:
+        try:
+            read_bytes(data, content_type=media, limits=limits)
+        except Exception:
+            pass  # not readable as YAML: JSON may be what was meant
+        else:
+            return None
     try:
-        documents = read_bytes(data, content_type=other, limits=Limits(max_bytes=len(data) + 1))
+        documents = read_bytes(data, content_type=other, limits=limits)
     except Exception:
         return None
     if not documents:
@@ -237,7 +253,7 @@ async def upload_snapshot(
         ) from error
     except InvalidManifestsError as error:
         metrics.uploads.labels("invalid").inc()
-        hint = await run_in_threadpool(other_format_hint, data, media)
+        hint = await run_in_threadpool(other_format_hint, data, media, error.details)
         if hint is not None:
             raise InvalidManifestsError(
                 hint, [{"field": "header.content-type", "hint": hint}, *error.details]
