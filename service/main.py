@@ -20,6 +20,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from service.api import diff as diff_routes
 from service.api import lint as lint_routes
 from service.api.auth import Gatekeeper, is_loopback, open_refusal
+from service.api.database_errors import (
+    SchemaGuard,
+    install_database_error_handlers,
+    require_schema_at_head,
+)
 from service.api.deps import Runtime
 from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
@@ -115,7 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Runtime]]:
         if settings.migrate_on_start:
             await run_in_threadpool(upgrade, settings.database_url)
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, timeouts=settings.database_timeouts())
         session_factory = make_session_factory(engine)
         await run_in_threadpool(_refuse_open_start, settings, session_factory)
         analyzer = Analyzer(
@@ -133,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             head_revision=head_revision(),
             gate=Gatekeeper(settings, session_factory),
             refs=SnapshotRefs(session_factory, settings.ref_cache_seconds),
+            schema=SchemaGuard(),
         )
         log.info(
             "started",
@@ -159,9 +165,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_database_error_handlers(app)
     strict = [Depends(strict_parameters)]
-    for module in (health, clusters, snapshots, analysis, summary, diff_routes, lint_routes):
-        app.include_router(module.router, dependencies=strict)
+    app.include_router(health.router, dependencies=strict)
+    guarded = [*strict, Depends(require_schema_at_head)]
+    for module in (clusters, snapshots, analysis, summary, diff_routes, lint_routes):
+        app.include_router(module.router, dependencies=guarded)
     install_docs(app)
     mount_ui(app)
     install_openapi(app)

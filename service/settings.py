@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from service.store.database import DatabaseTimeouts
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -53,6 +57,21 @@ class Settings(BaseSettings):
     migrate_on_start: bool = Field(
         True, description="upgrade the database schema to head when the service starts"
     )
+    database_connect_timeout: float = Field(
+        2.0, gt=0, description="seconds to open a database connection (PostgreSQL; 2 s at least)"
+    )
+    database_statement_timeout: float = Field(
+        30.0, ge=0, description="PostgreSQL statement_timeout in seconds (0: none)"
+    )
+    database_lock_timeout: float = Field(
+        10.0, ge=0, description="PostgreSQL lock_timeout in seconds (0: none)"
+    )
+    database_pool_timeout: float = Field(
+        2.0, gt=0, description="seconds a request waits for a free connection of the pool"
+    )
+    database_busy_timeout: float = Field(
+        30.0, ge=0, description="SQLite: seconds a write waits for another's write lock"
+    )
 
     # -- the API: in-process caches, answer sizes, connection limits ---------------------
     token_cache_seconds: float = Field(
@@ -88,6 +107,17 @@ class Settings(BaseSettings):
         ge=1,
         description="connections (and tasks) a worker serves at once; more are answered 503",
     )
+
+    def database_timeouts(self) -> DatabaseTimeouts:
+        from service.store.database import DatabaseTimeouts
+
+        return DatabaseTimeouts(
+            connect=self.database_connect_timeout,
+            statement=self.database_statement_timeout,
+            lock=self.database_lock_timeout,
+            pool=self.database_pool_timeout,
+            busy=self.database_busy_timeout,
+        )
 
 
 @lru_cache(maxsize=1)

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.api.auth import Gatekeeper, Principal, Scope, arrived_locally
+from service.api.database_errors import SchemaGuard
 from service.api.errors import ForbiddenError
 from service.api.metrics import Metrics
 from service.api.params import ClusterPath, RefPath, parse_ref_param
@@ -44,6 +45,7 @@ class Runtime:
     head_revision: str
     gate: Gatekeeper
     refs: SnapshotRefs
+    schema: SchemaGuard
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -50,7 +50,7 @@ def _database(settings: Settings) -> Iterator[sessionmaker[Session]]:
 
     if settings.migrate_on_start:
         upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, timeouts=settings.database_timeouts())
     try:
         yield make_session_factory(engine)
     finally:

@@ -1,12 +1,18 @@
 """Engines and sessions. Synchronous SQLAlchemy: the API runs it in a threadpool.
 
-SQLite (the embedded default) gets WAL, a 30 s busy timeout, foreign keys, and SQLAlchemy in
+SQLite (the embedded default) gets WAL, a busy timeout, foreign keys, and SQLAlchemy in
 charge of ``BEGIN`` (the ``sqlite3`` module's legacy transaction handling is switched off, so
 SELECTs are transactional and SAVEPOINTs work). PostgreSQL goes through psycopg 3.
+
+Every engine is bounded in time (:class:`DatabaseTimeouts`): a database that accepts
+connections and never answers, or a pool that is exhausted, is an error within seconds,
+which the API answers 503, instead of a request that waits for ever.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -19,9 +25,51 @@ DEFAULT_DATABASE_URL = "sqlite:///./netreach.db"
 _SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA journal_mode=WAL",
-    "PRAGMA busy_timeout=30000",
     "PRAGMA synchronous=NORMAL",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseTimeouts:
+    """How long the database may take, in seconds (0: no limit, where one may be lifted).
+
+    - ``connect``: to open a connection and have it accepted (psycopg's ``connect_timeout``,
+      at least 2 s as libpq rounds it; also ``tcp_user_timeout``, so a connection whose data
+      is never acknowledged, a network partition, fails as well);
+    - ``statement``, ``lock``: PostgreSQL's ``statement_timeout`` and ``lock_timeout``, set
+      per connection;
+    - ``pool``: to wait for a free connection of the pool;
+    - ``busy``: SQLite's busy timeout, how long a writer waits for another's write lock.
+    """
+
+    connect: float = 2.0
+    statement: float = 30.0
+    lock: float = 10.0
+    pool: float = 2.0
+    busy: float = 30.0
+
+    def postgres_connect_args(self, url: URL) -> dict[str, Any]:
+        """psycopg connection parameters; a value given in the URL's query wins."""
+        options = [
+            f"-c statement_timeout={_millis(self.statement)}",
+            f"-c lock_timeout={_millis(self.lock)}",
+        ]
+        given = dict(url.query)
+        args: dict[str, Any] = {
+            "connect_timeout": max(2, math.ceil(self.connect)),
+            "tcp_user_timeout": _millis(max(self.connect, 2.0) * 5),
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+        }
+        args = {key: value for key, value in args.items() if key not in given}
+        args["options"] = " ".join(filter(None, [str(given.get("options", "")), *options]))
+        return args
+
+
+def _millis(seconds: float) -> int:
+    return max(0, round(seconds * 1000))
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -36,13 +84,29 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
-def make_engine(url: str | URL = DEFAULT_DATABASE_URL, **options: Any) -> Engine:
-    """An engine for ``url``; ``options`` go to :func:`sqlalchemy.create_engine`."""
+def make_engine(
+    url: str | URL = DEFAULT_DATABASE_URL,
+    *,
+    timeouts: DatabaseTimeouts | None = None,
+    **options: Any,
+) -> Engine:
+    """An engine for ``url`` bounded by ``timeouts``; ``options`` go to
+    :func:`sqlalchemy.create_engine`."""
     parsed = normalise_url(url)
+    timeouts = timeouts or DatabaseTimeouts()
     options.setdefault("pool_pre_ping", True)
+    if parsed.get_backend_name() == "postgresql":
+        options.setdefault("pool_timeout", timeouts.pool)
+        connect_args = timeouts.postgres_connect_args(parsed)
+        options["connect_args"] = {**connect_args, **options.get("connect_args", {})}
+    elif parsed.get_backend_name() == "sqlite":
+        if parsed.database not in (None, "", ":memory:"):  # a file: a QueuePool
+            options.setdefault("pool_timeout", timeouts.pool)
+        # The driver's own wait for a lock, and the busy handler of every statement.
+        options["connect_args"] = {"timeout": timeouts.busy, **options.get("connect_args", {})}
     engine = create_engine(parsed, **options)
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, timeouts.busy)
     return engine
 
 
@@ -57,7 +121,7 @@ def make_session_factory(engine: Engine, *, write: bool = False) -> sessionmaker
     return sessionmaker(bind=bind, expire_on_commit=False)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy emit BEGIN (below) instead of the driver's legacy handling.
@@ -66,6 +130,7 @@ def _configure_sqlite(engine: Engine) -> None:
         try:
             for pragma in _SQLITE_PRAGMAS:
                 cursor.execute(pragma)
+            cursor.execute(f"PRAGMA busy_timeout={_millis(busy_timeout)}")
         finally:
             cursor.close()
 

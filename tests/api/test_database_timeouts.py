@@ -1,0 +1,62 @@
+"""A database that hangs or lost its schema: 503s within seconds, never a hang or a 500."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from service.store.migrate import downgrade, upgrade
+from tests.api.conftest import assert_error, running_server, test_settings
+from tests.api.hanging import hanging_server
+from tests.conftest import ThrowawayDatabases
+
+# The default connect timeout is 2 s; an answer within 4 s leaves room for a slow machine.
+PROMPT = 4.0
+
+
+def test_a_hanging_database_is_503_within_seconds() -> None:
+    with hanging_server() as port:
+        url = f"postgresql+psycopg://netreach@127.0.0.1:{port}/netreach"
+        with running_server(test_settings(url, migrate_on_start=False)) as base_url:
+            for path, code in [
+                ("/readyz", "not_ready"),
+                ("/v1/clusters", "database_unavailable"),
+                ("/v1/clusters/shop/snapshots/latest", "database_unavailable"),
+            ]:
+                started = time.monotonic()
+                response = httpx.get(f"{base_url}{path}", timeout=30)
+                elapsed = time.monotonic() - started
+                assert_error(response, 503, code)
+                assert elapsed < PROMPT, f"{path} took {elapsed:.1f} s"
+            assert httpx.get(f"{base_url}/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_a_database_recreated_empty_is_503_on_v1(
+    backend: str, throwaway_databases: ThrowawayDatabases
+) -> None:
+    url = throwaway_databases.create(backend)
+    with running_server(test_settings(url)) as base_url:
+        assert httpx.get(f"{base_url}/v1/clusters").status_code == 200
+        downgrade(url, "base")  # every table gone, as in a database recreated empty
+        for method, path in [
+            ("GET", "/v1/clusters"),
+            ("GET", "/v1/clusters/shop/snapshots/latest"),
+            ("POST", "/v1/clusters/shop/snapshots"),
+        ]:
+            response = httpx.request(
+                method,
+                f"{base_url}{path}",
+                content=b"kind: Namespace\napiVersion: v1\nmetadata: {name: a}\n",
+                headers={"Content-Type": "application/yaml"},
+            )
+            error = assert_error(response, 503, "schema_not_at_head")
+            assert "netreach db upgrade" in error["message"]
+            assert error["details"][0]["current"] is None
+        assert_error(httpx.get(f"{base_url}/readyz"), 503, "not_ready")
+        upgrade(url)
+        assert httpx.get(f"{base_url}/v1/clusters").status_code == 200
