@@ -133,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             engine=engine,
             session_factory=session_factory,
+            write_session_factory=make_session_factory(engine, write=True),
             analyzer=analyzer,
             metrics=metrics,
             head_revision=head_revision(),

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from service.api.deps import AnalyzerDep, ReadAccess, RuntimeDep, SessionDep, WriteAccess
+from service.api.deps import (
+    AnalyzerDep,
+    ReadAccess,
+    RuntimeDep,
+    SessionDep,
+    WriteAccess,
+    WriteSessionDep,
+)
 from service.api.errors import responses
 from service.api.params import ClusterPath
 from service.api.schemas import ClusterList, ClusterOut
@@ -49,7 +56,7 @@ def get_one_cluster(cluster: ClusterPath, session: SessionDep, principal: ReadAc
 def remove_cluster(
     cluster: ClusterPath,
     principal: WriteAccess,
-    session: SessionDep,
+    session: WriteSessionDep,
     analyzer: AnalyzerDep,
     runtime: RuntimeDep,
 ) -> Response:

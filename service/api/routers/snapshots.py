@@ -18,6 +18,7 @@ from service.api.deps import (
     SessionDep,
     SettingsDep,
     WriteAccess,
+    WriteSessionDep,
     snapshot_headers,
     snapshot_label,
 )
@@ -174,7 +175,7 @@ async def upload_snapshot(
     request: Request,
     response: Response,
     principal: WriteAccess,
-    session: SessionDep,
+    session: WriteSessionDep,
     settings: SettingsDep,
     metrics: MetricsDep,
     analyzer: AnalyzerDep,
@@ -305,7 +306,7 @@ def remove_snapshot(
     cluster: ClusterPath,
     ref: RefPath,
     principal: WriteAccess,
-    session: SessionDep,
+    session: WriteSessionDep,
     analyzer: AnalyzerDep,
     runtime: RuntimeDep,
 ) -> Response:
