@@ -28,6 +28,7 @@ from service.api.database_errors import (
 from service.api.deps import Runtime
 from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
+from service.api.garbage import Collector
 from service.api.head import HeadMiddleware
 from service.api.logging import configure_logging
 from service.api.metrics import Metrics
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(upgrade, settings.database_url)
         engine = make_engine(settings.database_url, timeouts=settings.database_timeouts())
         session_factory = make_session_factory(engine)
+        write_session_factory = make_session_factory(engine, write=True)
         await run_in_threadpool(_refuse_open_start, settings, session_factory)
         analyzer = Analyzer(
             cache_size=settings.cache_size,
@@ -133,13 +135,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             engine=engine,
             session_factory=session_factory,
-            write_session_factory=make_session_factory(engine, write=True),
+            write_session_factory=write_session_factory,
             analyzer=analyzer,
             metrics=metrics,
             head_revision=head_revision(),
             gate=Gatekeeper(settings, session_factory),
             refs=SnapshotRefs(session_factory, settings.ref_cache_seconds),
             schema=SchemaGuard(),
+            collector=Collector(write_session_factory),
         )
         log.info(
             "started",

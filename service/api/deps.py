@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.api.auth import Gatekeeper, Principal, Scope, arrived_locally
 from service.api.database_errors import SchemaGuard
 from service.api.errors import ForbiddenError
+from service.api.garbage import Collector
 from service.api.metrics import Metrics
 from service.api.params import ClusterPath, RefPath, parse_ref_param
 from service.api.refs import SnapshotRefs
@@ -47,6 +48,7 @@ class Runtime:
     gate: Gatekeeper
     refs: SnapshotRefs
     schema: SchemaGuard
+    collector: Collector
 
 
 def runtime_of(request: Request) -> Runtime:

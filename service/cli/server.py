@@ -43,8 +43,9 @@ def _settings(**overrides: object) -> Settings:
 
 
 @contextmanager
-def _database(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    """Sessions on the configured database, migrated first when ``migrate_on_start``."""
+def _database(settings: Settings, *, write: bool = False) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the configured database, migrated first when ``migrate_on_start``;
+    ``write``: transactions that take SQLite's write lock when they begin."""
     from service.store import make_engine, make_session_factory
     from service.store.migrate import upgrade
 
@@ -52,7 +53,7 @@ def _database(settings: Settings) -> Iterator[sessionmaker[Session]]:
         upgrade(settings.database_url)
     engine = make_engine(settings.database_url, timeouts=settings.database_timeouts())
     try:
-        yield make_session_factory(engine)
+        yield make_session_factory(engine, write=write)
     finally:
         engine.dispose()
 
@@ -154,6 +155,22 @@ def db_current() -> None:
     typer.echo(f"current: {current or '(empty database)'}\nhead:    {head}")
     if current != head:
         raise typer.Exit(EXIT_FAILED)
+
+
+@db_app.command("gc")
+def db_gc() -> None:
+    """Delete the stored objects no snapshot holds any more and print what was freed.
+
+    Safe while the server runs: uploads that reuse an object wait for it (or it for them).
+    """
+    from service.store.garbage import collect_garbage
+
+    with _database(_settings(), write=True) as factory, factory() as session, session.begin():
+        freed = collect_garbage(session)
+    typer.echo(
+        f"freed {freed.objects} object(s): {freed.bytes:,} bytes of JSON, "
+        f"{freed.stored_bytes:,} bytes stored"
+    )
 
 
 @token_app.command("create")

@@ -4,6 +4,7 @@ with every snapshot of them."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from starlette.background import BackgroundTask
 
 from service.api.deps import (
     AnalyzerDep,
@@ -66,4 +67,5 @@ def remove_cluster(
     runtime.refs.forget(cluster)
     for record in doomed:
         analyzer.forget(record)
-    return Response(status_code=204)
+    # After the response: free the objects no snapshot holds any more.
+    return Response(status_code=204, background=BackgroundTask(runtime.collector.run))

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import DataError
+from starlette.background import BackgroundTask
 
 from service.api.deps import (
     AnalyzerDep,
@@ -300,7 +301,8 @@ async def get_one_snapshot(record: ReadSnapshot, response: Response) -> Snapshot
     response_class=Response,
     responses=responses(401, 403, 404, 422),
     summary="Delete a snapshot",
-    description="Its version number is never reused; the cluster stays, with its other versions.",
+    description="Its version number is never reused; the cluster stays, with its other "
+    "versions. Objects no snapshot holds any more are deleted after the response.",
 )
 def remove_snapshot(
     cluster: ClusterPath,
@@ -314,7 +316,12 @@ def remove_snapshot(
     session.commit()  # before forgetting, so no reader caches the snapshot again
     runtime.refs.forget(cluster)
     analyzer.forget(record)
-    return Response(status_code=204, headers=snapshot_headers(record))
+    # After the response: free the objects no snapshot holds any more.
+    return Response(
+        status_code=204,
+        headers=snapshot_headers(record),
+        background=BackgroundTask(runtime.collector.run),
+    )
 
 
 @router.get(
