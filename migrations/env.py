@@ -17,8 +17,8 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
 from service.store.database import (
-    DEFAULT_DATABASE_URL,
     DatabaseTimeouts,
+    default_database_url,
     make_engine,
     normalise_url,
 )
@@ -38,7 +38,7 @@ def database_url() -> str:
         config.attributes.get("url")
         or context.get_x_argument(as_dictionary=True).get("url")
         or os.environ.get("NETREACH_DATABASE_URL")
-        or DEFAULT_DATABASE_URL
+        or default_database_url()
     )
     return normalise_url(url).render_as_string(hide_password=False)
 

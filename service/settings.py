@@ -28,12 +28,26 @@ def default_cache_dir() -> Path:
     return user_cache_path("netreach")
 
 
+def default_database_path() -> Path:
+    """``netreach.db`` in the user's data directory (``~/.local/share/netreach`` on Linux,
+    ``~/Library/Application Support/netreach`` on macOS, ``%LOCALAPPDATA%\\netreach`` on
+    Windows), never the current directory."""
+    from platformdirs import user_data_path
+
+    return user_data_path("netreach") / "netreach.db"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{default_database_path()}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NETREACH_", extra="ignore")
 
     database_url: str = Field(
-        "sqlite:///./netreach.db",
-        description="SQLAlchemy URL: a SQLite file by default; postgresql+psycopg://... in prod",
+        default_factory=default_database_url,
+        description="SQLAlchemy URL: netreach.db in the user's data directory by default; "
+        "postgresql+psycopg://... in prod",
     )
     host: str = Field("127.0.0.1", description="address `netreach serve` binds")
     port: int = Field(8000, ge=0, le=65535)

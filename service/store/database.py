@@ -17,10 +17,28 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
-DEFAULT_DATABASE_URL = "sqlite:///./netreach.db"
+from service.settings import default_database_path, default_database_url
+from service.store.errors import UnsupportedDatabaseError
+
+SUPPORTED_URLS = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL without its password, for messages and logs.
+
+    >>> safe_url("postgresql://u:secret@h:5433/db")
+    'postgresql://u:***@h:5433/db'
+    """
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError:
+        return "(an unparseable URL)"
+    return parsed.render_as_string(hide_password=True)
+
 
 _SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
@@ -73,26 +91,49 @@ def _millis(seconds: float) -> int:
 
 
 def normalise_url(url: str | URL) -> URL:
-    """``postgresql://`` and ``postgres://`` mean psycopg 3.
+    """``postgresql://`` and ``postgres://`` mean psycopg 3; anything but SQLite and
+    PostgreSQL through psycopg is refused by name.
 
     >>> normalise_url("postgres://u@h/db").render_as_string()
     'postgresql+psycopg://u@h/db'
+    >>> normalise_url("mysql://u:pw@h/db")
+    Traceback (most recent call last):
+    ...
+    service.store.errors.UnsupportedDatabaseError: unsupported database URL mysql://u:***@h/db: ...
     """
-    parsed = make_url(url) if isinstance(url, str) else url
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError as error:
+        raise UnsupportedDatabaseError(
+            f"the database URL is not a URL ({error}); use {SUPPORTED_URLS}"
+        ) from error
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+        backend = parsed.drivername.split("+")[0]
+        what = (
+            f"not the driver {parsed.drivername}"
+            if backend in ("sqlite", "postgresql")
+            else f"not {backend}"
+        )
+        raise UnsupportedDatabaseError(
+            f"unsupported database URL {safe_url(parsed)}: netreach stores its data in "
+            f"SQLite or PostgreSQL, {what}; use {SUPPORTED_URLS}"
+        )
     return parsed
 
 
 def make_engine(
-    url: str | URL = DEFAULT_DATABASE_URL,
+    url: str | URL | None = None,
     *,
     timeouts: DatabaseTimeouts | None = None,
     **options: Any,
 ) -> Engine:
     """An engine for ``url`` bounded by ``timeouts``; ``options`` go to
     :func:`sqlalchemy.create_engine`."""
-    parsed = normalise_url(url)
+    parsed = normalise_url(url or default_database_url())
+    if url is None or parsed == normalise_url(default_database_url()):
+        default_database_path().parent.mkdir(parents=True, exist_ok=True)
     timeouts = timeouts or DatabaseTimeouts()
     options.setdefault("pool_pre_ping", True)
     if parsed.get_backend_name() == "postgresql":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import httpx
@@ -60,3 +63,25 @@ def test_a_database_recreated_empty_is_503_on_v1(
         assert_error(httpx.get(f"{base_url}/readyz"), 503, "not_ready")
         upgrade(url)
         assert httpx.get(f"{base_url}/v1/clusters").status_code == 200
+
+
+def test_serve_against_a_hanging_database_exits_with_one_line() -> None:
+    with hanging_server() as port:
+        url = f"postgresql+psycopg://netreach:s3cret@127.0.0.1:{port}/netreach"
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "service.cli", "serve", "--port", "0"],
+            env={**os.environ, "NETREACH_DATABASE_URL": url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        elapsed = time.monotonic() - started
+    assert done.returncode == 1
+    assert elapsed < 20, f"serve took {elapsed:.1f} s to give up"
+    assert "Traceback" not in done.stderr
+    assert "s3cret" not in done.stderr + done.stdout
+    errors = [line for line in done.stderr.splitlines() if line.startswith("netreach:")]
+    assert len(errors) == 1, done.stderr
+    assert f"127.0.0.1:{port}" in errors[0]
+    assert "did not answer in time" in errors[0]
