@@ -31,6 +31,7 @@ from service.api.errors import install_error_handlers
 from service.api.garbage import Collector
 from service.api.head import HeadMiddleware
 from service.api.logging import configure_logging
+from service.api.memory import ReleaseMemoryMiddleware
 from service.api.metrics import Metrics
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.api.openapi import install_openapi
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     # Added last = outermost: the request id and the access log see every response,
     # including a 413 from the body limit.
+    app.add_middleware(ReleaseMemoryMiddleware)
     app.add_middleware(HeadMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
