@@ -2,8 +2,9 @@
 
 A delete schedules a collection (:class:`Collector`); deletes that arrive while one runs
 make it run once more when it ends, so a burst of 60 deletes costs two collections, not 60.
-A collection that fails (a lock timeout while uploads run) is logged; the next one, or
-``netreach db gc``, frees what it did not.
+On PostgreSQL a collection never waits for uploads in flight (they would hold up every
+upload queued behind it): it tries again :data:`RETRY_SECONDS` later. A collection that
+fails is logged; the next one, or ``netreach db gc``, frees what it did not.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.store.garbage import Collected, collect_garbage
 
 log = structlog.get_logger("netreach.gc")
+
+RETRY_SECONDS = 5.0
 
 
 class Collector:
@@ -48,10 +51,15 @@ class Collector:
     def collect_once(self) -> Collected | None:
         try:
             with self._sessions() as session, session.begin():
-                freed = collect_garbage(session)
+                freed = collect_garbage(session, wait=False)
         except SQLAlchemyError as error:
             reason = str(getattr(error, "orig", None) or error).strip().splitlines()
             log.warning("garbage_collection_failed", error=reason[0] if reason else "")
+            return None
+        if freed is None:  # uploads in flight: later
+            retry = threading.Timer(RETRY_SECONDS, self.run)
+            retry.daemon = True
+            retry.start()
             return None
         if freed.objects:
             log.info(

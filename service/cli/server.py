@@ -137,7 +137,7 @@ def demo(
     from service.usecases.demo import curl_examples, load_demo
 
     settings = _settings(host="127.0.0.1", port=port, workers=None, insecure=None)
-    with _database(settings) as factory, factory() as session:
+    with _database(settings, write=True) as factory, factory() as session:
         records = load_demo(session)
     versions = ", ".join(str(r.version) for r in records)
     base = f"http://{settings.host}:{settings.port}"
@@ -184,6 +184,7 @@ def db_gc() -> None:
 
     with _database(_settings(), write=True) as factory, factory() as session, session.begin():
         freed = collect_garbage(session)
+    assert freed is not None  # it waited for the lock
     typer.echo(
         f"freed {freed.objects} object(s): {freed.bytes:,} bytes of JSON, "
         f"{freed.stored_bytes:,} bytes stored"
@@ -226,7 +227,7 @@ def token_create(
         if not given:
             fail(f"--secret-env: the environment variable {secret_env} is unset or empty")
     try:
-        with _database(_settings()) as factory, factory() as session, session.begin():
+        with _database(_settings(), write=True) as factory, factory() as session, session.begin():
             tokens = TokenRepository(session)
             existing = tokens.authenticate(given) if given and exist_ok else None
             if existing is not None and existing.name == name:
@@ -280,7 +281,7 @@ def token_list() -> None:
 def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
     from service.store import TokenRepository
 
-    with _database(_settings()) as factory, factory() as session, session.begin():
+    with _database(_settings(), write=True) as factory, factory() as session, session.begin():
         revoked = TokenRepository(session).revoke(name)
     if not revoked:
         fail(f"no active token named {name!r}")

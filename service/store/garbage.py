@@ -47,10 +47,20 @@ def fence_collection(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": COLLECTION_LOCK})
 
 
-def collect_garbage(session: Session) -> Collected:
-    """Delete every object no snapshot holds; flushes only (the caller commits)."""
+def collect_garbage(session: Session, *, wait: bool = True) -> Collected | None:
+    """Delete every object no snapshot holds; flushes only (the caller commits).
+
+    ``wait=False`` (PostgreSQL): ``None`` at once when uploads are in flight, instead of
+    waiting for them, which would also make the uploads that begin meanwhile wait."""
     if dialect_name(session) == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": COLLECTION_LOCK})
+        if not wait:
+            taken = session.execute(
+                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": COLLECTION_LOCK}
+            ).scalar_one()
+            if not taken:
+                return None
+        else:
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": COLLECTION_LOCK})
     held = [
         unpack_members(packed) for packed in session.execute(select(Snapshot.members)).scalars()
     ]

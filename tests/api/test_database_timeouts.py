@@ -10,11 +10,12 @@ import time
 import httpx
 import pytest
 
-from service.store.migrate import downgrade, upgrade
+from service.store.migrate import downgrade, head_revision, upgrade
 from tests.api.conftest import assert_error, running_server, test_settings
 from tests.api.hanging import hanging_server
 from tests.conftest import ThrowawayDatabases
 
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 # The default connect timeout is 2 s; an answer within 4 s leaves room for a slow machine.
 PROMPT = 4.0
 
@@ -85,3 +86,19 @@ def test_serve_against_a_hanging_database_exits_with_one_line() -> None:
     assert len(errors) == 1, done.stderr
     assert f"127.0.0.1:{port}" in errors[0]
     assert "did not answer in time" in errors[0]
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_a_schema_behind_is_503_on_v1(
+    backend: str, throwaway_databases: ThrowawayDatabases
+) -> None:
+    url = throwaway_databases.create(backend)
+    upgrade(url, "4a8ac8a22d2f")  # the first revision: every table is there, but behind
+    with running_server(test_settings(url, migrate_on_start=False)) as base_url:
+        error = assert_error(httpx.get(f"{base_url}/v1/clusters"), 503, "schema_not_at_head")
+        assert error["details"][0]["current"] == "4a8ac8a22d2f"
+        assert error["details"][0]["head"] == head_revision()
+        upgrade(url)
+        assert httpx.get(f"{base_url}/v1/clusters").status_code == 200

@@ -126,3 +126,25 @@ def test_secrets_are_stored_without_their_values(sessions: sessionmaker[Session]
         bodies = session.scalars(select(ObjectRow.body)).all()
     assert len(bodies) == 1
     assert b"c2VjcmV0" not in bodies[0]
+
+
+def test_background_collection_does_not_wait_for_uploads_on_postgresql(
+    backend: str, sessions: sessionmaker[Session]
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time: collection waits for the write lock")
+    upload = sessions()
+    upload.begin()
+    SnapshotRepository(upload).create("c", [config_map("a")])
+    try:
+        started = time.monotonic()
+        with sessions() as session, session.begin():
+            assert collect_garbage(session, wait=False) is None
+        assert time.monotonic() - started < 1
+    finally:
+        upload.commit()
+        upload.close()
+    with sessions() as session, session.begin():
+        freed = collect_garbage(session, wait=False)
+    assert freed is not None
+    assert freed.objects == 0
