@@ -11,9 +11,10 @@ at import time.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, cast
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBearer
@@ -49,6 +50,11 @@ class Runtime:
     refs: SnapshotRefs
     schema: SchemaGuard
     collector: Collector
+    # Threads of /readyz's own: a check stuck on a database that stopped answering never
+    # holds one of the requests' threads.
+    readiness_threads: anyio.CapacityLimiter = field(
+        default_factory=lambda: anyio.CapacityLimiter(2)
+    )
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -96,10 +96,12 @@ def normalise_url(url: str | URL) -> URL:
 
     >>> normalise_url("postgres://u@h/db").render_as_string()
     'postgresql+psycopg://u@h/db'
-    >>> normalise_url("mysql://u:pw@h/db")
-    Traceback (most recent call last):
-    ...
-    service.store.errors.UnsupportedDatabaseError: unsupported database URL mysql://u:***@h/db: ...
+    >>> try:
+    ...     normalise_url("mysql://u:pw@h/db")
+    ... except UnsupportedDatabaseError as error:
+    ...     print(str(error).split(";")[0])
+    unsupported database URL mysql://u:***@h/db: netreach stores its data in SQLite or \
+PostgreSQL, not mysql
     """
     try:
         parsed = make_url(url) if isinstance(url, str) else url

@@ -9,10 +9,11 @@ import time
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from service.store.migrate import downgrade, head_revision, upgrade
 from tests.api.conftest import assert_error, running_server, test_settings
-from tests.api.hanging import hanging_server
+from tests.api.hanging import freezable_proxy, hanging_server
 from tests.conftest import ThrowawayDatabases
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -102,3 +103,22 @@ def test_a_schema_behind_is_503_on_v1(
         assert error["details"][0]["head"] == head_revision()
         upgrade(url)
         assert httpx.get(f"{base_url}/v1/clusters").status_code == 200
+
+
+@pytest.mark.postgres
+def test_readyz_answers_when_the_database_stops_answering_on_a_pooled_connection(
+    throwaway_databases: ThrowawayDatabases,
+) -> None:
+    url = make_url(throwaway_databases.create("postgresql"))
+    upgrade(url.render_as_string(hide_password=False))
+    with freezable_proxy((url.host or "127.0.0.1", url.port or 5432)) as proxy:
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        with running_server(test_settings(proxied, migrate_on_start=False)) as base_url:
+            assert httpx.get(f"{base_url}/readyz").status_code == 200  # a pooled connection
+            proxy.frozen.set()
+            for _ in range(4):  # more than the checks' own threads
+                started = time.monotonic()
+                response = httpx.get(f"{base_url}/readyz", timeout=30)
+                assert time.monotonic() - started < PROMPT
+                assert_error(response, 503, "not_ready")
+            assert httpx.get(f"{base_url}/healthz").status_code == 200
