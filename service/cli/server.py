@@ -65,6 +65,18 @@ def _database(settings: Settings, *, write: bool = False) -> Iterator[sessionmak
             engine.dispose()
 
 
+def _missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite file URL whose file does not exist, else ``None``."""
+    from pathlib import Path
+
+    from service.store.database import normalise_url
+
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return None if Path(parsed.database).exists() else parsed.database
+
+
 @app.command(
     help="Run the API (uvicorn). Settings come from NETREACH_* variables; flags override "
     f"them. {DATABASE_HELP}"
@@ -167,6 +179,9 @@ def db_current() -> None:
 
     settings = _settings()
     with opening(settings):
+        missing = _missing_sqlite_file(settings.database_url)
+        if missing is not None:  # reading it must not create it
+            fail(f"no database file {missing}: `netreach db upgrade` creates it", EXIT_FAILED)
         current, head = current_revision(settings.database_url), head_revision()
     typer.echo(f"current: {current or '(empty database)'}\nhead:    {head}")
     if current != head:

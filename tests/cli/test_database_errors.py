@@ -120,3 +120,12 @@ def test_the_default_database_is_in_the_user_data_directory(tmp_path: Path) -> N
     for command in ("serve", "demo", "db upgrade", "db current", "db gc", "token create"):
         shown = netreach(*command.split(), "--help", env=env).stdout
         assert str(expected) in "".join(shown.split()), (command, shown)  # wrapped lines
+
+
+def test_db_current_never_creates_the_database(tmp_path: Path) -> None:
+    path = tmp_path / "netreach.db"
+    done = netreach("db", "current", env=with_url(f"sqlite:///{path}"))
+    line = one_error_line(done)
+    assert f"no database file {path}" in line
+    assert "netreach db upgrade" in line
+    assert not path.exists()
