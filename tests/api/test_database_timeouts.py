@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from service.store import make_engine
 from service.store.migrate import downgrade, head_revision, upgrade
 from tests.api.conftest import assert_error, running_server, test_settings
 from tests.api.hanging import freezable_proxy, hanging_server
@@ -122,3 +123,31 @@ def test_readyz_answers_when_the_database_stops_answering_on_a_pooled_connection
                 assert time.monotonic() - started < PROMPT
                 assert_error(response, 503, "not_ready")
             assert httpx.get(f"{base_url}/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lock_waits_are_bounded_by_the_settings(
+    backend: str, throwaway_databases: ThrowawayDatabases
+) -> None:
+    """A table locked by someone else (PostgreSQL: lock_timeout) or SQLite's write lock
+    held by another process (busy timeout): 503 after the configured wait, not for ever."""
+    url = throwaway_databases.create(backend)
+    upgrade(url)
+    settings = test_settings(url, database_lock_timeout=1, database_busy_timeout=1)
+    engine = make_engine(url)
+    try:
+        with running_server(settings) as base_url, engine.connect() as holder:
+            if backend == "postgresql":
+                holder.exec_driver_sql("LOCK TABLE clusters IN ACCESS EXCLUSIVE MODE")
+                request = ("GET", "/v1/clusters")
+            else:
+                holder.exec_driver_sql("DELETE FROM clusters")  # SQLite's write lock, held
+                request = ("DELETE", "/v1/clusters/shop")
+            started = time.monotonic()
+            response = httpx.request(request[0], f"{base_url}{request[1]}", timeout=30)
+            elapsed = time.monotonic() - started
+            holder.rollback()
+        assert_error(response, 503, "database_unavailable")
+        assert elapsed < PROMPT, f"{elapsed:.1f} s"
+    finally:
+        engine.dispose()
