@@ -73,11 +73,18 @@ def _reason(error: BaseException) -> str:
     return first.removeprefix("connection failed: ").rstrip(".")
 
 
+_announced: set[str] = set()
+
+
 def announce(settings: Settings) -> None:
-    """The first line of a command that opens the database names it (standard error)."""
+    """The first line of a command that opens the database names it (standard error), once
+    per process (``demo`` opens it, then serves)."""
     from service.store import safe_url
 
-    typer.echo(f"database: {safe_url(settings.database_url)}", err=True)
+    shown = safe_url(settings.database_url)
+    if shown not in _announced:
+        _announced.add(shown)
+        typer.echo(f"database: {shown}", err=True)
 
 
 @contextmanager
