@@ -156,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield {"runtime": runtime}
         finally:
             metrics.unwatch_caches()
+            runtime.collector.close()
             analyzer.close()
             engine.dispose()
             log.info("stopped")

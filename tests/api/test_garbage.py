@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from service.api.garbage import Collector
 from service.cli import app as cli
 from service.settings import get_settings
 from service.store import NewObject, SnapshotRepository, make_engine, make_session_factory
+from service.store.database import DatabaseTimeouts
 from service.store.migrate import upgrade
 from service.store.models import ObjectRow
 from tests.api.conftest import YAML, Api
@@ -85,3 +88,41 @@ def test_db_gc_prints_what_it_freed(throwaway_databases: ThrowawayDatabases) -> 
     assert "freed 2 object(s)" in result.stdout
     assert "freed 0 object(s)" in again.stdout
     assert _stored(url, ["cm0", "cm1", "cm2"]) == 1
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_a_collection_held_off_by_an_upload_runs_again_later(
+    backend: str, throwaway_databases: ThrowawayDatabases
+) -> None:
+    url = throwaway_databases.create(backend)
+    upgrade(url)
+    engine = make_engine(url, timeouts=DatabaseTimeouts(busy=0.2))
+    sessions = make_session_factory(engine, write=True)
+    collector = Collector(sessions, retry_seconds=0.2)
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "orphan", "namespace": "a"},
+    }
+    try:
+        with sessions() as session, session.begin():
+            SnapshotRepository(session).create("c", [NewObject("ConfigMap", "a", "orphan", body)])
+            SnapshotRepository(session).delete("c", 1)
+        upload = sessions()
+        upload.begin()
+        other = {**body, "metadata": {"name": "other", "namespace": "a"}}
+        SnapshotRepository(upload).create("d", [NewObject("ConfigMap", "a", "other", other)])
+        collector.run()  # held off: SQLite's lock wait runs out, PostgreSQL's try-lock fails
+        assert _stored(url, ["orphan"]) == 1
+        upload.commit()
+        upload.close()
+        deadline = time.monotonic() + 10
+        while _stored(url, ["orphan"]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _stored(url, ["orphan"]) == 0
+        assert _stored(url, ["other"]) == 1
+    finally:
+        collector.close()
+        engine.dispose()
