@@ -5,7 +5,7 @@ wait, :class:`service.store.database.DatabaseTimeouts`) is ``503 database_unavai
 database whose schema is not at the migration head (recreated empty, or behind) makes
 queries fail with "no such table" or "column does not exist": that is ``503
 schema_not_at_head`` with the command that fixes it, never a 500. Any other database error
-is a bug, answered 500 like every unexpected exception.
+is a bug, left to the handler of unexpected exceptions (500).
 
 A schema that is merely behind may not make any query fail, so :func:`require_schema_at_head`
 (a dependency of every ``/v1`` route) also reads the revision, at most once per
@@ -139,8 +139,7 @@ async def _programming(request: Request, error: Exception) -> JSONResponse:
     behind = await _schema_behind(request)
     if behind is not None:
         return behind
-    log.error("unhandled_exception", exc_info=error)
-    return error_response(500, "internal_error", "internal server error")
+    raise error  # a bug: the handler of unexpected exceptions answers 500 and logs it
 
 
 async def _pool_timeout(_request: Request, error: Exception) -> JSONResponse:
