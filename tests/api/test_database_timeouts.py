@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -151,3 +152,37 @@ def test_lock_waits_are_bounded_by_the_settings(
         assert elapsed < PROMPT, f"{elapsed:.1f} s"
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_an_exhausted_pool_is_503_after_the_pool_timeout(
+    throwaway_databases: ThrowawayDatabases,
+) -> None:
+    """Every connection of the pool (5 + 10 overflow) held by a request waiting on a lock:
+    the next requests wait ``database_pool_timeout`` for one, then get a 503, not a 500."""
+    url = throwaway_databases.create("postgresql")
+    upgrade(url)
+    settings = test_settings(url, database_lock_timeout=6, database_pool_timeout=1)
+    engine = make_engine(url)
+    try:
+        with running_server(settings) as base_url, engine.connect() as holder:
+            holder.exec_driver_sql("LOCK TABLE clusters IN ACCESS EXCLUSIVE MODE")
+
+            def timed_get(_: int) -> tuple[httpx.Response, float]:
+                started = time.monotonic()
+                response = httpx.get(f"{base_url}/v1/clusters", timeout=30)
+                return response, time.monotonic() - started
+
+            with ThreadPoolExecutor(max_workers=24) as pool:
+                answered = list(pool.map(timed_get, range(24)))
+            holder.rollback()
+    finally:
+        engine.dispose()
+    assert {response.status_code for response, _ in answered} == {503}
+    pool_timeouts = [
+        (response, elapsed)
+        for response, elapsed in answered
+        if "QueuePool limit" in response.json()["error"]["details"][0]["reason"]
+    ]
+    assert pool_timeouts, "no request waited for the pool"
+    assert all(elapsed < PROMPT for _, elapsed in pool_timeouts)
