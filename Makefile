@@ -67,4 +67,4 @@ screenshots: $(STAMP) ## PNGs of every page of the web view, from the demo, into
 	$(BIN)/python -m tests.ui.screenshots --out docs/screenshots
 
 clean: ## remove the virtualenv, caches and benchmark data
-	rm -rf $(VENV) $(BENCH_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis netreach.db
+	rm -rf $(VENV) $(BENCH_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -20,6 +20,7 @@ from service.store.canonical import (
     strip_noise,
 )
 from service.store.errors import SnapshotNotFoundError, StoreError
+from service.store.garbage import fence_collection
 from service.store.members import pack_members, unpack_members
 from service.store.models import Cluster, ObjectRow, Snapshot, utcnow
 from service.store.records import NewObject, SnapshotRecord, StoredObject
@@ -94,6 +95,7 @@ class SnapshotRepository:
                 kind_counts[obj.kind] = kind_counts.get(obj.kind, 0) + 1
         digest_of_snapshot = snapshot_hash(prepared)
 
+        fence_collection(self.session)  # no object collected until this commits
         # 1. Make sure the cluster row exists. On SQLite this first write also takes the
         #    database's write lock for the rest of the transaction.
         self.session.execute(
@@ -205,7 +207,8 @@ class SnapshotRepository:
     def delete(self, cluster: str, version: int) -> bool:
         """Delete one snapshot; ``False`` if there was none. Its version is never reused.
 
-        Objects stay stored (they may be shared with other snapshots).
+        Objects stay stored (they may be shared with other snapshots) until
+        :func:`service.store.garbage.collect_garbage`.
         """
         cluster_id = select(Cluster.id).where(Cluster.name == cluster).scalar_subquery()
         result = self.session.execute(
