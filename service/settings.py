@@ -37,7 +37,11 @@ class Settings(BaseSettings):
     insecure: bool = Field(
         False, description="serve without tokens on a non-loopback address (never in prod)"
     )
-    max_body_bytes: int = Field(64 * MiB, ge=1024, description="largest accepted request body")
+    max_body_bytes: int = Field(
+        GiB,
+        ge=1024,
+        description="largest accepted request body, after decoding a compressed one",
+    )
     cache_size: int = Field(8, ge=1, description="compiled snapshots kept per process (LRU)")
     cache_dir: Path = Field(
         default_factory=default_cache_dir,
