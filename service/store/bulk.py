@@ -23,8 +23,9 @@ from service.store.errors import StoreError
 from service.store.models import ObjectRow
 
 # An object is a few KiB: a 4 KiB window (zlib's wbits 12) compresses it as well as the
-# default 32 KiB one and sets up several times faster; zlib.decompress reads either.
-LEVEL = 6
+# default 32 KiB one and sets up faster; zlib.decompress reads either. Level 1 stores about
+# 5% more than level 6 on Kubernetes objects, in three quarters of the time.
+LEVEL = 1
 WBITS = 12
 _SQLITE_BATCH = 5_000
 _COLUMNS = ("content_hash", "kind", "namespace", "name", "body", "size")
@@ -60,28 +61,39 @@ def compress_all(items: Sequence[bytes]) -> list[bytes]:
 
 def insert_objects(session: Session, rows: Sequence[Row]) -> dict[str, int]:
     """Insert ``rows`` (in the order given) unless their content hash is stored already;
-    the ids of the rows this call inserted, by content hash (PostgreSQL only: on SQLite the
-    mapping is empty and the caller looks the ids up)."""
+    the ids of the rows this call inserted, by content hash (those it cannot tell are
+    missing: the caller looks them up)."""
     if not rows:
         return {}
     name = dialect_name(session)
     if name == "sqlite":
-        _insert_sqlite(session, rows)
-        return {}
+        return _insert_sqlite(session, rows)
     if name == "postgresql":
         return _insert_postgresql(session, rows)
     raise StoreError(f"unsupported database dialect {name!r}")
 
 
-def _insert_sqlite(session: Session, rows: Sequence[Row]) -> None:
+def _insert_sqlite(session: Session, rows: Sequence[Row]) -> dict[str, int]:
+    """The rows by ``executemany``; their ids too when SQLite assigned them in sequence.
+
+    The transaction holds SQLite's write lock, and a new rowid is one more than the largest
+    (https://sqlite.org/autoinc.html): if every row went in and the largest id grew by as
+    many, the ids are the next ones in row order. Otherwise the caller looks them up.
+    """
     columns = ", ".join(_COLUMNS)
     marks = ", ".join("?" for _ in _COLUMNS)
     statement = (
         f"INSERT INTO {_TABLE} ({columns}) VALUES ({marks}) ON CONFLICT (content_hash) DO NOTHING"
     )
     connection = session.connection()
+    probe = f"SELECT coalesce(max(id), 0), total_changes() FROM {_TABLE}"
+    top, changes = connection.exec_driver_sql(probe).one()
     for batch in chunks(rows, _SQLITE_BATCH):
         connection.exec_driver_sql(statement, list(batch))
+    new_top, new_changes = connection.exec_driver_sql(probe).one()
+    if new_changes - changes == len(rows) == new_top - top:
+        return {row[0]: top + 1 + index for index, row in enumerate(rows)}
+    return {}
 
 
 def _insert_postgresql(session: Session, rows: Sequence[Row]) -> dict[str, int]:

@@ -347,7 +347,7 @@ class SnapshotRepository:
             del bodies
             ids.update(insert_objects(self.session, rows))
             del rows
-            # Stored meanwhile by a concurrent upload (or, on SQLite, every new one).
+            # Stored meanwhile by a concurrent upload, or ids the insert could not tell.
             ids.update(self._ids_by_hash([digest for digest in missing if digest not in ids]))
         if len(ids) != len(prepared):
             raise StoreError("stored objects vanished while a snapshot was being created")
