@@ -47,15 +47,50 @@ def accepts_gzip(header: str | None) -> bool:
     return False
 
 
+# Streamed answers come in pieces as small as one line (markdown and CSV maps): compressed
+# and flushed one by one they would barely shrink, so pieces are gathered up to this size.
+GATHER = 64 * 1024
+
+
+class _Gather:
+    """Passes a streamed body on in pieces of at least GATHER bytes (the last one smaller)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        pending: list[bytes] = []
+        size = 0
+
+        async def gathering(message: Message) -> None:
+            nonlocal size
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            body = message.get("body", b"")
+            more = message.get("more_body", False)
+            if more and size + len(body) < GATHER:
+                pending.append(body)
+                size += len(body)
+                return
+            if pending:
+                body = b"".join([*pending, body])
+                pending.clear()
+                size = 0
+            await send({"type": "http.response.body", "body": body, "more_body": more})
+
+        await self.app(scope, receive, gathering)
+
+
 class ResponseCompressionMiddleware:
     def __init__(self, app: ASGIApp) -> None:
-        self.gzip = GZipMiddleware(app, minimum_size=MINIMUM_SIZE, compresslevel=LEVEL)
+        self.gzip = GZipMiddleware(_Gather(app), minimum_size=MINIMUM_SIZE, compresslevel=LEVEL)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.gzip.app(scope, receive, send)
             return
-        given = None
+        given: str | None = None
         headers = []
         for key, value in scope.get("headers", ()):
             if key == b"accept-encoding":

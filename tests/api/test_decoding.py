@@ -1,10 +1,12 @@
-"""The streaming decoder on its own: pieces of bounded size, the limit on decoded bytes
-checked before more is inflated, every way a stream can be split across chunks."""
+"""The streaming decoder on its own (pieces of bounded size, the limit on decoded bytes
+checked before more is inflated, every way a stream can be split across chunks), and the
+gathering of streamed answers before they are compressed."""
 
 from __future__ import annotations
 
 import gzip
 import zlib
+from typing import Any
 
 import pytest
 
@@ -61,3 +63,31 @@ def test_an_empty_body_stays_empty() -> None:
     decoder = BodyDecoder("gzip", limit=10)
     assert decoder.feed(b"") == []
     decoder.finish()
+
+
+def test_streamed_pieces_are_gathered_before_compression() -> None:
+    """Line-sized pieces would each be compressed and flushed alone: they go on in pieces
+    of at least GATHER bytes, the last one with whatever is left."""
+    import asyncio
+
+    from service.api.compression import GATHER, _Gather
+
+    lines = [b"| a | b | TCP 80 |\n"] * 10_000
+
+    async def app(scope: object, receive: object, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for line in lines:
+            await send({"type": "http.response.body", "body": line, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(_Gather(app)({"type": "http"}, None, send))  # type: ignore[arg-type]
+    bodies = [m for m in sent if m["type"] == "http.response.body"]
+    assert b"".join(m["body"] for m in bodies) == b"".join(lines)
+    assert all(len(m["body"]) >= GATHER for m in bodies[:-1])
+    assert [m["more_body"] for m in bodies] == [True] * (len(bodies) - 1) + [False]
+    assert len(bodies) < len(lines) / 100
