@@ -26,6 +26,10 @@ def canonical_json(obj: Any) -> bytes:
     >>> canonical_json({"b": 1, "a": [True, None, "é"]})
     b'{"a":[true,null,"\\xc3\\xa9"],"b":1}'
     """
+    try:  # string keys only (any JSON, nearly all YAML): orjson's fast path
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        pass
     try:
         return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     except TypeError:  # integers beyond 64 bits and other rarities: the standard library

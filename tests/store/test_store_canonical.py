@@ -45,6 +45,13 @@ def test_canonical_json_is_compact_utf8() -> None:
     assert canonical_json({"b": [1, 2], "a": "ü"}) == '{"a":"ü","b":[1,2]}'.encode()
 
 
+def test_canonical_json_writes_non_string_keys_of_yaml_as_strings() -> None:
+    # YAML may key a map by an integer or a boolean; hashes must stay what they always were
+    assert (
+        canonical_json({"b": 1, "a": {2: "x", True: None}}) == b'{"a":{"2":"x","true":null},"b":1}'
+    )
+
+
 def test_canonical_json_handles_integers_beyond_64_bits() -> None:
     assert canonical_json({"x": 2**70}) == b'{"x":1180591620717411303424}'
 
