@@ -109,4 +109,5 @@ class ResponseCompressionMiddleware:
                     out["etag"] = f"W/{etag}"
             await send(message)
 
-        await self.gzip({**scope, "headers": headers}, receive, weak_etag)
+        scope["headers"] = headers  # in place: outer middleware reads the route from it
+        await self.gzip(scope, receive, weak_etag)

@@ -143,13 +143,13 @@ class BodyDecoder:
             raise self._invalid("the compressed data is truncated")
 
 
-def _without_encoding_headers(scope: Scope) -> Scope:
-    headers = [
+def _drop_encoding_headers(scope: Scope) -> None:
+    """In place: outer middleware reads what routing adds to this same scope."""
+    scope["headers"] = [
         (key, value)
         for key, value in scope.get("headers", ())
         if key not in (b"content-encoding", b"content-length")
     ]
-    return {**scope, "headers": headers}
 
 
 class RequestDecodingMiddleware:
@@ -200,4 +200,5 @@ class RequestDecodingMiddleware:
             delivered = not more
             return {"type": "http.request", "body": body, "more_body": more}
 
-        await self.app(_without_encoding_headers(scope), decoding_receive, send)
+        _drop_encoding_headers(scope)
+        await self.app(scope, decoding_receive, send)
