@@ -46,7 +46,7 @@ bench: $(STAMP) ## engine, whole CLI processes, stored diffs and what-if on S, M
 	$(BIN)/python -m bench.process --sizes $(SIZES) --data $(BENCH_DIR)
 	$(BIN)/python -m bench.stored --sizes $(SIZES) --data $(BENCH_DIR)
 
-bench-api: $(STAMP) ## service over HTTP: upload, maps, storage, and 200 queries/s for 60 s (1, 2 workers; SQLite, PostgreSQL)
+bench-api: $(STAMP) ## service over HTTP: upload of L (plain, gzip), of M, maps, storage, and 200 queries/s for 60 s (1, 2 workers; SQLite, PostgreSQL)
 	$(BIN)/python -m bench.service --data $(BENCH_DIR)
 
 bench-peer: $(STAMP) ## netreach against network-config-analyzer 2.1.0 (own virtualenv) on S as YAML
