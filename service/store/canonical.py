@@ -49,8 +49,10 @@ def object_hash(kind: str, namespace: str | None, name: str, canonical_body: byt
     The identity is part of the hash so that a stored row's kind, namespace and name always
     are those it was uploaded with, even if two bodies are byte-identical.
     """
-    identity = canonical_json([kind, namespace, name])
-    return content_hash(identity + b"\n" + canonical_body)
+    digest = hashlib.sha256(canonical_json([kind, namespace, name]))
+    digest.update(b"\n")
+    digest.update(canonical_body)  # not concatenated: no copy of the body
+    return digest.hexdigest()
 
 
 def snapshot_hash(object_hashes: Iterable[str]) -> str:
