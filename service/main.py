@@ -20,11 +20,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from service.api import diff as diff_routes
 from service.api import lint as lint_routes
 from service.api.auth import Gatekeeper, is_loopback, open_refusal
+from service.api.compression import ResponseCompressionMiddleware
 from service.api.database_errors import (
     SchemaGuard,
     install_database_error_handlers,
     require_schema_at_head,
 )
+from service.api.decoding import RequestDecodingMiddleware
 from service.api.deps import Runtime
 from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
@@ -181,9 +183,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mount_ui(app)
     install_openapi(app)
     # Added last = outermost: the request id and the access log see every response,
-    # including a 413 from the body limit.
+    # including a 413 from the body limit. HEAD runs as GET outside the compression, so it
+    # answers with the GET's headers; the wire body is limited before it is decoded.
     app.add_middleware(ReleaseMemoryMiddleware)
+    app.add_middleware(ResponseCompressionMiddleware)
     app.add_middleware(HeadMiddleware)
+    app.add_middleware(RequestDecodingMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

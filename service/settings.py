@@ -14,6 +14,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.engine.parse.counts import DEFAULT_COUNTS, CountLimits
+from service.store.location import default_database_url
 
 if TYPE_CHECKING:
     from service.store.database import DatabaseTimeouts
@@ -30,19 +31,6 @@ def default_cache_dir() -> Path:
     return user_cache_path("netreach")
 
 
-def default_database_path() -> Path:
-    """``netreach.db`` in the user's data directory (``~/.local/share/netreach`` on Linux,
-    ``~/Library/Application Support/netreach`` on macOS, ``%LOCALAPPDATA%\\netreach`` on
-    Windows), never the current directory."""
-    from platformdirs import user_data_path
-
-    return user_data_path("netreach") / "netreach.db"
-
-
-def default_database_url() -> str:
-    return f"sqlite:///{default_database_path()}"
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NETREACH_", extra="ignore")
 
@@ -57,7 +45,11 @@ class Settings(BaseSettings):
     insecure: bool = Field(
         False, description="serve without tokens on a non-loopback address (never in prod)"
     )
-    max_body_bytes: int = Field(64 * MiB, ge=1024, description="largest accepted request body")
+    max_body_bytes: int = Field(
+        GiB,
+        ge=1024,
+        description="largest accepted request body, after decoding a compressed one",
+    )
     cache_size: int = Field(8, ge=1, description="compiled snapshots kept per process (LRU)")
     cache_dir: Path = Field(
         default_factory=default_cache_dir,

@@ -319,6 +319,9 @@ def push(
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the server.")] = 300.0,
     exclude: ExcludeOption = None,
+    gzip: Annotated[
+        bool, typer.Option(help="Send the manifests gzip-compressed (about a tenth the bytes).")
+    ] = True,
 ) -> None:
     """Validate manifests locally, then store them on a server as the cluster's next version.
 
@@ -335,6 +338,7 @@ def push(
                 content_type="application/json",
                 source=source,
                 labels=label or (),
+                gzip=gzip,
             )
     except UnreachableError as error:
         fail(error.message, EXIT_FAILED)

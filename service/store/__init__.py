@@ -5,7 +5,6 @@ plain frozen dataclasses (:mod:`service.store.records`). They only flush: the ca
 unit of work (commit on success, rollback on error).
 """
 
-from service.settings import default_database_url
 from service.store.clusters import ClusterRepository
 from service.store.database import (
     make_engine,
@@ -19,6 +18,7 @@ from service.store.errors import (
     TokenNameTakenError,
     UnsupportedDatabaseError,
 )
+from service.store.location import default_database_url
 from service.store.records import (
     ClusterRecord,
     NewObject,

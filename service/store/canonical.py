@@ -27,6 +27,10 @@ def canonical_json(obj: Any) -> bytes:
     >>> canonical_json({"b": 1, "a": [True, None, "é"]})
     b'{"a":[true,null,"\\xc3\\xa9"],"b":1}'
     """
+    try:  # string keys only (any JSON, nearly all YAML): orjson's fast path
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        pass
     try:
         return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     except TypeError:  # integers beyond 64 bits and other rarities: the standard library
@@ -66,8 +70,10 @@ def object_hash(kind: str, namespace: str | None, name: str, canonical_body: byt
     The identity is part of the hash so that a stored row's kind, namespace and name always
     are those it was uploaded with, even if two bodies are byte-identical.
     """
-    identity = canonical_json([kind, namespace, name])
-    return content_hash(identity + b"\n" + canonical_body)
+    digest = hashlib.sha256(canonical_json([kind, namespace, name]))
+    digest.update(b"\n")
+    digest.update(canonical_body)  # not concatenated: no copy of the body
+    return digest.hexdigest()
 
 
 def snapshot_hash(object_hashes: Iterable[str]) -> str:

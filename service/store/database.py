@@ -21,8 +21,8 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from service.settings import default_database_path, default_database_url
 from service.store.errors import UnsupportedDatabaseError
+from service.store.location import default_database_path, default_database_url
 
 SUPPORTED_URLS = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"
 
