@@ -94,11 +94,14 @@ class ConnectivityMap:
 
 
 def class_connectivity(
-    compiled: CompiledCluster, deadline: Deadline = NO_DEADLINE
+    compiled: CompiledCluster,
+    deadline: Deadline = NO_DEADLINE,
+    targets: Sequence[int] | None = None,
 ) -> list[list[tuple[int, PortSet]]]:
-    """For every peer (class or external piece) as destination: disjoint sets of source
-    peers, each with the ports they may use. Sources include the destination's own class
-    (meaning the *other* pods of that class). ``deadline`` is checked per destination."""
+    """For every peer (class or external piece) as destination, or for ``targets`` only (in
+    their order): disjoint sets of source peers, each with the ports they may use. Sources
+    include the destination's own class (meaning the *other* pods of that class).
+    ``deadline`` is checked per destination."""
     classes = compiled.class_count
     all_peers = compiled.all_peers
     class_mask = compiled.all_classes
@@ -106,7 +109,7 @@ def class_connectivity(
     ingress_isolated = compiled.isolated[Direction.INGRESS]
 
     if compiled.has_admin:
-        return tiered_class_connectivity(compiled, deadline)
+        return tiered_class_connectivity(compiled, deadline, targets)
     universal, reaching = egress_groups_by_target(compiled)
 
     everything = [(all_peers, PortSet.all())]
@@ -115,7 +118,7 @@ def class_connectivity(
     # in the number of address pieces).
     every_class, free_classes = [(class_mask, PortSet.all())], free_sources & class_mask
     result: list[list[tuple[int, PortSet]]] = []
-    for target in range(compiled.peer_count):
+    for target in range(compiled.peer_count) if targets is None else targets:
         deadline.check(lambda: map_stage(target, compiled))  # noqa: B023  (called now)
         named = compiled.named_ports_of(target)
         if compiled.is_subject(target) and bitsets.contains(ingress_isolated, target):

@@ -10,7 +10,7 @@ destination, ingress for the destination from every source; a connection needs b
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from service.engine import bitsets
@@ -124,7 +124,9 @@ def _baseline_update(
 
 
 def tiered_class_connectivity(
-    compiled: CompiledCluster, deadline: Deadline = NO_DEADLINE
+    compiled: CompiledCluster,
+    deadline: Deadline = NO_DEADLINE,
+    targets: Sequence[int] | None = None,
 ) -> list[list[tuple[int, PortSet]]]:
     """Same contract as :func:`service.engine.connectivity.class_connectivity`."""
     classes = compiled.class_count
@@ -140,7 +142,7 @@ def tiered_class_connectivity(
                 admin_reaching[peer].append((rule, policy.selected))
 
     result: list[list[tuple[int, PortSet]]] = []
-    for target in range(compiled.peer_count):
+    for target in range(compiled.peer_count) if targets is None else targets:
         deadline.check(lambda: map_stage(target, compiled))  # noqa: B023  (called now)
         named = compiled.named_ports_of(target)
         entries: dict[PortSet, int] = defaultdict(int)
