@@ -370,9 +370,9 @@ def _affected(
 
 
 def _class_endpoint(
-    compiled: CompiledCluster, granularity: Granularity, index: dict[ObjectRef, int]
+    compiled: CompiledCluster, granularity: Granularity, index: Mapping[Endpoint, int]
 ) -> list[list[int]]:
-    """Per class, the map endpoints its pods are (lazily: only classes asked for)."""
+    """Per class, the map endpoints its pods are (as ``_endpoint_table`` numbers them)."""
     table: list[list[int]] = [[] for _ in compiled.classes]
     for cls in compiled.classes:
         found: dict[int, None] = {}
@@ -431,9 +431,9 @@ def head_map(
         targets = targets[is_touched[targets]]  # the class's other endpoints: rows unchanged
         for bits, ports in row:
             sources = bitsets.indices(bits)
-            pid = ids.get(ports)
-            if pid is None:
-                pid = ids[ports] = len(portsets)
+            portset = ids.get(ports)
+            if portset is None:
+                portset = ids[ports] = len(portsets)
                 portsets.append(ports)
             degree = indptr[sources + 1] - indptr[sources]
             starts = np.repeat(indptr[sources], degree)
@@ -441,7 +441,7 @@ def head_map(
             found = members[starts + within]
             src_parts.append(np.repeat(found, len(targets)))
             dst_parts.append(np.tile(targets, len(found)))
-            pid_parts.append(np.full(len(found) * len(targets), pid, dtype=np.int64))
+            pid_parts.append(np.full(len(found) * len(targets), portset, dtype=np.int64))
     empty = np.empty(0, dtype=np.int64)
     src = np.concatenate(src_parts) if src_parts else empty
     dst = np.concatenate(dst_parts) if dst_parts else empty
