@@ -278,10 +278,13 @@ def _applied(
             isolated[direction] |= compiled.selected
     position = {id(compiled): i for i, compiled in enumerate(policies)}
     gone = {id(compiled) for compiled in old}
+    fresh = {id(compiled) for compiled in new}
+    order = [position[id(c)] for c in base.policies if id(c) in position and id(c) not in fresh]
+    reordered = any(a > b for a, b in zip(order, order[1:], strict=False))
     applied: dict[Direction, list[list[CompiledPolicy]]] = {}
     for direction in Direction:
         per_class = list(base.applied[direction])
-        touched = 0
+        touched = bitsets.below(base.class_count) if reordered else 0  # every list again
         for compiled in (*old, *new):
             if direction in compiled.policy.policy_types:
                 touched |= compiled.selected
@@ -344,8 +347,9 @@ def _affected(
     found = 0
     before = {(p.policy.namespace, p.policy.name): p for p in old}
     after = {(p.policy.namespace, p.policy.name): p for p in new}
-    for key, compiled in [*before.items(), *after.items()]:
-        other = (after if key in before else before).get(key)
+    pairs = [(c, after.get(k)) for k, c in before.items()]
+    pairs += [(c, before.get(k)) for k, c in after.items()]
+    for compiled, other in pairs:
         types = compiled.policy.policy_types
         if Direction.INGRESS in types and not _same_side(compiled, other, Direction.INGRESS):
             found |= compiled.selected

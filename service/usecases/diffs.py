@@ -2,10 +2,12 @@
 against one (what-if, nothing stored). Two sets of manifests: :mod:`compare`.
 
 Connectivity comes from the analyzer's cached maps where it can. A what-if that touches only
-NetworkPolicies and Services (the common case) reuses the base snapshot's resolved cluster,
-parses only the proposed objects, and compiles the head from one representative pod per
+NetworkPolicies and Services (the common case) reuses the base snapshot's resolved cluster and
+parses only the proposed objects. When the change splits none of the base's pod classes, the
+head is compiled incrementally on the base's compiled form and map
+(:mod:`service.engine.incremental`); otherwise it is compiled from one representative pod per
 workload and signature (:mod:`service.engine.diff.representatives`), cached per base
-snapshot; anything else goes through the full path, exactly as an upload would.
+snapshot. Anything else goes through the full path, exactly as an upload would.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from service.engine.diff import (
     object_key,
     representatives,
 )
+from service.engine.incremental import Basis, head_map, recompile
 from service.engine.model import Cluster, Document, ManifestError, Origin, Pod
 from service.engine.options import AnalysisOptions, Granularity
 from service.engine.parse import ParsedObjects, parse_documents
@@ -232,6 +235,19 @@ def _head_cluster(base: Cluster, change: ProposedChange) -> Cluster:
     )
 
 
+# What incremental what-ifs reuse of a compiled base, per (content hash, options).
+_BASES: LRUCache[tuple[str, AnalysisOptions], Basis] = LRUCache(4)
+
+
+def _basis(record: SnapshotRecord, options: AnalysisOptions, compiled: CompiledCluster) -> Basis:
+    key = (record.content_hash, options)
+    basis, _ = _BASES.get_or_compute(key, lambda: Basis(compiled))
+    if basis.compiled is not compiled:  # the analyzer compiled the base again
+        _BASES.discard(lambda k: k == key)
+        basis, _ = _BASES.get_or_compute(key, lambda: Basis(compiled))
+    return basis
+
+
 def _compile_head(
     record: SnapshotRecord,
     cluster: Cluster,
@@ -294,15 +310,23 @@ def what_if(
             head_cluster = _head_cluster(analyzer.cluster(session, record), change)
         base_cluster = analyzer.cluster(session, record)
         release(session)
-        head_compiled = _compile_head(
-            record, head_cluster, base_cluster, options, granularity, deadline
-        )
-        head_map = connectivity_map(head_compiled, granularity, deadline)
+        increment = None
+        if head_cluster.pods is base_cluster.pods:
+            basis = _basis(record, options, base_compiled)
+            increment = recompile(basis, head_cluster, deadline)
+        if increment is not None:
+            head_compiled = increment.compiled
+            head_connectivity = head_map(basis, base_map, increment, deadline)
+        else:
+            head_compiled = _compile_head(
+                record, head_cluster, base_cluster, options, granularity, deadline
+            )
+            head_connectivity = connectivity_map(head_compiled, granularity, deadline)
     diff = compare(
         base_compiled,
         head_compiled,
         base_map,
-        head_map,
+        head_connectivity,
         base_bodies,
         head_bodies,
         touched,
