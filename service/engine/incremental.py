@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -280,7 +281,7 @@ def _applied(
     gone = {id(compiled) for compiled in old}
     fresh = {id(compiled) for compiled in new}
     order = [position[id(c)] for c in base.policies if id(c) in position and id(c) not in fresh]
-    reordered = any(a > b for a, b in zip(order, order[1:], strict=False))
+    reordered = any(a > b for a, b in pairwise(order))
     applied: dict[Direction, list[list[CompiledPolicy]]] = {}
     for direction in Direction:
         per_class = list(base.applied[direction])
