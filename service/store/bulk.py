@@ -98,6 +98,21 @@ def _insert_sqlite(session: Session, rows: Sequence[Row]) -> dict[str, int]:
 
 
 def _insert_postgresql(session: Session, rows: Sequence[Row]) -> dict[str, int]:
+    """The COPY runs on psycopg's own connection; its errors are raised as SQLAlchemy's
+    (``DBAPIError.instance``), so they are handled like those of every other statement
+    (503 for an unavailable database, the parameters never in a message)."""
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        return _copy_postgresql(session, rows)
+    except psycopg.Error as error:
+        raise DBAPIError.instance(
+            f"COPY {_STAGING}", [], error, psycopg.Error, hide_parameters=True
+        ) from error
+
+
+def _copy_postgresql(session: Session, rows: Sequence[Row]) -> dict[str, int]:
     columns = ", ".join(_COLUMNS)
     raw: Any = session.connection().connection.driver_connection  # psycopg's connection
     with raw.cursor() as cursor:
