@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.engine.parse.counts import DEFAULT_COUNTS, CountLimits
+
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 
@@ -88,6 +90,45 @@ class Settings(BaseSettings):
         ge=1,
         description="connections (and tasks) a worker serves at once; more are answered 503",
     )
+
+    # -- analyses: time budget and concurrency ---------------------------------------------
+    analysis_timeout_seconds: float | None = Field(
+        30.0,
+        gt=0,
+        description="time budget of one analysis (map, query, diff, what-if, lint): past it "
+        "the analysis stops and the request is answered 503 analysis_timeout (unset: none)",
+    )
+    max_concurrent_analyses: int = Field(
+        8,
+        ge=1,
+        description="analyses computing at once per worker process; one more is answered "
+        "503 analyses_busy at once (keep it well below the threadpool's 40 threads)",
+    )
+
+    # -- items per NetworkPolicy: netreach's own limits (the API server has none) ---------
+    max_policy_rules: int = Field(
+        DEFAULT_COUNTS.max_policy_rules, ge=1, description="rules per direction of a policy"
+    )
+    max_rule_peers: int = Field(
+        DEFAULT_COUNTS.max_rule_peers, ge=1, description="peers (from / to) of one rule"
+    )
+    max_rule_ports: int = Field(DEFAULT_COUNTS.max_rule_ports, ge=1, description="ports of a rule")
+    max_policy_ip_blocks: int = Field(
+        DEFAULT_COUNTS.max_policy_ip_blocks, ge=1, description="ipBlock peers of one policy"
+    )
+    max_ip_block_excepts: int = Field(
+        DEFAULT_COUNTS.max_ip_block_excepts, ge=1, description="except CIDRs of one ipBlock"
+    )
+
+    def count_limits(self) -> CountLimits:
+        """The limits above, as the parser takes them."""
+        return CountLimits(
+            self.max_policy_rules,
+            self.max_rule_peers,
+            self.max_rule_ports,
+            self.max_policy_ip_blocks,
+            self.max_ip_block_excepts,
+        )
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,7 @@ bugs: they are logged once with their traceback (without local variables, redact
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.engine.deadline import DeadlineExceeded
 from service.store.errors import SnapshotNotFoundError
 from service.usecases.errors import (
     InputTooLargeError,
@@ -94,6 +96,13 @@ class BodyTooLargeError(ApiError):
 class InvalidParameterError(ApiError):
     status = 422
     code = "invalid_parameter"
+
+
+class AnalysesBusyError(ApiError):
+    """Every analysis slot of this process is taken (``NETREACH_MAX_CONCURRENT_ANALYSES``)."""
+
+    status = 503
+    code = "analyses_busy"
 
 
 STATUS_OF: dict[type[UseCaseError], int] = {
@@ -203,6 +212,22 @@ async def _database_unavailable(_request: Request, error: Exception) -> JSONResp
     )
 
 
+TIMEOUT_SETTING = "NETREACH_ANALYSIS_TIMEOUT_SECONDS"
+
+
+async def _analysis_timeout(_request: Request, error: Exception) -> JSONResponse:
+    # The engine stopped at a deadline check: the worker thread is free again.
+    assert isinstance(error, DeadlineExceeded)
+    log.info("analysis_timeout", stage=error.stage, budget_seconds=error.budget)
+    return error_response(
+        503,
+        "analysis_timeout",
+        f"{error}; the analysis was stopped (the server's {TIMEOUT_SETTING})",
+        [{"stage": error.stage, "budget_seconds": error.budget, "setting": TIMEOUT_SETTING}],
+        headers={"Retry-After": str(max(1, math.ceil(error.budget)))},
+    )
+
+
 def internal_error(error: BaseException) -> JSONResponse:
     """Log a bug (one line) and the 500 answering it."""
     log.error("unhandled_exception", exc_info=error)
@@ -221,6 +246,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(DeadlineExceeded, _analysis_timeout)
     app.add_exception_handler(Exception, _unexpected)
 
 

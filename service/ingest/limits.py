@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from service.engine.parse.counts import DEFAULT_COUNTS, CountLimits
+
 MiB = 1024 * 1024
 
 
@@ -41,6 +43,7 @@ class Limits:
     max_alias_expansion: int = 10
     alias_expansion_slack: int = 10_000
     alias_expansion_slack_bytes: int = 1 * MiB
+    counts: CountLimits = DEFAULT_COUNTS  # items per NetworkPolicy (netreach's own limits)
 
     def __post_init__(self) -> None:
         for name in (

@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 
 from service.engine.compile import CompiledCluster
 from service.engine.connectivity import ConnectivityMap, connectivity_map
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.endpoints import EndpointError, EndpointNotFoundError
 from service.engine.model import Cluster, Document, ManifestError, Origin, Protocol
 from service.engine.options import AnalysisOptions, Granularity
+from service.engine.parse.counts import CountLimits
 from service.engine.reachability import QueryError, Verdict, check
 from service.ingest import Limits
 from service.ingest.gc import paused_gc
@@ -35,6 +37,7 @@ from service.usecases.errors import (
     from_manifest_error,
 )
 from service.usecases.manifests import compile_snapshot, from_documents, load_bytes
+from service.usecases.reads import release
 
 Ref = int | Literal["latest"]
 CLUSTER_NAME = re.compile(r"[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?\Z")
@@ -216,7 +219,8 @@ class Analyzer:
                 bodies = SnapshotRepository(session).object_bodies(record.id)
                 documents = [Document(Origin(None, i), body) for i, body in enumerate(bodies)]
             del bodies
-            cluster = from_documents(documents).cluster
+            # validated when stored, perhaps under other limits: read it whatever they are now
+            cluster = from_documents(documents, counts=CountLimits.unbounded()).cluster
             if self.files is not None:
                 self.files.put_later(record.content_hash, cluster)
             return cluster
@@ -232,12 +236,17 @@ class Analyzer:
             self.files.put_later(record.content_hash, cluster)
 
     def compiled_for(
-        self, session: Session, record: SnapshotRecord, options: AnalysisOptions
+        self,
+        session: Session,
+        record: SnapshotRecord,
+        options: AnalysisOptions,
+        deadline: Deadline = NO_DEADLINE,
     ) -> CompiledCluster:
         def build() -> CompiledCluster:
             cluster = self.cluster(session, record)
+            release(session)
             started = time.perf_counter()
-            compiled = compile_snapshot(cluster, options)
+            compiled = compile_snapshot(cluster, options, deadline)
             if self.on_compile is not None:
                 self.on_compile(time.perf_counter() - started)
             return compiled
@@ -254,9 +263,11 @@ class Analyzer:
         record: SnapshotRecord,
         options: AnalysisOptions,
         granularity: Granularity,
+        deadline: Deadline = NO_DEADLINE,
     ) -> ConnectivityMap:
         def build() -> ConnectivityMap:
-            return connectivity_map(self.compiled_for(session, record, options), granularity)
+            compiled = self.compiled_for(session, record, options, deadline)
+            return connectivity_map(compiled, granularity, deadline)
 
         return self.maps.get_or_compute((record.content_hash, options, granularity), build)[0]
 
@@ -270,12 +281,13 @@ class Analyzer:
         target: str,
         port: int | str | None,
         protocol: str | None,
+        deadline: Deadline = NO_DEADLINE,
     ) -> Verdict:
         if protocol is not None and protocol not in Protocol.__members__:
             raise InvalidQueryError(
                 f"protocol {protocol!r} is not one of TCP, UDP, SCTP", [{"field": "protocol"}]
             )
-        compiled = self.compiled_for(session, record, options)
+        compiled = self.compiled_for(session, record, options, deadline)
         try:
             return check(
                 compiled,
@@ -283,6 +295,7 @@ class Analyzer:
                 target,
                 port=port,
                 protocol=None if protocol is None else Protocol(protocol),
+                deadline=deadline,
             )
         except EndpointNotFoundError as error:
             raise NotFoundError(str(error), [{"field": error.field}]) from error

@@ -234,7 +234,7 @@ async def upload_snapshot(
                 content_type=media,
                 source=source,
                 labels=labels,
-                limits=Limits(max_bytes=settings.max_body_bytes),
+                limits=Limits(max_bytes=settings.max_body_bytes, counts=settings.count_limits()),
                 analyzer=analyzer,
                 allow_empty=allow_empty,
             )

@@ -23,6 +23,7 @@ from service.engine.model import (
     Workload,
 )
 from service.engine.parse.admin import parse_admin_policy
+from service.engine.parse.counts import CountLimits
 from service.engine.parse.fields import Context, Session, get_map, get_str, type_name
 from service.engine.parse.metadata import Metadata, parse_metadata
 from service.engine.parse.namespaces import parse_namespace
@@ -74,10 +75,13 @@ class _Collector:
         self.not_running: list[str] = []
 
 
-def parse_documents(documents: Sequence[Document]) -> ParsedObjects:
+def parse_documents(
+    documents: Sequence[Document], counts: CountLimits | None = None
+) -> ParsedObjects:
     """Read every document; raise one :class:`ManifestError` listing every problem found
-    (at most ``MAX_PROBLEMS``, then a count of the rest)."""
-    session = Session()
+    (at most ``MAX_PROBLEMS``, then a count of the rest). ``counts``: netreach's limits on
+    a NetworkPolicy's items (default: :class:`CountLimits`' defaults)."""
+    session = Session(counts or CountLimits())
     out = _Collector()
     ctx = Context(session, Origin(None, 0))
     for document in documents:
