@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import DataError
+from starlette.background import BackgroundTask
 
 from service.api.deps import (
     AnalyzerDep,
@@ -18,6 +19,7 @@ from service.api.deps import (
     SessionDep,
     SettingsDep,
     WriteAccess,
+    WriteSessionDep,
     snapshot_headers,
     snapshot_label,
 )
@@ -190,7 +192,7 @@ async def upload_snapshot(
     request: Request,
     response: Response,
     principal: WriteAccess,
-    session: SessionDep,
+    session: WriteSessionDep,
     settings: SettingsDep,
     metrics: MetricsDep,
     analyzer: AnalyzerDep,
@@ -315,13 +317,14 @@ async def get_one_snapshot(record: ReadSnapshot, response: Response) -> Snapshot
     response_class=Response,
     responses=responses(401, 403, 404, 422),
     summary="Delete a snapshot",
-    description="Its version number is never reused; the cluster stays, with its other versions.",
+    description="Its version number is never reused; the cluster stays, with its other "
+    "versions. Objects no snapshot holds any more are deleted after the response.",
 )
 def remove_snapshot(
     cluster: ClusterPath,
     ref: RefPath,
     principal: WriteAccess,
-    session: SessionDep,
+    session: WriteSessionDep,
     analyzer: AnalyzerDep,
     runtime: RuntimeDep,
 ) -> Response:
@@ -329,7 +332,12 @@ def remove_snapshot(
     session.commit()  # before forgetting, so no reader caches the snapshot again
     runtime.refs.forget(cluster)
     analyzer.forget(record)
-    return Response(status_code=204, headers=snapshot_headers(record))
+    # After the response: free the objects no snapshot holds any more.
+    return Response(
+        status_code=204,
+        headers=snapshot_headers(record),
+        background=BackgroundTask(runtime.collector.run),
+    )
 
 
 @router.get(
