@@ -69,18 +69,21 @@ def check_cluster_name(name: str) -> str:
     return name
 
 
+def _text(value: object) -> str:
+    return value if type(value) is str else ""
+
+
 def _new_object(document: Document) -> NewObject:
-    """The stored identity of a validated object (the parser refused a kind, name or
-    namespace of any type but a string)."""
+    """The stored identity of an object. It is prepared while the objects are validated,
+    so it must not fail on an invalid one (a ``metadata`` list, a numeric name): the parser
+    refuses any kind, name or namespace that is not a string, and then nothing is stored."""
     body = document.body
-    metadata = body.get("metadata") or {}
-    kind = body.get("kind")
-    namespace = metadata.get("namespace") or (None if kind in CLUSTER_SCOPED else "default")
-    name = metadata.get("name") or ""
-    assert type(kind) is str
-    assert namespace is None or type(namespace) is str
-    assert type(name) is str
-    return NewObject(kind, namespace, name, body)
+    metadata = body.get("metadata")
+    if type(metadata) is not dict:
+        metadata = {}
+    kind = _text(body.get("kind"))
+    namespace = _text(metadata.get("namespace")) or (None if kind in CLUSTER_SCOPED else "default")
+    return NewObject(kind, namespace, _text(metadata.get("name")), body)
 
 
 def record_snapshot(
