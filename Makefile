@@ -49,7 +49,7 @@ bench: $(STAMP) ## engine, whole CLI processes, stored diffs and what-if on S, M
 bench-ipblocks: $(STAMP) ## one NetworkPolicy of 1k, 4k, 16k, 100k ipBlocks (IPv4, IPv6, except): compile, map, query
 	$(BIN)/python -m bench.ipblocks
 
-bench-api: $(STAMP) ## service over HTTP: upload, maps, storage, and 200 queries/s for 60 s (1, 2 workers; SQLite, PostgreSQL)
+bench-api: $(STAMP) ## service over HTTP: upload of L (plain, gzip), of M, maps, storage, and 200 queries/s for 60 s (1, 2 workers; SQLite, PostgreSQL)
 	$(BIN)/python -m bench.service --data $(BENCH_DIR)
 
 bench-peer: $(STAMP) ## netreach against network-config-analyzer 2.1.0 (own virtualenv) on S as YAML
@@ -67,4 +67,4 @@ screenshots: $(STAMP) ## PNGs of every page of the web view, from the demo, into
 	$(BIN)/python -m tests.ui.screenshots --out docs/screenshots
 
 clean: ## remove the virtualenv, caches and benchmark data
-	rm -rf $(VENV) $(BENCH_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis netreach.db
+	rm -rf $(VENV) $(BENCH_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.engine.parse.counts import DEFAULT_COUNTS, CountLimits
+from service.store.location import default_database_url
+
+if TYPE_CHECKING:
+    from service.store.database import DatabaseTimeouts
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -30,8 +35,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NETREACH_", extra="ignore")
 
     database_url: str = Field(
-        "sqlite:///./netreach.db",
-        description="SQLAlchemy URL: a SQLite file by default; postgresql+psycopg://... in prod",
+        default_factory=default_database_url,
+        description="SQLAlchemy URL: netreach.db in the user's data directory by default; "
+        "postgresql+psycopg://... in prod",
     )
     host: str = Field("127.0.0.1", description="address `netreach serve` binds")
     port: int = Field(8000, ge=0, le=65535)
@@ -39,7 +45,11 @@ class Settings(BaseSettings):
     insecure: bool = Field(
         False, description="serve without tokens on a non-loopback address (never in prod)"
     )
-    max_body_bytes: int = Field(64 * MiB, ge=1024, description="largest accepted request body")
+    max_body_bytes: int = Field(
+        GiB,
+        ge=1024,
+        description="largest accepted request body, after decoding a compressed one",
+    )
     cache_size: int = Field(8, ge=1, description="compiled snapshots kept per process (LRU)")
     cache_dir: Path = Field(
         default_factory=default_cache_dir,
@@ -54,6 +64,21 @@ class Settings(BaseSettings):
     log_json: bool = Field(True, description="JSON logs (one object per line)")
     migrate_on_start: bool = Field(
         True, description="upgrade the database schema to head when the service starts"
+    )
+    database_connect_timeout: float = Field(
+        2.0, gt=0, description="seconds to open a database connection (PostgreSQL; 2 s at least)"
+    )
+    database_statement_timeout: float = Field(
+        30.0, ge=0, description="PostgreSQL statement_timeout in seconds (0: none)"
+    )
+    database_lock_timeout: float = Field(
+        10.0, ge=0, description="PostgreSQL lock_timeout in seconds (0: none)"
+    )
+    database_pool_timeout: float = Field(
+        2.0, gt=0, description="seconds a request waits for a free connection of the pool"
+    )
+    database_busy_timeout: float = Field(
+        30.0, ge=0, description="SQLite: seconds a write waits for another's write lock"
     )
 
     # -- the API: in-process caches, answer sizes, connection limits ---------------------
@@ -128,6 +153,17 @@ class Settings(BaseSettings):
             self.max_rule_ports,
             self.max_policy_ip_blocks,
             self.max_ip_block_excepts,
+        )
+
+    def database_timeouts(self) -> DatabaseTimeouts:
+        from service.store.database import DatabaseTimeouts
+
+        return DatabaseTimeouts(
+            connect=self.database_connect_timeout,
+            statement=self.database_statement_timeout,
+            lock=self.database_lock_timeout,
+            pool=self.database_pool_timeout,
+            busy=self.database_busy_timeout,
         )
 
 

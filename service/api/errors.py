@@ -3,8 +3,8 @@
 Use cases raise domain errors (:mod:`service.usecases.errors`) without HTTP statuses; this
 module maps them, and the framework's own errors, to statuses. Nothing a client can send ends
 in a 500: every such path raises one of the errors handled here. Unexpected exceptions are
-bugs: they are logged with their traceback, answered 500 in the same envelope, and re-raised
-by the server for its own error log.
+bugs: they are logged once with their traceback (without local variables, redacted: see
+:mod:`service.api.logging`) and answered 500 in the same envelope.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.engine.deadline import DeadlineExceeded
@@ -125,6 +124,7 @@ _CODE_OF_STATUS = {
     422: "validation_error",
     503: "unavailable",
 }
+# Database errors (503 database_unavailable, schema_not_at_head): service.api.database_errors
 
 
 def error_response(
@@ -205,13 +205,6 @@ async def _http_error(_request: Request, error: Exception) -> JSONResponse:
     return error_response(status, code, message, headers=error.headers)
 
 
-async def _database_unavailable(_request: Request, error: Exception) -> JSONResponse:
-    log.error("database_unavailable", error=str(error).splitlines()[0])
-    return error_response(
-        503, "database_unavailable", "the database is unavailable; retry later", headers=None
-    )
-
-
 TIMEOUT_SETTING = "NETREACH_ANALYSIS_TIMEOUT_SECONDS"
 
 
@@ -228,10 +221,16 @@ async def _analysis_timeout(_request: Request, error: Exception) -> JSONResponse
     )
 
 
-async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
-    # Runs in Starlette's ServerErrorMiddleware, which re-raises the error afterwards.
+def internal_error(error: BaseException) -> JSONResponse:
+    """Log a bug (one line) and the 500 answering it."""
     log.error("unhandled_exception", exc_info=error)
     return error_response(500, "internal_error", "internal server error")
+
+
+async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
+    # Starlette's ServerErrorMiddleware, outside every other middleware, runs this (and
+    # re-raises the error afterwards): only for a bug in the request-context middleware.
+    return internal_error(error)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -239,7 +238,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SnapshotNotFoundError, _snapshot_vanished)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(DeadlineExceeded, _analysis_timeout)
     app.add_exception_handler(Exception, _unexpected)
 
