@@ -106,7 +106,11 @@ def record_snapshot(
         with paused_gc():
             limits = limits or Limits()
             documents = read_bytes(data, content_type=content_type, limits=limits)
-        ready = pool.submit(prepare_objects, [_new_object(d) for d in documents], compress=True)
+        # The objects' identities are read in that thread too: only validated documents
+        # have them (its result is used only once the validation below passed).
+        ready = pool.submit(
+            lambda: prepare_objects([_new_object(d) for d in documents], compress=True)
+        )
         manifests = from_documents(documents, counts=limits.counts)
     except ManifestError as error:
         raise from_manifest_error(error) from error
