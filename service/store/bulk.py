@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from isal import isal_zlib
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from service.store._sql import chunks, dialect_name
@@ -98,17 +99,15 @@ def _insert_sqlite(session: Session, rows: Sequence[Row]) -> dict[str, int]:
 
 
 def _insert_postgresql(session: Session, rows: Sequence[Row]) -> dict[str, int]:
-    """The COPY runs on psycopg's own connection; its errors are raised as SQLAlchemy's
-    (``DBAPIError.instance``), so they are handled like those of every other statement
-    (503 for an unavailable database, the parameters never in a message)."""
     import psycopg
-    from sqlalchemy.exc import DBAPIError
 
     try:
         return _copy_postgresql(session, rows)
     except psycopg.Error as error:
+        # Errors of the driver's own connection, wrapped as SQLAlchemy wraps every other
+        # statement's: the API maps them (a timeout or a lost connection is a 503).
         raise DBAPIError.instance(
-            f"COPY {_STAGING}", [], error, psycopg.Error, hide_parameters=True
+            "COPY and INSERT of new objects", {"rows": len(rows)}, error, psycopg.Error
         ) from error
 
 
