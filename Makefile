@@ -7,7 +7,7 @@ BENCH_DIR ?= .bench
 SIZES ?= S M L
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check lint typecheck format bench bench-api bench-peer bench-capture bench-ui screenshots bench-review clean
+.PHONY: help install run test check lint typecheck format bench bench-ipblocks bench-api bench-peer bench-capture bench-ui screenshots bench-review clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ bench: $(STAMP) ## engine, whole CLI processes, stored diffs and what-if on S, M
 	$(BIN)/python -m bench.process --sizes $(SIZES) --data $(BENCH_DIR)
 	$(BIN)/python -m bench.stored --sizes $(SIZES) --data $(BENCH_DIR)
 
+bench-ipblocks: $(STAMP) ## one NetworkPolicy of 1k, 4k, 16k, 100k ipBlocks (IPv4, IPv6, except): compile, map, query
+	$(BIN)/python -m bench.ipblocks
+
 bench-api: $(STAMP) ## service over HTTP: upload of L (plain, gzip), of M, maps, storage, and 200 queries/s for 60 s (1, 2 workers; SQLite, PostgreSQL)
 	$(BIN)/python -m bench.service --data $(BENCH_DIR)
 
@@ -64,4 +67,4 @@ screenshots: $(STAMP) ## PNGs of every page of the web view, from the demo, into
 	$(BIN)/python -m tests.ui.screenshots --out docs/screenshots
 
 clean: ## remove the virtualenv, caches and benchmark data
-	rm -rf $(VENV) $(BENCH_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis netreach.db
+	rm -rf $(VENV) $(BENCH_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis

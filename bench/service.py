@@ -3,6 +3,7 @@
     make bench-api                                  # SQLite and PostgreSQL, 1 and 2 workers
     python -m bench.service --data .bench --databases sqlite --workers 1 --seconds 20
     python -m bench.service --parts load            # only the load test
+    python -m bench.service --parts memory --databases sqlite   # idle RSS after uploads
     python -m bench.service --parts upload          # only the upload of L
 
 Figures: upload of L (100,000 pods, 405 MB of JSON) on an empty database, plain and
@@ -10,10 +11,11 @@ gzip-compressed (the request's wall time, the server's CPU time and peak memory,
 on the wire); upload of M end to end; point-query latency on a warm M snapshot, one client at a
 time (p50, p99); the connectivity map of M (JSON, streamed); storage of 100 versions of S
 with ~1% churn against one version (the generator's ``mutate``, 22 changes per version);
-and the load test: random pod-pair reachability queries at a fixed rate (200/s for 60 s by
-default) from an open-loop generator (:mod:`bench.load`: latencies count from when each
-request was due, so a stalled server cannot hide), per database and number of workers:
-achieved rate, p50/p95/p99, errors.
+memory: the idle RSS of a fresh server against its idle RSS after 4 uploads of 100,000
+ConfigMaps (the goal: under 2x); and the load test: random pod-pair reachability queries
+at a fixed rate (200/s for 60 s by default) from an open-loop generator (:mod:`bench.load`:
+latencies count from when each request was due, so a stalled server cannot hide), per
+database and number of workers: achieved rate, p50/p95/p99, errors.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ POSTGRES_ADMIN = os.environ.get(
 QUERIES = 1000
 VERSIONS = 100
 CHANGES_PER_VERSION = 22  # ~1% of the 2,190 objects of S
+MEMORY_OBJECTS = 100_000  # ConfigMaps per upload of the memory benchmark
+MEMORY_UPLOADS = 4
 
 
 def free_port() -> int:
@@ -89,7 +93,7 @@ def create_token(url: str) -> str:
 
 
 @contextmanager
-def server(url: str, workers: int = 1) -> Iterator[str]:
+def server(url: str, workers: int = 1, pid: list[int] | None = None) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "NETREACH_DATABASE_URL": url, "NETREACH_LOG_LEVEL": "warning"}
     process = subprocess.Popen(
@@ -98,6 +102,8 @@ def server(url: str, workers: int = 1) -> Iterator[str]:
         env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
+    if pid is not None:
+        pid.append(process.pid)
     SERVERS[base] = process.pid
     try:
         for _ in range(600):
@@ -255,6 +261,49 @@ def bench_storage(
             "ratio": hundred / one}  # fmt: skip
 
 
+def rss_mb(pid: int) -> float:
+    """The resident set of a process (Linux), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def config_maps(count: int, seed: int) -> bytes:
+    """A JSON List of ``count`` ConfigMaps, different for every seed."""
+    items = [
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": f"cm-{seed}-{n}", "namespace": f"ns-{n % 50}",
+                      "labels": {"app": f"app-{n % 300}", "seed": str(seed)}},
+         "data": {"key": f"value-{seed}-{n}", "other": "x" * 40}}
+        for n in range(count)
+    ]  # fmt: skip
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items}).encode()
+
+
+def bench_memory(url: str, token: str, count: int = MEMORY_OBJECTS) -> dict[str, float]:
+    """Idle RSS of a fresh server, then after each of 4 uploads of ``count`` ConfigMaps."""
+    pid: list[int] = []
+    figures: dict[str, float] = {}
+    with server(url, pid=pid) as base:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        with httpx.Client(base_url=base, timeout=600, headers=headers) as client:
+            client.get("/v1/clusters").raise_for_status()
+            time.sleep(1)
+            figures["idle_fresh_mb"] = rss_mb(pid[0])
+            peak = 0.0
+            for seed in range(MEMORY_UPLOADS):
+                body = config_maps(count, seed)
+                client.post("/v1/clusters/mem/snapshots", content=body).raise_for_status()
+                del body
+                peak = max(peak, rss_mb(pid[0]))
+            time.sleep(2)
+            figures["idle_after_uploads_mb"] = rss_mb(pid[0])
+            figures["after_last_upload_mb"] = peak
+    figures["idle_ratio"] = figures["idle_after_uploads_mb"] / figures["idle_fresh_mb"]
+    return figures
+
+
 def warm(client: httpx.Client, snapshot: str, pods: list[str], workers: int) -> None:
     """Compile M in every worker: concurrent queries until answers come fast."""
     body = {"from": pods[0], "to": pods[1], "port": 80}
@@ -296,8 +345,8 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=REPO / ".bench")
     parser.add_argument("--generator", type=Path, default=DEFAULT_GENERATOR)
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
-    parser.add_argument("--parts", nargs="+", default=["upload", "m", "storage", "load"],
-                        choices=["upload", "m", "storage", "load"])  # fmt: skip
+    parser.add_argument("--parts", nargs="+", default=["upload", "m", "storage", "memory", "load"],
+                        choices=["upload", "m", "storage", "memory", "load"])  # fmt: skip
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--rate", type=float, default=200.0, help="load: requests per second")
     parser.add_argument("--seconds", type=float, default=60.0, help="load: duration")
@@ -320,6 +369,11 @@ def main() -> int:
                         figures.update(bench_storage(base, url, s, args.data, args.generator,
                                                      token))  # fmt: skip
             print(f"| {kind} | " + " | ".join(f"{k} {v:.3f}" for k, v in figures.items()) + " |")
+        if "memory" in args.parts:
+            with database(kind) as url:
+                figures = bench_memory(url, create_token(url))
+            print(f"| memory | {kind} | " + " | ".join(f"{k} {v:.2f}" for k, v in
+                  figures.items()) + " |", flush=True)  # fmt: skip
         if "load" in args.parts:
             for workers in args.workers:
                 with database(kind) as url:

@@ -74,7 +74,9 @@ _ENVELOPE = {"application/json": {"schema": {"$ref": "#/components/schemas/Error
 _COMMON = {
     "400": "Bad Request: a body that cannot be read at all (not UTF-8, not JSON, gzip or "
     "deflate that does not decode), or a malformed Content-Length",
-    "503": "The database is unavailable; retry later",
+    "503": "The database is unavailable or did not answer in time (`database_unavailable`), "
+    "or its schema is not at the code's migration head (`schema_not_at_head`: run `netreach "
+    "db upgrade`); retry later",
 }
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from service.engine.compile import AnyRule, CompiledCluster, CompiledRule, RuleEffect
+from service.engine.compile import CompiledCluster, CompiledRule, RuleEffect
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.endpoints import EndpointSpec, ResolvedEndpoint, resolve
 from service.engine.model import (
     Direction,
@@ -180,19 +181,10 @@ def _effect(effect: RuleEffect, direction: Direction, other: int | None) -> Effe
         rule.policy.ref,
         direction,
         rule.index,
-        _matching_peer(rule, other),
+        rule.matching_peer(other),
         effect.ports,
         Action(rule.action.value),
     )
-
-
-def _matching_peer(rule: AnyRule, peer: int | None) -> int | None:
-    if not rule.peer_bits or peer is None:
-        return None
-    for index, bits in enumerate(rule.peer_bits):
-        if (bits >> peer) & 1:
-            return index
-    return None
 
 
 def _requested_ports(
@@ -276,11 +268,13 @@ def check(
     *,
     port: int | str | None = None,
     protocol: Protocol | str | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> Verdict:
     """Answer "may ``source`` reach ``target`` (on ``port``/``protocol``)?" with reasons.
 
     Without a port, the verdict lists which ports (of ``protocol``, or of every protocol
-    when none is given) are allowed. A port without a protocol means TCP.
+    when none is given) are allowed. A port without a protocol means TCP. ``deadline`` is
+    checked per source pod (a workload to a workload is every pod pair).
     """
     protocol = None if protocol is None else Protocol(protocol)
     if isinstance(port, int) and not 1 <= port <= 65535:
@@ -294,6 +288,7 @@ def check(
     pairs: list[PairVerdict] = []
     notes: list[str] = []
     for s in src.members:
+        deadline.check(lambda: f"reachability {src_spec} -> {dst_spec} ({len(pairs)} pairs done)")
         for d in _targets(dst):
             pairs.append(_pair(compiled, s, d, dst, port, protocol, notes))
     if not pairs:

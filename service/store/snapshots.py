@@ -8,14 +8,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-import orjson
 from sqlalchemy import Row, Select, Table, delete, select, update
 from sqlalchemy.orm import Session
 
 from service.store._sql import chunks, insert_ignoring_conflicts, one_of
 from service.store.bulk import compress_all, insert_objects
-from service.store.canonical import canonical_json, object_hash, snapshot_hash, strip_noise
+from service.store.canonical import (
+    canonical_json,
+    object_hash,
+    parse_canonical,
+    snapshot_hash,
+    strip_noise,
+)
 from service.store.errors import SnapshotNotFoundError, StoreError
+from service.store.garbage import fence_collection
 from service.store.members import pack_members, unpack_members
 from service.store.models import Cluster, ObjectRow, Snapshot, utcnow
 from service.store.records import NewObject, SnapshotRecord, StoredObject
@@ -115,6 +121,7 @@ class SnapshotRepository:
         prepared, kind_counts = ready.by_hash, ready.kind_counts
         digest_of_snapshot = snapshot_hash(prepared)
 
+        fence_collection(self.session)  # no object collected until this commits
         # 1. Make sure the cluster row exists. On SQLite this first write also takes the
         #    database's write lock for the rest of the transaction.
         self.session.execute(
@@ -226,7 +233,8 @@ class SnapshotRepository:
     def delete(self, cluster: str, version: int) -> bool:
         """Delete one snapshot; ``False`` if there was none. Its version is never reused.
 
-        Objects stay stored (they may be shared with other snapshots).
+        Objects stay stored (they may be shared with other snapshots) until
+        :func:`service.store.garbage.collect_garbage`.
         """
         cluster_id = select(Cluster.id).where(Cluster.name == cluster).scalar_subquery()
         result = self.session.execute(
@@ -370,7 +378,7 @@ def _record(row: Row[Any]) -> SnapshotRecord:
 
 
 def _decode(body: bytes) -> dict[str, Any]:
-    return cast(dict[str, Any], orjson.loads(zlib.decompress(body)))
+    return cast(dict[str, Any], parse_canonical(zlib.decompress(body)))
 
 
 __all__ = ["PreparedObjects", "SnapshotRef", "SnapshotRepository", "prepare_objects"]

@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session
 
 from service.engine.compile import CompiledCluster
 from service.engine.connectivity import ConnectivityMap, connectivity_map
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.endpoints import EndpointError, EndpointNotFoundError
 from service.engine.model import Cluster, Document, ManifestError, Origin, Protocol
 from service.engine.options import AnalysisOptions, Granularity
+from service.engine.parse.counts import CountLimits
 from service.engine.reachability import QueryError, Verdict, check
 from service.ingest import Limits, read_bytes
 from service.ingest.gc import paused_gc
@@ -36,7 +38,7 @@ from service.usecases.errors import (
     from_manifest_error,
 )
 from service.usecases.manifests import compile_snapshot, from_documents
-from service.usecases.manifests import from_documents as validate_documents
+from service.usecases.reads import release
 
 Ref = int | Literal["latest"]
 CLUSTER_NAME = re.compile(r"[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?\Z")
@@ -64,11 +66,17 @@ def check_cluster_name(name: str) -> str:
 
 
 def _new_object(document: Document) -> NewObject:
+    """The stored identity of a validated object (the parser refused a kind, name or
+    namespace of any type but a string)."""
     body = document.body
     metadata = body.get("metadata") or {}
-    kind = str(body.get("kind", ""))
+    kind = body.get("kind")
     namespace = metadata.get("namespace") or (None if kind in CLUSTER_SCOPED else "default")
-    return NewObject(kind, namespace, str(metadata.get("name", "")), body)
+    name = metadata.get("name") or ""
+    assert type(kind) is str
+    assert namespace is None or type(namespace) is str
+    assert type(name) is str
+    return NewObject(kind, namespace, name, body)
 
 
 def record_snapshot(
@@ -96,9 +104,10 @@ def record_snapshot(
     pool = ThreadPoolExecutor(1, thread_name_prefix="netreach-prepare")
     try:
         with paused_gc():
-            documents = read_bytes(data, content_type=content_type, limits=limits or Limits())
+            limits = limits or Limits()
+            documents = read_bytes(data, content_type=content_type, limits=limits)
         ready = pool.submit(prepare_objects, [_new_object(d) for d in documents], compress=True)
-        manifests = validate_documents(documents)
+        manifests = from_documents(documents, counts=limits.counts)
     except ManifestError as error:
         raise from_manifest_error(error) from error
     finally:
@@ -220,7 +229,8 @@ class Analyzer:
                 bodies = SnapshotRepository(session).object_bodies(record.id)
                 documents = [Document(Origin(None, i), body) for i, body in enumerate(bodies)]
             del bodies
-            cluster = from_documents(documents).cluster
+            # validated when stored, perhaps under other limits: read it whatever they are now
+            cluster = from_documents(documents, counts=CountLimits.unbounded()).cluster
             if self.files is not None:
                 self.files.put_later(record.content_hash, cluster)
             return cluster
@@ -236,12 +246,17 @@ class Analyzer:
             self.files.put_later(record.content_hash, cluster)
 
     def compiled_for(
-        self, session: Session, record: SnapshotRecord, options: AnalysisOptions
+        self,
+        session: Session,
+        record: SnapshotRecord,
+        options: AnalysisOptions,
+        deadline: Deadline = NO_DEADLINE,
     ) -> CompiledCluster:
         def build() -> CompiledCluster:
             cluster = self.cluster(session, record)
+            release(session)
             started = time.perf_counter()
-            compiled = compile_snapshot(cluster, options)
+            compiled = compile_snapshot(cluster, options, deadline)
             if self.on_compile is not None:
                 self.on_compile(time.perf_counter() - started)
             return compiled
@@ -258,9 +273,11 @@ class Analyzer:
         record: SnapshotRecord,
         options: AnalysisOptions,
         granularity: Granularity,
+        deadline: Deadline = NO_DEADLINE,
     ) -> ConnectivityMap:
         def build() -> ConnectivityMap:
-            return connectivity_map(self.compiled_for(session, record, options), granularity)
+            compiled = self.compiled_for(session, record, options, deadline)
+            return connectivity_map(compiled, granularity, deadline)
 
         return self.maps.get_or_compute((record.content_hash, options, granularity), build)[0]
 
@@ -274,12 +291,13 @@ class Analyzer:
         target: str,
         port: int | str | None,
         protocol: str | None,
+        deadline: Deadline = NO_DEADLINE,
     ) -> Verdict:
         if protocol is not None and protocol not in Protocol.__members__:
             raise InvalidQueryError(
                 f"protocol {protocol!r} is not one of TCP, UDP, SCTP", [{"field": "protocol"}]
             )
-        compiled = self.compiled_for(session, record, options)
+        compiled = self.compiled_for(session, record, options, deadline)
         try:
             return check(
                 compiled,
@@ -287,6 +305,7 @@ class Analyzer:
                 target,
                 port=port,
                 protocol=None if protocol is None else Protocol(protocol),
+                deadline=deadline,
             )
         except EndpointNotFoundError as error:
             raise NotFoundError(str(error), [{"field": error.field}]) from error
