@@ -38,6 +38,7 @@ from service.usecases.errors import (
     from_manifest_error,
 )
 from service.usecases.manifests import compile_snapshot, from_documents
+from service.usecases.manifests import from_documents as validate_documents
 from service.usecases.reads import release
 
 Ref = int | Literal["latest"]
@@ -106,8 +107,10 @@ def record_snapshot(
         with paused_gc():
             limits = limits or Limits()
             documents = read_bytes(data, content_type=content_type, limits=limits)
-        ready = pool.submit(prepare_objects, [_new_object(d) for d in documents], compress=True)
-        manifests = from_documents(documents, counts=limits.counts)
+        # _new_object expects valid objects: its errors (for invalid input) stay unread in
+        # the future, as validation refuses that input first.
+        ready = pool.submit(lambda: prepare_objects(map(_new_object, documents), compress=True))
+        manifests = validate_documents(documents, counts=limits.counts)
     except ManifestError as error:
         raise from_manifest_error(error) from error
     finally:
