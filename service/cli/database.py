@@ -76,19 +76,23 @@ def _reason(error: BaseException) -> str:
 _announced: set[str] = set()
 
 
-def announce(settings: Settings) -> None:
+def announce(settings: Settings, *, structured: bool = False) -> None:
     """The first line of a command that opens the database names it (standard error), once
-    per process (``demo`` opens it, then serves)."""
+    per process (``demo`` opens it, then serves); ``structured``: as a JSON log line, for
+    the server whose every other line is one."""
+    import json
+
     from service.store import safe_url
 
     shown = safe_url(settings.database_url)
     if shown not in _announced:
         _announced.add(shown)
-        typer.echo(f"database: {shown}", err=True)
+        line = {"event": "database", "database": shown, "level": "info"}
+        typer.echo(json.dumps(line) if structured else f"database: {shown}", err=True)
 
 
 @contextmanager
-def opening(settings: Settings, *, quiet: bool = False) -> Iterator[None]:
+def opening(settings: Settings, *, quiet: bool = False, structured: bool = False) -> Iterator[None]:
     """Name the database, then turn its failures into one line and exit 1."""
     from alembic.util import CommandError
     from sqlalchemy.exc import SQLAlchemyError
@@ -96,7 +100,7 @@ def opening(settings: Settings, *, quiet: bool = False) -> Iterator[None]:
     from service.store import UnsupportedDatabaseError
 
     if not quiet:
-        announce(settings)
+        announce(settings, structured=structured)
     try:
         yield
     except (SQLAlchemyError, UnsupportedDatabaseError, CommandError) as failure:

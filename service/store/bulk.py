@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from isal import isal_zlib
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from service.store._sql import chunks, dialect_name
@@ -99,23 +98,21 @@ def _insert_sqlite(session: Session, rows: Sequence[Row]) -> dict[str, int]:
 
 
 def _insert_postgresql(session: Session, rows: Sequence[Row]) -> dict[str, int]:
+    """The COPY runs on psycopg's own connection; its errors are raised as SQLAlchemy's
+    (``DBAPIError.instance``), so they are handled like those of every other statement
+    (503 for an unavailable database, the parameters never in a message)."""
     import psycopg
+    from sqlalchemy.exc import DBAPIError
 
     try:
-        return _copy_and_insert(session, rows)
+        return _copy_postgresql(session, rows)
     except psycopg.Error as error:
-        # The driver's own connection, so its errors as SQLAlchemy would have raised them
-        # (DataError, IntegrityError, OperationalError...): the callers handle those.
         raise DBAPIError.instance(
-            "COPY / INSERT .. SELECT of new objects",
-            None,
-            error,
-            psycopg.Error,
-            dialect=session.get_bind().dialect,
+            f"COPY {_STAGING}", [], error, psycopg.Error, hide_parameters=True
         ) from error
 
 
-def _copy_and_insert(session: Session, rows: Sequence[Row]) -> dict[str, int]:
+def _copy_postgresql(session: Session, rows: Sequence[Row]) -> dict[str, int]:
     columns = ", ".join(_COLUMNS)
     raw: Any = session.connection().connection.driver_connection  # psycopg's connection
     with raw.cursor() as cursor:

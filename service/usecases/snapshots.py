@@ -38,6 +38,9 @@ from service.usecases.errors import (
     from_manifest_error,
 )
 from service.usecases.manifests import compile_snapshot, from_documents
+
+# The upload's own parse, under a name of its own: `from_documents` here is the re-parse of
+# stored manifests, which the cache directory exists to avoid (and tests count).
 from service.usecases.manifests import from_documents as validate_documents
 from service.usecases.reads import release
 
@@ -66,18 +69,21 @@ def check_cluster_name(name: str) -> str:
     return name
 
 
+def _text(value: object) -> str:
+    return value if type(value) is str else ""
+
+
 def _new_object(document: Document) -> NewObject:
-    """The stored identity of a validated object (the parser refused a kind, name or
-    namespace of any type but a string)."""
+    """The stored identity of an object. It is prepared while the objects are validated,
+    so it must not fail on an invalid one (a ``metadata`` list, a numeric name): the parser
+    refuses any kind, name or namespace that is not a string, and then nothing is stored."""
     body = document.body
-    metadata = body.get("metadata") or {}
-    kind = body.get("kind")
-    namespace = metadata.get("namespace") or (None if kind in CLUSTER_SCOPED else "default")
-    name = metadata.get("name") or ""
-    assert type(kind) is str
-    assert namespace is None or type(namespace) is str
-    assert type(name) is str
-    return NewObject(kind, namespace, name, body)
+    metadata = body.get("metadata")
+    if type(metadata) is not dict:
+        metadata = {}
+    kind = _text(body.get("kind"))
+    namespace = _text(metadata.get("namespace")) or (None if kind in CLUSTER_SCOPED else "default")
+    return NewObject(kind, namespace, _text(metadata.get("name")), body)
 
 
 def record_snapshot(
@@ -107,9 +113,9 @@ def record_snapshot(
         with paused_gc():
             limits = limits or Limits()
             documents = read_bytes(data, content_type=content_type, limits=limits)
-        # _new_object expects valid objects: its errors (for invalid input) stay unread in
-        # the future, as validation refuses that input first.
-        ready = pool.submit(lambda: prepare_objects(map(_new_object, documents), compress=True))
+        # A generator: the thread derives each identity, so an invalid document (the
+        # validation below refuses it) never raises here, only in the discarded future.
+        ready = pool.submit(prepare_objects, (_new_object(d) for d in documents), compress=True)
         manifests = validate_documents(documents, counts=limits.counts)
     except ManifestError as error:
         raise from_manifest_error(error) from error
