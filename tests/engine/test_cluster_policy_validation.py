@@ -389,4 +389,3 @@ def test_every_problem_of_one_object_is_reported() -> None:
     with pytest.raises(ManifestError) as raised:
         parse(body)
     assert [p.field for p in raised.value.problems] == ["spec.priority", "spec.tier"]
-

@@ -343,8 +343,7 @@ def test_unsupported_kinds_are_skipped_with_one_warning() -> None:
         pod(),
     )
     assert parsed.warnings == (
-        "skipped 13 objects of unsupported kinds: ConfigMap (10), Secret (2), "
-        "Ingress (1)",
+        "skipped 13 objects of unsupported kinds: ConfigMap (10), Secret (2), Ingress (1)",
     )
     assert len(parsed.pods) == 1
     assert [ref for ref, _ in parsed.refs] == [ObjectRef("Pod", "ns", "web")]
