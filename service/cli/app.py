@@ -56,6 +56,7 @@ def _main(
 EXIT_DENIED = 1
 EXIT_FAILED = 1
 EXIT_INVALID = 2
+EXIT_DEPENDS_ON_DNS = 3  # query: only a domainNames rule (resolved at run time) decides
 
 STDIN = "-"
 Paths = Annotated[
