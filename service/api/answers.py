@@ -62,6 +62,11 @@ class ConnectivityPage(SnapshotAnswer):
         "version: paging `latest` stays on the version the first page answered"
     )
     connections: list[Connection]
+    depends_on_dns: list[Connection] | None = Field(
+        None,
+        description="only with ClusterNetworkPolicy domainNames rules (first page): the "
+        "connections and ports that DNS decides, in neither direction decided by manifests",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={

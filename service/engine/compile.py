@@ -325,6 +325,11 @@ class CompiledCluster:
     def has_admin(self) -> bool:
         return bool(self.admin_policies)
 
+    @property
+    def has_domain_names(self) -> bool:
+        """Some rule has a ``domainNames`` peer that may stand for an external address."""
+        return any(r.dns_bits for p in self.admin_policies for r in p.egress)
+
     def side_ports(self, direction: Direction, subject: int, other: int | None) -> PortSet:
         """What ``subject``'s policies of ``direction`` admit to/from ``other`` (rule 2);
         ``other`` None is an external address of an IP version no ipBlock mentions."""

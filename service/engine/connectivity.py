@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +25,7 @@ from service.engine.grouping import disjoint, egress_groups_by_target
 from service.engine.model import AddressRange, Direction, ObjectRef, PortSet
 from service.engine.options import Granularity
 from service.engine.ranges import RangeTable, merge_external
-from service.engine.tiers import tiered_class_connectivity
+from service.engine.tiers import dns_split, tiered_class_connectivity
 
 Endpoint = ObjectRef | AddressRange
 IntArray = npt.NDArray[np.int64]
@@ -52,6 +52,9 @@ class ConnectivityMap:
     sources: IntArray
     targets: IntArray
     ports: IntArray
+    # the connections (and ports) that only a ClusterNetworkPolicy ``domainNames`` rule
+    # decides, not in the map itself; None when no such rule exists
+    depends_on_dns: ConnectivityMap | None = None
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -77,6 +80,7 @@ class ConnectivityMap:
             dtype=bool,
         )
         keep = inside[self.sources] | inside[self.targets]
+        dns = self.depends_on_dns
         return ConnectivityMap(
             self.granularity,
             self.endpoints,
@@ -84,6 +88,7 @@ class ConnectivityMap:
             self.sources[keep],
             self.targets[keep],
             self.ports[keep],
+            None if dns is None else dns.involving_namespace(namespace),
         )
 
 
@@ -102,6 +107,10 @@ def class_connectivity(compiled: CompiledCluster) -> list[list[tuple[int, PortSe
     free_sources = all_peers & ~compiled.isolated[Direction.EGRESS]
     ingress_isolated = compiled.isolated[Direction.INGRESS]
 
+    if compiled.has_domain_names:
+        return dns_split(
+            tiered_class_connectivity(compiled), tiered_class_connectivity(compiled, dns=True)
+        )[0]
     if compiled.has_admin:
         return tiered_class_connectivity(compiled)
     universal, reaching = egress_groups_by_target(compiled)
@@ -281,8 +290,23 @@ def _union_duplicates(
 def connectivity_map(
     compiled: CompiledCluster, granularity: Granularity = Granularity.WORKLOAD
 ) -> ConnectivityMap:
-    """Every allowed connection between distinct endpoints, with canonical port sets."""
-    src, dst, pid, portsets = _class_pairs(compiled, class_connectivity(compiled))
+    """Every allowed connection between distinct endpoints, with canonical port sets; with
+    ``domainNames`` rules, the connections DNS decides in ``depends_on_dns`` (rule 9)."""
+    if compiled.has_domain_names:
+        definite, dependent = dns_split(
+            tiered_class_connectivity(compiled), tiered_class_connectivity(compiled, dns=True)
+        )
+        dns = _map_of(compiled, dependent, granularity)
+        return replace(_map_of(compiled, definite, granularity), depends_on_dns=dns)
+    return _map_of(compiled, class_connectivity(compiled), granularity)
+
+
+def _map_of(
+    compiled: CompiledCluster,
+    per_target: Sequence[Sequence[tuple[int, PortSet]]],
+    granularity: Granularity,
+) -> ConnectivityMap:
+    src, dst, pid, portsets = _class_pairs(compiled, per_target)
     merged_index, ranges = _merge_pieces(compiled, src, dst, pid)
     cluster_endpoints, per_class = _endpoint_table(compiled, granularity)
     base = len(cluster_endpoints)

@@ -122,8 +122,11 @@ def _baseline_update(
     return lambda state: state.baseline(rule.action, ports)
 
 
-def tiered_class_connectivity(compiled: CompiledCluster) -> list[list[tuple[int, PortSet]]]:
-    """Same contract as :func:`service.engine.connectivity.class_connectivity`."""
+def tiered_class_connectivity(
+    compiled: CompiledCluster, *, dns: bool = False
+) -> list[list[tuple[int, PortSet]]]:
+    """Same contract as :func:`service.engine.connectivity.class_connectivity`; ``dns``: as
+    if every ``domainNames`` peer resolved to every external address (rule 9)."""
     classes = compiled.class_count
     everyone = compiled.all_peers
     egress_isolated = compiled.isolated[Direction.EGRESS]
@@ -133,7 +136,8 @@ def tiered_class_connectivity(compiled: CompiledCluster) -> list[list[tuple[int,
     ]
     for policy in compiled.admin_policies:  # evaluation order: priority, name; baseline last
         for rule in policy.egress:
-            for peer in bitsets.indices(rule.bits).tolist():
+            bits = rule.bits | rule.dns_bits if dns else rule.bits
+            for peer in bitsets.indices(bits).tolist():
                 admin_reaching[peer].append((rule, policy.selected))
 
     result: list[list[tuple[int, PortSet]]] = []
@@ -166,3 +170,38 @@ def tiered_class_connectivity(compiled: CompiledCluster) -> list[list[tuple[int,
                         found[ports] |= bits
         result.append([(bits, ports) for ports, bits in found.items()])
     return result
+
+
+def dns_split(
+    unresolved: list[list[tuple[int, PortSet]]], resolved: list[list[tuple[int, PortSet]]]
+) -> tuple[list[list[tuple[int, PortSet]]], list[list[tuple[int, PortSet]]]]:
+    """Per destination, from the connectivity when no domain name resolves to it and when
+    every one does: what is allowed either way, and what DNS decides (allowed one way
+    only). Both inputs and outputs hold disjoint source sets per destination."""
+    definite: list[list[tuple[int, PortSet]]] = []
+    dependent: list[list[tuple[int, PortSet]]] = []
+    for without, with_dns in zip(unresolved, resolved, strict=True):
+        both: dict[PortSet, int] = defaultdict(int)
+        either: dict[PortSet, int] = defaultdict(int)
+        seen_without = 0
+        for bits, ports in without:
+            seen_without |= bits
+            rest = bits
+            for other_bits, other_ports in with_dns:
+                shared = bits & other_bits
+                if not shared:
+                    continue
+                rest &= ~other_bits
+                if ports & other_ports:
+                    both[ports & other_ports] |= shared
+                changed = (ports - other_ports) | (other_ports - ports)
+                if changed:
+                    either[changed] |= shared
+            if rest:
+                either[ports] |= rest
+        for bits, ports in with_dns:
+            if bits & ~seen_without:
+                either[ports] |= bits & ~seen_without
+        definite.append([(bits, ports) for ports, bits in both.items()])
+        dependent.append([(bits, ports) for ports, bits in either.items()])
+    return definite, dependent

@@ -7,6 +7,7 @@ port, and that the pod-granularity connectivity map says the same.
 from __future__ import annotations
 
 import ipaddress
+import json
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from service.engine.model import Document, ObjectRef, Origin, PortSet, Protocol
 from service.engine.options import Granularity
 from service.engine.parse import parse_documents
 from service.engine.reachability import Action, Tier, check
+from service.report.connectivity import iter_map_csv, iter_map_json, iter_map_markdown
 from service.report.verdict import verdict_to_api
 from tests.engine.test_admin_tiers import (
     ALLOW_A_TO_B,
@@ -453,3 +455,33 @@ def test_networks_split_the_address_space() -> None:
     client = compiled.pod("a", "client")
     assert not compiled.allowed_ports(client, ipaddress.ip_address("192.168.3.4"))
     assert compiled.allowed_ports(client, ipaddress.ip_address("8.8.8.8")).is_all()
+
+
+def test_map_lists_what_dns_decides_apart_from_what_is_allowed() -> None:
+    compiled = compiled_for([ALLOW_LIST])
+    cmap = connectivity_map(compiled, Granularity.POD)
+    client = ObjectRef("Pod", "a", "client")
+    google = ipaddress.ip_address("8.8.8.8")
+
+    def to_google(m: Any) -> list[PortSet]:
+        return [
+            c.ports
+            for c in m.connections()
+            if c.source == client
+            and not isinstance(c.target, ObjectRef)
+            and c.target.contains(google)
+        ]
+
+    assert to_google(cmap) == []
+    assert cmap.depends_on_dns is not None
+    assert to_google(cmap.depends_on_dns) == [PortSet.all()]
+    # pod to pod is decided (denied by 0.0.0.0/0): neither allowed nor DNS-dependent
+    pods = [(c.source, c.target) for c in cmap.depends_on_dns.connections()]
+    assert (client, ObjectRef("Pod", "b", "server")) not in pods
+    body = json.loads("".join(iter_map_json(cmap)))
+    assert any(c["from"]["name"] == "client" for c in body["depends_on_dns"])
+    assert "depend on DNS" in "".join(iter_map_markdown(cmap))
+    assert "".join(iter_map_csv(cmap)).splitlines()[0] == "from,to,ports,dns"
+    plain = connectivity_map(compiled_for([DENY_ALL_B]), Granularity.POD)
+    assert plain.depends_on_dns is None
+    assert "depends_on_dns" not in json.loads("".join(iter_map_json(plain)))
