@@ -59,6 +59,11 @@ class ConnectivityMap:
     def __len__(self) -> int:
         return len(self.sources)
 
+    @classmethod
+    def empty(cls, granularity: Granularity) -> ConnectivityMap:
+        none = np.empty(0, dtype=np.int64)
+        return cls(granularity, (), (), none, none, none)
+
     def connections(self, start: int = 0, stop: int | None = None) -> Iterator[Connection]:
         endpoints, portsets = self.endpoints, self.portsets
         rows = zip(

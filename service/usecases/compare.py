@@ -67,7 +67,11 @@ def compare(
         objects = diff_objects(analysed(base_bodies), analysed(head_bodies), keys)
         causes = attribute(connections, base, head, objects)
         services = service_changes(base, head, objects, granularity)
-    return SemanticDiff(connections, objects, causes, services)
+        dns = None
+        if base_map.depends_on_dns is not None or head_map.depends_on_dns is not None:
+            empty = ConnectivityMap.empty(granularity)
+            dns = diff_maps(base_map.depends_on_dns or empty, head_map.depends_on_dns or empty)
+    return SemanticDiff(connections, objects, causes, services, dns)
 
 
 def diff_manifests(
