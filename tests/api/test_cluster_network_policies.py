@@ -4,7 +4,10 @@ rule, what DNS decides in verdicts and maps, lint, and what-if naming the policy
 from __future__ import annotations
 
 import httpx
+import pytest
+from typer.testing import CliRunner
 
+from service.cli import app as cli
 from tests.api.conftest import YAML, assert_error
 from tests.api.manifests import SHOP_YAML
 
@@ -146,3 +149,22 @@ def test_what_if_deleting_one_names_it_at_workload_granularity(
         for c in r["causes"]
     }
     assert causes == {("policy-removed", "protect-db")}
+
+
+@pytest.mark.parametrize(
+    ("target", "port", "code", "head"),
+    [
+        pytest.param("8.8.8.8", "443", 3, "DEPENDS ON DNS", id="only-a-domain-name-rule-decides"),
+        pytest.param("8.8.8.8", None, 3, "DEPENDS ON DNS", id="every-port-some-depend-on-dns"),
+        pytest.param("db/pg-0", "5432", 0, "ALLOWED", id="inside-the-cluster-decided"),
+        pytest.param("9.9.9.9", "443", 0, "ALLOWED", id="outside-the-denied-networks"),
+    ],
+)
+def test_cli_query_exits_3_when_the_answer_depends_on_dns(
+    target: str, port: str | None, code: int, head: str
+) -> None:
+    args = ["query", "-", "--from", "shop/api-0", "--to", target]
+    args += ["--port", port] if port else []
+    result = CliRunner().invoke(cli, args, input=SHOP_YAML + PROTECT_DB)
+    assert result.exit_code == code, result.output
+    assert result.stdout.startswith(head)
