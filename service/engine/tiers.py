@@ -10,8 +10,7 @@ destination, ingress for the destination from every source; a connection needs b
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from service.engine import bitsets
 from service.engine.compile import CompiledAdminRule, CompiledCluster, NamedPorts
@@ -37,11 +36,13 @@ class _State:
         ports = ports - self.decided
         if not ports:
             return self
-        return replace(
-            self,
-            allowed=self.allowed | ports if action is AdminAction.ALLOW else self.allowed,
-            denied=self.denied | ports if action is AdminAction.DENY else self.denied,
-            decided=self.decided | ports,
+        return _State(
+            self.allowed | ports if action is AdminAction.ALLOW else self.allowed,
+            self.denied | ports if action is AdminAction.DENY else self.denied,
+            self.decided | ports,
+            self.policy,
+            self.baseline_denied,
+            self.baseline_decided,
         )
 
     def baseline(self, action: AdminAction, ports: PortSet) -> _State:
@@ -49,10 +50,13 @@ class _State:
         if not ports:
             return self
         denied = self.baseline_denied | ports if action is AdminAction.DENY else None
-        return replace(
-            self,
-            baseline_denied=self.baseline_denied if denied is None else denied,
-            baseline_decided=self.baseline_decided | ports,
+        return _State(
+            self.allowed,
+            self.denied,
+            self.decided,
+            self.policy,
+            self.baseline_denied if denied is None else denied,
+            self.baseline_decided | ports,
         )
 
     def result(self) -> PortSet:
@@ -62,114 +66,193 @@ class _State:
         return self.allowed | (rest - self.baseline_denied)
 
 
-Cells = list[tuple[int, _State]]
+# Cells: each state (by its id in a :class:`_Transitions`) with the peers in it. Peers in
+# one state are treated alike by every rule seen so far, so cells with equal states are
+# merged: their number stays small.
+Cells = dict[int, int]
+_Step = tuple[bool, AdminAction, PortSet]  # (baseline tier?, action, ports)
 
 
-def _refine(cells: Cells, bits: int, update: Callable[[_State], _State]) -> Cells:
-    out: Cells = []
-    for cell_bits, state in cells:
+class _Transitions:
+    """States interned as small ints, with memoised steps and results: the same few states
+    meet the same rules again and again, for every destination."""
+
+    def __init__(self) -> None:
+        self._states: list[_State] = []
+        self._ids: dict[_State, int] = {}
+        self._step_ids: dict[_Step, int] = {}
+        self._steps: dict[tuple[int, int], int] = {}
+        self._results: dict[tuple[int, PortSet | None], PortSet] = {}
+
+    def state(self, state: _State) -> int:
+        found = self._ids.get(state)
+        if found is None:
+            found = self._ids[state] = len(self._states)
+            self._states.append(state)
+        return found
+
+    def step_id(self, step: _Step) -> int:
+        found = self._step_ids.get(step)
+        if found is None:
+            found = self._step_ids[step] = len(self._step_ids)
+        return found
+
+    def step(self, state: int, step: int, value: _Step) -> int:
+        key = (state, step)
+        found = self._steps.get(key)
+        if found is None:
+            baseline, action, ports = value
+            current = self._states[state]
+            moved = current.baseline(action, ports) if baseline else current.admin(action, ports)
+            found = self._steps[key] = self.state(moved)
+        return found
+
+    def result(self, state: int, policy: PortSet | None) -> PortSet:
+        """The ports an admin-tier state lets through, given NetworkPolicy's verdict."""
+        key = (state, policy)
+        found = self._results.get(key)
+        if found is None:
+            s = self._states[state]
+            combined = _State(
+                s.allowed, s.denied, s.decided, policy, s.baseline_denied, s.baseline_decided
+            )
+            found = self._results[key] = combined.result()
+        return found
+
+
+def _refine(cells: Cells, bits: int, step: _Step, memo: _Transitions) -> Cells:
+    step_id = memo.step_id(step)
+    out: Cells = defaultdict(int)
+    for state, cell_bits in cells.items():
         inside = cell_bits & bits
         if not inside:
-            out.append((cell_bits, state))
+            out[state] |= cell_bits
             continue
-        out.append((inside, update(state)))
+        out[memo.step(state, step_id, step)] |= inside
         outside = cell_bits & ~bits
         if outside:
-            out.append((outside, state))
+            out[state] |= outside
     return out
 
 
-def _policy_cells(entries: dict[PortSet, int], isolated: int, everyone: int) -> Cells:
+PolicyCells = dict[PortSet | None, int]  # NetworkPolicy's verdict (None: not isolated)
+
+
+def _policy_cells(entries: dict[PortSet, int], isolated: int, everyone: int) -> PolicyCells:
     """NetworkPolicy's verdict per peer: union of matching rules for isolated peers (none
     matching: nothing), None for the others."""
-    cells: Cells = [(bits, _State(policy=ports)) for bits, ports in disjoint(entries)]
+    cells: PolicyCells = defaultdict(int)
     covered = 0
-    for bits, _ in cells:
+    for bits, ports in disjoint(entries):
+        cells[ports] |= bits
         covered |= bits
     if isolated & ~covered:
-        cells.append((isolated & ~covered, _State(policy=_NONE)))
+        cells[_NONE] |= isolated & ~covered
     if everyone & ~isolated:
-        cells.append((everyone & ~isolated, _State()))
+        cells[None] |= everyone & ~isolated
     return cells
 
 
-def _ingress_cells(compiled: CompiledCluster, target: int, named: NamedPorts | None) -> Cells:
-    everyone = compiled.all_peers
-    if not compiled.is_subject(target):
-        return [(everyone, _State())]
-    entries: dict[PortSet, int] = defaultdict(int)
-    for policy in compiled.applied[Direction.INGRESS][target]:
-        for rule in policy.ingress:
-            entries[rule.ports_for(named)] |= rule.bits
-    isolated = everyone if compiled.applied[Direction.INGRESS][target] else 0
-    cells = _policy_cells(entries, isolated, everyone)
-    for admin_rule in compiled.admin_rules[Direction.INGRESS][target]:
-        cells = _refine(cells, admin_rule.bits, _admin_update(admin_rule, named))
-    for baseline_rule in compiled.baseline_rules[Direction.INGRESS][target]:
-        cells = _refine(cells, baseline_rule.bits, _baseline_update(baseline_rule, named))
+def _admin_cells(steps: list[tuple[int, _Step]], everyone: int, memo: _Transitions) -> Cells:
+    """The admin tiers alone (NetworkPolicy's verdict only matters in the result)."""
+    cells: Cells = {memo.state(_State()): everyone}
+    for bits, step in steps:
+        cells = _refine(cells, bits, step, memo)
     return cells
 
 
-def _admin_update(rule: CompiledAdminRule, named: NamedPorts | None) -> Callable[[_State], _State]:
-    ports = rule.ports_for(named)
-    return lambda state: state.admin(rule.action, ports)
-
-
-def _baseline_update(
-    rule: CompiledAdminRule, named: NamedPorts | None
-) -> Callable[[_State], _State]:
-    ports = rule.ports_for(named)
-    return lambda state: state.baseline(rule.action, ports)
+def _side(admin: Cells, policy: PolicyCells, memo: _Transitions) -> list[tuple[int, PortSet]]:
+    """Both parts of one side combined: disjoint peer sets with the ports they get."""
+    found: dict[PortSet, int] = defaultdict(int)
+    for state, admin_bits in admin.items():
+        for verdict, policy_bits in policy.items():
+            bits = admin_bits & policy_bits
+            if bits:
+                ports = memo.result(state, verdict)
+                if ports:
+                    found[ports] |= bits
+    return [(bits, ports) for ports, bits in found.items()]
 
 
 def tiered_class_connectivity(
     compiled: CompiledCluster, *, dns: bool = False
 ) -> list[list[tuple[int, PortSet]]]:
     """Same contract as :func:`service.engine.connectivity.class_connectivity`; ``dns``: as
-    if every ``domainNames`` peer resolved to every external address (rule 9)."""
+    if every ``domainNames`` peer resolved to every external address (rule 9).
+
+    Each side is NetworkPolicy's verdict per peer combined with the admin tiers' state per
+    peer; the admin part depends only on the rules that reach the destination and its
+    named ports, so destinations that share those share the work."""
     classes = compiled.class_count
     everyone = compiled.all_peers
     egress_isolated = compiled.isolated[Direction.EGRESS]
     universal, reaching = egress_groups_by_target(compiled)
-    admin_reaching: list[list[tuple[CompiledAdminRule, int]]] = [
-        [] for _ in range(compiled.peer_count)
-    ]
+    admin_reaching: list[list[CompiledAdminRule]] = [[] for _ in range(compiled.peer_count)]
+    sources: dict[int, int] = {}
     for policy in compiled.admin_policies:  # evaluation order: priority, name; baseline last
         for rule in policy.egress:
+            sources[id(rule)] = policy.selected
             bits = rule.bits | rule.dns_bits if dns else rule.bits
             for peer in bitsets.indices(bits).tolist():
-                admin_reaching[peer].append((rule, policy.selected))
+                admin_reaching[peer].append(rule)
 
+    memo = _Transitions()
+    egress_cache: dict[tuple[tuple[int, _Step], ...], Cells] = {}
+    ingress_cache: dict[tuple[tuple[int, _Step], ...], Cells] = {}
     result: list[list[tuple[int, PortSet]]] = []
     for target in range(compiled.peer_count):
         named = compiled.named_ports_of(target)
         entries: dict[PortSet, int] = defaultdict(int)
         for group in (*reaching[target], *universal):
             entries[group.rule.ports_for(named)] |= group.sources
-        leaving = _policy_cells(entries, egress_isolated, everyone)
-        for rule, sources in admin_reaching[target]:
-            update = (
-                _baseline_update(rule, named)
-                if rule.policy.baseline
-                else _admin_update(rule, named)
-            )
-            leaving = _refine(leaving, sources, update)
-        admitted = _ingress_cells(compiled, target, named)
+        steps = [
+            (sources[id(r)], (r.policy.baseline, r.action, r.ports_for(named)))
+            for r in admin_reaching[target]
+        ]
+        key = tuple(steps)
+        admin_out = egress_cache.get(key)
+        if admin_out is None:
+            admin_out = egress_cache[key] = _admin_cells(steps, everyone, memo)
+        leaving = _side(admin_out, _policy_cells(entries, egress_isolated, everyone), memo)
+        admitted = _ingress(compiled, target, named, memo, ingress_cache)
         found: dict[PortSet, int] = defaultdict(int)
-        for out_bits, out_state in leaving:
-            out_ports = out_state.result()
-            if not out_ports:
-                continue
-            for in_bits, in_state in admitted:
+        for out_bits, out_ports in leaving:
+            for in_bits, in_ports in admitted:
                 bits = out_bits & in_bits
                 if target >= classes:
                     bits &= compiled.all_classes  # external to external: no policy applies
                 if bits:
-                    ports = out_ports & in_state.result()
+                    ports = out_ports & in_ports
                     if ports:
                         found[ports] |= bits
         result.append([(bits, ports) for ports, bits in found.items()])
     return result
+
+
+def _ingress(
+    compiled: CompiledCluster,
+    target: int,
+    named: NamedPorts | None,
+    memo: _Transitions,
+    cache: dict[tuple[tuple[int, _Step], ...], Cells],
+) -> list[tuple[int, PortSet]]:
+    everyone = compiled.all_peers
+    if not compiled.is_subject(target):
+        return [(everyone, _ALL)]
+    entries: dict[PortSet, int] = defaultdict(int)
+    for policy in compiled.applied[Direction.INGRESS][target]:
+        for rule in policy.ingress:
+            entries[rule.ports_for(named)] |= rule.bits
+    isolated = everyone if compiled.applied[Direction.INGRESS][target] else 0
+    admin = compiled.admin_rules[Direction.INGRESS][target]
+    baseline = compiled.baseline_rules[Direction.INGRESS][target]
+    steps = [(r.bits, (False, r.action, r.ports_for(named))) for r in admin]
+    steps += [(r.bits, (True, r.action, r.ports_for(named))) for r in baseline]
+    key = tuple(steps)
+    cells = cache.get(key)
+    if cells is None:
+        cells = cache[key] = _admin_cells(steps, everyone, memo)
+    return _side(cells, _policy_cells(entries, isolated, everyone), memo)
 
 
 def dns_split(
