@@ -4,10 +4,11 @@
     python -m bench.cluster_policies --size M --count 200 --data .bench
 
 The policies are drawn by seed from the cluster's own namespace labels (``team``, ``env``,
-``kubernetes.io/metadata.name``) and pod labels (``app``, ``tier``): both tiers, priorities
-0-1000 (some shared), Accept/Deny/Pass, namespaces and pods subjects and peers, egress
-``networks`` over the pod and node ranges, TCP/UDP/SCTP ports and ranges, named ports, and
-a few ``domainNames`` Accept rules. Each cluster is measured in its own process by
+``kubernetes.io/metadata.name``) and pod labels (``app``, ``tier``), as guardrails: both
+tiers, priorities 0-1000 (some shared), broad Deny and Pass rules, narrow Accept rules (one
+app, with ports), egress ``networks`` over the pod and node ranges, TCP/UDP/SCTP ports and
+ranges, named ports, and a few ``domainNames`` Accept rules. Each cluster is measured in
+its own process by
 :func:`bench.engine.measure` (ingest, compile, workload map, 1,000 point queries); the goal
 is compile and map within 1.5x of the cluster without them.
 """
@@ -82,9 +83,22 @@ def _protocols(rng: random.Random, named: bool) -> list[dict[str, Any]] | None:
     return found
 
 
+def _narrow(rng: random.Random, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pods of one app in one namespace, as an Accept rule names what it lets in."""
+    pod = rng.choice([i for i in items if i.get("kind") == "Pod"])
+    meta = pod["metadata"]
+    app = (meta.get("labels") or {}).get("app")
+    selector = {"matchLabels": {"app": app}} if app else {}
+    name = {"matchLabels": {"kubernetes.io/metadata.name": meta["namespace"]}}
+    return {"pods": {"namespaceSelector": name, "podSelector": selector}}
+
+
 def cluster_policies(
     items: list[dict[str, Any]], count: int, seed: int = 1
 ) -> list[dict[str, Any]]:
+    """Guardrails as administrators write them: broad Deny and Pass rules (by namespace
+    labels), narrow Accept rules (one app, named ports or numbers), egress Deny of address
+    ranges, a few domainNames allow lists."""
     rng = random.Random(seed)
     ns, pods = _labels(items)
     policies = []
@@ -92,21 +106,25 @@ def cluster_policies(
         rules: dict[str, list[dict[str, Any]]] = {"ingress": [], "egress": []}
         for _ in range(rng.randint(1, 4)):
             direction = rng.choice(["ingress", "egress"])
-            action = rng.choice(["Accept", "Deny", "Pass"])
+            action = rng.choices(["Accept", "Deny", "Pass"], weights=[3, 4, 3])[0]
+            named = True
             if direction == "egress" and rng.random() < 0.25:
                 peers: list[Any] = [{"networks": rng.sample(NETWORKS, rng.randint(1, 2))}]
-                named = False
+                action, named = rng.choice(["Deny", "Pass"]), False
             elif direction == "egress" and rng.random() < 0.05:
                 peers, action, named = [{"domainNames": ["*.example.com"]}], "Accept", False
+            elif action == "Accept":
+                peers = [_narrow(rng, items) for _ in range(rng.randint(1, 2))]
             else:
                 peers = [_pods(rng, ns, pods) for _ in range(rng.randint(1, 2))]
-                named = True
             rule: dict[str, Any] = {
                 "name": f"r{len(rules[direction])}",
                 "action": action,
                 ("from" if direction == "ingress" else "to"): peers,
             }
             protocols = _protocols(rng, named)
+            if action == "Accept" and not protocols and "networks" not in peers[0]:
+                protocols = [{"destinationNamedPort": rng.choice(NAMED)}] if named else None
             if protocols:
                 rule["protocols"] = protocols
             rules[direction].append(rule)

@@ -25,7 +25,7 @@ from service.engine.grouping import disjoint, egress_groups_by_target
 from service.engine.model import AddressRange, Direction, ObjectRef, PortSet
 from service.engine.options import Granularity
 from service.engine.ranges import RangeTable, merge_external
-from service.engine.tiers import dns_split, tiered_class_connectivity
+from service.engine.tiers import dns_class_connectivity, tiered_class_connectivity
 
 Endpoint = ObjectRef | AddressRange
 IntArray = npt.NDArray[np.int64]
@@ -113,9 +113,7 @@ def class_connectivity(compiled: CompiledCluster) -> list[list[tuple[int, PortSe
     ingress_isolated = compiled.isolated[Direction.INGRESS]
 
     if compiled.has_domain_names:
-        return dns_split(
-            tiered_class_connectivity(compiled), tiered_class_connectivity(compiled, dns=True)
-        )[0]
+        return dns_class_connectivity(compiled)[0]
     if compiled.has_admin:
         return tiered_class_connectivity(compiled)
     universal, reaching = egress_groups_by_target(compiled)
@@ -298,9 +296,7 @@ def connectivity_map(
     """Every allowed connection between distinct endpoints, with canonical port sets; with
     ``domainNames`` rules, the connections DNS decides in ``depends_on_dns`` (rule 9)."""
     if compiled.has_domain_names:
-        definite, dependent = dns_split(
-            tiered_class_connectivity(compiled), tiered_class_connectivity(compiled, dns=True)
-        )
+        definite, dependent = dns_class_connectivity(compiled)
         dns = _map_of(compiled, dependent, granularity)
         return replace(_map_of(compiled, definite, granularity), depends_on_dns=dns)
     return _map_of(compiled, class_connectivity(compiled), granularity)

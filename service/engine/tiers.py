@@ -175,14 +175,15 @@ def _side(admin: Cells, policy: PolicyCells, memo: _Transitions) -> list[tuple[i
 
 
 def tiered_class_connectivity(
-    compiled: CompiledCluster, *, dns: bool = False
+    compiled: CompiledCluster, *, dns: bool = False, targets: range | None = None
 ) -> list[list[tuple[int, PortSet]]]:
     """Same contract as :func:`service.engine.connectivity.class_connectivity`; ``dns``: as
     if every ``domainNames`` peer resolved to every external address (rule 9).
 
     Each side is NetworkPolicy's verdict per peer combined with the admin tiers' state per
     peer; the admin part depends only on the rules that reach the destination and its
-    named ports, so destinations that share those share the work."""
+    named ports, so destinations that share those share the work. ``targets``: only those
+    destinations (default: every peer), in order."""
     classes = compiled.class_count
     everyone = compiled.all_peers
     egress_isolated = compiled.isolated[Direction.EGRESS]
@@ -199,8 +200,9 @@ def tiered_class_connectivity(
     memo = _Transitions()
     egress_cache: dict[tuple[tuple[int, _Step], ...], Cells] = {}
     ingress_cache: dict[tuple[tuple[int, _Step], ...], Cells] = {}
+    both: dict[tuple[PortSet, PortSet], PortSet] = {}
     result: list[list[tuple[int, PortSet]]] = []
-    for target in range(compiled.peer_count):
+    for target in range(compiled.peer_count) if targets is None else targets:
         named = compiled.named_ports_of(target)
         entries: dict[PortSet, int] = defaultdict(int)
         for group in (*reaching[target], *universal):
@@ -222,11 +224,28 @@ def tiered_class_connectivity(
                 if target >= classes:
                     bits &= compiled.all_classes  # external to external: no policy applies
                 if bits:
-                    ports = out_ports & in_ports
+                    ports = both.get((out_ports, in_ports))
+                    if ports is None:
+                        ports = both[out_ports, in_ports] = out_ports & in_ports
                     if ports:
                         found[ports] |= bits
         result.append([(bits, ports) for ports, bits in found.items()])
     return result
+
+
+def dns_class_connectivity(
+    compiled: CompiledCluster,
+) -> tuple[list[list[tuple[int, PortSet]]], list[list[tuple[int, PortSet]]]]:
+    """What is allowed whatever DNS says, and what DNS decides, per destination (rule 9).
+    A domain name stands for external addresses only, so only external destinations are
+    evaluated a second time, as if every domain name resolved to them."""
+    unresolved = tiered_class_connectivity(compiled)
+    classes = compiled.class_count
+    pieces = range(classes, compiled.peer_count)
+    resolved = tiered_class_connectivity(compiled, dns=True, targets=pieces)
+    definite, dependent = dns_split(unresolved[classes:], resolved)
+    nothing: list[list[tuple[int, PortSet]]] = [[] for _ in range(classes)]
+    return unresolved[:classes] + definite, nothing + dependent
 
 
 def _ingress(
