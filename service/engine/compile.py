@@ -21,6 +21,11 @@ The NetworkPolicy rules, as numbered in the comments below:
    ordinary pods.
 7. ipBlocks and pod IPs (option ``pod-ips-in-ipblocks``): ``match`` = an ipBlock matches the
    pods whose IP lies in it; ``ignore`` = ipBlocks match only external addresses.
+8. Admin tiers (ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy): the
+   Admin tier by priority, then NetworkPolicy if it isolates, else the Baseline tier, then
+   allow; per port the first matching rule decides (Accept/Allow, Deny, Pass).
+9. A ``domainNames`` peer may stand for any external address, decided by DNS at run time:
+   the ports whose verdict changes when it does are reported as depending on DNS.
 """
 
 from __future__ import annotations
