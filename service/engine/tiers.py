@@ -153,16 +153,41 @@ def _policy_cells(entries: dict[PortSet, int], isolated: int, everyone: int) -> 
     return cells
 
 
-def _admin_cells(steps: list[tuple[int, _Step]], everyone: int, memo: _Transitions) -> Cells:
-    """The admin tiers alone (NetworkPolicy's verdict only matters in the result)."""
-    cells: Cells = {memo.state(_State()): everyone}
-    for bits, step in steps:
-        cells = _refine(cells, bits, step, memo)
-    return cells
+class _Prefixes:
+    """The admin tiers alone (NetworkPolicy's verdict only matters in the result), for rule
+    sequences given in evaluation order: sequences of different destinations share long
+    prefixes, so each prefix is refined once (a trie keyed by rule and step)."""
+
+    def __init__(self, everyone: int, memo: _Transitions) -> None:
+        self.memo = memo
+        self.root: Cells = {memo.state(_State()): everyone}
+        self.children: dict[tuple[int, int, int], Cells] = {}  # (node, rule, step) -> cells
+        self.by_rules: dict[tuple[object, ...], Cells] = {}  # rule ids and named ports -> cells
+
+    def cells(self, sequence: list[tuple[int, int, _Step]]) -> Cells:
+        """``sequence``: (rule id, peer bits, step) per rule, in evaluation order."""
+        cells = self.root
+        for rule, bits, step in sequence:
+            key = (id(cells), rule, self.memo.step_id(step))
+            found = self.children.get(key)
+            if found is None:
+                found = self.children[key] = _refine(cells, bits, step, self.memo)
+            cells = found
+        return cells
 
 
-def _side(admin: Cells, policy: PolicyCells, memo: _Transitions) -> list[tuple[int, PortSet]]:
-    """Both parts of one side combined: disjoint peer sets with the ports they get."""
+Side = list[tuple[int, PortSet]]
+
+
+def _side(
+    admin: Cells, policy: PolicyCells, memo: _Transitions, cache: dict[tuple[int, object], Side]
+) -> Side:
+    """Both parts of one side combined: disjoint peer sets with the ports they get (the
+    same combination, for another destination, is taken from ``cache``)."""
+    key = (id(admin), frozenset(policy.items()))
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
     found: dict[PortSet, int] = defaultdict(int)
     for state, admin_bits in admin.items():
         for verdict, policy_bits in policy.items():
@@ -171,7 +196,8 @@ def _side(admin: Cells, policy: PolicyCells, memo: _Transitions) -> list[tuple[i
                 ports = memo.result(state, verdict)
                 if ports:
                     found[ports] |= bits
-    return [(bits, ports) for ports, bits in found.items()]
+    side = cache[key] = [(bits, ports) for ports, bits in found.items()]
+    return side
 
 
 def tiered_class_connectivity(
@@ -198,8 +224,10 @@ def tiered_class_connectivity(
                 admin_reaching[peer].append(rule)
 
     memo = _Transitions()
-    egress_cache: dict[tuple[tuple[int, _Step], ...], Cells] = {}
-    ingress_cache: dict[tuple[tuple[int, _Step], ...], Cells] = {}
+    prefixes = _Prefixes(everyone, memo)
+    by_rules = prefixes.by_rules
+    sides: dict[tuple[int, object], Side] = {}
+    pairs: dict[tuple[int, int, bool], list[tuple[int, PortSet]]] = {}
     both: dict[tuple[PortSet, PortSet], PortSet] = {}
     result: list[list[tuple[int, PortSet]]] = []
     for target in range(compiled.peer_count) if targets is None else targets:
@@ -207,29 +235,36 @@ def tiered_class_connectivity(
         entries: dict[PortSet, int] = defaultdict(int)
         for group in (*reaching[target], *universal):
             entries[group.rule.ports_for(named)] |= group.sources
-        steps = [
-            (sources[id(r)], (r.policy.baseline, r.action, r.ports_for(named)))
-            for r in admin_reaching[target]
-        ]
-        key = tuple(steps)
-        admin_out = egress_cache.get(key)
+        rules = admin_reaching[target]
+        rules_key = ("egress", tuple(map(id, rules)), named)
+        admin_out = by_rules.get(rules_key)
         if admin_out is None:
-            admin_out = egress_cache[key] = _admin_cells(steps, everyone, memo)
-        leaving = _side(admin_out, _policy_cells(entries, egress_isolated, everyone), memo)
-        admitted = _ingress(compiled, target, named, memo, ingress_cache)
-        found: dict[PortSet, int] = defaultdict(int)
-        for out_bits, out_ports in leaving:
-            for in_bits, in_ports in admitted:
-                bits = out_bits & in_bits
-                if target >= classes:
-                    bits &= compiled.all_classes  # external to external: no policy applies
-                if bits:
-                    ports = both.get((out_ports, in_ports))
-                    if ports is None:
-                        ports = both[out_ports, in_ports] = out_ports & in_ports
-                    if ports:
-                        found[ports] |= bits
-        result.append([(bits, ports) for ports, bits in found.items()])
+            sequence = [
+                (id(r), sources[id(r)], (r.policy.baseline, r.action, r.ports_for(named)))
+                for r in rules
+            ]
+            admin_out = by_rules[rules_key] = prefixes.cells(sequence)
+        policy_out = _policy_cells(entries, egress_isolated, everyone)
+        leaving = _side(admin_out, policy_out, memo, sides)
+        admitted = _ingress(compiled, target, named, memo, prefixes, sides)
+        external = target >= classes
+        pair_key = (id(leaving), id(admitted), external)
+        found_pairs = pairs.get(pair_key)
+        if found_pairs is None:
+            found: dict[PortSet, int] = defaultdict(int)
+            for out_bits, out_ports in leaving:
+                for in_bits, in_ports in admitted:
+                    bits = out_bits & in_bits
+                    if external:
+                        bits &= compiled.all_classes  # external to external: no policy
+                    if bits:
+                        ports = both.get((out_ports, in_ports))
+                        if ports is None:
+                            ports = both[out_ports, in_ports] = out_ports & in_ports
+                        if ports:
+                            found[ports] |= bits
+            found_pairs = pairs[pair_key] = [(bits, ports) for ports, bits in found.items()]
+        result.append(list(found_pairs))
     return result
 
 
@@ -253,11 +288,12 @@ def _ingress(
     target: int,
     named: NamedPorts | None,
     memo: _Transitions,
-    cache: dict[tuple[tuple[int, _Step], ...], Cells],
-) -> list[tuple[int, PortSet]]:
+    prefixes: _Prefixes,
+    sides: dict[tuple[int, object], Side],
+) -> Side:
     everyone = compiled.all_peers
-    if not compiled.is_subject(target):
-        return [(everyone, _ALL)]
+    if not compiled.is_subject(target):  # one list for all (the caches key on identity)
+        return sides.setdefault((-1, None), [(everyone, _ALL)])
     entries: dict[PortSet, int] = defaultdict(int)
     for policy in compiled.applied[Direction.INGRESS][target]:
         for rule in policy.ingress:
@@ -265,13 +301,13 @@ def _ingress(
     isolated = everyone if compiled.applied[Direction.INGRESS][target] else 0
     admin = compiled.admin_rules[Direction.INGRESS][target]
     baseline = compiled.baseline_rules[Direction.INGRESS][target]
-    steps = [(r.bits, (False, r.action, r.ports_for(named))) for r in admin]
-    steps += [(r.bits, (True, r.action, r.ports_for(named))) for r in baseline]
-    key = tuple(steps)
-    cells = cache.get(key)
+    key = (tuple(map(id, admin)), tuple(map(id, baseline)), named)
+    cells = prefixes.by_rules.get(key)
     if cells is None:
-        cells = cache[key] = _admin_cells(steps, everyone, memo)
-    return _side(cells, _policy_cells(entries, isolated, everyone), memo)
+        sequence = [(id(r), r.bits, (False, r.action, r.ports_for(named))) for r in admin]
+        sequence += [(id(r), r.bits, (True, r.action, r.ports_for(named))) for r in baseline]
+        cells = prefixes.by_rules[key] = prefixes.cells(sequence)
+    return _side(cells, _policy_cells(entries, isolated, everyone), memo, sides)
 
 
 def dns_split(
