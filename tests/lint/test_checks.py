@@ -307,6 +307,11 @@ CASES = [
              egress=[cnp_rule("Deny", "to", [OTHER])]),
          cnp("pass", "Admin", 9, SHOP, egress=[cnp_rule("Pass", "to", [ALL])])],
     ),
+    near_miss(
+        "NR014-admin-rule-shadowed-near-miss-peers-match-nothing", "NR014",
+        [cnp("nobody", "Admin", 1, SHOP, ingress=[cnp_rule("Deny", "from", [
+            {"namespaces": {"matchLabels": {"team": "absent"}}}])])],
+    ),
     # NR015 admin-priority-ambiguous
     trigger(
         "NR015-admin-priority-ambiguous", "NR015",

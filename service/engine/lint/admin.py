@@ -176,8 +176,8 @@ def check_admin_rules(ctx: LintContext) -> list[Finding]:
     findings: list[Finding] = []
     for key, verdict in walk.verdicts.items():
         rule = walk.rules[key]
-        if not verdict.classes or not _checkable(rule):
-            continue
+        if not verdict.classes or not rule.bits or not _checkable(rule):
+            continue  # a rule whose peers match nothing is no shadowing question
         policy = rule.policy
         action = policy.action_name(rule.action)
         where = admin_rule_field(rule)
