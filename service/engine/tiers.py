@@ -122,13 +122,21 @@ class _Transitions:
 
 def _refine(cells: Cells, bits: int, step: _Step, memo: _Transitions) -> Cells:
     step_id = memo.step_id(step)
+    moves: dict[int, int] = {}
+    for state, cell_bits in cells.items():
+        if cell_bits & bits:
+            moved = memo.step(state, step_id, step)
+            if moved != state:
+                moves[state] = moved
+    if not moves:
+        return cells  # the rule decides nothing new for these peers
     out: Cells = defaultdict(int)
     for state, cell_bits in cells.items():
-        inside = cell_bits & bits
-        if not inside:
+        target = moves.get(state)
+        if target is None:
             out[state] |= cell_bits
             continue
-        out[memo.step(state, step_id, step)] |= inside
+        out[target] |= cell_bits & bits
         outside = cell_bits & ~bits
         if outside:
             out[state] |= outside
