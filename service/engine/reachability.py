@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from service.engine.compile import AnyRule, CompiledCluster, CompiledRule, RuleEffect
+from service.engine.compile import CompiledCluster, CompiledRule, RuleEffect
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.endpoints import EndpointSpec, ResolvedEndpoint, resolve
 from service.engine.model import (
     AdminPolicy,
@@ -245,7 +246,7 @@ def _effect(
             rule.policy.ref,
             direction,
             rule.index,
-            _matching_peer(rule, other),
+            rule.matching_peer(other),
             effect.ports,
         )
     policy = rule.policy
@@ -254,22 +255,13 @@ def _effect(
         policy.ref,
         direction,
         rule.index,
-        _matching_peer(rule, other),
+        rule.matching_peer(other),
         effect.ports,
         Action(policy.action_name(rule.action)),
         name=rule.rule.name,
         ambiguous_with=tuple(p.ref for p in rivals.get(policy, ())),
         depends_on_dns=not rule.matches(other),  # it matched only as DNS might resolve
     )
-
-
-def _matching_peer(rule: AnyRule, peer: int | None) -> int | None:
-    if not rule.peer_bits or peer is None:
-        return None
-    for index, bits in enumerate(rule.peer_bits):
-        if (bits >> peer) & 1:
-            return index
-    return None
 
 
 def _requested_ports(
@@ -353,11 +345,13 @@ def check(
     *,
     port: int | str | None = None,
     protocol: Protocol | str | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> Verdict:
     """Answer "may ``source`` reach ``target`` (on ``port``/``protocol``)?" with reasons.
 
     Without a port, the verdict lists which ports (of ``protocol``, or of every protocol
-    when none is given) are allowed. A port without a protocol means TCP.
+    when none is given) are allowed. A port without a protocol means TCP. ``deadline`` is
+    checked per source pod (a workload to a workload is every pod pair).
     """
     protocol = None if protocol is None else Protocol(protocol)
     if isinstance(port, int) and not 1 <= port <= 65535:
@@ -371,6 +365,7 @@ def check(
     pairs: list[PairVerdict] = []
     notes: list[str] = []
     for s in src.members:
+        deadline.check(lambda: f"reachability {src_spec} -> {dst_spec} ({len(pairs)} pairs done)")
         for d in _targets(dst):
             pairs.append(_pair(compiled, s, d, dst, port, protocol, notes))
     if not pairs:

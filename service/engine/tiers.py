@@ -1,10 +1,11 @@
-"""Class-level connectivity when AdminNetworkPolicy tiers are present (rule 8).
+"""Class-level connectivity when admin-tier policies are present (rule 8).
 
 For one destination, the sources are split into cells that every rule treats alike, each
-cell carrying its state through the tiers: admin rules in order (first match decides Allow,
-Deny, or Pass on), then NetworkPolicy if it isolates the endpoint, else the baseline (first
-match: Allow or Deny), then allow. Egress is evaluated for every source towards the
-destination, ingress for the destination from every source; a connection needs both.
+cell carrying its state through the tiers: Admin-tier rules in order (first match decides
+Accept/Allow, Deny, or Pass on), then NetworkPolicy if it isolates the endpoint, else the
+Baseline tier (first match: Accept/Allow, Deny, or Pass to the default), then allow.
+Egress is evaluated for every source towards the destination, ingress for the destination
+from every source; a connection needs both.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 
 from service.engine import bitsets
 from service.engine.compile import CompiledAdminRule, CompiledCluster, NamedPorts
-from service.engine.grouping import disjoint, egress_groups_by_target
+from service.engine.deadline import NO_DEADLINE, Deadline
+from service.engine.grouping import disjoint, egress_groups_by_target, map_stage
 from service.engine.model import AdminAction, Direction, PortSet
 
 _ALL = PortSet.all()
@@ -209,7 +211,11 @@ def _side(
 
 
 def tiered_class_connectivity(
-    compiled: CompiledCluster, *, dns: bool = False, targets: range | None = None
+    compiled: CompiledCluster,
+    deadline: Deadline = NO_DEADLINE,
+    *,
+    dns: bool = False,
+    targets: range | None = None,
 ) -> list[list[tuple[int, PortSet]]]:
     """Same contract as :func:`service.engine.connectivity.class_connectivity`; ``dns``: as
     if every ``domainNames`` peer resolved to every external address (rule 9).
@@ -239,6 +245,7 @@ def tiered_class_connectivity(
     both: dict[tuple[PortSet, PortSet], PortSet] = {}
     result: list[list[tuple[int, PortSet]]] = []
     for target in range(compiled.peer_count) if targets is None else targets:
+        deadline.check(lambda: map_stage(target, compiled))  # noqa: B023  (called now)
         named = compiled.named_ports_of(target)
         entries: dict[PortSet, int] = defaultdict(int)
         for group in (*reaching[target], *universal):
@@ -277,15 +284,15 @@ def tiered_class_connectivity(
 
 
 def dns_class_connectivity(
-    compiled: CompiledCluster,
+    compiled: CompiledCluster, deadline: Deadline = NO_DEADLINE
 ) -> tuple[list[list[tuple[int, PortSet]]], list[list[tuple[int, PortSet]]]]:
     """What is allowed whatever DNS says, and what DNS decides, per destination (rule 9).
     A domain name stands for external addresses only, so only external destinations are
     evaluated a second time, as if every domain name resolved to them."""
-    unresolved = tiered_class_connectivity(compiled)
+    unresolved = tiered_class_connectivity(compiled, deadline)
     classes = compiled.class_count
     pieces = range(classes, compiled.peer_count)
-    resolved = tiered_class_connectivity(compiled, dns=True, targets=pieces)
+    resolved = tiered_class_connectivity(compiled, deadline, dns=True, targets=pieces)
     definite, dependent = dns_split(unresolved[classes:], resolved)
     nothing: list[list[tuple[int, PortSet]]] = [[] for _ in range(classes)]
     return unresolved[:classes] + definite, nothing + dependent

@@ -154,13 +154,13 @@ def test_what_if_deleting_one_names_it_at_workload_granularity(
 @pytest.mark.parametrize(
     ("target", "port", "code", "head"),
     [
-        pytest.param("8.8.8.8", "443", 3, "DEPENDS ON DNS", id="only-a-domain-name-rule-decides"),
-        pytest.param("8.8.8.8", None, 3, "DEPENDS ON DNS", id="every-port-some-depend-on-dns"),
+        pytest.param("8.8.8.8", "443", 4, "DEPENDS ON DNS", id="only-a-domain-name-rule-decides"),
+        pytest.param("8.8.8.8", None, 4, "DEPENDS ON DNS", id="every-port-some-depend-on-dns"),
         pytest.param("db/pg-0", "5432", 0, "ALLOWED", id="inside-the-cluster-decided"),
         pytest.param("9.9.9.9", "443", 0, "ALLOWED", id="outside-the-denied-networks"),
     ],
 )
-def test_cli_query_exits_3_when_the_answer_depends_on_dns(
+def test_cli_query_exits_4_when_the_answer_depends_on_dns(
     target: str, port: str | None, code: int, head: str
 ) -> None:
     args = ["query", "-", "--from", "shop/api-0", "--to", target]
