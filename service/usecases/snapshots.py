@@ -106,7 +106,10 @@ def record_snapshot(
         with paused_gc():
             limits = limits or Limits()
             documents = read_bytes(data, content_type=content_type, limits=limits)
-        ready = pool.submit(prepare_objects, [_new_object(d) for d in documents], compress=True)
+        # in the pool too: an invalid object fails there, unread, once validation refuses it
+        ready = pool.submit(
+            lambda: prepare_objects([_new_object(d) for d in documents], compress=True)
+        )
         manifests = from_documents(documents, counts=limits.counts)
     except ManifestError as error:
         raise from_manifest_error(error) from error
