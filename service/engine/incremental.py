@@ -201,10 +201,6 @@ class Basis:
 # --------------------------------------------------------------------------------------
 
 
-def _admin_order(policy: AdminPolicy) -> tuple[bool, int, str]:
-    return (policy.baseline, policy.priority, policy.name)
-
-
 def recompile(basis: Basis, head: Cluster, deadline: Deadline = NO_DEADLINE) -> Increment | None:
     """The head compiled on the base's classes, or None when that would not be exact (then
     compile ``head`` in full)."""
@@ -238,7 +234,7 @@ def recompile(basis: Basis, head: Cluster, deadline: Deadline = NO_DEADLINE) -> 
         gone = {id(c) for c in old_admin}
         by_policy = [(c.policy, c) for c in base.admin_policies if id(c) not in gone]
         by_policy += [(p, basis.builder().admin_policy(p)) for p in added_admin]
-        ordered = sorted(by_policy, key=lambda item: _admin_order(item[0]))
+        ordered = sorted(by_policy, key=lambda item: item[0].precedence)
         admin = tuple(c for _, c in ordered)
         admin_rules, baseline_rules = _tiers(base.class_count, admin)
     else:
@@ -262,6 +258,8 @@ def recompile(basis: Basis, head: Cluster, deadline: Deadline = NO_DEADLINE) -> 
     )
     new_admin = [c for c in admin if c.policy in added_admin]
     affected = _affected(base, compiled, old, new, old_admin, new_admin)
+    if base.has_domain_names or compiled.has_domain_names:
+        affected = None  # the map's DNS part: built in full
     return Increment(compiled, affected)
 
 
