@@ -102,6 +102,9 @@ class Effect(BaseModel):
     peer: int | None = Field(description="index of the peer in the rule; null: any peer")
     ports: list[PortRange]
     action: str = Field(examples=["Allow", "Deny", "Pass"])
+    nodes: list[str] | None = Field(
+        None, description="a nodes peer: the selected Nodes whose address the peer has"
+    )
 
 
 class Side(BaseModel):

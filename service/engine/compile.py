@@ -21,6 +21,12 @@ The NetworkPolicy rules, as numbered in the comments below:
    ordinary pods.
 7. ipBlocks and pod IPs (option ``pod-ips-in-ipblocks``): ``match`` = an ipBlock matches the
    pods whose IP lies in it; ``ignore`` = ipBlocks match only external addresses.
+
+The admin tiers' peers: ``namespaces``/``pods`` as rule 4 (never host-network pods when they
+are exempt); ``networks`` match the addresses in their CIDRs, pods' included whatever the
+option; ``nodes`` match the IPs of the ``status.addresses`` of the Nodes their selector
+selects (:func:`nodes_selected`): the node as an external address, and the pods at those
+addresses (host-network pods, whose addresses are their node's).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from service.engine.model import (
     LabelSelector,
     Namespace,
     NetworkPolicy,
+    Node,
     ObjectRef,
     Operator,
     Peer,
@@ -212,9 +219,14 @@ class _Lookups:
     pods_by_namespace: dict[str, tuple[Pod, ...]]
     pod_by_address: dict[IPAddress, Pod]
     services: dict[tuple[str, str], Service]
+    nodes_by_address: dict[IPAddress, tuple[Node, ...]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, cluster: Cluster) -> _Lookups:
+        nodes: dict[IPAddress, list[Node]] = defaultdict(list)
+        for node in cluster.nodes:
+            for ip in node.ips:
+                nodes[ip].append(node)
         by_workload: dict[ObjectRef, list[Pod]] = defaultdict(list)
         by_namespace: dict[str, list[Pod]] = defaultdict(list)
         by_address: dict[IPAddress, Pod] = {}
@@ -230,6 +242,7 @@ class _Lookups:
             {namespace: tuple(pods) for namespace, pods in by_namespace.items()},
             by_address,
             {(s.namespace, s.name): s for s in cluster.services},
+            {ip: tuple(found) for ip, found in nodes.items()},
         )
 
 
@@ -384,7 +397,7 @@ def compile_cluster(cluster: Cluster, options: AnalysisOptions | None = None) ->
     """Group pods into classes, split the address space, and index every policy rule."""
     options = options or AnalysisOptions()
     namespaces = _namespaces(cluster)
-    blocks = _ip_blocks(cluster.policies, cluster.admin_policies)
+    blocks = address_blocks(cluster)
     versions = _ip_versions(cluster, blocks)
     starts = {v: split_points(blocks, v) for v in versions}
     pieces = tuple(
@@ -393,7 +406,7 @@ def compile_cluster(cluster: Cluster, options: AnalysisOptions | None = None) ->
         for i, lo in enumerate(s)
     )
     classes, pod_class = _classify(cluster, options, namespaces, starts, blocks)
-    builder = _IndexBuilder(classes, pieces, namespaces, options, starts)
+    builder = _IndexBuilder(classes, pieces, namespaces, options, starts, cluster.nodes)
     compiled_policies = tuple(builder.policy(p) for p in cluster.policies)
     admin = tuple(
         builder.admin_policy(p)
@@ -467,6 +480,41 @@ def _ip_blocks(
                 for network in admin_peer.networks:
                     found[IPBlock(network)] = None
     return list(found)
+
+
+def nodes_selected(nodes: Iterable[Node], selector: LabelSelector) -> tuple[Node, ...]:
+    """The Nodes a ``nodes`` peer's selector selects (``{}``: every Node)."""
+    return tuple(node for node in nodes if selector.matches(node.labels))
+
+
+def _node_selectors(admin: Iterable[AdminPolicy]) -> dict[LabelSelector, None]:
+    """The selectors of every ``nodes`` peer (egress only, as the CRDs allow)."""
+    return {
+        peer.nodes: None
+        for policy in admin
+        for rule in policy.egress
+        for peer in rule.peers
+        if peer.nodes is not None
+    }
+
+
+def _node_blocks(cluster: Cluster) -> list[IPBlock]:
+    """One single-address block per IP of each Node a ``nodes`` peer selects."""
+    found: dict[IPBlock, None] = {}
+    if cluster.nodes:
+        for selector in _node_selectors(cluster.admin_policies):
+            for node in nodes_selected(cluster.nodes, selector):
+                for ip in node.ips:
+                    found[IPBlock(ipaddress.ip_network(ip))] = None
+    return list(found)
+
+
+def address_blocks(cluster: Cluster) -> list[IPBlock]:
+    """Where the address space is cut: every ipBlock, every admin ``networks`` CIDR and
+    every address of a Node that a ``nodes`` peer selects."""
+    blocks = dict.fromkeys(_ip_blocks(cluster.policies, cluster.admin_policies))
+    blocks.update(dict.fromkeys(_node_blocks(cluster)))
+    return list(blocks)
 
 
 def _ip_versions(cluster: Cluster, blocks: Sequence[IPBlock]) -> list[int]:
@@ -593,9 +641,13 @@ def _classify(
         for name in rule.named_ports
         for protocol in Protocol
     }
-    # admin ``networks`` match pod addresses whatever the option; ipBlocks only with "match"
+    # admin ``networks`` and ``nodes`` match pod addresses whatever the option; ipBlocks
+    # only with "match"
     match_pod_ips = options.pod_ips_in_ipblocks is PodIPsInIPBlocks.MATCH or any(
-        peer.networks for p in cluster.admin_policies for r in p.egress for peer in r.peers
+        peer.networks or peer.nodes is not None
+        for p in cluster.admin_policies
+        for r in p.egress
+        for peer in r.peers
     )
     offsets = _offsets(starts)
     keys: dict[tuple[object, ...], int] = {}
@@ -660,8 +712,10 @@ class _IndexBuilder:
         namespaces: Mapping[str, Namespace],
         options: AnalysisOptions,
         starts: Mapping[int, list[int]],
+        nodes: Sequence[Node] = (),
     ) -> None:
         self.classes = classes
+        self.nodes = nodes
         self.pieces = pieces
         self.namespaces = namespaces
         self.options = options
@@ -691,12 +745,14 @@ class _IndexBuilder:
         self._selector_cache: dict[LabelSelector, int] = {}
         self._namespace_cache: dict[LabelSelector, int] = {}
         self._peer_cache: dict[tuple[Peer, str], int] = {}
+        self._nodes_cache: dict[LabelSelector, int] = {}
 
         # Which classes each external piece's addresses belong to (rules 6 and 7).
         match_pods = options.pod_ips_in_ipblocks is PodIPsInIPBlocks.MATCH
         by_piece: dict[int, list[int]] = defaultdict(list)
         any_by_piece: dict[int, list[int]] = defaultdict(list)  # whatever the option
         offsets = _offsets(starts)
+        self._starts, self._offsets = starts, offsets
         for cls in classes:
             for ip in cls.representative.ips:
                 if ip.version in starts:
@@ -756,13 +812,29 @@ class _IndexBuilder:
             bits &= self.pods_matching(pods.pod_selector)
         return bits
 
+    def nodes_matching(self, selector: LabelSelector) -> int:
+        """A ``nodes`` peer: the addresses of the selected Nodes, as external pieces and as
+        the pods at them (host-network pods). The one path for every kind with nodes peers."""
+        cached = self._nodes_cache.get(selector)
+        if cached is None:
+            cached = 0
+            for node in nodes_selected(self.nodes, selector):
+                for ip in node.ips:  # each is a piece of its own (address_blocks)
+                    points = self._starts[ip.version]
+                    piece = self._offsets[ip.version] + bisect.bisect_right(points, int(ip)) - 1
+                    cached |= (1 << (self.size + piece)) | self.classes_at_piece.get(piece, 0)
+            self._nodes_cache[selector] = cached
+        return cached
+
     def admin_peer(self, peer: AdminPeer) -> int:
         if peer.pods is not None:
             return self.pods_of(peer.pods)
+        if peer.nodes is not None:
+            return self.nodes_matching(peer.nodes)
         bits = 0
         for network in peer.networks:
             bits |= self.block_bits(IPBlock(network), pod_addresses=True)
-        return bits  # nodes: no Node objects in a snapshot, so nothing
+        return bits
 
     def peer(self, peer: Peer, namespace: str) -> int:
         """Rule 4: the peers one NetworkPolicyPeer matches."""

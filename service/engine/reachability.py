@@ -12,11 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from service.engine.compile import AnyRule, CompiledCluster, CompiledRule, RuleEffect
+from service.engine.compile import (
+    AnyRule,
+    CompiledAdminRule,
+    CompiledCluster,
+    CompiledRule,
+    RuleEffect,
+)
 from service.engine.endpoints import EndpointSpec, ResolvedEndpoint, resolve
 from service.engine.model import (
     Direction,
     IPAddress,
+    LabelSelector,
     ObjectRef,
     Pod,
     PortSet,
@@ -60,6 +67,15 @@ class Effect:
     action: Action = Action.ALLOW
     # named ports of the rule the destination does not define (rule 5), e.g. "TCP http"
     missing_named_ports: tuple[str, ...] = ()
+    # a ``nodes`` peer: the selected Nodes whose address the peer endpoint has
+    nodes: tuple[str, ...] = ()
+
+    @property
+    def via(self) -> str:
+        """`` via Node n1`` for a ``nodes`` peer (empty otherwise)."""
+        if not self.nodes:
+            return ""
+        return f" via Node {', '.join(self.nodes)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +152,9 @@ def _side(
     evaluation = compiled.evaluate_side(direction, peer, compiled.peer_index(other))
     destination = subject if direction is Direction.INGRESS else other
     effects = tuple(
-        _with_missing_ports(_effect(e, direction, compiled.peer_index(other)), e, destination)
+        _with_missing_ports(
+            _effect(compiled, e, direction, compiled.peer_index(other), other), e, destination
+        )
         for e in evaluation.effects
     )
     refs = tuple(p.policy.ref for p in evaluation.isolating)
@@ -144,7 +162,7 @@ def _side(
     decided_by = ""
     if admin:
         decided_by = "; admin tiers: " + ", ".join(
-            f"{e.policy.name} rule {e.rule} {e.action.value} {e.ports}" for e in admin
+            f"{e.policy.name} rule {e.rule} {e.action.value} {e.ports}{e.via}" for e in admin
         )
     if not refs:
         reason = (
@@ -172,18 +190,46 @@ def _side(
 _TIERS = {False: Tier.ADMIN, True: Tier.BASELINE}
 
 
-def _effect(effect: RuleEffect, direction: Direction, other: int | None) -> Effect:
+def _effect(
+    compiled: CompiledCluster,
+    effect: RuleEffect,
+    direction: Direction,
+    other: int | None,
+    endpoint: Pod | IPAddress,
+) -> Effect:
     rule = effect.rule
     tier = Tier.NETWORK_POLICY if isinstance(rule, CompiledRule) else _TIERS[rule.policy.baseline]
+    peer = _matching_peer(rule, other)
+    nodes: tuple[str, ...] = ()
+    if isinstance(rule, CompiledAdminRule) and peer is not None:
+        selector = rule.rule.peers[peer].nodes
+        if selector is not None:
+            nodes = _nodes_at(compiled, selector, endpoint)
     return Effect(
         tier,
         rule.policy.ref,
         direction,
         rule.index,
-        _matching_peer(rule, other),
+        peer,
         effect.ports,
         Action(rule.action.value),
+        nodes=nodes,
     )
+
+
+def _nodes_at(
+    compiled: CompiledCluster, selector: LabelSelector, endpoint: Pod | IPAddress
+) -> tuple[str, ...]:
+    """The Nodes ``selector`` selects that have an address of ``endpoint``."""
+    by_address = compiled.lookups.nodes_by_address
+    addresses = endpoint.ips if isinstance(endpoint, Pod) else (endpoint,)
+    found = {
+        node.name
+        for ip in addresses
+        for node in by_address.get(ip, ())
+        if selector.matches(node.labels)
+    }
+    return tuple(sorted(found))
 
 
 def _matching_peer(rule: AnyRule, peer: int | None) -> int | None:

@@ -27,6 +27,7 @@ def _effect(effect: Effect) -> dict[str, Any]:
             if effect.missing_named_ports
             else {}
         ),
+        **({"nodes": list(effect.nodes)} if effect.nodes else {}),
     }
 
 
@@ -85,8 +86,8 @@ def _side_text(side: Side) -> list[str]:
         if effect.missing_named_ports:
             missing = f" (named port {', '.join(effect.missing_named_ports)} not defined)"
         lines.append(
-            f"    - {policy} rule {effect.rule} ({peer}): {effect.action.value} {effect.ports}"
-            f"{missing}"
+            f"    - {policy} rule {effect.rule} ({peer}{effect.via}): {effect.action.value} "
+            f"{effect.ports}{missing}"
         )
     return lines
 

@@ -44,7 +44,7 @@ from service.usecases.snapshots import Analyzer, Ref, get_snapshot, parse_ref
 # Kinds that make up the inventory: a what-if touching one resolves the whole head again.
 # Any other kind (NetworkPolicy, Service, or one the analysis ignores) takes the fast path.
 _INVENTORY_KINDS = frozenset(
-    {"Namespace", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
+    {"Namespace", "Node", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
      "ReplicationController", "Job", "CronJob"}
 )  # fmt: skip
 
@@ -231,7 +231,7 @@ def _compile_head(
 ) -> CompiledCluster:
     if granularity is Granularity.POD:
         return compile_cluster(cluster, options)
-    starts = ip_starts(cluster.policies)
+    starts = ip_starts(cluster)
     if cluster.pods is base.pods:
         pods, _ = _REPRESENTATIVES.get_or_compute(
             (record.content_hash, granularity, starts),

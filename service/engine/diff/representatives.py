@@ -17,23 +17,19 @@ import bisect
 import dataclasses
 from collections.abc import Iterable, Mapping
 
+from service.engine.compile import address_blocks
 from service.engine.diff.connections import endpoint_of
-from service.engine.model import Cluster, IPBlock, NetworkPolicy, Pod
+from service.engine.model import Cluster, Pod
 from service.engine.model.addresses import split_points
 from service.engine.options import Granularity
 
 Starts = tuple[tuple[int, tuple[int, ...]], ...]
 
 
-def ip_starts(policies: Iterable[NetworkPolicy]) -> Starts:
-    """The piece boundaries of the address space of each IP version the policies cut."""
-    blocks: dict[IPBlock, None] = {}
-    for policy in policies:
-        for rule in (*policy.ingress, *policy.egress):
-            for peer in rule.peers:
-                if peer.ip_block is not None:
-                    blocks[peer.ip_block] = None
-    listed = list(blocks)
+def ip_starts(cluster: Cluster) -> Starts:
+    """The piece boundaries of the address space of each IP version the cluster cuts (its
+    ipBlocks, admin ``networks`` and the addresses of Nodes that ``nodes`` peers select)."""
+    listed = address_blocks(cluster)
     versions = sorted({b.version for b in listed})
     return tuple((v, tuple(split_points(listed, v))) for v in versions)
 
@@ -67,5 +63,5 @@ def representatives(
 
 def reduced(cluster: Cluster, granularity: Granularity) -> Cluster:
     """``cluster`` with only :func:`representatives` pods (for workload or namespace maps)."""
-    pods = representatives(cluster.pods, granularity, ip_starts(cluster.policies))
+    pods = representatives(cluster.pods, granularity, ip_starts(cluster))
     return dataclasses.replace(cluster, pods=pods)

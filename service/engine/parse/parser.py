@@ -9,6 +9,7 @@ from typing import Any
 from service.engine.model import (
     ADMIN_KIND,
     BASELINE_KIND,
+    NODE_KIND,
     WORKLOAD_KINDS,
     AdminPolicy,
     Document,
@@ -16,6 +17,7 @@ from service.engine.model import (
     ManifestError,
     Namespace,
     NetworkPolicy,
+    Node,
     ObjectRef,
     Origin,
     Problem,
@@ -26,6 +28,7 @@ from service.engine.parse.admin import parse_admin_policy
 from service.engine.parse.fields import Context, Session, type_name
 from service.engine.parse.metadata import Metadata, parse_metadata
 from service.engine.parse.namespaces import parse_namespace
+from service.engine.parse.nodes import parse_node
 from service.engine.parse.pods import parse_pod
 from service.engine.parse.policies import parse_policy
 from service.engine.parse.result import ParsedObjects
@@ -45,6 +48,7 @@ MAX_LISTED = 20
 # The apiVersion each supported kind is read at.
 API_VERSIONS: dict[str, str] = {
     "Namespace": "v1",
+    NODE_KIND: "v1",
     "Pod": "v1",
     "Service": "v1",
     "ReplicationController": "v1",
@@ -68,6 +72,7 @@ class _Collector:
         self.services: list[Service] = []
         self.policies: list[NetworkPolicy] = []
         self.admin_policies: list[AdminPolicy] = []
+        self.nodes: list[Node] = []
         self.refs: list[tuple[ObjectRef, Origin]] = []
         self.seen: dict[tuple[str, str, str], Origin] = {}
         self.unsupported: Counter[str] = Counter()
@@ -93,6 +98,7 @@ def parse_documents(documents: Sequence[Document]) -> ParsedObjects:
         services=tuple(out.services),
         policies=tuple(out.policies),
         admin_policies=tuple(out.admin_policies),
+        nodes=tuple(out.nodes),
         warnings=tuple(_warnings(out)),
         refs=tuple(out.refs),
     )
@@ -180,12 +186,20 @@ def _admin(ctx: Context, out: _Collector, kind: str, body: dict[str, Any]) -> No
         out.admin_policies.append(policy)
 
 
+def _node(ctx: Context, out: _Collector, kind: str, body: dict[str, Any]) -> None:
+    meta = parse_metadata(ctx, body, namespaced=False)
+    node = parse_node(ctx, body, meta)
+    if _accept(ctx, out, kind, meta):
+        out.nodes.append(node)
+
+
 _Handler = Callable[[Context, _Collector, str, dict[str, Any]], None]
 _HANDLERS: dict[str, _Handler] = {
     "Pod": _pod,
     "NetworkPolicy": _policy,
     "Service": _service,
     "Namespace": _namespace,
+    NODE_KIND: _node,
     ADMIN_KIND: _admin,
     BASELINE_KIND: _admin,
     **dict.fromkeys(WORKLOAD_KINDS, _workload),
