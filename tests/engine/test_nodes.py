@@ -338,3 +338,26 @@ def test_explanation_names_the_node_peer_and_the_node() -> None:
     assert effect.nodes == ("n1",)
     assert "via Node n1" in pair.egress.reason
     assert "uses the host network" in pair.ingress.reason
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param(anp_egress("p", 5, to("Deny", WORKERS, ports=[{"namedPort": "http"}])),
+                     "networks/nodes/domainNames peer cannot be set with namedPorts",
+                     id="anp-nodes-peer-without-named-ports"),
+        pytest.param(banp({"namespaces": {}}, egress=[to("Deny", {"networks": ["10.0.0.0/8"]},
+                                                         ports=[{"namedPort": "http"}])]),
+                     "networks/nodes peer cannot be set with namedPorts",
+                     id="banp-networks-peer-without-named-ports"),
+    ],
+)  # fmt: skip
+def test_nodes_and_networks_peers_refuse_named_ports(body: Body, message: str) -> None:
+    found = problems(body)
+    assert any(f == "spec.egress[0]" and message in m for f, m in found), found
+
+
+def test_nodes_peer_with_numbered_ports_is_valid() -> None:
+    c = cluster(anp_egress("p", 5, to("Deny", WORKERS, ports=TCP80)))
+    [policy] = c.admin_policies
+    assert policy.egress[0].peers[0].nodes is not None
