@@ -64,4 +64,5 @@ def test_node_status_noise_is_no_object_change() -> None:
     n1 = copy.deepcopy(N1)
     n1["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
     diff = _diff([*BASE, N1, N2, POLICY], [*BASE, n1, N2, POLICY])
-    assert diff.objects.is_empty and not len(diff.connections.added)
+    assert diff.objects.is_empty
+    assert not len(diff.connections.added)

@@ -164,7 +164,8 @@ def test_same_ip_under_two_types_and_hostnames_are_accepted() -> None:
 
 def test_a_node_without_status_has_no_address() -> None:
     [n1] = cluster({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}).nodes
-    assert n1.ips == () and n1.host_ips == ()
+    assert n1.ips == ()
+    assert n1.host_ips == ()
 
 
 def test_duplicate_node_is_refused() -> None:
@@ -213,14 +214,16 @@ def test_status_ips_that_are_not_the_nodes_are_kept_with_a_warning() -> None:
     c = cluster(N1, host_pod("sys", "agent", "n1", "192.168.9.9"))
     assert _pods(c)["agent"] == (ip("192.168.9.9"),)
     [warning] = [w for w in c.warnings if "host-network" in w]
-    assert "sys/agent (node n1)" in warning and "status IPs are used" in warning
+    assert "sys/agent (node n1)" in warning
+    assert "status IPs are used" in warning
 
 
 def test_a_host_network_pod_on_an_absent_node_has_no_address_and_a_warning() -> None:
     c = cluster(N1, host_pod("sys", "agent", "n9"))
     assert _pods(c)["agent"] == ()
     [warning] = [w for w in c.warnings if "host-network" in w]
-    assert "sys/agent (node n9)" in warning and "unknown" in warning
+    assert "sys/agent (node n9)" in warning
+    assert "unknown" in warning
 
 
 def test_ordinary_pods_never_take_node_addresses() -> None:
@@ -315,10 +318,10 @@ def test_without_node_objects_nodes_peers_match_nothing_and_say_so() -> None:
 
 
 def test_no_warning_with_node_objects_or_without_nodes_peers() -> None:
-    assert not [w for w in cluster(*BASE, *NODES, anp_egress("d", 5, to("Deny", EVERY_NODE))).warnings
-                if "Node objects" in w]  # fmt: skip
-    assert not [w for w in cluster(*BASE, anp_egress("d", 5, to("Deny", {"namespaces": {}}))).warnings
-                if "Node objects" in w]  # fmt: skip
+    with_nodes = cluster(*BASE, *NODES, anp_egress("d", 5, to("Deny", EVERY_NODE)))
+    without_peers = cluster(*BASE, anp_egress("d", 5, to("Deny", {"namespaces": {}})))
+    for built in (with_nodes, without_peers):
+        assert not [w for w in built.warnings if "Node objects" in w]
 
 
 def test_node_addresses_of_selected_nodes_cut_the_address_space() -> None:
