@@ -200,7 +200,7 @@ class Cause(BaseModel):
     kind: str = Field(
         description="policy-added, policy-removed, policy-edited, pod-relabelled, "
         "namespace-relabelled, container-ports-changed, service-changed, endpoint-added, "
-        "endpoint-removed or endpoint-changed"
+        "endpoint-removed, endpoint-changed or node-changed"
     )
     object: dict[str, str] = Field(description="kind, namespace (if namespaced) and name")
     details: list[str] = Field(description='what of it mattered: "ingress rule 1 peer 0"')

@@ -67,15 +67,16 @@ class Effect:
     action: Action = Action.ALLOW
     # named ports of the rule the destination does not define (rule 5), e.g. "TCP http"
     missing_named_ports: tuple[str, ...] = ()
-    # a ``nodes`` peer: the selected Nodes whose address the peer endpoint has
+    # a ``nodes`` peer: its selector, and the selected Nodes whose address the peer has
+    node_selector: str | None = None
     nodes: tuple[str, ...] = ()
 
     @property
     def via(self) -> str:
-        """`` via Node n1`` for a ``nodes`` peer (empty otherwise)."""
-        if not self.nodes:
+        """`` via nodes peer [role=worker]: Node n1`` for a ``nodes`` peer, else empty."""
+        if self.node_selector is None:
             return ""
-        return f" via Node {', '.join(self.nodes)}"
+        return f" via nodes peer [{self.node_selector}]: Node {', '.join(self.nodes)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,9 +202,11 @@ def _effect(
     tier = Tier.NETWORK_POLICY if isinstance(rule, CompiledRule) else _TIERS[rule.policy.baseline]
     peer = _matching_peer(rule, other)
     nodes: tuple[str, ...] = ()
+    node_selector = None
     if isinstance(rule, CompiledAdminRule) and peer is not None:
         selector = rule.rule.peers[peer].nodes
         if selector is not None:
+            node_selector = str(selector)
             nodes = _nodes_at(compiled, selector, endpoint)
     return Effect(
         tier,
@@ -213,6 +216,7 @@ def _effect(
         peer,
         effect.ports,
         Action(rule.action.value),
+        node_selector=node_selector,
         nodes=nodes,
     )
 
