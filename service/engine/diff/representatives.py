@@ -4,7 +4,8 @@ At workload granularity a map only says which *workloads* connect, so pods that 
 compiler cannot tell apart and that roll up to the same endpoint are redundant: keep one
 representative per endpoint and signature. The signature holds everything the compiler
 looks at in a pod: namespace, labels, container ports, host network, and which piece of the
-address space (cut at every ipBlock boundary of the cluster) each of its IPs falls in.
+address space (cut where the compiler cuts it: ipBlocks, admin ``networks``, the addresses
+of Nodes that ``nodes`` peers select) each of its IPs falls in.
 Compiling the reduced cluster is an order of magnitude faster for clusters of replicated
 workloads, and its map is identical: the classes of the two compilations are the same
 up to the pods they hold, and the expansion to endpoints sees the same endpoints per class.
