@@ -210,15 +210,17 @@ _REPRESENTATIVES: LRUCache[tuple[str, Granularity, object], tuple[Pod, ...]] = L
 
 
 def _head_cluster(base: Cluster, change: ProposedChange) -> Cluster:
-    """The fast path: only policies and services change."""
+    """The fast path: only policies (admin tiers included) and services change."""
     parsed = parse_documents(list(change.documents))
     gone = {(k.kind, k.namespace, k.name) for k in (*change.keys, *change.deletions)}
     policies = [p for p in base.policies if ("NetworkPolicy", p.namespace, p.name) not in gone]
     services = [s for s in base.services if ("Service", s.namespace, s.name) not in gone]
+    admin = [p for p in base.admin_policies if (p.kind, "", p.name) not in gone]
     return dataclasses.replace(
         base,
         policies=(*policies, *parsed.policies),
         services=(*services, *parsed.services),
+        admin_policies=(*admin, *parsed.admin_policies),
     )
 
 

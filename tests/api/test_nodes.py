@@ -75,3 +75,21 @@ def test_what_if_a_node_is_relabelled(client: httpx.Client, cluster: str) -> Non
         {"kind": "node-changed", "object": {"kind": "Node", "name": "n1"},
          "details": ["labels: role: worker -> spare"]}
     ]  # fmt: skip
+
+
+def test_what_if_an_admin_policy_with_a_nodes_peer_is_added(
+    client: httpx.Client, cluster: str
+) -> None:
+    _upload(client, cluster, [*BASE, N1, N2])
+    response = client.post(
+        f"/v1/clusters/{cluster}/snapshots/latest/what-if",
+        json={"manifests": [POLICY], "granularity": "pod"},
+    )
+    assert response.status_code == 200, response.text
+    removed = response.json()["connections"]["removed"]
+    targets = {r["to"].get("name", r["to"].get("cidr")) for r in removed}
+    assert {"agent-1", "192.168.1.1/32", "203.0.113.1/32"} <= targets
+    assert all(r["from"].get("name") == "client" for r in removed)
+    [cause] = removed[0]["causes"]
+    assert cause["kind"] == "policy-added"
+    assert cause["object"] == {"kind": "AdminNetworkPolicy", "name": "deny-workers"}
