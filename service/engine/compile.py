@@ -22,8 +22,9 @@ The NetworkPolicy rules, as numbered in the comments below:
 7. ipBlocks and pod IPs (option ``pod-ips-in-ipblocks``): ``match`` = an ipBlock matches the
    pods whose IP lies in it; ``ignore`` = ipBlocks match only external addresses.
 
-The admin tiers' peers: ``namespaces``/``pods`` as rule 4 (never host-network pods when they
-are exempt); ``networks`` match the addresses in their CIDRs, pods' included whatever the
+The admin tiers' subjects and ``namespaces``/``pods`` peers select as rule 4, but never
+host-network pods, whatever option 6 says (their CRDs: "host-networked pods are not
+included"); ``networks`` match the addresses in their CIDRs, pods' included whatever the
 option; ``nodes`` match the IPs of the ``status.addresses`` of the Nodes their selector
 selects (:func:`nodes_selected`): the node as an external address, and the pods at those
 addresses (host-network pods, whose addresses are their node's).
@@ -518,9 +519,11 @@ def address_blocks(cluster: Cluster) -> list[IPBlock]:
 
 
 def _ip_versions(cluster: Cluster, blocks: Sequence[IPBlock]) -> list[int]:
-    """IPv4 always; IPv6 when the snapshot mentions an IPv6 address anywhere."""
-    v6 = any(b.version == 6 for b in blocks) or any(
-        ip.version == 6 for pod in cluster.pods for ip in pod.ips
+    """IPv4 always; IPv6 when the snapshot mentions an IPv6 address anywhere (a Node's too)."""
+    v6 = (
+        any(b.version == 6 for b in blocks)
+        or any(ip.version == 6 for pod in cluster.pods for ip in pod.ips)
+        or any(ip.version == 6 for node in cluster.nodes for ip in node.ips)
     )
     return [4, 6] if v6 else [4]
 
@@ -726,7 +729,10 @@ class _IndexBuilder:
         value_index: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         key_index: dict[str, list[int]] = defaultdict(list)
         subjects: list[int] = []
+        host_network: list[int] = []
         for cls in classes:
+            if cls.representative.host_network:
+                host_network.append(cls.index)
             if cls.exempt:
                 continue
             subjects.append(cls.index)
@@ -739,6 +745,7 @@ class _IndexBuilder:
             return bitsets.from_index_array(np.asarray(positions, dtype=np.int64), size)
 
         self.subjects = pack(subjects)
+        self.host_network = pack(host_network)
         self.namespace_bits = {ns: pack(ix) for ns, ix in by_namespace.items()}
         self.values = {k: {v: pack(ix) for v, ix in vs.items()} for k, vs in value_index.items()}
         self.keys = {k: pack(ix) for k, ix in key_index.items()}
@@ -807,7 +814,8 @@ class _IndexBuilder:
         return bits
 
     def pods_of(self, pods: PodsOf) -> int:
-        bits = self.pods_in_namespaces(pods.namespace_selector)
+        """An admin subject or ``namespaces``/``pods`` peer: never host-network pods."""
+        bits = self.pods_in_namespaces(pods.namespace_selector) & ~self.host_network
         if pods.pod_selector is not None:
             bits &= self.pods_matching(pods.pod_selector)
         return bits

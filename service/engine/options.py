@@ -28,7 +28,7 @@ class HostNetworkPods(StrEnum):
     # (matched only by rules without peers, by ipBlocks holding the node address, and by
     # admin ``nodes`` peers selecting their node)
     EXEMPT = "exempt"
-    AS_PODS = "as-pods"  # treated as ordinary pods
+    AS_PODS = "as-pods"  # ordinary pods for NetworkPolicy (never for the admin tiers' selectors)
 
 
 @dataclass(frozen=True, slots=True)

@@ -228,7 +228,7 @@ def _difference(a: Ports, b: Ports) -> Ports:
 
 # -- AdminNetworkPolicy tiers ------------------------------------------------------------------
 def _pods_of_matches(cluster: Cluster, options: AnalysisOptions, pods: PodsOf, pod: Pod) -> bool:
-    if _is_exempt(pod, options):
+    if pod.host_network:  # the CRDs: never in subjects or namespaces/pods peers
         return False
     if not selector_matches(pods.namespace_selector, namespace_labels(cluster, pod.namespace)):
         return False

@@ -298,13 +298,21 @@ def test_host_network_pods_are_not_subjects_of_admin_policies() -> None:
     assert not check(compiled, "a/client", "192.168.1.2", port=80).allowed
 
 
-def test_as_pods_host_network_pods_are_subjects_and_still_matched_by_address() -> None:
-    policy = anp_egress("deny", 5, to("Deny", WORKERS), subject={"namespaces": {}})
-    compiled = compile_cluster(
-        cluster(*BASE, *NODES, policy), AnalysisOptions(host_network_pods=HostNetworkPods.AS_PODS)
-    )
-    assert not check(compiled, "sys/agent-2", "sys/agent-1", port=80).allowed
-    assert check(compiled, "sys/agent-1", "sys/agent-2", port=80).allowed
+def test_admin_tiers_never_select_host_network_pods_even_as_pods() -> None:
+    """The CRDs: host-networked pods are not in subjects nor in namespaces/pods peers, whatever
+    the host-network-pods option says about NetworkPolicy."""
+    as_pods = AnalysisOptions(host_network_pods=HostNetworkPods.AS_PODS)
+    subject = anp_egress("deny", 5, to("Deny", WORKERS), subject={"namespaces": {}})
+    compiled = compile_cluster(cluster(*BASE, *NODES, subject), as_pods)
+    assert check(compiled, "sys/agent-2", "sys/agent-1", port=80).allowed  # not a subject
+    assert not check(compiled, "a/client", "sys/agent-1", port=80).allowed  # still by address
+    peer = anp_egress("deny", 5, to("Deny", {"namespaces": {}}))
+    compiled = compile_cluster(cluster(*BASE, *NODES, peer), as_pods)
+    assert check(compiled, "a/client", "sys/agent-1", port=80).allowed  # no namespaces match
+    assert not check(compiled, "a/client", "b/server", port=80).allowed
+    policy = netpol("sys", "deny", {"podSelector": {}, "policyTypes": ["Egress"]})
+    compiled = compile_cluster(cluster(*BASE, *NODES, policy), as_pods)
+    assert not check(compiled, "sys/agent-2", "sys/agent-1", port=80).allowed  # NetworkPolicy does
 
 
 def test_without_node_objects_nodes_peers_match_nothing_and_say_so() -> None:
@@ -364,3 +372,10 @@ def test_nodes_peer_with_numbered_ports_is_valid() -> None:
     c = cluster(anp_egress("p", 5, to("Deny", WORKERS, ports=TCP80)))
     [policy] = c.admin_policies
     assert policy.egress[0].peers[0].nodes is not None
+
+
+def test_an_ipv6_node_address_makes_the_map_dual_stack() -> None:
+    plain = [b for b in BASE if not b["metadata"]["name"].startswith("agent-")]
+    compiled = compile_cluster(cluster(*plain, N2))
+    assert {piece.version for piece in compiled.pieces} == {4, 6}
+    assert {piece.version for piece in compile_cluster(cluster(*plain, N1)).pieces} == {4}
