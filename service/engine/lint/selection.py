@@ -175,7 +175,7 @@ def check_node_peers(ctx: LintContext) -> list[Finding]:
                         code="NR004",
                         severity=Severity.WARNING,
                         message=(
-                            f"{policy.ref}: the egress peer {where} (nodes [{peer.nodes}]) "
+                            f"{policy}: the egress peer {where} (nodes [{peer.nodes}]) "
                             f"selects no Node ({why}), so it matches no address: rule "
                             f"{rule.name or index} ({rule.action.value}) never applies to it."
                         ),
