@@ -7,7 +7,7 @@ BENCH_DIR ?= .bench
 SIZES ?= S M L
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check lint typecheck format bench bench-api bench-peer bench-capture bench-ui screenshots bench-review bench-nodes clean
+.PHONY: help install run test check lint typecheck format bench bench-ipblocks bench-api bench-peer bench-capture bench-ui screenshots bench-review bench-nodes clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -46,7 +46,10 @@ bench: $(STAMP) ## engine, whole CLI processes, stored diffs and what-if on S, M
 	$(BIN)/python -m bench.process --sizes $(SIZES) --data $(BENCH_DIR)
 	$(BIN)/python -m bench.stored --sizes $(SIZES) --data $(BENCH_DIR)
 
-bench-api: $(STAMP) ## service over HTTP: upload, maps, storage, and 200 queries/s for 60 s (1, 2 workers; SQLite, PostgreSQL)
+bench-ipblocks: $(STAMP) ## one NetworkPolicy of 1k, 4k, 16k, 100k ipBlocks (IPv4, IPv6, except): compile, map, query
+	$(BIN)/python -m bench.ipblocks
+
+bench-api: $(STAMP) ## service over HTTP: upload of L (plain, gzip), of M, maps, storage, and 200 queries/s for 60 s (1, 2 workers; SQLite, PostgreSQL)
 	$(BIN)/python -m bench.service --data $(BENCH_DIR)
 
 bench-peer: $(STAMP) ## netreach against network-config-analyzer 2.1.0 (own virtualenv) on S as YAML
@@ -67,4 +70,4 @@ screenshots: $(STAMP) ## PNGs of every page of the web view, from the demo, into
 	$(BIN)/python -m tests.ui.screenshots --out docs/screenshots
 
 clean: ## remove the virtualenv, caches and benchmark data
-	rm -rf $(VENV) $(BENCH_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis netreach.db
+	rm -rf $(VENV) $(BENCH_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis

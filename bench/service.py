@@ -3,14 +3,19 @@
     make bench-api                                  # SQLite and PostgreSQL, 1 and 2 workers
     python -m bench.service --data .bench --databases sqlite --workers 1 --seconds 20
     python -m bench.service --parts load            # only the load test
+    python -m bench.service --parts memory --databases sqlite   # idle RSS after uploads
+    python -m bench.service --parts upload          # only the upload of L
 
-Figures: upload of M end to end; point-query latency on a warm M snapshot, one client at a
+Figures: upload of L (100,000 pods, 405 MB of JSON) on an empty database, plain and
+gzip-compressed (the request's wall time, the server's CPU time and peak memory, the bytes
+on the wire); upload of M end to end; point-query latency on a warm M snapshot, one client at a
 time (p50, p99); the connectivity map of M (JSON, streamed); storage of 100 versions of S
 with ~1% churn against one version (the generator's ``mutate``, 22 changes per version);
-and the load test: random pod-pair reachability queries at a fixed rate (200/s for 60 s by
-default) from an open-loop generator (:mod:`bench.load`: latencies count from when each
-request was due, so a stalled server cannot hide), per database and number of workers:
-achieved rate, p50/p95/p99, errors.
+memory: the idle RSS of a fresh server against its idle RSS after 4 uploads of 100,000
+ConfigMaps (the goal: under 2x); and the load test: random pod-pair reachability queries
+at a fixed rate (200/s for 60 s by default) from an open-loop generator (:mod:`bench.load`:
+latencies count from when each request was due, so a stalled server cannot hide), per
+database and number of workers: achieved rate, p50/p95/p99, errors.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ POSTGRES_ADMIN = os.environ.get(
 QUERIES = 1000
 VERSIONS = 100
 CHANGES_PER_VERSION = 22  # ~1% of the 2,190 objects of S
+MEMORY_OBJECTS = 100_000  # ConfigMaps per upload of the memory benchmark
+MEMORY_UPLOADS = 4
 
 
 def free_port() -> int:
@@ -86,16 +93,18 @@ def create_token(url: str) -> str:
 
 
 @contextmanager
-def server(url: str, workers: int = 1) -> Iterator[str]:
+def server(url: str, workers: int = 1, pid: list[int] | None = None) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "NETREACH_DATABASE_URL": url, "NETREACH_LOG_LEVEL": "warning",
-           "NETREACH_MAX_BODY_BYTES": str(512 * 1024 * 1024)}  # fmt: skip
+    env = {**os.environ, "NETREACH_DATABASE_URL": url, "NETREACH_LOG_LEVEL": "warning"}
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--port", str(port),
          "--workers", str(workers)],
         env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
+    if pid is not None:
+        pid.append(process.pid)
+    SERVERS[base] = process.pid
     try:
         for _ in range(600):
             try:
@@ -112,6 +121,55 @@ def server(url: str, workers: int = 1) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+SERVERS: dict[str, int] = {}  # base URL -> process id
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_upload_l(kind: str, l_path: Path) -> dict[str, float]:
+    """L into an empty database, plain then (another empty database) gzip-compressed."""
+    import gzip
+
+    plain = l_path.read_bytes()
+    started = time.perf_counter()
+    compressed = gzip.compress(plain, compresslevel=1, mtime=0)  # what the client sends
+    figures = {"gzip_l_client_s": time.perf_counter() - started,
+               "l_json_mb": len(plain) / 1e6, "l_gzip_mb": len(compressed) / 1e6}  # fmt: skip
+    for name, body, headers in (
+        ("plain", plain, {}),
+        ("gzip", compressed, {"Content-Encoding": "gzip"}),
+    ):
+        with database(kind) as url:
+            token = create_token(url)
+            with server(url) as base:
+                pid = SERVERS[base]
+                cpu = cpu_seconds(pid)
+                started = time.perf_counter()
+                response = httpx.post(
+                    f"{base}/v1/clusters/l/snapshots",
+                    content=body,
+                    headers={"Content-Type": "application/json",
+                             "Authorization": f"Bearer {token}", **headers},
+                    timeout=1800,
+                )  # fmt: skip
+                response.raise_for_status()
+                figures[f"upload_l_{name}_s"] = time.perf_counter() - started
+                figures[f"upload_l_{name}_server_cpu_s"] = cpu_seconds(pid) - cpu
+                figures[f"upload_l_{name}_server_peak_mb"] = peak_rss_mb(pid)
+    return figures
 
 
 def upload(client: httpx.Client, base: str, cluster: str, path: Path) -> tuple[float, int]:
@@ -203,6 +261,49 @@ def bench_storage(
             "ratio": hundred / one}  # fmt: skip
 
 
+def rss_mb(pid: int) -> float:
+    """The resident set of a process (Linux), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def config_maps(count: int, seed: int) -> bytes:
+    """A JSON List of ``count`` ConfigMaps, different for every seed."""
+    items = [
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": f"cm-{seed}-{n}", "namespace": f"ns-{n % 50}",
+                      "labels": {"app": f"app-{n % 300}", "seed": str(seed)}},
+         "data": {"key": f"value-{seed}-{n}", "other": "x" * 40}}
+        for n in range(count)
+    ]  # fmt: skip
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items}).encode()
+
+
+def bench_memory(url: str, token: str, count: int = MEMORY_OBJECTS) -> dict[str, float]:
+    """Idle RSS of a fresh server, then after each of 4 uploads of ``count`` ConfigMaps."""
+    pid: list[int] = []
+    figures: dict[str, float] = {}
+    with server(url, pid=pid) as base:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        with httpx.Client(base_url=base, timeout=600, headers=headers) as client:
+            client.get("/v1/clusters").raise_for_status()
+            time.sleep(1)
+            figures["idle_fresh_mb"] = rss_mb(pid[0])
+            peak = 0.0
+            for seed in range(MEMORY_UPLOADS):
+                body = config_maps(count, seed)
+                client.post("/v1/clusters/mem/snapshots", content=body).raise_for_status()
+                del body
+                peak = max(peak, rss_mb(pid[0]))
+            time.sleep(2)
+            figures["idle_after_uploads_mb"] = rss_mb(pid[0])
+            figures["after_last_upload_mb"] = peak
+    figures["idle_ratio"] = figures["idle_after_uploads_mb"] / figures["idle_fresh_mb"]
+    return figures
+
+
 def warm(client: httpx.Client, snapshot: str, pods: list[str], workers: int) -> None:
     """Compile M in every worker: concurrent queries until answers come fast."""
     body = {"from": pods[0], "to": pods[1], "port": 80}
@@ -244,8 +345,8 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=REPO / ".bench")
     parser.add_argument("--generator", type=Path, default=DEFAULT_GENERATOR)
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
-    parser.add_argument("--parts", nargs="+", default=["m", "storage", "load"],
-                        choices=["m", "storage", "load"])  # fmt: skip
+    parser.add_argument("--parts", nargs="+", default=["upload", "m", "storage", "memory", "load"],
+                        choices=["upload", "m", "storage", "memory", "load"])  # fmt: skip
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--rate", type=float, default=200.0, help="load: requests per second")
     parser.add_argument("--seconds", type=float, default=60.0, help="load: duration")
@@ -253,6 +354,10 @@ def main() -> int:
     m = generate(args.generator, "M", args.data)
     s = generate(args.generator, "S", args.data) if "storage" in args.parts else m
     for kind in args.databases:
+        if "upload" in args.parts:
+            figures = bench_upload_l(kind, generate(args.generator, "L", args.data))
+            shown = " | ".join(f"{k} {v:.2f}" for k, v in figures.items())
+            print(f"| upload L | {kind} | {shown} |", flush=True)
         if {"m", "storage"} & set(args.parts):
             with database(kind) as url:
                 token = create_token(url)
@@ -264,6 +369,11 @@ def main() -> int:
                         figures.update(bench_storage(base, url, s, args.data, args.generator,
                                                      token))  # fmt: skip
             print(f"| {kind} | " + " | ".join(f"{k} {v:.3f}" for k, v in figures.items()) + " |")
+        if "memory" in args.parts:
+            with database(kind) as url:
+                figures = bench_memory(url, create_token(url))
+            print(f"| memory | {kind} | " + " | ".join(f"{k} {v:.2f}" for k, v in
+                  figures.items()) + " |", flush=True)  # fmt: skip
         if "load" in args.parts:
             for workers in args.workers:
                 with database(kind) as url:

@@ -16,7 +16,12 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
-from service.store.database import DEFAULT_DATABASE_URL, make_engine, normalise_url
+from service.store.database import (
+    DatabaseTimeouts,
+    default_database_url,
+    make_engine,
+    normalise_url,
+)
 from service.store.models import Base, UTCDateTime
 
 config = context.config
@@ -24,6 +29,8 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
+# Connecting is bounded as everywhere; a migration's statements may take their time.
+MIGRATION_TIMEOUTS = DatabaseTimeouts(statement=0.0, lock=60.0)
 
 
 def database_url() -> str:
@@ -31,7 +38,7 @@ def database_url() -> str:
         config.attributes.get("url")
         or context.get_x_argument(as_dictionary=True).get("url")
         or os.environ.get("NETREACH_DATABASE_URL")
-        or DEFAULT_DATABASE_URL
+        or default_database_url()
     )
     return normalise_url(url).render_as_string(hide_password=False)
 
@@ -76,7 +83,7 @@ def run_online() -> None:
     if connection is not None:
         configure(connection)
         return
-    engine = make_engine(database_url())
+    engine = make_engine(database_url(), timeouts=MIGRATION_TIMEOUTS)
     try:
         with engine.connect() as new_connection:
             configure(new_connection)

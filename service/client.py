@@ -14,6 +14,7 @@ reached raises :class:`UnreachableError`. Lists that the API pages are iterated 
 
 from __future__ import annotations
 
+import gzip as gzip_module
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -319,9 +320,19 @@ class NetreachClient:
         source: str | None = None,
         labels: Mapping[str, str] | Iterable[str] = (),
         allow_empty: bool = False,
+        gzip: bool = False,
     ) -> tuple[Snapshot, bool]:
         """Store manifests as the next version; ``(snapshot, created)`` (``created`` is
-        false when identical content already was a version)."""
+        false when identical content already was a version).
+
+        ``gzip`` sends the body compressed (``Content-Encoding: gzip``, zlib's fastest
+        level: on JSON manifests it still shrinks the body about tenfold, in a fraction of
+        the time the server takes to store it). The server's size limit applies to the
+        uncompressed manifests either way."""
+        headers = {"Content-Type": content_type}
+        if gzip:
+            manifests = gzip_module.compress(manifests, compresslevel=1, mtime=0)
+            headers["Content-Encoding"] = "gzip"
         texts = [f"{k}={v}" for k, v in labels.items()] if isinstance(labels, Mapping) else labels
         params: list[tuple[str, str]] = [("label", text) for text in texts]
         if source is not None:
@@ -333,7 +344,7 @@ class NetreachClient:
             self._snapshot_path(cluster),
             params=params,
             content=manifests,
-            headers={"Content-Type": content_type},
+            headers=headers,
         )
         return Snapshot.of(response.json()), response.status_code == 201
 

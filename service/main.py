@@ -20,11 +20,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from service.api import diff as diff_routes
 from service.api import lint as lint_routes
 from service.api.auth import Gatekeeper, is_loopback, open_refusal
+from service.api.compression import ResponseCompressionMiddleware
+from service.api.database_errors import (
+    SchemaGuard,
+    install_database_error_handlers,
+    require_schema_at_head,
+)
+from service.api.decoding import RequestDecodingMiddleware
 from service.api.deps import Runtime
 from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
+from service.api.garbage import Collector
 from service.api.head import HeadMiddleware
 from service.api.logging import configure_logging
+from service.api.memory import ReleaseMemoryMiddleware
 from service.api.metrics import Metrics
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.api.openapi import install_openapi
@@ -115,8 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Runtime]]:
         if settings.migrate_on_start:
             await run_in_threadpool(upgrade, settings.database_url)
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, timeouts=settings.database_timeouts())
         session_factory = make_session_factory(engine)
+        write_session_factory = make_session_factory(engine, write=True)
         await run_in_threadpool(_refuse_open_start, settings, session_factory)
         analyzer = Analyzer(
             cache_size=settings.cache_size,
@@ -128,11 +138,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             engine=engine,
             session_factory=session_factory,
+            write_session_factory=write_session_factory,
             analyzer=analyzer,
             metrics=metrics,
             head_revision=head_revision(),
             gate=Gatekeeper(settings, session_factory),
             refs=SnapshotRefs(session_factory, settings.ref_cache_seconds),
+            schema=SchemaGuard(),
+            collector=Collector(write_session_factory),
         )
         log.info(
             "started",
@@ -145,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield {"runtime": runtime}
         finally:
             metrics.unwatch_caches()
+            runtime.collector.close()
             analyzer.close()
             engine.dispose()
             log.info("stopped")
@@ -159,15 +173,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_database_error_handlers(app)
     strict = [Depends(strict_parameters)]
-    for module in (health, clusters, snapshots, analysis, summary, diff_routes, lint_routes):
-        app.include_router(module.router, dependencies=strict)
+    app.include_router(health.router, dependencies=strict)
+    guarded = [*strict, Depends(require_schema_at_head)]
+    for module in (clusters, snapshots, analysis, summary, diff_routes, lint_routes):
+        app.include_router(module.router, dependencies=guarded)
     install_docs(app)
     mount_ui(app)
     install_openapi(app)
     # Added last = outermost: the request id and the access log see every response,
-    # including a 413 from the body limit.
+    # including a 413 from the body limit. HEAD runs as GET outside the compression, so it
+    # answers with the GET's headers; the wire body is limited before it is decoded.
+    app.add_middleware(ReleaseMemoryMiddleware)
+    app.add_middleware(ResponseCompressionMiddleware)
     app.add_middleware(HeadMiddleware)
+    app.add_middleware(RequestDecodingMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.engine.parse.counts import DEFAULT_COUNTS, CountLimits
+from service.store.location import default_database_url
+
+if TYPE_CHECKING:
+    from service.store.database import DatabaseTimeouts
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -28,8 +35,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NETREACH_", extra="ignore")
 
     database_url: str = Field(
-        "sqlite:///./netreach.db",
-        description="SQLAlchemy URL: a SQLite file by default; postgresql+psycopg://... in prod",
+        default_factory=default_database_url,
+        description="SQLAlchemy URL: netreach.db in the user's data directory by default; "
+        "postgresql+psycopg://... in prod",
     )
     host: str = Field("127.0.0.1", description="address `netreach serve` binds")
     port: int = Field(8000, ge=0, le=65535)
@@ -37,7 +45,11 @@ class Settings(BaseSettings):
     insecure: bool = Field(
         False, description="serve without tokens on a non-loopback address (never in prod)"
     )
-    max_body_bytes: int = Field(64 * MiB, ge=1024, description="largest accepted request body")
+    max_body_bytes: int = Field(
+        GiB,
+        ge=1024,
+        description="largest accepted request body, after decoding a compressed one",
+    )
     cache_size: int = Field(8, ge=1, description="compiled snapshots kept per process (LRU)")
     cache_dir: Path = Field(
         default_factory=default_cache_dir,
@@ -52,6 +64,21 @@ class Settings(BaseSettings):
     log_json: bool = Field(True, description="JSON logs (one object per line)")
     migrate_on_start: bool = Field(
         True, description="upgrade the database schema to head when the service starts"
+    )
+    database_connect_timeout: float = Field(
+        2.0, gt=0, description="seconds to open a database connection (PostgreSQL; 2 s at least)"
+    )
+    database_statement_timeout: float = Field(
+        30.0, ge=0, description="PostgreSQL statement_timeout in seconds (0: none)"
+    )
+    database_lock_timeout: float = Field(
+        10.0, ge=0, description="PostgreSQL lock_timeout in seconds (0: none)"
+    )
+    database_pool_timeout: float = Field(
+        2.0, gt=0, description="seconds a request waits for a free connection of the pool"
+    )
+    database_busy_timeout: float = Field(
+        30.0, ge=0, description="SQLite: seconds a write waits for another's write lock"
     )
 
     # -- the API: in-process caches, answer sizes, connection limits ---------------------
@@ -88,6 +115,56 @@ class Settings(BaseSettings):
         ge=1,
         description="connections (and tasks) a worker serves at once; more are answered 503",
     )
+
+    # -- analyses: time budget and concurrency ---------------------------------------------
+    analysis_timeout_seconds: float | None = Field(
+        30.0,
+        gt=0,
+        description="time budget of one analysis (map, query, diff, what-if, lint): past it "
+        "the analysis stops and the request is answered 503 analysis_timeout (unset: none)",
+    )
+    max_concurrent_analyses: int = Field(
+        8,
+        ge=1,
+        description="analyses computing at once per worker process; one more is answered "
+        "503 analyses_busy at once (keep it well below the threadpool's 40 threads)",
+    )
+
+    # -- items per NetworkPolicy: netreach's own limits (the API server has none) ---------
+    max_policy_rules: int = Field(
+        DEFAULT_COUNTS.max_policy_rules, ge=1, description="rules per direction of a policy"
+    )
+    max_rule_peers: int = Field(
+        DEFAULT_COUNTS.max_rule_peers, ge=1, description="peers (from / to) of one rule"
+    )
+    max_rule_ports: int = Field(DEFAULT_COUNTS.max_rule_ports, ge=1, description="ports of a rule")
+    max_policy_ip_blocks: int = Field(
+        DEFAULT_COUNTS.max_policy_ip_blocks, ge=1, description="ipBlock peers of one policy"
+    )
+    max_ip_block_excepts: int = Field(
+        DEFAULT_COUNTS.max_ip_block_excepts, ge=1, description="except CIDRs of one ipBlock"
+    )
+
+    def count_limits(self) -> CountLimits:
+        """The limits above, as the parser takes them."""
+        return CountLimits(
+            self.max_policy_rules,
+            self.max_rule_peers,
+            self.max_rule_ports,
+            self.max_policy_ip_blocks,
+            self.max_ip_block_excepts,
+        )
+
+    def database_timeouts(self) -> DatabaseTimeouts:
+        from service.store.database import DatabaseTimeouts
+
+        return DatabaseTimeouts(
+            connect=self.database_connect_timeout,
+            statement=self.database_statement_timeout,
+            lock=self.database_lock_timeout,
+            pool=self.database_pool_timeout,
+            busy=self.database_busy_timeout,
+        )
 
 
 @lru_cache(maxsize=1)

@@ -11,9 +11,10 @@ at import time.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, cast
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBearer
@@ -21,7 +22,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.api.auth import Gatekeeper, Principal, Scope, arrived_locally
+from service.api.database_errors import SchemaGuard
 from service.api.errors import ForbiddenError
+from service.api.garbage import Collector
 from service.api.metrics import Metrics
 from service.api.params import ClusterPath, RefPath, parse_ref_param
 from service.api.refs import SnapshotRefs
@@ -39,11 +42,19 @@ class Runtime:
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
+    write_session_factory: sessionmaker[Session]
     analyzer: Analyzer
     metrics: Metrics
     head_revision: str
     gate: Gatekeeper
     refs: SnapshotRefs
+    schema: SchemaGuard
+    collector: Collector
+    # Threads of /readyz's own: a check stuck on a database that stopped answering never
+    # holds one of the requests' threads.
+    readiness_threads: anyio.CapacityLimiter = field(
+        default_factory=lambda: anyio.CapacityLimiter(2)
+    )
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -69,11 +80,11 @@ async def get_metrics(request: Request) -> Metrics:
     return runtime_of(request).metrics
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
+async def _unit_of_work(factory: sessionmaker[Session]) -> AsyncIterator[Session]:
     """The request's unit of work: commit on success, roll back on any error. The one
     place that commits; use cases and repositories only flush. A session that never
     touched the database (every answer came from a cache) costs no thread hop to close."""
-    session = runtime_of(request).session_factory()
+    session = factory()
     try:
         yield session
     except BaseException:
@@ -88,12 +99,26 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         session.close()
 
 
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    async for session in _unit_of_work(runtime_of(request).session_factory):
+        yield session
+
+
+async def get_write_session(request: Request) -> AsyncIterator[Session]:
+    """A unit of work that writes: on SQLite it takes the write lock when it begins
+    (``BEGIN IMMEDIATE``), so it waits its turn (the busy timeout) instead of failing with
+    "database is locked" when it reads before it writes."""
+    async for session in _unit_of_work(runtime_of(request).write_session_factory):
+        yield session
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 AnalyzerDep = Annotated[Analyzer, Depends(get_analyzer)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 # scope="function": commit before the response is sent, so a failed commit is the client's
 # error response rather than a 201 for something that was not stored.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+WriteSessionDep = Annotated[Session, Depends(get_write_session, scope="function")]
 
 # Declared in the OpenAPI document (service.main); read here without a dependency of its
 # own: every dependency costs the hot path (FastAPI solves each one per request).

@@ -14,13 +14,15 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.api.analyses import AnalysisDeadline, AnalysisSession
 from service.api.answers import HistoryAt, HistoryFirst
-from service.api.deps import AnalyzerDep, ReadAccess, ReadSnapshot, SessionDep, snapshot_headers
+from service.api.deps import AnalyzerDep, ReadAccess, ReadSnapshot, SettingsDep, snapshot_headers
 from service.api.errors import ForbiddenError, responses
 from service.api.examples import WHAT_IF_EXAMPLE
 from service.api.params import ClusterPath, parse_ref_param
 from service.api.routers.analysis import GranularityQuery, OptionsDep
 from service.engine.options import Granularity
+from service.ingest import Limits
 from service.report.diff import iter_diff_json, render_markdown
 from service.report.verdict import verdict_to_api
 from service.store.records import SnapshotRecord
@@ -51,7 +53,7 @@ _DIFF_RESPONSES: dict[int | str, dict[str, Any]] = {
             "text/markdown": {"schema": {"type": "string"}},
         },
     },
-    **responses(401, 403, 404, 422),
+    **responses(401, 403, 404, 422, 503),
 }
 RefQuery = Annotated[
     str,
@@ -89,7 +91,8 @@ def _render(outcome: DiffOutcome, output_format: DiffFormat, *records: SnapshotR
 def diff_versions(
     cluster: ClusterPath,
     principal: ReadAccess,
-    session: SessionDep,
+    session: AnalysisSession,
+    deadline: AnalysisDeadline,
     analyzer: AnalyzerDep,
     options: OptionsDep,
     base: RefQuery,
@@ -104,6 +107,7 @@ def diff_versions(
         (cluster, parse_ref_param(cluster, head, "query.head")),
         granularity=granularity,
         options=options,
+        deadline=deadline,
     )
     return _render(outcome, output_format, *outcome.records)
 
@@ -129,7 +133,8 @@ ClusterRefQuery = Annotated[
 )
 def diff_clusters(
     principal: ReadAccess,
-    session: SessionDep,
+    session: AnalysisSession,
+    deadline: AnalysisDeadline,
     analyzer: AnalyzerDep,
     options: OptionsDep,
     base: ClusterRefQuery,
@@ -145,7 +150,13 @@ def diff_clusters(
                 [{"cluster": name, "allowed_clusters": list(principal.clusters)}],
             )
     outcome = diff_snapshots(
-        session, analyzer, sides[0], sides[1], granularity=granularity, options=options
+        session,
+        analyzer,
+        sides[0],
+        sides[1],
+        granularity=granularity,
+        options=options,
+        deadline=deadline,
     )
     return _render(outcome, output_format, *outcome.records)
 
@@ -177,7 +188,7 @@ class WhatIfIn(BaseModel):
 @router.post(
     "/v1/clusters/{cluster}/snapshots/{ref}/what-if",
     response_class=Response,
-    responses={**_DIFF_RESPONSES, **responses(401, 403, 404, 413, 422)},
+    responses={**_DIFF_RESPONSES, **responses(401, 403, 404, 413, 422, 503)},
     summary="The diff a proposed change would make to a snapshot; nothing is stored",
     description="Apply `manifests` (or `manifests_yaml`) and `delete` to the snapshot and "
     "answer the diff from it to the result, as `.../diff` would.",
@@ -185,7 +196,9 @@ class WhatIfIn(BaseModel):
 def what_if_route(
     record: ReadSnapshot,
     body: WhatIfIn,
-    session: SessionDep,
+    session: AnalysisSession,
+    deadline: AnalysisDeadline,
+    settings: SettingsDep,
     analyzer: AnalyzerDep,
     options: OptionsDep,
     output_format: Annotated[
@@ -197,6 +210,7 @@ def what_if_route(
         manifests=body.manifests,
         manifests_yaml=body.manifests_yaml,
         delete=[d.model_dump() for d in body.delete],
+        limits=Limits(max_bytes=settings.max_body_bytes, counts=settings.count_limits()),
     )
     outcome = what_if(
         session,
@@ -206,6 +220,7 @@ def what_if_route(
         change,
         granularity=body.granularity,
         options=options,
+        deadline=deadline,
     )
     return _render(outcome, output_format or body.format, record)
 
@@ -213,7 +228,7 @@ def what_if_route(
 @router.get(
     "/v1/clusters/{cluster}/history/reachability",
     response_model=HistoryAt | HistoryFirst,
-    responses=responses(401, 403, 404, 422),
+    responses=responses(401, 403, 404, 422, 503),
     summary="Was `from` -> `to` allowed in version N (`at`), or which version first allowed "
     "or denied it (`first`, by bisection)?",
     description="A version where an endpoint does not exist counts as `absent` (denied). "
@@ -222,7 +237,8 @@ def what_if_route(
 def history_reachability(
     cluster: ClusterPath,
     principal: ReadAccess,
-    session: SessionDep,
+    session: AnalysisSession,
+    deadline: AnalysisDeadline,
     analyzer: AnalyzerDep,
     options: OptionsDep,
     source: Annotated[
@@ -264,7 +280,7 @@ def history_reachability(
         "protocol": question.protocol.value if question.protocol else None,
     }
     if at is not None:
-        found = at_version(session, analyzer, cluster, at, question, options)
+        found = at_version(session, analyzer, cluster, at, question, options, deadline)
         return {
             **asked,
             "version": found.version,
@@ -274,7 +290,7 @@ def history_reachability(
             "verdict": verdict_to_api(found.verdict) if found.verdict else None,
         }
     assert first is not None
-    result = first_version(session, analyzer, cluster, question, first, options)
+    result = first_version(session, analyzer, cluster, question, first, options, deadline)
     return {
         **asked,
         "first": result.wanted.value,

@@ -3,12 +3,13 @@
 Use cases raise domain errors (:mod:`service.usecases.errors`) without HTTP statuses; this
 module maps them, and the framework's own errors, to statuses. Nothing a client can send ends
 in a 500: every such path raises one of the errors handled here. Unexpected exceptions are
-bugs: they are logged with their traceback, answered 500 in the same envelope, and re-raised
-by the server for its own error log.
+bugs: they are logged once with their traceback (without local variables, redacted: see
+:mod:`service.api.logging`) and answered 500 in the same envelope.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -18,9 +19,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.engine.deadline import DeadlineExceeded
 from service.store.errors import SnapshotNotFoundError
 from service.usecases.errors import (
     InputTooLargeError,
@@ -96,6 +97,13 @@ class InvalidParameterError(ApiError):
     code = "invalid_parameter"
 
 
+class AnalysesBusyError(ApiError):
+    """Every analysis slot of this process is taken (``NETREACH_MAX_CONCURRENT_ANALYSES``)."""
+
+    status = 503
+    code = "analyses_busy"
+
+
 STATUS_OF: dict[type[UseCaseError], int] = {
     NotFoundError: 404,
     InvalidManifestsError: 422,
@@ -116,6 +124,7 @@ _CODE_OF_STATUS = {
     422: "validation_error",
     503: "unavailable",
 }
+# Database errors (503 database_unavailable, schema_not_at_head): service.api.database_errors
 
 
 def error_response(
@@ -196,17 +205,32 @@ async def _http_error(_request: Request, error: Exception) -> JSONResponse:
     return error_response(status, code, message, headers=error.headers)
 
 
-async def _database_unavailable(_request: Request, error: Exception) -> JSONResponse:
-    log.error("database_unavailable", error=str(error).splitlines()[0])
+TIMEOUT_SETTING = "NETREACH_ANALYSIS_TIMEOUT_SECONDS"
+
+
+async def _analysis_timeout(_request: Request, error: Exception) -> JSONResponse:
+    # The engine stopped at a deadline check: the worker thread is free again.
+    assert isinstance(error, DeadlineExceeded)
+    log.info("analysis_timeout", stage=error.stage, budget_seconds=error.budget)
     return error_response(
-        503, "database_unavailable", "the database is unavailable; retry later", headers=None
+        503,
+        "analysis_timeout",
+        f"{error}; the analysis was stopped (the server's {TIMEOUT_SETTING})",
+        [{"stage": error.stage, "budget_seconds": error.budget, "setting": TIMEOUT_SETTING}],
+        headers={"Retry-After": str(max(1, math.ceil(error.budget)))},
     )
 
 
-async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
-    # Runs in Starlette's ServerErrorMiddleware, which re-raises the error afterwards.
+def internal_error(error: BaseException) -> JSONResponse:
+    """Log a bug (one line) and the 500 answering it."""
     log.error("unhandled_exception", exc_info=error)
     return error_response(500, "internal_error", "internal server error")
+
+
+async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
+    # Starlette's ServerErrorMiddleware, outside every other middleware, runs this (and
+    # re-raises the error afterwards): only for a bug in the request-context middleware.
+    return internal_error(error)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -214,7 +238,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SnapshotNotFoundError, _snapshot_vanished)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(DeadlineExceeded, _analysis_timeout)
     app.add_exception_handler(Exception, _unexpected)
 
 

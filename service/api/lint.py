@@ -12,7 +12,8 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Query, Response
 
-from service.api.deps import AnalyzerDep, ReadSnapshot, SessionDep, snapshot_headers
+from service.api.analyses import AnalysisDeadline, AnalysisSession
+from service.api.deps import AnalyzerDep, ReadSnapshot, snapshot_headers
 from service.api.errors import responses
 from service.api.routers.analysis import OptionsDep
 from service.report.formats import LintFormat
@@ -42,7 +43,7 @@ MEDIA_TYPES = {
                 "text/plain": {"schema": {"type": "string"}},
             },
         },
-        **responses(401, 403, 404, 422),
+        **responses(401, 403, 404, 422, 503),
     },
     summary="NetworkPolicy mistakes in a snapshot, each explained with a suggested fix",
     description="Findings by severity (error, warning, info) with a code (`NR001`...), the "
@@ -50,7 +51,8 @@ MEDIA_TYPES = {
 )
 def lint(
     record: ReadSnapshot,
-    session: SessionDep,
+    session: AnalysisSession,
+    deadline: AnalysisDeadline,
     analyzer: AnalyzerDep,
     options: OptionsDep,
     output_format: Annotated[
@@ -65,7 +67,7 @@ def lint(
         ),
     ] = None,
 ) -> Response:
-    report = lint_snapshot(session, analyzer, record, options, suppress or [])
+    report = lint_snapshot(session, analyzer, record, options, suppress or [], deadline)
     headers = snapshot_headers(record)
     if output_format is LintFormat.JSON:
         body = {"cluster": record.cluster, "version": record.version, **report.to_api()}

@@ -8,12 +8,15 @@ import uuid
 from typing import Any
 
 import structlog
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.utils import ClientDisconnected
 
-from service.api.errors import BodyTooLargeError, error_response
+from service.api.errors import BodyTooLargeError, error_response, internal_error
 from service.api.metrics import Metrics
 
 REQUEST_ID_HEADER = "x-request-id"
+CLIENT_CLOSED_REQUEST = 499  # the access log's status for a client that went away (nginx's)
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}\Z")
 
 access_log = structlog.get_logger("netreach.access")
@@ -33,7 +36,14 @@ def route_template(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    """Honours (or creates) ``X-Request-ID``, echoes it, logs one line, records metrics."""
+    """Honours (or creates) ``X-Request-ID``, echoes it, logs one line, records metrics.
+
+    It is also where a request ends that the application did not answer: a client that
+    disconnected (mid-upload, say) is the access line's status 499 and nothing more; a bug
+    is one ``unhandled_exception`` line (see :func:`service.api.errors.internal_error`) and a
+    500 in the error envelope, handled here so that the server does not log it again in
+    its own format.
+    """
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -48,11 +58,13 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500
+        started_response = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started_response = True
                 headers = list(message.get("headers", ()))
                 headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
                 message = {**message, "headers": headers}
@@ -61,6 +73,12 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             await self.app(scope, receive, send_wrapper)
+        except (ClientDisconnect, ClientDisconnected):
+            status = CLIENT_CLOSED_REQUEST
+        except Exception as error:  # a bug: logged once, answered in the envelope
+            response = internal_error(error)
+            if not started_response:
+                await response(scope, receive, send_wrapper)
         finally:
             duration = time.perf_counter() - started
             route = route_template(scope)

@@ -72,9 +72,11 @@ def _add_examples(operation: dict[str, Any], examples: dict[str, Any]) -> None:
 
 _ENVELOPE = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
 _COMMON = {
-    "400": "Bad Request: a body that cannot be read at all (not UTF-8, not JSON), or a "
-    "malformed Content-Length",
-    "503": "The database is unavailable; retry later",
+    "400": "Bad Request: a body that cannot be read at all (not UTF-8, not JSON, gzip or "
+    "deflate that does not decode), or a malformed Content-Length",
+    "503": "The database is unavailable or did not answer in time (`database_unavailable`), "
+    "or its schema is not at the code's migration head (`schema_not_at_head`: run `netreach "
+    "db upgrade`); retry later",
 }
 
 
@@ -83,6 +85,13 @@ def _add_common_errors(operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
     common = dict(_COMMON)
     if "requestBody" in operation:
-        common["413"] = "Payload Too Large: the body exceeds the server's max_body_bytes"
+        common["413"] = (
+            "Payload Too Large: the body (decoded, if sent with Content-Encoding) exceeds "
+            "the server's max_body_bytes"
+        )
+        common["415"] = (
+            "Unsupported Media Type: a Content-Type the operation does not read, or a "
+            "Content-Encoding other than gzip or deflate"
+        )
     for status, description in common.items():
         responses.setdefault(status, {"description": description, "content": _ENVELOPE})

@@ -16,6 +16,8 @@ from service.cli.app import (
     Paths,
     PodIPsOption,
     QuietOption,
+    TimeoutOption,
+    analysis_budget,
     app,
     fail,
     load,
@@ -43,6 +45,7 @@ def analyze(
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
     quiet: QuietOption = False,
     exclude: ExcludeOption = None,
+    timeout: TimeoutOption = None,
 ) -> None:
     """Print every allowed connection (json is exactly the API's connectivity shape)."""
     from service.engine.connectivity import connectivity_map
@@ -57,11 +60,12 @@ def analyze(
 
     quiet_if(quiet)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
-    cluster = load(paths, exclude).cluster  # the documents are freed before compiling
-    progress.stage("compiling")
-    compiled = compile_snapshot(cluster, options)
-    progress.stage("mapping")
-    cmap = connectivity_map(compiled, granularity)
+    with analysis_budget(timeout) as deadline:
+        cluster = load(paths, exclude).cluster  # the documents are freed before compiling
+        progress.stage("compiling")
+        compiled = compile_snapshot(cluster, options, deadline)
+        progress.stage("mapping")
+        cmap = connectivity_map(compiled, granularity, deadline)
     if namespace:
         cmap = cmap.involving_namespace(namespace)
     renderers = {
@@ -99,6 +103,7 @@ def query(
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
     quiet: QuietOption = False,
     exclude: ExcludeOption = None,
+    timeout: TimeoutOption = None,
 ) -> None:
     """May --from open a connection to --to? Explains which policies and rules decide."""
     from service.engine.endpoints import EndpointError, EndpointNotFoundError
@@ -108,14 +113,17 @@ def query(
 
     quiet_if(quiet)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
-    manifests = load(paths, exclude)
-    progress.stage("compiling")
-    compiled = manifests.compile(options)
-    progress.stop()
-    try:
-        verdict = check(compiled, source, target, port=_port(port), protocol=protocol)
-    except (EndpointError, EndpointNotFoundError, QueryError) as error:
-        fail(str(error))
+    with analysis_budget(timeout) as deadline:
+        manifests = load(paths, exclude)
+        progress.stage("compiling")
+        compiled = manifests.compile(options, deadline)
+        progress.stop()
+        try:
+            verdict = check(
+                compiled, source, target, port=_port(port), protocol=protocol, deadline=deadline
+            )
+        except (EndpointError, EndpointNotFoundError, QueryError) as error:
+            fail(str(error))
     if output_format is VerdictFormat.JSON:
         typer.echo(json.dumps(verdict_to_api(verdict), indent=2))
     else:
@@ -146,10 +154,12 @@ def lint(
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
     quiet: QuietOption = False,
     exclude: ExcludeOption = None,
+    timeout: TimeoutOption = None,
 ) -> None:
     """Find NetworkPolicy mistakes, explain each and suggest the fix.
 
-    Exit codes: 0 no finding at or above --fail-on; 1 otherwise; 2 invalid input.
+    Exit codes: 0 no finding at or above --fail-on; 1 otherwise; 2 invalid input; 3 past
+    --timeout.
     Objects annotated netreach.io/lint-ignore: "NR003,NR005" (or "*") are exempt.
     """
     from service.engine.options import AnalysisOptions
@@ -157,13 +167,14 @@ def lint(
     from service.usecases.lint import lint_manifests
 
     quiet_if(quiet)
-    manifests = load(paths, exclude)
-    options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
-    progress.stage("linting")
-    try:
-        report = lint_manifests(manifests, options, suppress or [])
-    except UseCaseError as error:
-        fail(error.message)
+    with analysis_budget(timeout) as deadline:
+        manifests = load(paths, exclude)
+        options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
+        progress.stage("linting")
+        try:
+            report = lint_manifests(manifests, options, suppress or [], deadline)
+        except UseCaseError as error:
+            fail(error.message)
     write([report.render(output_format, base=Path.cwd())])
     if report.fails(fail_on):
         raise typer.Exit(1)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from service.cli import progress
+from service.engine.deadline import Deadline, DeadlineExceeded
 from service.engine.options import HostNetworkPods, PodIPsInIPBlocks
 
 if TYPE_CHECKING:
@@ -56,6 +58,7 @@ def _main(
 EXIT_DENIED = 1
 EXIT_FAILED = 1
 EXIT_INVALID = 2
+EXIT_TIMEOUT = 3
 
 STDIN = "-"
 Paths = Annotated[
@@ -88,6 +91,25 @@ HostNetworkOption = Annotated[
         help="exempt: policies do not apply to host-network pods (default); as-pods.",
     ),
 ]
+
+
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        min=0.001,
+        help="Stop when the command has run this many seconds (exit 3). Default: no limit.",
+    ),
+]
+
+
+@contextmanager
+def analysis_budget(timeout: float | None) -> Iterator[Deadline]:
+    """The deadline of ``--timeout`` (from now); past it, the analysis stops with exit 3."""
+    try:
+        yield Deadline.of(timeout)
+    except DeadlineExceeded as error:
+        fail(f"{error} (--timeout)", EXIT_TIMEOUT)
 
 
 def quiet_if(quiet: bool) -> None:

@@ -95,8 +95,8 @@ def capture(
         float, typer.Option(min=0.1, help="Seconds to wait for the netreach server.")
     ] = 300.0,
     gzip: Annotated[
-        bool, typer.Option(help="Send the upload gzip-compressed (the server must accept it).")
-    ] = False,
+        bool, typer.Option(help="Send the upload gzip-compressed (about a tenth the bytes).")
+    ] = True,
 ) -> None:
     """Read every kind netreach analyses from a live cluster (Kubernetes API, kubeconfig or
     in-cluster), into --out FILE and/or pushed to --server as --cluster's next version."""
@@ -167,42 +167,28 @@ def _write(captured: Capture, out: Path) -> None:
 def _push(captured: Capture, upload: Upload) -> str:
     """POST the List as the cluster's next version, as ``netreach push`` does; returns the
     line ``push`` prints. Raises :class:`PushError`."""
-    import gzip
-    from urllib.parse import quote
+    from service.client import NetreachClient, NetreachError, UnreachableError
 
-    import httpx
-
-    body = captured.to_json()
-    headers = {"Content-Type": "application/json"}
-    if upload.gzip:
-        body = gzip.compress(body, mtime=0)
-        headers["Content-Encoding"] = "gzip"
-    if upload.token:
-        headers["Authorization"] = f"Bearer {upload.token}"
-    params = httpx.QueryParams([("source", upload.source)] if upload.source else [])
-    for item in upload.labels:
-        params = params.add("label", item)
-    url = f"{upload.server.rstrip('/')}/v1/clusters/{quote(upload.cluster, safe='')}/snapshots"
     try:
-        response = httpx.post(
-            url, content=body, headers=headers, params=params, timeout=upload.timeout
-        )
-    except httpx.HTTPError as error:
-        raise PushError(f"cannot reach {upload.server}: {error}") from error
-    if response.status_code not in (200, 201):
-        try:
-            error_body = response.json()["error"]
-            message, details = str(error_body["message"]), list(error_body.get("details", []))
-        except (ValueError, KeyError, TypeError):
-            message, details = response.text.strip()[:500], []
-        shown = "".join(f"\n  {json.dumps(detail)}" for detail in details[:20])
+        with NetreachClient(upload.server, token=upload.token, timeout=upload.timeout) as api:
+            stored, created = api.upload(
+                upload.cluster,
+                captured.to_json(),
+                content_type="application/json",
+                source=upload.source,
+                labels=upload.labels,
+                gzip=upload.gzip,
+            )
+    except UnreachableError as error:
+        raise PushError(error.message) from error
+    except NetreachError as error:
+        shown = "".join(f"\n  {json.dumps(detail)}" for detail in error.details[:20])
         raise PushError(
-            f"server refused the snapshot ({response.status_code}): {message}{shown}",
-            invalid=response.status_code in (413, 415, 422),
-        )
-    stored = response.json()
-    outcome = "created" if response.status_code == 201 else "unchanged: identical content"
-    return f"{stored['cluster']} version {stored['version']} ({outcome})"
+            f"server refused the snapshot ({error.status}): {error.message}{shown}",
+            invalid=error.status in (413, 415, 422),
+        ) from error
+    outcome = "created" if created else "unchanged: identical content"
+    return f"{stored.cluster} version {stored.version} ({outcome})"
 
 
 def _run_every(interval: float, read: Callable[[], Capture], upload: Upload) -> None:

@@ -17,6 +17,7 @@ from service.cli.app import (
     HostNetworkOption,
     PodIPsOption,
     QuietOption,
+    analysis_budget,
     app,
     checked,
     fail,
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from service.engine.diff import Finding, SemanticDiff
     from service.report.diff import DiffSide
     from service.usecases.manifests import Manifests
+
+SERVER_TIMEOUT = 300.0  # seconds to wait for a server side without --timeout
 
 
 def _diff_side(
@@ -51,6 +54,7 @@ def _diff_side(
 def _stored_side(spec: str, token: str | None, timeout: float) -> tuple[Manifests, str]:
     from service.client import NetreachClient, NetreachError, UnreachableError
     from service.engine.model import Document, ManifestError, Origin
+    from service.engine.parse.counts import CountLimits
     from service.usecases.manifests import from_documents
 
     server, _, where = spec.partition("#")
@@ -70,7 +74,7 @@ def _stored_side(spec: str, token: str | None, timeout: float) -> tuple[Manifest
     label = f"{cluster}@{version}"
     documents = [Document(Origin(label, i), b) for i, b in enumerate(bodies)]
     try:
-        return from_documents(documents), label
+        return from_documents(documents, counts=CountLimits.unbounded()), label  # validated
     except ManifestError as error:
         fail(f"{spec}: the stored objects do not validate: {error}")
 
@@ -167,7 +171,14 @@ def diff(
     token: Annotated[
         str | None, typer.Option(envvar="NETREACH_TOKEN", help="Bearer token for URL sides.")
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for a server.")] = 300.0,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="Stop when the command has run this many seconds (exit 3); also how long "
+            "to wait for a server (default: no limit; 300 s for a server).",
+        ),
+    ] = None,
     pod_ips_in_ipblocks: PodIPsOption = PodIPsInIPBlocks.MATCH,
     host_network_pods: HostNetworkOption = HostNetworkPods.EXEMPT,
     quiet: QuietOption = False,
@@ -176,7 +187,8 @@ def diff(
 
     netreach diff BASE HEAD, or netreach diff --base-ref main [--head-ref HEAD] PATH...
     (the manifests under PATH at two revisions of this repository, no second checkout).
-    Exit 0: no gated finding, 1: a gated finding (--fail-on), 2: invalid input."""
+    Exit 0: no gated finding, 1: a gated finding (--fail-on), 2: invalid input, 3: past
+    --timeout."""
     from service.engine.options import AnalysisOptions
     from service.report.comment import DEFAULT_FULL_REPORT
     from service.report.diff import DiffSide, iter_diff_json, render_markdown
@@ -201,11 +213,15 @@ def diff(
     elif sides[0] == sides[1] == STDIN:
         fail("only one side can be - (standard input)")
     else:
-        old, old_label = _diff_side(sides[0], token, timeout, patterns)
-        new, new_label = _diff_side(sides[1], token, timeout, patterns)
+        wait = SERVER_TIMEOUT if timeout is None else timeout
+        old, old_label = _diff_side(sides[0], token, wait, patterns)
+        new, new_label = _diff_side(sides[1], token, wait, patterns)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)
     progress.stage("comparing")
-    result = diff_manifests(old, new, granularity=granularity, options=options)
+    with analysis_budget(timeout) as deadline:
+        result = diff_manifests(
+            old, new, granularity=granularity, options=options, deadline=deadline
+        )
     labels = DiffSide(old_label, {"source": old_label}), DiffSide(new_label, {"source": new_label})
     comment = render_markdown(
         result, *labels, limit=max_length or None, full_report=full_report or DEFAULT_FULL_REPORT

@@ -14,14 +14,20 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from service.cli.app import EXIT_FAILED, EXIT_INVALID, ExcludeOption, Paths, app, fail, load
+from service.cli.database import database_help, opening
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from service.settings import Settings
 
-db_app = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)
-token_app = typer.Typer(help="API tokens: bearer secrets with scopes.", no_args_is_help=True)
+DATABASE_HELP = database_help()
+db_app = typer.Typer(
+    help=f"The database schema (Alembic migrations). {DATABASE_HELP}", no_args_is_help=True
+)
+token_app = typer.Typer(
+    help=f"API tokens: bearer secrets with scopes. {DATABASE_HELP}", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 
@@ -43,21 +49,38 @@ def _settings(**overrides: object) -> Settings:
 
 
 @contextmanager
-def _database(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    """Sessions on the configured database, migrated first when ``migrate_on_start``."""
+def _database(settings: Settings, *, write: bool = False) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the configured database, migrated first when ``migrate_on_start``;
+    ``write``: transactions that take SQLite's write lock when they begin."""
     from service.store import make_engine, make_session_factory
     from service.store.migrate import upgrade
 
-    if settings.migrate_on_start:
-        upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        engine.dispose()
+    with opening(settings):
+        if settings.migrate_on_start:
+            upgrade(settings.database_url)
+        engine = make_engine(settings.database_url, timeouts=settings.database_timeouts())
+        try:
+            yield make_session_factory(engine, write=write)
+        finally:
+            engine.dispose()
 
 
-@app.command()
+def _missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite file URL whose file does not exist, else ``None``."""
+    from pathlib import Path
+
+    from service.store.database import normalise_url
+
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return None if Path(parsed.database).exists() else parsed.database
+
+
+@app.command(
+    help="Run the API (uvicorn). Settings come from NETREACH_* variables; flags override "
+    f"them. {DATABASE_HELP}"
+)
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind [127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [8000].")] = None,
@@ -67,7 +90,6 @@ def serve(
         typer.Option(help="Serve /v1 without tokens on a non-loopback address (never in prod)."),
     ] = False,
 ) -> None:
-    """Run the API (uvicorn). Settings come from NETREACH_* variables; flags override them."""
     import os
 
     import uvicorn
@@ -117,15 +139,17 @@ def serve(
     )
 
 
-@app.command()
+@app.command(
+    help="Load the demo cluster (two versions of a small shop), print curl examples, "
+    f"serve. {DATABASE_HELP}"
+)
 def demo(
     port: Annotated[int | None, typer.Option(help="Port [8000].")] = None,
 ) -> None:
-    """Load the demo cluster (two versions of a small shop), print curl examples, serve."""
     from service.usecases.demo import curl_examples, load_demo
 
     settings = _settings(host="127.0.0.1", port=port, workers=None, insecure=None)
-    with _database(settings) as factory, factory() as session:
+    with _database(settings, write=True) as factory, factory() as session:
         records = load_demo(session)
     versions = ", ".join(str(r.version) for r in records)
     base = f"http://{settings.host}:{settings.port}"
@@ -135,28 +159,58 @@ def demo(
     serve(host=settings.host, port=settings.port, workers=1, insecure=False)
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", help=f"Migrate the database to the latest schema. {DATABASE_HELP}")
 def db_upgrade() -> None:
-    """Migrate the database (NETREACH_DATABASE_URL) to the latest schema."""
     from service.store.migrate import current_revision, upgrade
 
     settings = _settings()
-    upgrade(settings.database_url)
-    typer.echo(f"database at revision {current_revision(settings.database_url)}")
+    with opening(settings):
+        upgrade(settings.database_url)
+        typer.echo(f"database at revision {current_revision(settings.database_url)}")
 
 
-@db_app.command("current")
+@db_app.command(
+    "current",
+    help="Print the database's schema revision and the code's; exit 1 if they differ. "
+    + DATABASE_HELP,
+)
 def db_current() -> None:
-    """Print the database's schema revision and the code's; exit 1 if they differ."""
     from service.store.migrate import current_revision, head_revision
 
-    current, head = current_revision(_settings().database_url), head_revision()
+    settings = _settings()
+    with opening(settings):
+        missing = _missing_sqlite_file(settings.database_url)
+        if missing is not None:  # reading it must not create it
+            fail(f"no database file {missing}: `netreach db upgrade` creates it", EXIT_FAILED)
+        current, head = current_revision(settings.database_url), head_revision()
     typer.echo(f"current: {current or '(empty database)'}\nhead:    {head}")
     if current != head:
         raise typer.Exit(EXIT_FAILED)
 
 
-@token_app.command("create")
+@db_app.command(
+    "gc",
+    help="Delete the stored objects no snapshot holds any more and print what was freed. "
+    "Safe while the server runs: uploads that reuse an object wait for it (or it for them). "
+    + DATABASE_HELP,
+)
+def db_gc() -> None:
+    from service.store.garbage import collect_garbage
+
+    with _database(_settings(), write=True) as factory, factory() as session, session.begin():
+        freed = collect_garbage(session)
+    assert freed is not None  # it waited for the lock
+    typer.echo(
+        f"freed {freed.objects} object(s): {freed.bytes:,} bytes of JSON, "
+        f"{freed.stored_bytes:,} bytes stored"
+    )
+
+
+@token_app.command(
+    "create",
+    help="Create a token and print its secret (shown once, stored only as a hash). "
+    + DATABASE_HELP,
+)
 def token_create(
     name: Annotated[str, typer.Argument(help="A unique name (who or what uses it).")],
     scope: Annotated[
@@ -178,7 +232,6 @@ def token_create(
         typer.Option(help="With --secret-env: succeed if this token already exists."),
     ] = False,
 ) -> None:
-    """Create a token and print its secret (shown once, stored only as a hash)."""
     import os
 
     from service.store import InvalidTokenError, TokenNameTakenError, TokenRepository
@@ -189,7 +242,7 @@ def token_create(
         if not given:
             fail(f"--secret-env: the environment variable {secret_env} is unset or empty")
     try:
-        with _database(_settings()) as factory, factory() as session, session.begin():
+        with _database(_settings(), write=True) as factory, factory() as session, session.begin():
             tokens = TokenRepository(session)
             existing = tokens.authenticate(given) if given and exist_ok else None
             if existing is not None and existing.name == name:
@@ -218,9 +271,8 @@ def token_create(
     typer.echo(secret)
 
 
-@token_app.command("list")
+@token_app.command("list", help=f"List tokens (never their secrets). {DATABASE_HELP}")
 def token_list() -> None:
-    """List tokens (never their secrets)."""
     from service.store import TokenRepository
 
     with _database(_settings()) as factory, factory() as session:
@@ -238,12 +290,13 @@ def token_list() -> None:
         )
 
 
-@token_app.command("revoke")
+@token_app.command(
+    "revoke", help=f"Revoke a token: requests with it are refused from now on. {DATABASE_HELP}"
+)
 def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
-    """Revoke a token: requests with it are refused from now on."""
     from service.store import TokenRepository
 
-    with _database(_settings()) as factory, factory() as session, session.begin():
+    with _database(_settings(), write=True) as factory, factory() as session, session.begin():
         revoked = TokenRepository(session).revoke(name)
     if not revoked:
         fail(f"no active token named {name!r}")
@@ -266,6 +319,9 @@ def push(
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the server.")] = 300.0,
     exclude: ExcludeOption = None,
+    gzip: Annotated[
+        bool, typer.Option(help="Send the manifests gzip-compressed (about a tenth the bytes).")
+    ] = True,
 ) -> None:
     """Validate manifests locally, then store them on a server as the cluster's next version.
 
@@ -282,6 +338,7 @@ def push(
                 content_type="application/json",
                 source=source,
                 labels=label or (),
+                gzip=gzip,
             )
     except UnreachableError as error:
         fail(error.message, EXIT_FAILED)

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from service.engine import bitsets
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.model import (
     NAMESPACE_NAME_LABEL,
     AddressRange,
@@ -69,8 +70,9 @@ from service.engine.model import (
     Rule,
     Service,
 )
-from service.engine.model.addresses import split_points
 from service.engine.options import AnalysisOptions, HostNetworkPods, PodIPsInIPBlocks
+from service.engine.partition import AddressPartition
+from service.engine.peersets import PeerSet, PeerSets
 
 _VERSION = {ipaddress.IPv4Address: 4, ipaddress.IPv6Address: 6}  # faster than ip.version
 _OTHER_VALUE = None  # a label value no selector mentions: all such values behave alike
@@ -91,11 +93,11 @@ class PodClass:
 NamedPorts = tuple[tuple[str, Protocol, int], ...]
 
 
-def _matches(peer_bits: tuple[int, ...], bits: int, peer: int | None) -> bool:
+def _matches(peer_sets: PeerSets, bits: int, peer: int | None) -> bool:
     """Whether a rule's peers include ``peer`` (None: an address of an unmodelled IP
     version, which only a rule without peers matches)."""
     if peer is None:
-        return not peer_bits
+        return not peer_sets
     return bitsets.contains(bits, peer)
 
 
@@ -125,8 +127,8 @@ class CompiledRule:
     direction: Direction
     index: int
     rule: Rule
-    peer_bits: tuple[int, ...]  # per peer of the rule; empty when the rule has no peers
-    bits: int  # union of peer_bits, or every peer (rule 3)
+    peer_sets: PeerSets  # per peer of the rule; empty when the rule has no peers
+    bits: int  # union of peer_sets, or every peer (rule 3)
     numeric_ports: PortSet  # ports independent of the destination
     named_ports: tuple[tuple[str, Protocol], ...]
     _resolved: dict[NamedPorts, PortSet] = field(default_factory=dict)
@@ -136,7 +138,12 @@ class CompiledRule:
         return AdminAction.ALLOW
 
     def matches(self, peer: int | None) -> bool:
-        return _matches(self.peer_bits, self.bits, peer)
+        return _matches(self.peer_sets, self.bits, peer)
+
+    def matching_peer(self, peer: int | None) -> int | None:
+        """Index of the first of the rule's peers that holds ``peer`` (None: none does,
+        or the rule has no peers)."""
+        return None if peer is None else self.peer_sets.first_containing(peer)
 
     def ports_for(self, named: NamedPorts | None) -> PortSet:
         """The ports this rule admits towards a destination defining ``named`` ports
@@ -155,7 +162,7 @@ class CompiledAdminRule:
     direction: Direction
     index: int
     rule: AdminRule
-    peer_bits: tuple[int, ...]
+    peer_sets: PeerSets
     bits: int
     numeric_ports: PortSet
     named_ports: tuple[str, ...]
@@ -163,7 +170,10 @@ class CompiledAdminRule:
     _resolved: dict[NamedPorts, PortSet] = field(default_factory=dict)
 
     def matches(self, peer: int | None) -> bool:
-        return _matches(self.peer_bits, self.bits, peer)
+        return _matches(self.peer_sets, self.bits, peer)
+
+    def matching_peer(self, peer: int | None) -> int | None:
+        return None if peer is None else self.peer_sets.first_containing(peer)
 
     def ports_for(self, named: NamedPorts | None) -> PortSet:
         if not self.named_ports or named is None:
@@ -394,25 +404,30 @@ class CompiledCluster:
 # --------------------------------------------------------------------------------------
 
 
-def compile_cluster(cluster: Cluster, options: AnalysisOptions | None = None) -> CompiledCluster:
-    """Group pods into classes, split the address space, and index every policy rule."""
+def compile_cluster(
+    cluster: Cluster, options: AnalysisOptions | None = None, deadline: Deadline = NO_DEADLINE
+) -> CompiledCluster:
+    """Group pods into classes, split the address space, and index every policy rule
+    (``deadline`` checked after each stage and each policy)."""
     options = options or AnalysisOptions()
     namespaces = _namespaces(cluster)
     blocks = address_blocks(cluster)
     versions = _ip_versions(cluster, blocks)
-    starts = {v: split_points(blocks, v) for v in versions}
-    pieces = tuple(
-        AddressRange(v, lo, (s[i + 1] - 1) if i + 1 < len(s) else AddressRange.everything(v).end)
-        for v, s in starts.items()
-        for i, lo in enumerate(s)
-    )
+    partition = AddressPartition.of(blocks, versions)
+    starts, pieces = partition.starts, partition.pieces
     classes, pod_class = _classify(cluster, options, namespaces, starts, blocks)
-    builder = _IndexBuilder(classes, pieces, namespaces, options, starts, cluster.nodes)
-    compiled_policies = tuple(builder.policy(p) for p in cluster.policies)
+    builder = _IndexBuilder(classes, partition, namespaces, options, cluster.nodes)
+    deadline.check("compile: pod classes and address pieces")
+    compiled_list: list[CompiledPolicy] = []
+    for policy in cluster.policies:
+        compiled_list.append(builder.policy(policy))
+        deadline.check(lambda: f"compile: NetworkPolicy {policy}")  # noqa: B023  (called now)
+    compiled_policies = tuple(compiled_list)
     admin = tuple(
         builder.admin_policy(p)
         for p in sorted(cluster.admin_policies, key=lambda p: (p.baseline, p.priority, p.name))
     )
+    deadline.check("compile: cluster-wide policies")
     admin_rules: dict[Direction, list[list[CompiledAdminRule]]] = {
         d: [[] for _ in classes] for d in Direction
     }
@@ -452,7 +467,7 @@ def compile_cluster(cluster: Cluster, options: AnalysisOptions | None = None) ->
         baseline_rules=baseline_rules,
         class_bits_by_namespace=builder.namespace_bits,
         _piece_starts=starts,
-        _piece_offsets=_offsets(starts),
+        _piece_offsets=partition.offsets,
         _pod_index={(p.namespace, p.name): i for i, p in enumerate(cluster.pods)},
     )
 
@@ -711,20 +726,19 @@ class _IndexBuilder:
     def __init__(
         self,
         classes: Sequence[PodClass],
-        pieces: Sequence[AddressRange],
+        partition: AddressPartition,
         namespaces: Mapping[str, Namespace],
         options: AnalysisOptions,
-        starts: Mapping[int, list[int]],
         nodes: Sequence[Node] = (),
     ) -> None:
         self.classes = classes
+        self.partition = partition
         self.nodes = nodes
-        self.pieces = pieces
         self.namespaces = namespaces
         self.options = options
         size = len(classes)
         self.size = size
-        self.all_peers = bitsets.below(size + len(pieces))
+        self.all_peers = bitsets.below(size + len(partition))
         by_namespace: dict[str, list[int]] = defaultdict(list)
         value_index: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         key_index: dict[str, list[int]] = defaultdict(list)
@@ -751,24 +765,20 @@ class _IndexBuilder:
         self.keys = {k: pack(ix) for k, ix in key_index.items()}
         self._selector_cache: dict[LabelSelector, int] = {}
         self._namespace_cache: dict[LabelSelector, int] = {}
-        self._peer_cache: dict[tuple[Peer, str], int] = {}
-        self._nodes_cache: dict[LabelSelector, int] = {}
+        self._peer_cache: dict[tuple[Peer, str], PeerSet] = {}
+        self._nodes_cache: dict[LabelSelector, PeerSet] = {}
 
         # Which classes each external piece's addresses belong to (rules 6 and 7).
         match_pods = options.pod_ips_in_ipblocks is PodIPsInIPBlocks.MATCH
-        by_piece: dict[int, list[int]] = defaultdict(list)
-        any_by_piece: dict[int, list[int]] = defaultdict(list)  # whatever the option
-        offsets = _offsets(starts)
-        self._starts, self._offsets = starts, offsets
+        located: list[tuple[int, int, bool]] = []  # (piece, class, matched under the option)
         for cls in classes:
             for ip in cls.representative.ips:
-                if ip.version in starts:
-                    piece = offsets[ip.version] + bisect.bisect_right(starts[ip.version], int(ip))
-                    any_by_piece[piece - 1].append(cls.index)
-                    if cls.exempt or match_pods:
-                        by_piece[piece - 1].append(cls.index)
-        self.classes_in_piece = {p: pack(ix) for p, ix in by_piece.items()}
-        self.classes_at_piece = {p: pack(ix) for p, ix in any_by_piece.items()}
+                piece = partition.piece_of(ip)
+                if piece is not None:
+                    located.append((piece, cls.index, cls.exempt or match_pods))
+        located.sort()
+        self._in_piece = _ClassesByPiece([(p, c) for p, c, matched in located if matched], size)
+        self._at_piece = _ClassesByPiece([(p, c) for p, c, _ in located], size)
 
     # -- selectors ------------------------------------------------------------------------
     def pods_matching(self, selector: LabelSelector) -> int:
@@ -803,15 +813,13 @@ class _IndexBuilder:
             self._namespace_cache[selector] = cached
         return cached
 
-    def block_bits(self, block: IPBlock, *, pod_addresses: bool = False) -> int:
+    def block_set(self, block: IPBlock, *, pod_addresses: bool = False) -> PeerSet:
         """The pieces inside ``block`` and the classes whose addresses are in it (rules 6
         and 7; ``pod_addresses``: every pod address, as admin ``networks`` match)."""
-        by_piece = self.classes_at_piece if pod_addresses else self.classes_in_piece
-        bits = 0
-        for offset, piece in enumerate(self.pieces):
-            if block.contains(piece.first):
-                bits |= (1 << (self.size + offset)) | by_piece.get(offset, 0)
-        return bits
+        runs = self.partition.runs(block)
+        located = self._at_piece if pod_addresses else self._in_piece
+        size = self.size
+        return PeerSet(located.classes(runs), tuple((lo + size, hi + size) for lo, hi in runs))
 
     def pods_of(self, pods: PodsOf) -> int:
         """An admin subject or ``namespaces``/``pods`` peer: never host-network pods."""
@@ -820,75 +828,70 @@ class _IndexBuilder:
             bits &= self.pods_matching(pods.pod_selector)
         return bits
 
-    def nodes_matching(self, selector: LabelSelector) -> int:
+    def nodes_matching(self, selector: LabelSelector) -> PeerSet:
         """A ``nodes`` peer: the addresses of the selected Nodes, as external pieces and as
         the pods at them (host-network pods). The one path for every kind with nodes peers."""
         cached = self._nodes_cache.get(selector)
         if cached is None:
-            cached = 0
+            cached = PeerSet()
             for node in nodes_selected(self.nodes, selector):
                 for ip in node.ips:  # each is a piece of its own (address_blocks)
-                    points = self._starts[ip.version]
-                    piece = self._offsets[ip.version] + bisect.bisect_right(points, int(ip)) - 1
-                    cached |= (1 << (self.size + piece)) | self.classes_at_piece.get(piece, 0)
+                    block = IPBlock(ipaddress.ip_network(ip))
+                    cached = cached | self.block_set(block, pod_addresses=True)
             self._nodes_cache[selector] = cached
         return cached
 
-    def admin_peer(self, peer: AdminPeer) -> int:
+    def admin_peer(self, peer: AdminPeer) -> PeerSet:
         if peer.pods is not None:
-            return self.pods_of(peer.pods)
+            return PeerSet(self.pods_of(peer.pods))
         if peer.nodes is not None:
             return self.nodes_matching(peer.nodes)
-        bits = 0
+        found = PeerSet()
         for network in peer.networks:
-            bits |= self.block_bits(IPBlock(network), pod_addresses=True)
-        return bits
+            found = found | self.block_set(IPBlock(network), pod_addresses=True)
+        return found
 
-    def peer(self, peer: Peer, namespace: str) -> int:
+    def peer(self, peer: Peer, namespace: str) -> PeerSet:
         """Rule 4: the peers one NetworkPolicyPeer matches."""
         key = (peer, namespace)
         cached = self._peer_cache.get(key)
         if cached is not None:
             return cached
         if peer.ip_block is not None:
-            bits = self.block_bits(peer.ip_block)
+            found = self.block_set(peer.ip_block)
         elif peer.namespace_selector is None:
             assert peer.pod_selector is not None
             bits = self.pods_matching(peer.pod_selector) & self.namespace_bits.get(namespace, 0)
+            found = PeerSet(bits)
         else:
             bits = self.pods_in_namespaces(peer.namespace_selector)
             if peer.pod_selector is not None:
                 bits &= self.pods_matching(peer.pod_selector)
-        self._peer_cache[key] = bits
-        return bits
+            found = PeerSet(bits)
+        self._peer_cache[key] = found
+        return found
 
     # -- rules and policies ---------------------------------------------------------------
     def rule(self, policy: NetworkPolicy, direction: Direction, index: int) -> CompiledRule:
         rule = policy.rules(direction)[index]
-        peer_bits = tuple(self.peer(p, policy.namespace) for p in rule.peers)
-        bits = self.all_peers
-        if peer_bits:
-            bits = 0
-            for b in peer_bits:
-                bits |= b
+        peer_sets = PeerSets(self.peer(p, policy.namespace) for p in rule.peers)
+        bits = peer_sets.union_bits() if peer_sets else self.all_peers
         numeric, named = _split_ports(rule.ports)
-        return CompiledRule(policy, direction, index, rule, peer_bits, bits, numeric, named)
+        return CompiledRule(policy, direction, index, rule, peer_sets, bits, numeric, named)
 
     def admin_policy(self, policy: AdminPolicy) -> CompiledAdminPolicy:
         def rules(direction: Direction) -> tuple[CompiledAdminRule, ...]:
             compiled = []
             for index, rule in enumerate(policy.rules(direction)):
-                peer_bits = tuple(self.admin_peer(p) for p in rule.peers)
-                bits = 0
-                for b in peer_bits:
-                    bits |= b
+                peer_sets = PeerSets(self.admin_peer(p) for p in rule.peers)
+                bits = peer_sets.union_bits()
                 numeric, _ = _split_ports(rule.ports)
                 named = tuple(dict.fromkeys(rule.named_ports))
                 if not rule.ports and named:
                     numeric = PortSet.empty()
                 compiled.append(
                     CompiledAdminRule(
-                        policy, direction, index, rule, peer_bits, bits, numeric, named, rule.action
+                        policy, direction, index, rule, peer_sets, bits, numeric, named, rule.action
                     )
                 )
             return tuple(compiled)
@@ -909,6 +912,29 @@ class _IndexBuilder:
             ),
             egress=tuple(self.rule(policy, Direction.EGRESS, i) for i in range(len(policy.egress))),
         )
+
+
+class _ClassesByPiece:
+    """Classes whose addresses lie in given pieces: (piece, class) pairs sorted by piece,
+    so a run of pieces is one slice found by bisection (not a scan of every piece)."""
+
+    def __init__(self, located: Sequence[tuple[int, int]], size: int) -> None:
+        self._pieces = [piece for piece, _ in located]
+        self._classes = np.array([c for _, c in located], dtype=np.int64)
+        self._size = size
+
+    def classes(self, runs: Sequence[tuple[int, int]]) -> int:
+        if not self._pieces or not runs:
+            return 0
+        pieces = self._pieces
+        slices = [
+            self._classes[bisect.bisect_left(pieces, lo) : bisect.bisect_left(pieces, hi)]
+            for lo, hi in runs
+        ]
+        found = np.concatenate(slices) if len(slices) > 1 else slices[0]
+        if len(found) <= bitsets.SPARSE:
+            return bitsets.from_indices(found.tolist())
+        return bitsets.from_index_array(found, self._size)
 
 
 def _split_ports(ports: Sequence[PolicyPort]) -> tuple[PortSet, tuple[tuple[str, Protocol], ...]]:

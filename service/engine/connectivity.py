@@ -21,7 +21,8 @@ import numpy.typing as npt
 
 from service.engine import bitsets
 from service.engine.compile import CompiledCluster
-from service.engine.grouping import disjoint, egress_groups_by_target
+from service.engine.deadline import NO_DEADLINE, Deadline
+from service.engine.grouping import disjoint, egress_groups_by_target, map_stage
 from service.engine.model import AddressRange, Direction, ObjectRef, PortSet
 from service.engine.options import Granularity
 from service.engine.ranges import RangeTable, merge_external
@@ -92,10 +93,12 @@ class ConnectivityMap:
 # --------------------------------------------------------------------------------------
 
 
-def class_connectivity(compiled: CompiledCluster) -> list[list[tuple[int, PortSet]]]:
+def class_connectivity(
+    compiled: CompiledCluster, deadline: Deadline = NO_DEADLINE
+) -> list[list[tuple[int, PortSet]]]:
     """For every peer (class or external piece) as destination: disjoint sets of source
     peers, each with the ports they may use. Sources include the destination's own class
-    (meaning the *other* pods of that class)."""
+    (meaning the *other* pods of that class). ``deadline`` is checked per destination."""
     classes = compiled.class_count
     all_peers = compiled.all_peers
     class_mask = compiled.all_classes
@@ -103,12 +106,17 @@ def class_connectivity(compiled: CompiledCluster) -> list[list[tuple[int, PortSe
     ingress_isolated = compiled.isolated[Direction.INGRESS]
 
     if compiled.has_admin:
-        return tiered_class_connectivity(compiled)
+        return tiered_class_connectivity(compiled, deadline)
     universal, reaching = egress_groups_by_target(compiled)
 
     everything = [(all_peers, PortSet.all())]
+    # An external destination has only cluster sources: masked once here, each destination's
+    # work stays proportional to the classes, not to every peer (which made maps quadratic
+    # in the number of address pieces).
+    every_class, free_classes = [(class_mask, PortSet.all())], free_sources & class_mask
     result: list[list[tuple[int, PortSet]]] = []
     for target in range(compiled.peer_count):
+        deadline.check(lambda: map_stage(target, compiled))  # noqa: B023  (called now)
         named = compiled.named_ports_of(target)
         if compiled.is_subject(target) and bitsets.contains(ingress_isolated, target):
             admitted = [
@@ -117,8 +125,8 @@ def class_connectivity(compiled: CompiledCluster) -> list[list[tuple[int, PortSe
                 for rule in policy.ingress
             ]
         else:
-            admitted = everything
-        leaving = [(free_sources, PortSet.all())]
+            admitted = everything if target < classes else every_class
+        leaving = [(free_sources if target < classes else free_classes, PortSet.all())]
         leaving += [(g.sources, g.rule.ports_for(named)) for g in reaching[target]]
         leaving += [(g.sources, g.rule.ports_for(named)) for g in universal]
         entries: dict[PortSet, int] = defaultdict(int)
@@ -146,22 +154,23 @@ def _class_pairs(
 ) -> tuple[IntArray, IntArray, IntArray, list[PortSet]]:
     portset_ids: dict[PortSet, int] = {}
     sources: list[IntArray] = []
-    targets: list[IntArray] = []
-    ports: list[IntArray] = []
+    targets: list[int] = []
+    ports: list[int] = []
+    sizes: list[int] = []
     for target, entries in enumerate(per_target):
         for bits, portset in entries:
             src = bitsets.indices(bits)
-            pid = portset_ids.setdefault(portset, len(portset_ids))
             sources.append(src)
-            targets.append(np.full(len(src), target, dtype=np.int64))
-            ports.append(np.full(len(src), pid, dtype=np.int64))
+            targets.append(target)
+            ports.append(portset_ids.setdefault(portset, len(portset_ids)))
+            sizes.append(len(src))
     if not sources:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, empty, list(portset_ids)
     return (
         np.concatenate(sources),
-        np.concatenate(targets),
-        np.concatenate(ports),
+        np.repeat(np.array(targets, dtype=np.int64), sizes),
+        np.repeat(np.array(ports, dtype=np.int64), sizes),
         list(portset_ids),
     )
 
@@ -187,10 +196,11 @@ def _merge_pieces(
         dst[as_target][in_rows],
         np.stack((src[as_target][in_rows], pid[as_target][in_rows])),
     )
+    peers = np.arange(classes, classes + len(pieces) + 1, dtype=np.int64)
+    out_at = np.searchsorted(out_src, peers).tolist()  # each piece's rows: one pass, not one
+    in_at = np.searchsorted(in_dst, peers).tolist()  # search per piece
     for offset in range(len(pieces)):
-        peer = classes + offset
-        lo, hi = np.searchsorted(out_src, [peer, peer + 1])
-        lo2, hi2 = np.searchsorted(in_dst, [peer, peer + 1])
+        lo, hi, lo2, hi2 = out_at[offset], out_at[offset + 1], in_at[offset], in_at[offset + 1]
         signatures.append((out_rest[:, lo:hi].tobytes(), in_rest[:, lo2:hi2].tobytes()))
     merged_index = np.zeros(len(pieces), dtype=np.int64)
     ranges: list[AddressRange] = []
@@ -279,10 +289,13 @@ def _union_duplicates(
 
 
 def connectivity_map(
-    compiled: CompiledCluster, granularity: Granularity = Granularity.WORKLOAD
+    compiled: CompiledCluster,
+    granularity: Granularity = Granularity.WORKLOAD,
+    deadline: Deadline = NO_DEADLINE,
 ) -> ConnectivityMap:
     """Every allowed connection between distinct endpoints, with canonical port sets."""
-    src, dst, pid, portsets = _class_pairs(compiled, class_connectivity(compiled))
+    src, dst, pid, portsets = _class_pairs(compiled, class_connectivity(compiled, deadline))
+    deadline.check("connectivity map: merging external ranges")
     merged_index, ranges = _merge_pieces(compiled, src, dst, pid)
     cluster_endpoints, per_class = _endpoint_table(compiled, granularity)
     base = len(cluster_endpoints)

@@ -58,6 +58,11 @@ def disjoint(entries: dict[PortSet, int]) -> list[tuple[int, PortSet]]:
     return [(bits, ports) for ports, bits in merged.items()]
 
 
+def map_stage(target: int, compiled: CompiledCluster) -> str:
+    """Where a connectivity map stands, for a deadline's message."""
+    return f"connectivity map (destination {target + 1} of {compiled.peer_count})"
+
+
 def egress_groups_by_target(
     compiled: CompiledCluster,
 ) -> tuple[list[EgressGroup], list[list[EgressGroup]]]:

@@ -12,13 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from service.engine.compile import (
-    AnyRule,
-    CompiledAdminRule,
-    CompiledCluster,
-    CompiledRule,
-    RuleEffect,
-)
+from service.engine.compile import CompiledAdminRule, CompiledCluster, CompiledRule, RuleEffect
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.endpoints import EndpointSpec, ResolvedEndpoint, resolve
 from service.engine.model import (
     Direction,
@@ -200,7 +195,7 @@ def _effect(
 ) -> Effect:
     rule = effect.rule
     tier = Tier.NETWORK_POLICY if isinstance(rule, CompiledRule) else _TIERS[rule.policy.baseline]
-    peer = _matching_peer(rule, other)
+    peer = rule.matching_peer(other)
     nodes: tuple[str, ...] = ()
     node_selector = None
     if isinstance(rule, CompiledAdminRule) and peer is not None:
@@ -234,15 +229,6 @@ def _nodes_at(
         if selector.matches(node.labels)
     }
     return tuple(sorted(found))
-
-
-def _matching_peer(rule: AnyRule, peer: int | None) -> int | None:
-    if not rule.peer_bits or peer is None:
-        return None
-    for index, bits in enumerate(rule.peer_bits):
-        if (bits >> peer) & 1:
-            return index
-    return None
 
 
 def _requested_ports(
@@ -326,11 +312,13 @@ def check(
     *,
     port: int | str | None = None,
     protocol: Protocol | str | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> Verdict:
     """Answer "may ``source`` reach ``target`` (on ``port``/``protocol``)?" with reasons.
 
     Without a port, the verdict lists which ports (of ``protocol``, or of every protocol
-    when none is given) are allowed. A port without a protocol means TCP.
+    when none is given) are allowed. A port without a protocol means TCP. ``deadline`` is
+    checked per source pod (a workload to a workload is every pod pair).
     """
     protocol = None if protocol is None else Protocol(protocol)
     if isinstance(port, int) and not 1 <= port <= 65535:
@@ -344,6 +332,7 @@ def check(
     pairs: list[PairVerdict] = []
     notes: list[str] = []
     for s in src.members:
+        deadline.check(lambda: f"reachability {src_spec} -> {dst_spec} ({len(pairs)} pairs done)")
         for d in _targets(dst):
             pairs.append(_pair(compiled, s, d, dst, port, protocol, notes))
     if not pairs:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 
 from service.engine import bitsets
 from service.engine.compile import CompiledAdminRule, CompiledCluster, NamedPorts
-from service.engine.grouping import disjoint, egress_groups_by_target
+from service.engine.deadline import NO_DEADLINE, Deadline
+from service.engine.grouping import disjoint, egress_groups_by_target, map_stage
 from service.engine.model import AdminAction, Direction, PortSet
 
 _ALL = PortSet.all()
@@ -122,7 +123,9 @@ def _baseline_update(
     return lambda state: state.baseline(rule.action, ports)
 
 
-def tiered_class_connectivity(compiled: CompiledCluster) -> list[list[tuple[int, PortSet]]]:
+def tiered_class_connectivity(
+    compiled: CompiledCluster, deadline: Deadline = NO_DEADLINE
+) -> list[list[tuple[int, PortSet]]]:
     """Same contract as :func:`service.engine.connectivity.class_connectivity`."""
     classes = compiled.class_count
     everyone = compiled.all_peers
@@ -138,6 +141,7 @@ def tiered_class_connectivity(compiled: CompiledCluster) -> list[list[tuple[int,
 
     result: list[list[tuple[int, PortSet]]] = []
     for target in range(compiled.peer_count):
+        deadline.check(lambda: map_stage(target, compiled))  # noqa: B023  (called now)
         named = compiled.named_ports_of(target)
         entries: dict[PortSet, int] = defaultdict(int)
         for group in (*reaching[target], *universal):

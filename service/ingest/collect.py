@@ -76,6 +76,12 @@ class Collector:
         self.skip_foreign = skip_foreign
         self.skipped: dict[str | None, int] = {}
         self.empty = 0  # empty YAML documents read: they count toward the document limit
+        # What YAML aliases expanded to so far, summed over the documents of the read (each
+        # document's anchors are its own, but their expansions add up).
+        self.alias_expanded = 0  # nodes, as expanded
+        self.alias_written = 0  # nodes, as written
+        self.alias_bytes = 0  # scalar bytes, as expanded
+        self.yaml_bytes = 0  # YAML text read by the exact reader
 
     def problem(self, problem: Problem) -> None:
         self.problems.append(problem)
@@ -90,6 +96,19 @@ class Collector:
         del self.documents[mark[0] :]
         del self.problems[mark[1] :]
         # empty documents are only counted by YAML, which is never rewound
+
+    def check_empty(self, pending: int = 0) -> None:
+        """Refuse the read once the empty documents (plus ``pending``) exceed their limit."""
+        if self.empty + pending > self.limits.max_empty_documents:
+            raise ManifestError(
+                [
+                    Problem(
+                        f"more than {self.limits.max_empty_documents} empty documents (a bare "
+                        "`---` is one)"
+                    )
+                ],
+                too_large=True,
+            )
 
     def check_count(self, pending: int = 0) -> None:
         """Refuse the read once the documents (plus ``pending`` still to come) exceed the limit."""

@@ -12,6 +12,7 @@ does not say what is wrong, only that the slow, exact reader must look (and name
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -101,6 +102,53 @@ def long_digits(data: bytes) -> bool:
     return data.translate(_DIGITS_AFTER_SEPARATOR).find(_NINETEEN_DIGITS) >= 0
 
 
+MAX_NUMBER_CHARS = 400  # longer number literals are not converted at all (see HugeNumber)
+
+
+class HugeNumber:
+    """A JSON number literal beyond what Kubernetes can decode, kept as its text so that the
+    check can name its field: more than ``MAX_NUMBER_CHARS`` characters (Python would refuse
+    to convert 4,300 digits), or a float that overflows (``1e400``)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def parse_int(text: str) -> int | HugeNumber:
+    """The JSON decoders' ``parse_int``: exact, or :class:`HugeNumber`."""
+    return int(text) if len(text) <= MAX_NUMBER_CHARS else HugeNumber(text)
+
+
+def parse_float(text: str) -> float | HugeNumber:
+    """The JSON decoders' ``parse_float``: a float, or :class:`HugeNumber` where it overflows
+    (the standard library would silently read ``1e400`` as infinity)."""
+    value = float(text)
+    return value if math.isfinite(value) else HugeNumber(text)
+
+
+def decodable(value: int) -> bool:
+    """Whether Kubernetes can decode the integer: the API server reads a number that does not
+    fit int64 as a float64, so any integer in the float64 range is accepted (in a field of no
+    declared type) and one beyond it refused.
+
+    >>> decodable(2**64), decodable(10**308), decodable(10**309)
+    (True, True, False)
+    """
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
+
+
+def beyond_range(text: str) -> str:
+    """The message for a number Kubernetes cannot decode."""
+    digits = text if len(text) <= 40 else f"{text[:40]}... ({len(text)} characters)"
+    return f"number {digits} is beyond the float64 range of numbers Kubernetes can decode"
+
+
 class InexactError(ValueError):
     """A decoded value that cannot be kept exactly; ``field`` locates it in its document."""
 
@@ -109,6 +157,17 @@ class InexactError(ValueError):
         self.message = message
         self.field = field
         self.offset = offset  # where in the text, when known
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """``repr(text)``, cut to about ``limit`` characters, for messages.
+
+    >>> shown("kind"), shown("x" * 100, 10)
+    ("'kind'", "'xxxxxxxxxx...' (100 characters)")
+    """
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}"[:-1] + f"...' ({len(text)} characters)"
 
 
 def _path(parts: list[str | int]) -> str:
@@ -129,8 +188,9 @@ def _string_problem(text: str) -> str | None:
 
 
 def find_inexact(value: Any) -> InexactError | None:
-    """The first value Kubernetes would refuse or netreach could not store exactly: an
-    integer outside the signed 64-bit range, a NUL, a lone surrogate (in keys too)."""
+    """The first value Kubernetes would refuse or netreach could not store exactly: a number
+    beyond the float64 range, a NUL, a lone surrogate (in keys too). Integers beyond 64 bits
+    but within that range are exact Python integers, stored and returned as written."""
     stack: list[tuple[Any, list[str | int]]] = [(value, [])]
     while stack:
         item, path = stack.pop()
@@ -139,7 +199,7 @@ def find_inexact(value: Any) -> InexactError | None:
             for key, child in item.items():
                 problem = _string_problem(key)
                 if problem is not None:
-                    return InexactError(f"key {key!r}: {problem}", _path(path) or None)
+                    return InexactError(f"key {shown(key)}: {problem}", _path(path) or None)
                 stack.append((child, [*path, key]))
         elif kind is list:
             stack.extend((child, [*path, index]) for index, child in enumerate(item))
@@ -147,13 +207,10 @@ def find_inexact(value: Any) -> InexactError | None:
             problem = _string_problem(item)
             if problem is not None:
                 return InexactError(problem, _path(path) or None)
-        elif kind is int and not -(2**63) <= item <= 2**63 - 1:
-            digits = str(item)
-            shown = digits if len(digits) <= 40 else digits[:40] + "..."
-            return InexactError(
-                f"integer {shown} is outside the signed 64-bit range Kubernetes integers hold",
-                _path(path) or None,
-            )
+        elif kind is HugeNumber:
+            return InexactError(beyond_range(item.text), _path(path) or None)
+        elif kind is int and not decodable(item):
+            return InexactError(beyond_range(str(item)), _path(path) or None)
     return None
 
 
@@ -178,17 +235,42 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-_STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+_STRICT = json.JSONDecoder(
+    object_pairs_hook=_no_duplicates,
+    parse_constant=_reject_constant,
+    parse_int=parse_int,
+    parse_float=parse_float,
+)
 
 
-def check_json(text: str, value: Any) -> None:
+_EXPONENT_MARKS = bytes(
+    0x30 if 0x30 <= byte <= 0x39 or byte == 0x2E else 0x65 if byte in b"eE" else
+    0x2B if byte == 0x2B else 0x20
+    for byte in range(256)
+)  # fmt: skip
+
+
+def big_exponent(data: bytes) -> bool:
+    """Whether ``data`` may hold a number with an exponent of three digits or more, which
+    may overflow a float64 (``1e400``; the standard library reads it as infinity). One
+    translate and two finds, in C.
+
+    >>> big_exponent(b'{"a": 1e400}'), big_exponent(b'{"a": 1.5e+300}'), big_exponent(b'[1e99]')
+    (True, True, False)
+    """
+    marked = data.translate(_EXPONENT_MARKS)
+    return marked.find(b"0e000") >= 0 or marked.find(b"0e+000") >= 0
+
+
+def check_json(text: str, value: Any) -> list[Any] | None:
     """Raise :class:`InexactError` unless ``value`` (decoded from ``text``, which holds a
     comma-separated run of JSON values, ``value`` being their list) is exactly what
-    ``text`` says: no duplicate keys, no integer beyond the signed 64-bit range, no NUL, no
-    lone surrogate.
+    ``text`` says: no duplicate keys, no number beyond the float64 range, no NUL, no lone
+    surrogate. Returns the values decoded exactly when ``value`` may differ from them (a
+    fast decoder reads an integer beyond 64 bits as a float), else None.
 
     The common case costs one orjson serialisation and a few counts in C; only a suspect
-    text is decoded again, strictly, to say what is wrong.
+    text is decoded again, strictly.
     """
     dumped = compact(value)
     encoded = text.encode("utf-8", "surrogatepass")
@@ -196,17 +278,19 @@ def check_json(text: str, value: Any) -> None:
         dumped is not None
         and looks_exact(dumped)
         and not long_digits(encoded)
+        and not big_exponent(encoded)
         and key_count(encoded) == key_count(dumped)
     ):
-        return
+        return None
     try:
         strict = _STRICT.decode("[" + text + "]")
     except _DuplicateKeyError as error:
         quoted = json.dumps(error.key)
         first = text.find(quoted)
         raise InexactError(
-            f"duplicate key {error.key!r}", offset=max(text.find(quoted, first + 1), 0)
+            f"duplicate key {shown(error.key)}", offset=max(text.find(quoted, first + 1), 0)
         ) from None
     problem = find_inexact(strict)
     if problem is not None:
         raise problem
+    return list(strict)

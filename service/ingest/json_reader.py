@@ -20,7 +20,14 @@ import orjson
 
 from service.engine.model import ManifestError, Origin, Problem
 from service.ingest.collect import Collector, StopReading, Transform
-from service.ingest.exact import InexactError, check_json
+from service.ingest.exact import (
+    HugeNumber,
+    InexactError,
+    check_json,
+    parse_float,
+    parse_int,
+    shown,
+)
 from service.ingest.limits import Limits
 
 _WS = re.compile(r"[ \t\n\r]*")
@@ -43,6 +50,11 @@ def _no_constant(name: str) -> NoReturn:
 
 _DECODER = json.JSONDecoder(parse_constant=_no_constant)
 _raw_decode = _DECODER.raw_decode
+# For a value the C decoder refused (an integer of over 4,300 digits): its numbers become
+# HugeNumber where Kubernetes could not decode them, so the check names the field.
+_raw_decode_numbers = json.JSONDecoder(
+    parse_constant=_no_constant, parse_int=parse_int, parse_float=parse_float
+).raw_decode
 
 
 class JSONSyntaxError(StopReading):
@@ -172,20 +184,26 @@ class _Stream:
                 if self.fill():
                     continue
                 raise _SyntaxError(error.msg, error.pos) from None
-            except ValueError as error:  # NaN / Infinity
-                raise _SyntaxError(str(error), self.pos) from None
+            except ValueError as error:  # NaN / Infinity, or a number too long to convert
+                try:
+                    value, end = _raw_decode_numbers(self.text, self.pos)
+                except ValueError:
+                    raise _SyntaxError(str(error), self.pos) from None
             if end == len(self.text) and self.fill():
                 continue  # a number or literal may go on in the next chunk
             start = self.pos
             self.pos = end
-            if type(value) in (dict, list, str, int):
-                self.check(start, end, [value], lambda f: _joined(within, _own_field(f)))
+            if type(value) in (dict, list, str, int, float, HugeNumber):
+                exact = self.check(start, end, [value], lambda f: _joined(within, _own_field(f)))
+                if exact is not None:
+                    value = exact[0]
             return value
 
-    def check(self, start: int, end: int, values: list[Any], field: Any) -> None:
-        """Refuse duplicate keys, integers beyond int64, NULs and lone surrogates."""
+    def check(self, start: int, end: int, values: list[Any], field: Any) -> list[Any] | None:
+        """Refuse duplicate keys, numbers beyond float64, NULs and lone surrogates; the
+        values decoded exactly where ``values`` may differ from them (see check_json)."""
         try:
-            check_json(self.text[start:end], values)
+            return check_json(self.text[start:end], values)
         except InexactError as error:
             pos = start + (error.offset or 0)
             raise _InexactAtError(error, pos, field(error.field)) from None
@@ -210,7 +228,7 @@ class _Stream:
             key_pos = self.pos
             key = self.value()
             if key in result:
-                raise _InexactAtError(InexactError(f"duplicate key {key!r}"), key_pos, None)
+                raise _InexactAtError(InexactError(f"duplicate key {shown(key)}"), key_pos, None)
             self.expect(":", "':' delimiter")
             if key == "items" and self.peek() == "[":
                 result[key] = self.items()
@@ -267,9 +285,10 @@ class _Stream:
                         misses += 1  # a bad cut, or odd input: the exact decoder takes over
                     else:
                         first = len(result)
-                        self.check(
+                        exact = self.check(
                             self.pos, cut, batch, lambda f, first=first: _item_field(f, first)
                         )
+                        batch = batch if exact is None else exact
                         result.extend(self._shrunk(batch))
                         self.pos = cut
                         if len(result) > limit:

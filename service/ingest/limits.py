@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from service.engine.parse.counts import DEFAULT_COUNTS, CountLimits
+
 MiB = 1024 * 1024
 
 
@@ -20,7 +22,7 @@ class Limits:
     (libyaml stops at 1000 levels, the JSON decoder at the interpreter's recursion limit) and
     reported as "nesting too deep" as well.
 
-    Aliases: a YAML document with anchors may expand to at most
+    Aliases (summed over the documents of the read): YAML with anchors may expand to at most
     ``max_alias_expansion * written + alias_expansion_slack`` nodes, where ``written`` is the
     number of nodes as they appear in the text. Ordinary reuse of an anchor (a shared label
     block, a merge key) stays far below that; a "billion laughs" document exceeds it by orders
@@ -29,20 +31,25 @@ class Limits:
     the input's size plus ``alias_expansion_slack_bytes`` (one 100 kB scalar referenced
     20,000 times is a few thousand nodes but 2 GB).
 
-    Empty YAML documents (a bare ``---``) count toward ``max_documents`` like any other.
+    Empty YAML documents (a bare ``---``, only comments) count toward ``max_documents`` like
+    any other, and there may be at most ``max_empty_documents`` of them: a template's output
+    has a few, a flood of separators is refused as soon as the limit is passed.
     """
 
     max_bytes: int = 512 * MiB
     max_documents: int = 1_000_000
+    max_empty_documents: int = 10_000
     max_depth: int = 100
     max_alias_expansion: int = 10
     alias_expansion_slack: int = 10_000
     alias_expansion_slack_bytes: int = 1 * MiB
+    counts: CountLimits = DEFAULT_COUNTS  # items per NetworkPolicy (netreach's own limits)
 
     def __post_init__(self) -> None:
         for name in (
             "max_bytes",
             "max_documents",
+            "max_empty_documents",
             "max_depth",
             "max_alias_expansion",
             "alias_expansion_slack",

@@ -17,6 +17,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from service.engine.model import Origin, Problem
 from service.ingest.collect import Collector, ItemLines, StopReading, is_list
+from service.ingest.exact import shown
 from service.ingest.limits import Limits
 from service.ingest.yaml_typing import (
     MAP,
@@ -141,12 +142,12 @@ class _Builder:
                 key = key_text(self.scalar(key_node, path))
             if key is None:
                 raise _RefusedError(
-                    self.at(path, f"mapping key {key_node.value!r} is not a string"),
+                    self.at(path, f"mapping key {shown(key_node.value)} is not a string"),
                     _line(key_node),
                 )
             if key in explicit:
                 raise _RefusedError(
-                    self.at(path, f"duplicate key {key!r} (line {_line(key_node)})"),
+                    self.at(path, f"duplicate key {shown(key)} (line {_line(key_node)})"),
                     _line(key_node),
                 )
             explicit[key] = self.value(value_node, [*path, key], depth + 1)
@@ -231,8 +232,10 @@ class _Graph:
         return result
 
 
-def _check_graph(root: Node, limits: Limits, written_bytes: int) -> str | None:
-    """Why a document with anchors must be refused before it is built, or None."""
+def _check_graph(root: Node, limits: Limits, out: Collector) -> str | None:
+    """Why a document with anchors must be refused before it is built, or None. The
+    expansion is bounded for the whole read (``out`` sums it up): many documents that each
+    stay within the limit cannot add up to a bomb."""
     graph = _Graph(limits.max_depth)
     try:
         expanded, weight, _ = graph.walk(root, 0)
@@ -240,17 +243,21 @@ def _check_graph(root: Node, limits: Limits, written_bytes: int) -> str | None:
         return f"nesting too deep (more than {limits.max_depth} levels)"
     except _CycleError:
         return "recursive alias (a node contains itself)"
-    budget = limits.alias_budget(graph.written)
-    if expanded > budget:
+    out.alias_expanded += expanded
+    out.alias_written += graph.written
+    out.alias_bytes += weight
+    what = "the document" if out.alias_expanded == expanded else "the documents so far"
+    budget = limits.alias_budget(out.alias_written)
+    if out.alias_expanded > budget:
         return (
-            f"aliases expand the document to {expanded} nodes from {graph.written} written "
-            f"(limit {budget}): refusing a possible alias bomb"
+            f"aliases expand {what} to {out.alias_expanded} nodes from {out.alias_written} "
+            f"written (limit {budget}): refusing a possible alias bomb"
         )
-    byte_budget = limits.alias_byte_budget(written_bytes)
-    if weight > byte_budget:
+    byte_budget = limits.alias_byte_budget(out.yaml_bytes)
+    if out.alias_bytes > byte_budget:
         return (
-            f"aliases expand the document to {weight} bytes of scalars from {written_bytes} "
-            f"written (limit {byte_budget}): refusing a possible alias bomb"
+            f"aliases expand {what} to {out.alias_bytes} bytes of scalars from "
+            f"{out.yaml_bytes} written (limit {byte_budget}): refusing a possible alias bomb"
         )
     return None
 
@@ -309,7 +316,7 @@ def read_yaml_exact(text: str, source: str | None, limits: Limits, out: Collecto
     is built. Raises StopReading on a syntax error (the rest of the stream is lost).
     """
     may_alias = "&" in text  # no anchor, no alias: the graph walk can be skipped
-    written_bytes = len(text)
+    out.yaml_bytes += len(text)
     loader = _Loader(text)
     index = 0
     try:
@@ -338,13 +345,15 @@ def read_yaml_exact(text: str, source: str | None, limits: Limits, out: Collecto
             origin = Origin(source, index, line=_line(node))
             index += 1
             if index > limits.max_documents:
-                out.check_count(index - len(out.documents))
-            if isinstance(node, ScalarNode) and node.tag == PLAIN and node.value in _EMPTY:
-                continue  # an empty document: `---` alone, only comments, or `~`/`null`
-            if isinstance(node, ScalarNode) and node.tag == NULL:
+                out.check_count(max(0, index - len(out.documents) - out.empty))
+            if isinstance(node, ScalarNode) and (
+                (node.tag == PLAIN and node.value in _EMPTY) or node.tag == NULL
+            ):
+                out.empty += 1  # an empty document: `---` alone, only comments, or `~`/`null`
+                out.check_empty()
                 continue
             if may_alias:
-                refused = _check_graph(node, limits, written_bytes)
+                refused = _check_graph(node, limits, out)
                 if refused is not None:
                     out.problem(Problem(refused, origin=origin))
                     continue

@@ -68,6 +68,9 @@ _RISKY_START = _byte_table(b"yYnNoOTFN~0123456789+-.")
 _DIGIT_START = _byte_table(b"0123456789+-.")
 _BASE_MARK = _byte_table(b"0123456789xXoObBeE_")
 _INF_NAN = _byte_table(b"iInN")
+_FLOW_STEP = np.zeros(256, dtype=np.int8)
+_FLOW_STEP[[ord("["), ord("{")]] = 1
+_FLOW_STEP[[ord("]"), ord("}")]] = -1
 _SCALAR_STARTS = frozenset(b":-[{,?\n")
 _WORDS = frozenset(
     [
@@ -103,9 +106,20 @@ _WORDS = frozenset(
 )  # rapidyaml rewrites `.Inf` as `.inf`: netreach keeps what was written
 
 
-def _simple(text: str, raw: bytes) -> bool:
-    """No character YAML forbids, and none of the constructs the fast path leaves alone."""
+def _flow_depth(raw: bytes) -> int:
+    """The deepest nesting of flow brackets (counting those inside strings too: an
+    overestimate only declines)."""
+    steps = _FLOW_STEP[np.frombuffer(raw, dtype=np.uint8)]
+    brackets = steps[np.flatnonzero(steps)]
+    return int(np.cumsum(brackets, dtype=np.int64).max(initial=0))
+
+
+def _simple(text: str, raw: bytes, limits: Limits) -> bool:
+    """No character YAML forbids, none of the constructs the fast path leaves alone, and no
+    flow nesting beyond the depth limit (which rapidyaml's emitter would refuse noisily)."""
     if raw.translate(None, _PRINTABLE_ASCII) and _NOT_PRINTABLE.search(text):
+        return False
+    if _flow_depth(raw) > limits.max_depth:
         return False
     if long_digits(raw):
         return False  # an integer rapidyaml and orjson would turn into a float
@@ -295,7 +309,7 @@ def read_yaml_fast(
 ) -> bool:
     """Read a YAML stream into ``out`` if its result can be proved equal to the exact
     reader's; False (with nothing added) otherwise. ``raw`` is ``text`` as UTF-8."""
-    if not _simple(text, raw) or not _typing_agrees(raw):
+    if not _simple(text, raw, limits) or not _typing_agrees(raw):
         return False
     try:
         parsed = _Tree(bytearray(raw), raw)
@@ -311,6 +325,7 @@ def read_yaml_fast(
             value = _decode(_emit(parsed.tree, node), limits)
             if value is None:
                 empty += 1
+                out.check_empty(empty)  # the exact reader would refuse them too
                 continue
             if not isinstance(value, dict):
                 raise _Decline  # the exact reader words the problem

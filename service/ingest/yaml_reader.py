@@ -3,10 +3,31 @@ reader otherwise (see :mod:`service.ingest.yaml_fast` and :mod:`service.ingest.y
 
 from __future__ import annotations
 
+import re
+
 from service.ingest.collect import Collector
 from service.ingest.limits import Limits
 from service.ingest.yaml_exact import read_yaml_exact
 from service.ingest.yaml_fast import read_yaml_fast
+
+# A `---` line followed, after blank and comment lines only, by another: an empty document
+# between them (a `---` at the start of a line always is a marker, even in a block scalar).
+_EMPTY_BETWEEN = re.compile(
+    rb"^---[ \t]*(?:#[^\n]*)?\r?\n(?:[ \t]*(?:#[^\n]*)?\r?\n)*(?=---(?:[ \t\r\n]|$))", re.M
+)
+
+
+def _surely_empty(data: bytes, cap: int) -> int:
+    """How many documents are certainly empty (up to ``cap + 1``), found in the text alone,
+    so that a flood of separators is refused before either reader walks it."""
+    if data.count(b"---") <= cap:
+        return 0
+    found = 0
+    for _ in _EMPTY_BETWEEN.finditer(data):
+        found += 1
+        if found > cap:
+            break
+    return found
 
 
 def read_yaml(
@@ -16,6 +37,7 @@ def read_yaml(
     the caller has it). Raises StopReading on a syntax error (the rest of the stream is
     lost); other problems are collected per document."""
     data = raw if raw is not None else text.encode("utf-8", "surrogatepass")
+    out.check_empty(_surely_empty(data, limits.max_empty_documents - out.empty))
     if read_yaml_fast(text, data, source, limits, out):
         return
     read_yaml_exact(text, source, limits, out)

@@ -13,8 +13,10 @@ cluster would:
 Quoted scalars are always strings (``"80"`` stays ``"80"``). Three conversions keep values
 JSON-storable, as before: timestamps stay the text they were written as (go-yaml keeps them as
 strings when decoding into untyped values), ``.inf``/``.nan`` stay text (JSON has no form for
-them; Kubernetes refuses them), and integers outside the signed 64-bit range that Kubernetes
-integer fields hold are refused (:class:`OutOfRange`) rather than silently widened.
+them; Kubernetes refuses them), and integers are exact Python integers whatever their size
+(go-yaml would widen one beyond 64 bits to a float64): those beyond the float64 range, which
+the API server cannot decode, are refused (:class:`OutOfRange`), as are number literals of
+more than ``MAX_NUMBER_CHARS`` characters (never converted at all).
 
 Mapping keys become strings the way ``sigs.k8s.io/yaml`` converts them (:func:`key_text`):
 
@@ -27,6 +29,8 @@ from __future__ import annotations
 import math
 import re
 from typing import Final
+
+from service.ingest.exact import MAX_NUMBER_CHARS, beyond_range, decodable, shown
 
 INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1
@@ -56,13 +60,10 @@ MERGE: Final = Merge()
 
 
 class OutOfRange(ValueError):  # noqa: N818 - reads as a value judgement: "out of range"
-    """An integer Kubernetes cannot hold (outside the signed 64-bit range)."""
+    """An integer Kubernetes cannot decode (beyond the float64 range)."""
 
     def __init__(self, text: str) -> None:
-        super().__init__(
-            f"integer {text[:40]}{'...' if len(text) > 40 else ''} is outside the signed "
-            "64-bit range Kubernetes integers hold"
-        )
+        super().__init__(beyond_range(text))
         self.text = text
 
 
@@ -105,7 +106,7 @@ def _go_int(digits: str) -> int:
 
 
 def _in_range(value: int, text: str) -> int:
-    if not INT64_MIN <= value <= INT64_MAX:
+    if not decodable(value):
         raise OutOfRange(text)
     return value
 
@@ -113,6 +114,8 @@ def _in_range(value: int, text: str) -> int:
 def _number(text: str) -> object:
     """A plain scalar starting with a sign or a digit, as go-yaml v2 resolves it."""
     plain = text.replace("_", "")
+    if len(plain) > MAX_NUMBER_CHARS and _GO_INT.fullmatch(plain):
+        raise OutOfRange(text)
     match = _GO_INT.fullmatch(plain)
     if match is not None:
         value = _go_int(match.group(2))
@@ -128,7 +131,7 @@ def _number(text: str) -> object:
 
 def resolve_plain(text: str) -> object:
     """The value of an untagged plain scalar: bool, None, int, float, :data:`MERGE`, or the
-    text itself. Raises :class:`OutOfRange` for an integer Kubernetes cannot hold.
+    text itself. Raises :class:`OutOfRange` for an integer Kubernetes cannot decode.
 
     >>> [resolve_plain(t) for t in ("TRUE", "tRUE", "09", "-0b11", "+12", "1.", ".inf")]
     [True, 'tRUE', 9.0, -3, 12, 1.0, '.inf']
@@ -168,7 +171,7 @@ def resolve_tagged(tag: str, text: str) -> object:
     if tag == FLOAT and value == text and text.lstrip("+-").lower() in (".inf", ".nan"):
         return text
     short = "!!" + tag.rsplit(":", 1)[-1]
-    raise TagMismatch(f"cannot decode {text!r} as a {short}")
+    raise TagMismatch(f"cannot decode {shown(text)} as a {short}")
 
 
 def _float32_g(value: float) -> str:

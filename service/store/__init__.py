@@ -6,13 +6,19 @@ unit of work (commit on success, rollback on error).
 """
 
 from service.store.clusters import ClusterRepository
-from service.store.database import DEFAULT_DATABASE_URL, make_engine, make_session_factory
+from service.store.database import (
+    make_engine,
+    make_session_factory,
+    safe_url,
+)
 from service.store.errors import (
     InvalidTokenError,
     SnapshotNotFoundError,
     StoreError,
     TokenNameTakenError,
+    UnsupportedDatabaseError,
 )
+from service.store.location import default_database_url
 from service.store.records import (
     ClusterRecord,
     NewObject,
@@ -24,7 +30,6 @@ from service.store.snapshots import SnapshotRepository
 from service.store.tokens import SCOPES, TokenRepository
 
 __all__ = [
-    "DEFAULT_DATABASE_URL",
     "SCOPES",
     "ClusterRecord",
     "ClusterRepository",
@@ -38,6 +43,9 @@ __all__ = [
     "TokenNameTakenError",
     "TokenRecord",
     "TokenRepository",
+    "UnsupportedDatabaseError",
+    "default_database_url",
     "make_engine",
     "make_session_factory",
+    "safe_url",
 ]

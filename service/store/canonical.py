@@ -4,8 +4,9 @@ An object's content hash covers its kind, namespace, name and canonical body; a 
 covers the set of its objects' hashes. The only normalisation applied before hashing is
 :func:`strip_noise`: it removes ``metadata.managedFields`` and the
 ``kubectl.kubernetes.io/last-applied-configuration`` annotation (and the ``annotations`` map
-itself when that annotation was its only entry).
-Everything else is kept byte-for-byte as the canonical JSON of the object.
+itself when that annotation was its only entry), and a core ``v1`` Secret's ``data`` and
+``stringData`` (:func:`strip_secret_values`: netreach never reads them, so it never stores
+them). Everything else is kept byte-for-byte as the canonical JSON of the object.
 """
 
 from __future__ import annotations
@@ -26,12 +27,36 @@ def canonical_json(obj: Any) -> bytes:
     >>> canonical_json({"b": 1, "a": [True, None, "é"]})
     b'{"a":[true,null,"\\xc3\\xa9"],"b":1}'
     """
+    try:  # string keys only (any JSON, nearly all YAML): orjson's fast path
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        pass
     try:
         return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     except TypeError:  # integers beyond 64 bits and other rarities: the standard library
         return json.dumps(
             obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
         ).encode("utf-8")
+
+
+# Digits to "0", the characters a number may follow in canonical JSON to "#": a number of
+# 19 digits or more is then "#" and 19 "0"s (orjson would read one beyond 64 bits as a float).
+_NUMBER_MARKS = bytes(
+    0x30 if 0x30 <= byte <= 0x39 else 0x23 if byte in b":[,-" else 0x20 for byte in range(256)
+)
+_LONG_NUMBER = b"#" + b"0" * 19
+
+
+def parse_canonical(data: bytes) -> Any:
+    """The value of canonical JSON, integers of any size exact: orjson, unless a number
+    of 19 digits or more may be in it (then the standard library).
+
+    >>> parse_canonical(canonical_json({"n": 10**30, "m": 1}))
+    {'m': 1, 'n': 1000000000000000000000000000000}
+    """
+    if data.translate(_NUMBER_MARKS).find(_LONG_NUMBER) >= 0:
+        return json.loads(data)
+    return orjson.loads(data)
 
 
 def content_hash(data: bytes) -> str:
@@ -45,8 +70,10 @@ def object_hash(kind: str, namespace: str | None, name: str, canonical_body: byt
     The identity is part of the hash so that a stored row's kind, namespace and name always
     are those it was uploaded with, even if two bodies are byte-identical.
     """
-    identity = canonical_json([kind, namespace, name])
-    return content_hash(identity + b"\n" + canonical_body)
+    digest = hashlib.sha256(canonical_json([kind, namespace, name]))
+    digest.update(b"\n")
+    digest.update(canonical_body)  # not concatenated: no copy of the body
+    return digest.hexdigest()
 
 
 def snapshot_hash(object_hashes: Iterable[str]) -> str:
@@ -58,8 +85,30 @@ def snapshot_hash(object_hashes: Iterable[str]) -> str:
     return content_hash("\n".join(sorted(set(object_hashes))).encode("ascii"))
 
 
+SECRET_VALUE_FIELDS = ("data", "stringData")
+
+
+def is_core_secret(obj: dict[str, Any]) -> bool:
+    return obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
+
+
+def strip_secret_values(obj: dict[str, Any]) -> dict[str, Any]:
+    """A core Secret without its values (``data``, ``stringData``); anything else as is.
+
+    >>> strip_secret_values({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+    ...                      "metadata": {"name": "a"}, "data": {"k": "c2VjcmV0"}})
+    {'apiVersion': 'v1', 'kind': 'Secret', 'type': 'Opaque', 'metadata': {'name': 'a'}}
+    >>> strip_secret_values({"apiVersion": "example.com/v1", "kind": "Secret", "data": 1})
+    {'apiVersion': 'example.com/v1', 'kind': 'Secret', 'data': 1}
+    """
+    if not is_core_secret(obj) or not any(field in obj for field in SECRET_VALUE_FIELDS):
+        return obj
+    return {key: value for key, value in obj.items() if key not in SECRET_VALUE_FIELDS}
+
+
 def strip_noise(obj: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``obj`` without server-side bookkeeping; ``obj`` itself is not modified.
+    """A copy of ``obj`` without server-side bookkeeping, and a Secret without its values
+    (:func:`strip_secret_values`); ``obj`` itself is not modified.
 
     >>> body = {"kind": "Pod", "metadata": {"name": "a", "managedFields": [{}],
     ...         "annotations": {LAST_APPLIED_ANNOTATION: "{}"}}}
@@ -68,6 +117,7 @@ def strip_noise(obj: dict[str, Any]) -> dict[str, Any]:
     >>> "managedFields" in body["metadata"]
     True
     """
+    obj = strip_secret_values(obj)
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict):
         return dict(obj)

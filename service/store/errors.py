@@ -23,3 +23,7 @@ class TokenNameTakenError(StoreError):
 
 class InvalidTokenError(StoreError):
     """A token definition that cannot be stored: empty name, unknown scope, bad pattern."""
+
+
+class UnsupportedDatabaseError(StoreError):
+    """A database URL netreach cannot use: not SQLite, not PostgreSQL through psycopg."""

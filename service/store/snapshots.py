@@ -8,24 +8,27 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-import orjson
 from sqlalchemy import Row, Select, Table, delete, select, update
 from sqlalchemy.orm import Session
 
 from service.store._sql import chunks, insert_ignoring_conflicts, one_of
-from service.store.canonical import canonical_json, object_hash, snapshot_hash, strip_noise
+from service.store.bulk import compress_all, insert_objects
+from service.store.canonical import (
+    canonical_json,
+    object_hash,
+    parse_canonical,
+    snapshot_hash,
+    strip_noise,
+)
 from service.store.errors import SnapshotNotFoundError, StoreError
+from service.store.garbage import fence_collection
 from service.store.members import pack_members, unpack_members
 from service.store.models import Cluster, ObjectRow, Snapshot, utcnow
 from service.store.records import NewObject, SnapshotRecord, StoredObject
 
 SnapshotRef = int | Literal["latest"]
 
-_OBJECTS = cast(Table, ObjectRow.__table__)
 _CLUSTERS = cast(Table, Cluster.__table__)
-
-# Rows per INSERT batch of new objects.
-_INSERT_BATCH = 2_000
 
 _RECORD_COLUMNS = (
     Snapshot.id,
@@ -49,6 +52,40 @@ class _Prepared:
     canonical: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedObjects:
+    """Objects normalised, hashed and deduplicated (by content hash), ready to store;
+    ``bodies`` holds the compressed bodies if they were compressed beforehand."""
+
+    by_hash: dict[str, _Prepared]
+    kind_counts: dict[str, int]
+    bodies: dict[str, bytes]
+
+
+def prepare_objects(objects: Iterable[NewObject], *, compress: bool = False) -> PreparedObjects:
+    """What :meth:`SnapshotRepository.create` does before it touches the database, on its
+    own (no session), so that it can run while the caller validates the same objects.
+
+    ``compress`` compresses every body now, even those of objects already stored (which
+    then is work in vain): worth it when it runs beside other work, in threads that do not
+    hold the GIL.
+    """
+    prepared: dict[str, _Prepared] = {}
+    kind_counts: dict[str, int] = {}
+    for obj in objects:
+        canonical = canonical_json(strip_noise(obj.body))
+        digest = object_hash(obj.kind, obj.namespace, obj.name, canonical)
+        if digest not in prepared:
+            prepared[digest] = _Prepared(obj.kind, obj.namespace, obj.name, canonical)
+            kind_counts[obj.kind] = kind_counts.get(obj.kind, 0) + 1
+    bodies: dict[str, bytes] = {}
+    if compress:
+        digests = builtins.list(prepared)
+        compressed = compress_all([prepared[digest].canonical for digest in digests])
+        bodies = dict(zip(digests, compressed, strict=True))
+    return PreparedObjects(prepared, kind_counts, bodies)
+
+
 class SnapshotRepository:
     """Snapshots of clusters. Only flushes: the caller commits or rolls back."""
 
@@ -58,7 +95,7 @@ class SnapshotRepository:
     def create(
         self,
         cluster: str,
-        objects: Iterable[NewObject],
+        objects: Iterable[NewObject] | PreparedObjects,
         *,
         source: str | None = None,
         labels: Mapping[str, str] | None = None,
@@ -72,23 +109,19 @@ class SnapshotRepository:
         (order and duplicates do not matter); if the cluster already has a snapshot with that
         hash, that snapshot is returned with ``created=False``. Otherwise the next version of
         the cluster is allocated: consecutive, never reused, safe under concurrent uploads.
-        ``counts`` defaults to the number of objects per kind.
+        ``counts`` defaults to the number of objects per kind. ``objects`` may come from
+        :func:`prepare_objects` (done beforehand, in another thread).
 
         On SQLite, call this first in its transaction, or use a session from
         ``make_session_factory(engine, write=True)``: SQLite refuses the write lock to a
         transaction that has already read while another upload committed meanwhile
         (``database is locked``, immediately).
         """
-        prepared: dict[str, _Prepared] = {}
-        kind_counts: dict[str, int] = {}
-        for obj in objects:
-            canonical = canonical_json(strip_noise(obj.body))
-            digest = object_hash(obj.kind, obj.namespace, obj.name, canonical)
-            if digest not in prepared:
-                prepared[digest] = _Prepared(obj.kind, obj.namespace, obj.name, canonical)
-                kind_counts[obj.kind] = kind_counts.get(obj.kind, 0) + 1
+        ready = objects if isinstance(objects, PreparedObjects) else prepare_objects(objects)
+        prepared, kind_counts = ready.by_hash, ready.kind_counts
         digest_of_snapshot = snapshot_hash(prepared)
 
+        fence_collection(self.session)  # no object collected until this commits
         # 1. Make sure the cluster row exists. On SQLite this first write also takes the
         #    database's write lock for the rest of the transaction.
         self.session.execute(
@@ -111,7 +144,7 @@ class SnapshotRepository:
         if existing is not None:
             return _record(existing), False
         # 4. Objects: insert the ones not stored yet, then collect every id.
-        object_ids = self._store_objects(prepared)
+        object_ids = self._store_objects(prepared, ready.bodies)
         # 5. The next version.
         version = self.session.execute(
             update(Cluster)
@@ -200,7 +233,8 @@ class SnapshotRepository:
     def delete(self, cluster: str, version: int) -> bool:
         """Delete one snapshot; ``False`` if there was none. Its version is never reused.
 
-        Objects stay stored (they may be shared with other snapshots).
+        Objects stay stored (they may be shared with other snapshots) until
+        :func:`service.store.garbage.collect_garbage`.
         """
         cluster_id = select(Cluster.id).where(Cluster.name == cluster).scalar_subquery()
         result = self.session.execute(
@@ -297,7 +331,9 @@ class SnapshotRepository:
             ids.update((digest, id_) for digest, id_ in self.session.execute(stmt))
         return ids
 
-    def _store_objects(self, prepared: Mapping[str, _Prepared]) -> builtins.list[int]:
+    def _store_objects(
+        self, prepared: Mapping[str, _Prepared], compressed: Mapping[str, bytes]
+    ) -> builtins.list[int]:
         """Insert the objects not stored yet; the ids of all of them.
 
         Concurrent uploads of the same object are harmless: conflicting inserts do nothing
@@ -307,23 +343,20 @@ class SnapshotRepository:
         ids = self._ids_by_hash(builtins.list(prepared))
         missing = sorted(digest for digest in prepared if digest not in ids)
         if missing:
-            stmt = insert_ignoring_conflicts(self.session, _OBJECTS, "content_hash")
-            for batch in chunks(missing, _INSERT_BATCH):
-                rows = []
-                for digest in batch:
-                    item = prepared[digest]
-                    rows.append(
-                        {
-                            "content_hash": digest,
-                            "kind": item.kind,
-                            "namespace": item.namespace,
-                            "name": item.name,
-                            "body": zlib.compress(item.canonical),
-                            "size": len(item.canonical),
-                        }
-                    )
-                self.session.execute(stmt, rows)
-            ids.update(self._ids_by_hash(missing))
+            todo = [digest for digest in missing if digest not in compressed]
+            done = dict(zip(todo, compress_all([prepared[d].canonical for d in todo]), strict=True))
+            bodies = [compressed.get(digest) or done[digest] for digest in missing]
+            del done
+            rows = [
+                (digest, item.kind, item.namespace, item.name, body, len(item.canonical))
+                for digest, body in zip(missing, bodies, strict=True)
+                for item in (prepared[digest],)
+            ]
+            del bodies
+            ids.update(insert_objects(self.session, rows))
+            del rows
+            # Stored meanwhile by a concurrent upload, or ids the insert could not tell.
+            ids.update(self._ids_by_hash([digest for digest in missing if digest not in ids]))
         if len(ids) != len(prepared):
             raise StoreError("stored objects vanished while a snapshot was being created")
         return builtins.list(ids.values())
@@ -345,7 +378,7 @@ def _record(row: Row[Any]) -> SnapshotRecord:
 
 
 def _decode(body: bytes) -> dict[str, Any]:
-    return cast(dict[str, Any], orjson.loads(zlib.decompress(body)))
+    return cast(dict[str, Any], parse_canonical(zlib.decompress(body)))
 
 
-__all__ = ["SnapshotRef", "SnapshotRepository"]
+__all__ = ["PreparedObjects", "SnapshotRef", "SnapshotRepository", "prepare_objects"]

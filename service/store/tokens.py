@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlalchemy import exists, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from service.store.errors import InvalidTokenError, TokenNameTakenError
@@ -111,8 +111,13 @@ class TokenRepository:
             return None
         now = utcnow()
         if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-            token.last_used_at = now
-            self.session.flush()
+            try:
+                with self.session.begin_nested():
+                    token.last_used_at = now
+            except OperationalError:
+                # SQLite refuses the write lock to this read transaction while another
+                # writes: the use is recorded next time, the request goes on.
+                pass
         return _record(token)
 
     def any_active(self) -> bool:

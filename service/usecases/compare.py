@@ -10,6 +10,7 @@ from typing import Any
 
 from service.engine.compile import CompiledCluster
 from service.engine.connectivity import ConnectivityMap, connectivity_map
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.diff import (
     ObjectKey,
     SemanticDiff,
@@ -55,9 +56,11 @@ def compare(
     base_bodies: Mapping[ObjectKey, Mapping[str, Any]],
     head_bodies: Mapping[ObjectKey, Mapping[str, Any]],
     keys: Iterable[ObjectKey] | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> SemanticDiff:
     granularity = base_map.granularity
     with paused_gc():
+        deadline.check("diff: comparing the connectivity maps")
         connections = diff_maps(
             base_map,
             head_map,
@@ -65,7 +68,8 @@ def compare(
             head_dns=dns_endpoints(head, granularity),
         )
         objects = diff_objects(analysed(base_bodies), analysed(head_bodies), keys)
-        causes = attribute(connections, base, head, objects)
+        causes = attribute(connections, base, head, objects, deadline)
+        deadline.check("diff: Service changes")
         services = service_changes(base, head, objects, granularity)
     return SemanticDiff(connections, objects, causes, services)
 
@@ -76,10 +80,11 @@ def diff_manifests(
     *,
     granularity: Granularity = Granularity.WORKLOAD,
     options: AnalysisOptions | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> SemanticDiff:
     """Two sets of validated manifests, compiled in memory."""
-    compiled = [m.compile(options) for m in (base, head)]
-    maps = [connectivity_map(c, granularity) for c in compiled]
+    compiled = [m.compile(options, deadline) for m in (base, head)]
+    maps = [connectivity_map(c, granularity, deadline) for c in compiled]
     return compare(
         compiled[0],
         compiled[1],
@@ -87,4 +92,5 @@ def diff_manifests(
         maps[1],
         index_bodies(d.body for d in base.documents),
         index_bodies(d.body for d in head.documents),
+        deadline=deadline,
     )

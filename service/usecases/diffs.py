@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from service.engine.compile import CompiledCluster, compile_cluster
 from service.engine.connectivity import connectivity_map
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.diff import (
     ObjectKey,
     SemanticDiff,
@@ -29,7 +30,8 @@ from service.engine.diff import (
 )
 from service.engine.model import Cluster, Document, ManifestError, Origin, Pod
 from service.engine.options import AnalysisOptions, Granularity
-from service.engine.parse import parse_documents
+from service.engine.parse import ParsedObjects, parse_documents
+from service.engine.parse.counts import CountLimits
 from service.ingest import Limits, read_bytes
 from service.ingest.gc import paused_gc
 from service.report.diff import DiffSide
@@ -39,6 +41,7 @@ from service.usecases.cache import LRUCache
 from service.usecases.compare import compare
 from service.usecases.errors import InvalidQueryError, from_manifest_error
 from service.usecases.manifests import Manifests, from_documents
+from service.usecases.reads import release
 from service.usecases.snapshots import Analyzer, Ref, get_snapshot, parse_ref
 
 # Kinds that make up the inventory: a what-if touching one resolves the whole head again.
@@ -115,23 +118,27 @@ def diff_snapshots(
     *,
     granularity: Granularity = Granularity.WORKLOAD,
     options: AnalysisOptions | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> DiffOutcome:
     """Two stored snapshots, of one cluster or of two."""
     options = options or AnalysisOptions()
     records = [get_snapshot(session, cluster, ref) for cluster, ref in (base, head)]
-    compiled = [analyzer.compiled_for(session, r, options) for r in records]
-    maps = [analyzer.connectivity(session, r, options, granularity) for r in records]
+    compiled = [analyzer.compiled_for(session, r, options, deadline) for r in records]
+    maps = [analyzer.connectivity(session, r, options, granularity, deadline) for r in records]
     old, new = (_stored_hashes(session, r) for r in records)
     # Equal content hashes: no need to compare the bodies.
     keys = [k for k in old.keys() | new.keys() if old.get(k) != new.get(k)]
+    base_bodies, head_bodies = _bodies(session, old, keys), _bodies(session, new, keys)
+    release(session)
     diff = compare(
         compiled[0],
         compiled[1],
         maps[0],
         maps[1],
-        _bodies(session, old, keys),
-        _bodies(session, new, keys),
+        base_bodies,
+        head_bodies,
         keys,
+        deadline,
     )
     return DiffOutcome(diff, _side(records[0]), _side(records[1]), (records[0], records[1]))
 
@@ -148,6 +155,7 @@ class ProposedChange:
 
     documents: tuple[Document, ...]
     deletions: tuple[ObjectKey, ...]
+    parsed: ParsedObjects | None = None  # the documents as validated, when they were
 
     @property
     def keys(self) -> list[ObjectKey]:
@@ -172,6 +180,7 @@ def proposed_change(
             "give either manifests or manifests_yaml, not both", [{"field": "manifests"}]
         )
     documents: list[Document] = []
+    parsed: ParsedObjects | None = None
     try:
         if manifests_yaml is not None:
             data, content_type = manifests_yaml.encode("utf-8"), "application/yaml"
@@ -179,8 +188,9 @@ def proposed_change(
             data, content_type = json.dumps(list(manifests or [])).encode(), "application/json"
         if manifests or manifests_yaml:
             with paused_gc():
-                documents = read_bytes(data, content_type=content_type, limits=limits or Limits())
-                parse_documents(documents)  # every problem at once, as an upload
+                limits = limits or Limits()
+                documents = read_bytes(data, content_type=content_type, limits=limits)
+                parsed = parse_documents(documents, limits.counts)  # every problem at once
     except ManifestError as error:
         raise from_manifest_error(error) from error
     deletions: list[ObjectKey] = []
@@ -201,7 +211,7 @@ def proposed_change(
             f"{both[0]} is both replaced and deleted",
             [{"field": "delete", **k.to_api()} for k in both],
         )
-    return ProposedChange(tuple(documents), tuple(deletions))
+    return ProposedChange(tuple(documents), tuple(deletions), parsed)
 
 
 # Representative pods of a stored snapshot's cluster, per (content hash, granularity, ipBlock
@@ -211,7 +221,7 @@ _REPRESENTATIVES: LRUCache[tuple[str, Granularity, object], tuple[Pod, ...]] = L
 
 def _head_cluster(base: Cluster, change: ProposedChange) -> Cluster:
     """The fast path: only policies (admin tiers included) and services change."""
-    parsed = parse_documents(list(change.documents))
+    parsed = change.parsed or parse_documents(list(change.documents), CountLimits.unbounded())
     gone = {(k.kind, k.namespace, k.name) for k in (*change.keys, *change.deletions)}
     policies = [p for p in base.policies if ("NetworkPolicy", p.namespace, p.name) not in gone]
     services = [s for s in base.services if ("Service", s.namespace, s.name) not in gone]
@@ -230,9 +240,10 @@ def _compile_head(
     base: Cluster,
     options: AnalysisOptions,
     granularity: Granularity,
+    deadline: Deadline,
 ) -> CompiledCluster:
     if granularity is Granularity.POD:
-        return compile_cluster(cluster, options)
+        return compile_cluster(cluster, options, deadline)
     starts = ip_starts(cluster)
     if cluster.pods is base.pods:
         pods, _ = _REPRESENTATIVES.get_or_compute(
@@ -241,7 +252,8 @@ def _compile_head(
         )
     else:
         pods = representatives(cluster.pods, granularity, starts)
-    return compile_cluster(dataclasses.replace(cluster, pods=pods), options)
+    deadline.check("what-if: representative pods")
+    return compile_cluster(dataclasses.replace(cluster, pods=pods), options, deadline)
 
 
 def what_if(
@@ -253,6 +265,7 @@ def what_if(
     *,
     granularity: Granularity = Granularity.WORKLOAD,
     options: AnalysisOptions | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> DiffOutcome:
     """The diff a proposed change would make to a stored snapshot; nothing is stored."""
     options = options or AnalysisOptions()
@@ -274,18 +287,28 @@ def what_if(
     for document in change.documents:
         head_bodies[object_key(document.body)] = document.body
 
-    base_compiled = analyzer.compiled_for(session, record, options)
-    base_map = analyzer.connectivity(session, record, options, granularity)
+    base_compiled = analyzer.compiled_for(session, record, options, deadline)
+    base_map = analyzer.connectivity(session, record, options, granularity, deadline)
     with paused_gc():
         if kinds & _INVENTORY_KINDS:
             head_cluster = _full_head(session, record, change)
         else:
             head_cluster = _head_cluster(analyzer.cluster(session, record), change)
         base_cluster = analyzer.cluster(session, record)
-        head_compiled = _compile_head(record, head_cluster, base_cluster, options, granularity)
-        head_map = connectivity_map(head_compiled, granularity)
+        release(session)
+        head_compiled = _compile_head(
+            record, head_cluster, base_cluster, options, granularity, deadline
+        )
+        head_map = connectivity_map(head_compiled, granularity, deadline)
     diff = compare(
-        base_compiled, head_compiled, base_map, head_map, base_bodies, head_bodies, touched
+        base_compiled,
+        head_compiled,
+        base_map,
+        head_map,
+        base_bodies,
+        head_bodies,
+        touched,
+        deadline,
     )
     what = {"replaced_or_added": len(change.documents), "deleted": len(change.deletions)}
     head = DiffSide(
@@ -321,7 +344,7 @@ def head_documents_manifests(
     bodies: Iterable[Mapping[str, Any]], change: ProposedChange
 ) -> Manifests:
     documents = [Document(Origin(None, i), b) for i, b in enumerate(apply_change(bodies, change))]
-    try:
-        return from_documents(documents)
+    try:  # the stored objects and the change were validated (perhaps under other limits)
+        return from_documents(documents, counts=CountLimits.unbounded())
     except ManifestError as error:
         raise from_manifest_error(error) from error

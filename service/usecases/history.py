@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.endpoints import EndpointError, EndpointNotFoundError
 from service.engine.model import Protocol
 from service.engine.options import AnalysisOptions
@@ -76,8 +77,9 @@ def probe(
     record: SnapshotRecord,
     question: Question,
     options: AnalysisOptions,
+    deadline: Deadline = NO_DEADLINE,
 ) -> Probe:
-    compiled = analyzer.compiled_for(session, record, options)
+    compiled = analyzer.compiled_for(session, record, options, deadline)
     try:
         verdict = check(
             compiled,
@@ -85,6 +87,7 @@ def probe(
             question.target,
             port=question.port,
             protocol=question.protocol,
+            deadline=deadline,
         )
     except EndpointNotFoundError as error:
         return Probe(record.version, State.ABSENT, None, str(error))
@@ -100,10 +103,11 @@ def at_version(
     version: int,
     question: Question,
     options: AnalysisOptions | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> Probe:
     """Was ``question`` allowed in ``version``?"""
     record = get_snapshot(session, cluster, version)
-    return probe(session, analyzer, record, question, options or AnalysisOptions())
+    return probe(session, analyzer, record, question, options or AnalysisOptions(), deadline)
 
 
 def first_version(
@@ -113,6 +117,7 @@ def first_version(
     question: Question,
     wanted: State,
     options: AnalysisOptions | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> Bisection:
     """The first stored version in the ``wanted`` state (allowed or denied), by bisection."""
     if wanted is State.ABSENT:
@@ -131,7 +136,7 @@ def first_version(
             record = repository.get(cluster, version)
             if record is None:  # deleted while we searched
                 raise NotFoundError(f"cluster {cluster!r} has no snapshot {version}")
-            probes[version] = probe(session, analyzer, record, question, options)
+            probes[version] = probe(session, analyzer, record, question, options, deadline)
         return probes[version].state.allowed == wanted.allowed
 
     def done(version: int | None, previous: int | None, note: str) -> Bisection:

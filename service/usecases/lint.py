@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.lint import CHECKS_BY_CODE, Finding, Severity, Suppression, lint, suppress
 from service.engine.model import WORKLOAD_KINDS, ObjectRef, Origin
 from service.engine.options import AnalysisOptions
@@ -118,13 +119,14 @@ def lint_manifests(
     manifests: Manifests,
     options: AnalysisOptions | None = None,
     suppressions: Sequence[str] = (),
+    deadline: Deadline = NO_DEADLINE,
 ) -> LintReport:
     """Lint manifests read from files (findings located at file and line)."""
     wanted = parse_suppressions(suppressions)
-    compiled = manifests.compile(options)
+    compiled = manifests.compile(options, deadline)
     started = time.perf_counter()
     with paused_gc():  # many small objects, none cyclic: spare the collector's passes
-        findings = lint(compiled)
+        findings = lint(compiled, deadline=deadline)
     seconds = time.perf_counter() - started
     annotated = annotation_suppressions(
         d.body for d in manifests.documents if d.body.get("kind") in ANNOTATED_KINDS

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.lint import Suppression, lint, suppress
 from service.engine.options import AnalysisOptions
 from service.ingest.gc import paused_gc
@@ -31,13 +32,14 @@ def lint_snapshot(
     record: SnapshotRecord,
     options: AnalysisOptions,
     suppressions: Sequence[str] = (),
+    deadline: Deadline = NO_DEADLINE,
 ) -> LintReport:
     """Lint a stored snapshot (no file locations: it came from a request body)."""
     wanted = parse_suppressions(suppressions)
-    compiled = analyzer.compiled_for(session, record, options)
+    compiled = analyzer.compiled_for(session, record, options, deadline)
     started = time.perf_counter()
     with paused_gc():  # many small objects, none cyclic: spare the collector's passes
-        findings = lint(compiled)
+        findings = lint(compiled, deadline=deadline)
     seconds = time.perf_counter() - started
     annotated: list[Suppression] = []
     if findings:

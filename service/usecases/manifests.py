@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.engine.compile import CompiledCluster, compile_cluster
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.inventory import build_cluster
 from service.engine.model import Cluster, Document
 from service.engine.options import AnalysisOptions
 from service.engine.parse import ParsedObjects, parse_documents
+from service.engine.parse.counts import CountLimits
 from service.engine.parse.essentials import essentials
 from service.ingest import Limits, read_bytes, read_paths, read_sources
 from service.ingest.gc import paused_gc
@@ -31,11 +33,15 @@ class Manifests:
     def warnings(self) -> tuple[str, ...]:
         return (*self.read_warnings, *self.cluster.warnings)
 
-    def compile(self, options: AnalysisOptions | None = None) -> CompiledCluster:
-        return compile_snapshot(self.cluster, options)
+    def compile(
+        self, options: AnalysisOptions | None = None, deadline: Deadline = NO_DEADLINE
+    ) -> CompiledCluster:
+        return compile_snapshot(self.cluster, options, deadline)
 
 
-def compile_snapshot(cluster: Cluster, options: AnalysisOptions | None = None) -> CompiledCluster:
+def compile_snapshot(
+    cluster: Cluster, options: AnalysisOptions | None = None, deadline: Deadline = NO_DEADLINE
+) -> CompiledCluster:
     """Compile, then move everything alive into the collector's permanent generation.
 
     A compiled snapshot is hundreds of thousands of long-lived objects; without
@@ -44,15 +50,20 @@ def compile_snapshot(cluster: Cluster, options: AnalysisOptions | None = None) -
     counting still reclaims frozen objects once unused (our values hold no cycles).
     """
     with paused_gc():
-        compiled = compile_cluster(cluster, options)
+        compiled = compile_cluster(cluster, options, deadline)
     gc.freeze()
     return compiled
 
 
-def from_documents(documents: list[Document], read_warnings: Sequence[str] = ()) -> Manifests:
-    """Raises ManifestError (every problem at once) when any object is invalid."""
+def from_documents(
+    documents: list[Document],
+    read_warnings: Sequence[str] = (),
+    counts: CountLimits | None = None,
+) -> Manifests:
+    """Raises ManifestError (every problem at once) when any object is invalid (``counts``:
+    netreach's limits on a NetworkPolicy's items; default: the defaults)."""
     with paused_gc():
-        parsed = parse_documents(documents)
+        parsed = parse_documents(documents, counts)
         return Manifests(documents, parsed, build_cluster(parsed), tuple(read_warnings))
 
 
@@ -73,19 +84,19 @@ def load_paths(
     """
     transform = None if whole_bodies else essentials
     warnings: list[str] = []
+    limits = limits or Limits()
     with paused_gc():
-        documents = read_paths(
-            paths, limits or Limits(), transform, exclude=exclude, warnings=warnings
-        )
-    return from_documents(documents, warnings)
+        documents = read_paths(paths, limits, transform, exclude=exclude, warnings=warnings)
+    return from_documents(documents, warnings, limits.counts)
 
 
 def load_sources(sources: Sequence[tuple[str, bytes]], limits: Limits | None = None) -> Manifests:
     """In-memory files (name, bytes), read as :func:`load_paths` reads files."""
     warnings: list[str] = []
+    limits = limits or Limits()
     with paused_gc():
-        documents = read_sources(sources, limits or Limits(), essentials, warnings=warnings)
-    return from_documents(documents, warnings)
+        documents = read_sources(sources, limits, essentials, warnings=warnings)
+    return from_documents(documents, warnings, limits.counts)
 
 
 def load_bytes(
@@ -95,8 +106,7 @@ def load_bytes(
     source: str | None = None,
     limits: Limits | None = None,
 ) -> Manifests:
+    limits = limits or Limits()
     with paused_gc():
-        documents = read_bytes(
-            data, source=source, content_type=content_type, limits=limits or Limits()
-        )
-    return from_documents(documents)
+        documents = read_bytes(data, source=source, content_type=content_type, limits=limits)
+    return from_documents(documents, counts=limits.counts)

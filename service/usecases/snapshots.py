@@ -10,6 +10,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,15 +18,17 @@ from sqlalchemy.orm import Session
 
 from service.engine.compile import CompiledCluster
 from service.engine.connectivity import ConnectivityMap, connectivity_map
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.endpoints import EndpointError, EndpointNotFoundError
 from service.engine.model import Cluster, Document, ManifestError, Origin, Protocol
 from service.engine.options import AnalysisOptions, Granularity
+from service.engine.parse.counts import CountLimits
 from service.engine.reachability import QueryError, Verdict, check
-from service.ingest import Limits
+from service.ingest import Limits, read_bytes
 from service.ingest.gc import paused_gc
 from service.store.clusters import ClusterRepository
 from service.store.records import ClusterRecord, NewObject, SnapshotRecord, StoredObject
-from service.store.snapshots import SnapshotRepository
+from service.store.snapshots import SnapshotRepository, prepare_objects
 from service.usecases.cache import LRUCache
 from service.usecases.cluster_cache import ClusterCache
 from service.usecases.errors import (
@@ -34,7 +37,8 @@ from service.usecases.errors import (
     NotFoundError,
     from_manifest_error,
 )
-from service.usecases.manifests import compile_snapshot, from_documents, load_bytes
+from service.usecases.manifests import compile_snapshot, from_documents
+from service.usecases.reads import release
 
 Ref = int | Literal["latest"]
 CLUSTER_NAME = re.compile(r"[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?\Z")
@@ -62,11 +66,17 @@ def check_cluster_name(name: str) -> str:
 
 
 def _new_object(document: Document) -> NewObject:
+    """The stored identity of a validated object (the parser refused a kind, name or
+    namespace of any type but a string)."""
     body = document.body
     metadata = body.get("metadata") or {}
-    kind = str(body.get("kind", ""))
+    kind = body.get("kind")
     namespace = metadata.get("namespace") or (None if kind in CLUSTER_SCOPED else "default")
-    return NewObject(kind, namespace, str(metadata.get("name", "")), body)
+    name = metadata.get("name") or ""
+    assert type(kind) is str
+    assert namespace is None or type(namespace) is str
+    assert type(name) is str
+    return NewObject(kind, namespace, name, body)
 
 
 def record_snapshot(
@@ -88,21 +98,30 @@ def record_snapshot(
     existing version of the cluster returns that version with ``created=False``.
     """
     check_cluster_name(cluster)
+    # Normalising, hashing and compressing the objects for the store runs beside their
+    # validation: compressing (most of it) does not hold the GIL, so on a second core it
+    # costs no wall time. If validation fails, that work is simply dropped.
+    pool = ThreadPoolExecutor(1, thread_name_prefix="netreach-prepare")
     try:
-        manifests = load_bytes(data, content_type=content_type, limits=limits)
+        with paused_gc():
+            limits = limits or Limits()
+            documents = read_bytes(data, content_type=content_type, limits=limits)
+        ready = pool.submit(prepare_objects, [_new_object(d) for d in documents], compress=True)
+        manifests = from_documents(documents, counts=limits.counts)
     except ManifestError as error:
         raise from_manifest_error(error) from error
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     if not manifests.documents and not allow_empty:
         raise InvalidManifestsError(
             "the manifests hold no object; nothing was stored (pass allow_empty=true to "
             "store an empty snapshot on purpose)",
             [{"field": "body", "objects": 0}],
         )
-    objects = [_new_object(d) for d in manifests.documents]
-    counts = dict(sorted(Counter(o.kind for o in objects).items()))
+    counts = dict(sorted(Counter(str(d.body.get("kind", "")) for d in documents).items()))
     record, created = SnapshotRepository(session).create(
         cluster,
-        objects,
+        ready.result(),
         source=source,
         labels=dict(labels or {}),
         counts=counts,
@@ -210,7 +229,8 @@ class Analyzer:
                 bodies = SnapshotRepository(session).object_bodies(record.id)
                 documents = [Document(Origin(None, i), body) for i, body in enumerate(bodies)]
             del bodies
-            cluster = from_documents(documents).cluster
+            # validated when stored, perhaps under other limits: read it whatever they are now
+            cluster = from_documents(documents, counts=CountLimits.unbounded()).cluster
             if self.files is not None:
                 self.files.put_later(record.content_hash, cluster)
             return cluster
@@ -226,12 +246,17 @@ class Analyzer:
             self.files.put_later(record.content_hash, cluster)
 
     def compiled_for(
-        self, session: Session, record: SnapshotRecord, options: AnalysisOptions
+        self,
+        session: Session,
+        record: SnapshotRecord,
+        options: AnalysisOptions,
+        deadline: Deadline = NO_DEADLINE,
     ) -> CompiledCluster:
         def build() -> CompiledCluster:
             cluster = self.cluster(session, record)
+            release(session)
             started = time.perf_counter()
-            compiled = compile_snapshot(cluster, options)
+            compiled = compile_snapshot(cluster, options, deadline)
             if self.on_compile is not None:
                 self.on_compile(time.perf_counter() - started)
             return compiled
@@ -248,9 +273,11 @@ class Analyzer:
         record: SnapshotRecord,
         options: AnalysisOptions,
         granularity: Granularity,
+        deadline: Deadline = NO_DEADLINE,
     ) -> ConnectivityMap:
         def build() -> ConnectivityMap:
-            return connectivity_map(self.compiled_for(session, record, options), granularity)
+            compiled = self.compiled_for(session, record, options, deadline)
+            return connectivity_map(compiled, granularity, deadline)
 
         return self.maps.get_or_compute((record.content_hash, options, granularity), build)[0]
 
@@ -264,12 +291,13 @@ class Analyzer:
         target: str,
         port: int | str | None,
         protocol: str | None,
+        deadline: Deadline = NO_DEADLINE,
     ) -> Verdict:
         if protocol is not None and protocol not in Protocol.__members__:
             raise InvalidQueryError(
                 f"protocol {protocol!r} is not one of TCP, UDP, SCTP", [{"field": "protocol"}]
             )
-        compiled = self.compiled_for(session, record, options)
+        compiled = self.compiled_for(session, record, options, deadline)
         try:
             return check(
                 compiled,
@@ -277,6 +305,7 @@ class Analyzer:
                 target,
                 port=port,
                 protocol=None if protocol is None else Protocol(protocol),
+                deadline=deadline,
             )
         except EndpointNotFoundError as error:
             raise NotFoundError(str(error), [{"field": error.field}]) from error

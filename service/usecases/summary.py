@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from service.engine.compile import CompiledCluster
 from service.engine.connectivity import ConnectivityMap
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.lint.dns import DNS_LABELS, DNS_PORT
 from service.engine.model import AddressRange, ObjectRef, PortSet, Protocol
 from service.engine.options import AnalysisOptions, Granularity
@@ -156,9 +157,13 @@ _MATRICES: LRUCache[tuple[str, AnalysisOptions, PortFilter], NamespaceMatrix] = 
 
 
 def _index(
-    session: Session, analyzer: Analyzer, record: SnapshotRecord, options: AnalysisOptions
+    session: Session,
+    analyzer: Analyzer,
+    record: SnapshotRecord,
+    options: AnalysisOptions,
+    deadline: Deadline,
 ) -> tuple[_Index, ConnectivityMap]:
-    cmap = analyzer.connectivity(session, record, options, Granularity.WORKLOAD)
+    cmap = analyzer.connectivity(session, record, options, Granularity.WORKLOAD, deadline)
 
     def build() -> _Index:
         compiled = analyzer.compiled_for(session, record, options)
@@ -177,10 +182,11 @@ def namespace_matrix(
     record: SnapshotRecord,
     options: AnalysisOptions,
     ports: PortFilter,
+    deadline: Deadline = NO_DEADLINE,
 ) -> NamespaceMatrix:
     """Every (source group, target group) cell with at least one connection left by
     ``ports``, sorted by source then target key (external last)."""
-    index, cmap = _index(session, analyzer, record, options)
+    index, cmap = _index(session, analyzer, record, options, deadline)
     key = (record.content_hash, options, ports)
     return _MATRICES.get_or_compute(key, lambda: _matrix(index, cmap, ports))[0]
 
@@ -241,10 +247,11 @@ def namespace_pair(
     source: str,
     target: str,
     ports: PortFilter,
+    deadline: Deadline = NO_DEADLINE,
 ) -> ConnectivityMap:
     """The workload connections from group ``source`` to group ``target`` that ``ports``
     leaves, in the map's order. An unknown namespace is a 404."""
-    index, cmap = _index(session, analyzer, record, options)
+    index, cmap = _index(session, analyzer, record, options, deadline)
     position = {g.key: i for i, g in enumerate(index.groups)}
     for field, name in (("query.from", source), ("query.to", target)):
         if name not in position:

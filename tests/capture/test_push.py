@@ -1,21 +1,18 @@
 """``netreach capture --server``: one capture pushed to a real netreach server; gzip on
-request; and ``--help`` that loads neither the Kubernetes client nor httpx."""
+by default; and ``--help`` that loads neither the Kubernetes client nor httpx."""
 
 from __future__ import annotations
 
-import gzip
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from service.cli import app as cli
 from tests.api.conftest import create_token, running_server, test_settings
+from tests.api.recording import Arrival, recording
 from tests.capture.fake_apiserver import FakeApiServer
 from tests.cli.test_startup import _loaded_modules
 from tests.conftest import ThrowawayDatabases
@@ -50,43 +47,31 @@ def test_capture_and_push(
     assert "server refused the snapshot (401)" in refused.stderr
 
 
-class Recorder(BaseHTTPRequestHandler):
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append((dict(self.headers), body))
-        answer = json.dumps({"cluster": "c", "version": 7}).encode()
-        self.send_response(201)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-
-def test_gzip_is_an_option(apiserver: FakeApiServer, kubeconfig: Path, tmp_path: Path) -> None:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+def test_gzip_by_default(
+    apiserver: FakeApiServer,
+    kubeconfig: Path,
+    throwaway_databases: ThrowawayDatabases,
+    tmp_path: Path,
+) -> None:
+    """The List goes gzip-compressed unless --no-gzip; the server stores the same snapshot."""
+    arrivals: list[Arrival] = []
+    url = throwaway_databases.create("sqlite")
+    settings = test_settings(url, max_body_bytes=64 * 1024 * 1024)
+    with running_server(settings, wrap=recording(arrivals)) as base_url:
         out = tmp_path / "plain.json"
-        args = ["capture", "--kubeconfig", str(kubeconfig), "--server", url, "--cluster", "c"]
-        assert run(*args, "--out", str(out)).exit_code == 0
-        zipped = run(*args, "--gzip")
+        args = ["capture", "--kubeconfig", str(kubeconfig), "--server", base_url,
+                "--cluster", "c"]  # fmt: skip
+        zipped = run(*args)
         assert zipped.exit_code == 0, zipped.output
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-    (plain_headers, plain), (gzip_headers, compressed) = Recorder.received[-2:]
-    assert "Content-Encoding" not in plain_headers
-    assert plain == out.read_bytes()
-    assert gzip_headers["Content-Encoding"] == "gzip"
-    assert gzip.decompress(compressed) == plain
-    assert len(compressed) < len(plain) / 5
+        assert zipped.stdout.strip() == "c version 1 (created)"
+        plain = run(*args, "--no-gzip", "--out", str(out))
+        assert plain.exit_code == 0, plain.output
+        assert plain.stdout.strip() == "c version 1 (unchanged: identical content)"
+    compressed, uncompressed = [a for a in arrivals if a.method == "POST"][-2:]
+    assert compressed.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in uncompressed.headers
+    assert uncompressed.wire_bytes == len(out.read_bytes())
+    assert compressed.wire_bytes < uncompressed.wire_bytes / 5
 
 
 def test_help_loads_neither_the_kubernetes_client_nor_httpx() -> None:

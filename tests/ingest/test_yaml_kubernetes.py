@@ -7,6 +7,7 @@ where the fast path must take over (kubectl output, generated clusters) check th
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -150,8 +151,9 @@ def test_keys_become_strings_as_sigs_k8s_io_yaml_writes_them(written: str, key: 
         (b"kind: Pod\nmetadata:\n  name: a\n  name: b\n", "duplicate key 'name' (line 4)", 4),
         (b"kind: Pod\nkind: ConfigMap\n", "duplicate key 'kind'", 2),
         (b"kind: Pod\nx:\n  on: 1\n  yes: 2\n", "duplicate key 'true'", 4),
-        (b"kind: Pod\nspec:\n  count: 92233720368547758070\n", "spec.count: integer 922337", 3),
-        (b"kind: Pod\nx: [1, -9223372036854775809]\n", "x[1]: integer -9223372036854775809", 2),
+        (b"kind: Pod\nspec:\n  count: 1" + b"0" * 309 + b"\n", "spec.count: number 1000", 3),
+        (b"kind: Pod\nx: [1, -" + b"9" * 5000 + b"]\n", "x[1]: number -9999", 2),
+        (b"kind: Pod\nx: 0x1" + b"0" * 256 + b"\n", "x: number 0x1000", 2),
         (b'kind: Pod\nx: "a\\0b"\n', "x: NUL characters are not allowed", 2),
         (b"kind: Pod\nx: a\x01b\n", "character U+0001 is not allowed in YAML (line 2)", 2),
         (b"kind: Pod\n~: 1\n", "mapping key '~' is not a string", 2),
@@ -177,6 +179,26 @@ def test_alias_bomb_by_bytes_is_refused_fast() -> None:
     assert "refusing a possible alias bomb" in str(caught.value)
 
 
+def test_alias_expansion_is_bounded_for_the_whole_read() -> None:
+    """Each document's anchors are its own, but their expansions add up: ten documents that
+    each stay within the limit for the input make ten times the limit together."""
+
+    def document(index: int) -> bytes:
+        return (
+            b"kind: ConfigMap\nmetadata: {name: c%d}\na: &a " % index
+            + b"x" * 500 + b"\nb: [" + b"*a, " * 4_999 + b"*a]\n"
+        )  # fmt: skip
+
+    one = read_bytes(document(0) + b"---\nkind: Pod\n" + b"# padding\n" * 30_000)
+    assert len(one) == 2  # 2.5 MB expanded, within 10 x 300 kB + 1 MiB
+    many = b"---\n".join(document(i) for i in range(10))
+    assert len(many) > len(document(0)) * 9
+    with pytest.raises(ManifestError) as caught:
+        read_bytes(many + b"# padding\n" * 10_000)
+    assert "aliases expand the documents so far to" in str(caught.value)
+    assert caught.value.problems[0].origin.document == 1
+
+
 def test_empty_documents_count_toward_the_document_limit() -> None:
     data = b"---\n" * 1001 + b"kind: Pod\n"
     with pytest.raises(ManifestError) as caught:
@@ -185,13 +207,27 @@ def test_empty_documents_count_toward_the_document_limit() -> None:
     assert exact(data, Limits(max_documents=1000)) == str(caught.value)
 
 
-def test_a_million_bare_separators_are_refused_quickly() -> None:
+@pytest.mark.parametrize("separator", [b"---\n", b"---\n# nothing\n\n", b"--- ~\n", b"--- null\n"])
+def test_a_million_bare_separators_are_refused_quickly(separator: bytes) -> None:
     started = __import__("time").perf_counter()
     with pytest.raises(ManifestError) as caught:
-        read_bytes(b"---\n" * 1_000_001)
+        read_bytes(separator * 1_000_000, content_type="application/yaml")
     assert caught.value.too_large
-    assert "more than 1000000 documents" in str(caught.value)
-    assert __import__("time").perf_counter() - started < 10
+    assert str(caught.value) == "more than 10000 empty documents (a bare `---` is one)"
+    assert __import__("time").perf_counter() - started < 2
+
+
+@pytest.mark.parametrize("empty", [b"---\n", b"--- ~\n", b"---\n# only a comment\n"])
+def test_empty_documents_have_a_limit_of_their_own(empty: bytes) -> None:
+    limits = Limits(max_empty_documents=3)
+    pod = b"---\nkind: Pod\nmetadata: {name: a}\n"
+    assert len(read_bytes(empty * 3 + pod, limits=limits)) == 1
+    for reader in (exact, fast):
+        got = reader(empty * 3 + pod, limits)
+        assert got is None or len(got) == 1
+    with pytest.raises(ManifestError, match="more than 3 empty documents"):
+        read_bytes(empty * 4 + pod, limits=limits)
+    assert exact(empty * 4 + pod, limits) == "more than 3 empty documents (a bare `---` is one)"
 
 
 # -- the fast path: taken where it should be, always equal ---------------------------------
@@ -336,11 +372,13 @@ LIST_HEAD = b'{"apiVersion": "v1", "kind": "List", "items": [\n'
             "duplicate key 'a'",
             3,
         ),
-        (b'{"kind": "Pod", "spec": {"n": [1, 123456789012345678901]}}', "spec.n[1]: integer", 1),
-        (b'{"kind": "Pod", "spec": {"n": -9223372036854775809}}', "spec.n: integer", 1),
+        (b'{"kind": "Pod", "spec": {"n": [1, 1' + b"0" * 309 + b"]}}", "spec.n[1]: number 1", 1),
+        (b'{"kind": "Pod", "spec": {"n": -' + b"9" * 5000 + b"}}", "spec.n: number -999", 1),
+        (b'{"kind": "Pod", "spec": {"n": 1e400}}', "spec.n: number 1e400 is beyond", 1),
+        (b'{"kind": "Pod", "n": -1e400}', "n: number -1e400 is beyond", 1),
         (
-            LIST_HEAD + b'{"kind": "Pod"},\n{"kind": "Pod", "x": 99999999999999999999}\n]}',
-            "items[1].x: integer 99999999999999999999",
+            LIST_HEAD + b'{"kind": "Pod"},\n{"kind": "Pod", "x": 9' + b"9" * 400 + b"}\n]}",
+            "items[1].x: number 99999999999999999999",
             3,
         ),
         (b'{"kind": "Pod", "n": "\\ud800"}', "n: invalid Unicode", 1),
@@ -354,8 +392,43 @@ def test_json_refused_with_key_field_and_line(data: bytes, message: str, line: i
     assert [p.origin.line for p in caught.value.problems if p.origin] == [line]
 
 
+@pytest.mark.parametrize("content_type", ["application/json", "application/yaml"])
+def test_integers_beyond_64_bits_are_kept_exactly(content_type: str) -> None:
+    """The API server accepts any number in the float64 range in a field without a declared
+    type; netreach keeps the integer as written, never a float."""
+    big, small = 123456789012345678901234567890, -(10**308)
+    body = f'{{"kind": "Pod", "a": {big}, "b": [{small}], "c": 18446744073709551616}}'
+    [doc] = read_bytes(body.encode(), content_type=content_type)
+    assert doc.body == {"kind": "Pod", "a": big, "b": [small], "c": 2**64}
+    assert all(type(value) is int for value in (doc.body["a"], doc.body["b"][0]))
+
+
+def test_integers_beyond_64_bits_in_batched_list_items_are_kept_exactly() -> None:
+    """List items after the first are decoded in batches by orjson, which reads an integer
+    beyond 64 bits as a float: such a batch is decoded again exactly."""
+    items = [{"kind": "Widget", "metadata": {"name": f"w{i}"}, "n": 10**25 + i} for i in range(50)]
+    data = json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=4).encode()
+    documents = read_bytes(data, content_type="application/json")
+    assert [doc.body["n"] for doc in documents] == [10**25 + i for i in range(50)]
+    assert all(type(doc.body["n"]) is int for doc in documents)
+
+
 def test_json_integers_in_range_round_trip_exactly() -> None:
     body = b'{"kind": "Pod", "a": 9223372036854775807, "b": -9223372036854775808, "c": "\\u00e9"}'
     [doc] = read_bytes(body)
     assert doc.body == {"kind": "Pod", "a": 2**63 - 1, "b": -(2**63), "c": "\u00e9"}
     assert __import__("orjson").loads(__import__("orjson").dumps(doc.body)) == doc.body
+
+
+def test_deep_flow_nesting_is_left_to_the_exact_reader_silently(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """rapidyaml's emitter would print "max depth exceeded" on standard error (a line that
+    is not JSON in the server's log) before refusing: the fast path declines first."""
+    data = b"kind: ConfigMap\ndata:\n  a: " + b"[" * 990 + b"]" * 990 + b"\n"
+    assert fast(data) is None
+    with pytest.raises(ManifestError, match="nesting too deep"):
+        read_bytes(data, content_type="application/yaml")
+    assert capfd.readouterr().err == ""
+    shallow = b"kind: ConfigMap\ndata:\n  a: " + b"[" * 50 + b"]" * 50 + b"\n"
+    assert fast(shallow) == exact(shallow)

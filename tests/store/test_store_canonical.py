@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import doctest
+import hashlib
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from service.store.canonical import (
     LAST_APPLIED_ANNOTATION,
     canonical_json,
     content_hash,
+    object_hash,
     snapshot_hash,
     strip_noise,
 )
@@ -45,8 +47,25 @@ def test_canonical_json_is_compact_utf8() -> None:
     assert canonical_json({"b": [1, 2], "a": "ü"}) == '{"a":"ü","b":[1,2]}'.encode()
 
 
+def test_canonical_json_writes_non_string_keys_of_yaml_as_strings() -> None:
+    # YAML may key a map by an integer or a boolean; hashes must stay what they always were
+    assert (
+        canonical_json({"b": 1, "a": {2: "x", True: None}}) == b'{"a":{"2":"x","true":null},"b":1}'
+    )
+
+
 def test_canonical_json_handles_integers_beyond_64_bits() -> None:
     assert canonical_json({"x": 2**70}) == b'{"x":1180591620717411303424}'
+
+
+def test_object_hash_is_the_sha256_of_identity_newline_body() -> None:
+    # stored hashes must never change: identical content is found by them
+    expected = hashlib.sha256(b'["Pod","shop","api"]\n{"kind":"Pod"}').hexdigest()
+    assert object_hash("Pod", "shop", "api", b'{"kind":"Pod"}') == expected
+    assert (
+        object_hash("Namespace", None, "shop", b"{}")
+        == hashlib.sha256(b'["Namespace",null,"shop"]\n{}').hexdigest()
+    )
 
 
 def test_content_hash_is_sha256_hex() -> None:

@@ -20,13 +20,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
+from service.api.analyses import AnalysisDeadline, AnalysisSession, deadline_of, slots_of
 from service.api.answers import BatchAnswer, VerdictAnswer
 from service.api.deps import (
     AnalyzerDep,
     ReadSnapshot,
     Runtime,
     RuntimeDep,
-    SessionDep,
     SettingsDep,
     runtime_of,
     snapshot_headers,
@@ -38,6 +38,7 @@ from service.api.pagination import SnapshotCursor, query_digest, resume
 from service.api.params import NamespaceFilter, RefPath
 from service.api.schemas import BatchQuery, ReachabilityQuery
 from service.engine.connectivity import ConnectivityMap
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.options import AnalysisOptions, Granularity, HostNetworkPods, PodIPsInIPBlocks
 from service.report.connectivity import (
     iter_connections_json,
@@ -49,6 +50,7 @@ from service.report.verdict import verdict_to_api
 from service.store.records import SnapshotRecord
 from service.usecases.errors import UseCaseError
 from service.usecases.filters import require_name
+from service.usecases.reads import READ_ONLY
 from service.usecases.snapshots import Analyzer
 
 router = APIRouter(prefix="/v1/clusters/{cluster}/snapshots/{ref}", tags=["analysis"])
@@ -151,7 +153,7 @@ def _chunks(rows: Iterator[str], size: int = 2000) -> Iterator[str]:
                 "text/vnd.graphviz": {"schema": {"type": "string"}},
             },
         },
-        **responses(401, 403, 404, 422),
+        **responses(401, 403, 404, 422, 503),
     },
     summary="Connectivity map of a snapshot",
     description="Every allowed connection between distinct endpoints, at pod, workload or "
@@ -162,7 +164,8 @@ def _chunks(rows: Iterator[str], size: int = 2000) -> Iterator[str]:
 def connectivity(
     record: ReadSnapshot,
     ref: RefPath,
-    session: SessionDep,
+    session: AnalysisSession,
+    deadline: AnalysisDeadline,
     analyzer: AnalyzerDep,
     settings: SettingsDep,
     runtime: RuntimeDep,
@@ -192,7 +195,7 @@ def connectivity(
         names = (n.name for n in analyzer.cluster(session, record).namespaces)
         where = f"snapshot {snapshot_label(record)}"
         require_name("namespace", namespace, names, where, "query.namespace")
-    cmap = analyzer.connectivity(session, record, options, granularity)
+    cmap = analyzer.connectivity(session, record, options, granularity, deadline)
     if namespace:
         cmap = cmap.involving_namespace(namespace)
     if output_format is not MapFormat.JSON:
@@ -220,6 +223,7 @@ def _verdict(
     record: SnapshotRecord,
     options: AnalysisOptions,
     query: ReachabilityQuery,
+    deadline: Deadline = NO_DEADLINE,
 ) -> dict[str, Any]:
     verdict = analyzer.reachability(
         session,  # type: ignore[arg-type]  # None only when compiled: no I/O then
@@ -229,16 +233,21 @@ def _verdict(
         target=query.target,
         port=query.port,
         protocol=query.protocol,
+        deadline=deadline,
     )
     return verdict_to_api(verdict)
 
 
 def _verdict_loading(
-    runtime: Runtime, record: SnapshotRecord, options: AnalysisOptions, query: ReachabilityQuery
+    runtime: Runtime,
+    record: SnapshotRecord,
+    options: AnalysisOptions,
+    query: ReachabilityQuery,
+    deadline: Deadline,
 ) -> dict[str, Any]:
     """A verdict that may need to load and compile the snapshot (in the threadpool)."""
-    with runtime.session_factory() as session, session.begin():
-        return _verdict(runtime.analyzer, session, record, options, query)
+    with runtime.session_factory(info={READ_ONLY: True}) as session:
+        return _verdict(runtime.analyzer, session, record, options, query, deadline)
 
 
 def _json(body: dict[str, Any], record: SnapshotRecord) -> Response:
@@ -252,7 +261,7 @@ def _json(body: dict[str, Any], record: SnapshotRecord) -> Response:
     response_model=VerdictAnswer,
     responses={
         200: {"description": "The verdict, with the snapshot it answers"},
-        **responses(401, 403, 404, 422),
+        **responses(401, 403, 404, 422, 503),
     },
     summary="May `from` open a connection to `to`? The verdict explains itself",
     description="`from` and `to` are `ns/pod`, `ns/Kind/name` (a workload, or a Service: "
@@ -271,9 +280,16 @@ async def reachability(
     # to the threadpool.
     runtime = runtime_of(request)
     if runtime.analyzer.is_compiled(record, options):
-        verdict = _verdict(runtime.analyzer, None, record, options, query)
+        verdict = _verdict(runtime.analyzer, None, record, options, query, deadline_of(request))
     else:
-        verdict = await run_in_threadpool(_verdict_loading, runtime, record, options, query)
+        slots = slots_of(request)
+        slots.take()
+        try:
+            verdict = await run_in_threadpool(
+                _verdict_loading, runtime, record, options, query, deadline_of(request)
+            )
+        finally:
+            slots.give_back()
     return _json({"cluster": record.cluster, "version": record.version, **verdict}, record)
 
 
@@ -283,7 +299,7 @@ async def reachability(
     responses={
         200: {"description": "One result per question, in order; an item's error fails "
               "only that item"},
-        **responses(401, 403, 404, 422),
+        **responses(401, 403, 404, 422, 503),
     },
     summary="Many reachability questions about one snapshot in one call (up to 1,000)",
     description="Each question is answered as `POST .../reachability` would, against the same "
@@ -293,16 +309,17 @@ async def reachability(
 def reachability_batch(
     record: ReadSnapshot,
     batch: Annotated[BatchQuery, Body(examples=[BATCH_EXAMPLE])],
-    session: SessionDep,
+    session: AnalysisSession,
+    deadline: AnalysisDeadline,
     analyzer: AnalyzerDep,
     options: OptionsDep,
 ) -> Response:
-    analyzer.compiled_for(session, record, options)  # compile once, before the loop
+    analyzer.compiled_for(session, record, options, deadline)  # compile once, before the loop
     results: list[dict[str, Any]] = []
     allowed = denied = errors = 0
     for index, question in enumerate(batch.questions):
         try:
-            verdict = _verdict(analyzer, session, record, options, question)
+            verdict = _verdict(analyzer, session, record, options, question, deadline)
         except UseCaseError as error:
             errors += 1
             results.append(

@@ -4,8 +4,16 @@ with every snapshot of them."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from starlette.background import BackgroundTask
 
-from service.api.deps import AnalyzerDep, ReadAccess, RuntimeDep, SessionDep, WriteAccess
+from service.api.deps import (
+    AnalyzerDep,
+    ReadAccess,
+    RuntimeDep,
+    SessionDep,
+    WriteAccess,
+    WriteSessionDep,
+)
 from service.api.errors import responses
 from service.api.params import ClusterPath
 from service.api.schemas import ClusterList, ClusterOut
@@ -49,7 +57,7 @@ def get_one_cluster(cluster: ClusterPath, session: SessionDep, principal: ReadAc
 def remove_cluster(
     cluster: ClusterPath,
     principal: WriteAccess,
-    session: SessionDep,
+    session: WriteSessionDep,
     analyzer: AnalyzerDep,
     runtime: RuntimeDep,
 ) -> Response:
@@ -59,4 +67,5 @@ def remove_cluster(
     runtime.refs.forget(cluster)
     for record in doomed:
         analyzer.forget(record)
-    return Response(status_code=204)
+    # After the response: free the objects no snapshot holds any more.
+    return Response(status_code=204, background=BackgroundTask(runtime.collector.run))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import anyio
+import anyio.to_thread
 from alembic.runtime.migration import MigrationContext
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.api.deps import RuntimeDep
@@ -24,6 +27,11 @@ async def healthz() -> Health:
     return Health()
 
 
+def _schema_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
 @router.get(
     "/readyz",
     response_model=Readiness,
@@ -31,10 +39,26 @@ async def healthz() -> Health:
     summary="The database is reachable and its schema is at the code's migration head",
     description="503 (with the failing check in `details`) while it is not (readiness probes).",
 )
-def readyz(runtime: RuntimeDep) -> Readiness | Response:
+async def readyz(runtime: RuntimeDep) -> Readiness | Response:
+    # A database that stopped answering on a pooled connection (a host frozen, a network
+    # partition the kernel does not see) would hold the check for ever: it gets a deadline,
+    # and threads of its own, so that stuck checks never take the requests' threads.
+    deadline = runtime.settings.database_connect_timeout + 1.0
     try:
-        with runtime.engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
+        with anyio.fail_after(deadline):
+            current = await anyio.to_thread.run_sync(
+                _schema_revision,
+                runtime.engine,
+                abandon_on_cancel=True,
+                limiter=runtime.readiness_threads,
+            )
+    except TimeoutError:
+        return error_response(
+            503,
+            "not_ready",
+            f"the database did not answer within {deadline:g} s",
+            [{"check": "database", "reason": f"no answer within {deadline:g} s"}],
+        )
     except SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
         return error_response(

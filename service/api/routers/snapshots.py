@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import DataError
+from starlette.background import BackgroundTask
 
 from service.api.deps import (
     AnalyzerDep,
@@ -18,6 +19,7 @@ from service.api.deps import (
     SessionDep,
     SettingsDep,
     WriteAccess,
+    WriteSessionDep,
     snapshot_headers,
     snapshot_label,
 )
@@ -113,12 +115,28 @@ def parse_labels(pairs: list[str] | None) -> dict[str, str]:
 _OTHER_FORMAT = {"json": "application/yaml", "yaml": "application/json"}
 
 
-def other_format_hint(data: bytes, media: str) -> str | None:
-    """The Content-Type to use when a body that failed to parse reads as the other format."""
+def other_format_hint(data: bytes, media: str, details: list[dict[str, Any]]) -> str | None:
+    """The Content-Type to use when a body that failed to read reads as the other format.
+
+    Not when the body read but its objects are invalid (they would be in either format), nor
+    when a body sent as JSON parsed but holds a value Kubernetes refuses (``1e400`` reads as
+    YAML, where the same text is a string)."""
     sent = "json" if media in JSON_TYPES else "yaml"
     other = _OTHER_FORMAT[sent]
+    limits = Limits(max_bytes=len(data) + 1)
+    if sent == "json":
+        messages = (str(detail.get("message", "")) for detail in details)
+        if not any(message.startswith("JSON syntax error") for message in messages):
+            return None
+    else:
+        try:
+            read_bytes(data, content_type=media, limits=limits)
+        except Exception:
+            pass  # not readable as YAML: JSON may be what was meant
+        else:
+            return None
     try:
-        documents = read_bytes(data, content_type=other, limits=Limits(max_bytes=len(data) + 1))
+        documents = read_bytes(data, content_type=other, limits=limits)
     except Exception:
         return None
     if not documents:
@@ -174,7 +192,7 @@ async def upload_snapshot(
     request: Request,
     response: Response,
     principal: WriteAccess,
-    session: SessionDep,
+    session: WriteSessionDep,
     settings: SettingsDep,
     metrics: MetricsDep,
     analyzer: AnalyzerDep,
@@ -218,7 +236,7 @@ async def upload_snapshot(
                 content_type=media,
                 source=source,
                 labels=labels,
-                limits=Limits(max_bytes=settings.max_body_bytes),
+                limits=Limits(max_bytes=settings.max_body_bytes, counts=settings.count_limits()),
                 analyzer=analyzer,
                 allow_empty=allow_empty,
             )
@@ -237,7 +255,7 @@ async def upload_snapshot(
         ) from error
     except InvalidManifestsError as error:
         metrics.uploads.labels("invalid").inc()
-        hint = await run_in_threadpool(other_format_hint, data, media)
+        hint = await run_in_threadpool(other_format_hint, data, media, error.details)
         if hint is not None:
             raise InvalidManifestsError(
                 hint, [{"field": "header.content-type", "hint": hint}, *error.details]
@@ -299,13 +317,14 @@ async def get_one_snapshot(record: ReadSnapshot, response: Response) -> Snapshot
     response_class=Response,
     responses=responses(401, 403, 404, 422),
     summary="Delete a snapshot",
-    description="Its version number is never reused; the cluster stays, with its other versions.",
+    description="Its version number is never reused; the cluster stays, with its other "
+    "versions. Objects no snapshot holds any more are deleted after the response.",
 )
 def remove_snapshot(
     cluster: ClusterPath,
     ref: RefPath,
     principal: WriteAccess,
-    session: SessionDep,
+    session: WriteSessionDep,
     analyzer: AnalyzerDep,
     runtime: RuntimeDep,
 ) -> Response:
@@ -313,7 +332,12 @@ def remove_snapshot(
     session.commit()  # before forgetting, so no reader caches the snapshot again
     runtime.refs.forget(cluster)
     analyzer.forget(record)
-    return Response(status_code=204, headers=snapshot_headers(record))
+    # After the response: free the objects no snapshot holds any more.
+    return Response(
+        status_code=204,
+        headers=snapshot_headers(record),
+        background=BackgroundTask(runtime.collector.run),
+    )
 
 
 @router.get(

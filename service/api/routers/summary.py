@@ -14,11 +14,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
+from service.api.analyses import AnalysisDeadline, AnalysisSession
 from service.api.deps import (
     AnalyzerDep,
     ReadSnapshot,
     RuntimeDep,
-    SessionDep,
     SettingsDep,
     snapshot_headers,
 )
@@ -133,7 +133,7 @@ def _matrix_out(cluster: str, version: int, matrix: NamespaceMatrix, f: PortFilt
     "/summary",
     response_model=MatrixOut,
     response_model_by_alias=True,
-    responses=responses(401, 403, 404, 422),
+    responses=responses(401, 403, 404, 422, 503),
     summary="Namespace matrix: how many workload pairs connect, and on which ports",
     description="Aggregated from the workload connectivity map: one cell per (source, "
     "target) namespace pair with at least one connection, external addresses as the group "
@@ -141,7 +141,8 @@ def _matrix_out(cluster: str, version: int, matrix: NamespaceMatrix, f: PortFilt
 )
 def summary(
     record: ReadSnapshot,
-    session: SessionDep,
+    session: AnalysisSession,
+    deadline: AnalysisDeadline,
     analyzer: AnalyzerDep,
     options: OptionsDep,
     response: Response,
@@ -150,7 +151,7 @@ def summary(
 ) -> MatrixOut:
     response.headers.update(snapshot_headers(record))
     ports = PortFilter(protocol, port)
-    matrix = namespace_matrix(session, analyzer, record, options, ports)
+    matrix = namespace_matrix(session, analyzer, record, options, ports, deadline)
     return _matrix_out(record.cluster, record.version, matrix, ports)
 
 
@@ -158,7 +159,7 @@ def summary(
     "/between",
     response_model=PairPageOut,
     response_model_by_alias=True,
-    responses=responses(401, 403, 404, 422),
+    responses=responses(401, 403, 404, 422, 503),
     summary="The workload connections of one namespace pair (one matrix cell), paginated",
     description="The rows of the workload connectivity map whose source is in `from` and "
     "whose target is in `to` (`IPBlock`: external addresses), with the same `port` and "
@@ -168,7 +169,8 @@ def summary(
 def between(
     record: ReadSnapshot,
     ref: RefPath,
-    session: SessionDep,
+    session: AnalysisSession,
+    deadline: AnalysisDeadline,
     analyzer: AnalyzerDep,
     options: OptionsDep,
     settings: SettingsDep,
@@ -190,7 +192,7 @@ def between(
     record, start = resume(runtime.refs, record, ref, cursor, "b", query)
     response.headers.update(snapshot_headers(record))
     ports = PortFilter(protocol, port)
-    cmap = namespace_pair(session, analyzer, record, options, source, target, ports)
+    cmap = namespace_pair(session, analyzer, record, options, source, target, ports, deadline)
     size = min(limit or settings.page_size, settings.max_page_size)
     stop = min(start + size, len(cmap))
     return PairPageOut.model_validate({

@@ -20,6 +20,7 @@ import numpy as np
 
 from service.engine.compile import CompiledCluster
 from service.engine.connectivity import IntArray
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.diff.causes import Cause, Causes, CauseSet, merge_causes
 from service.engine.diff.cells import Cells
 from service.engine.diff.connections import ConnectivityDiff
@@ -80,8 +81,10 @@ class _Attribution:
         base: CompiledCluster,
         head: CompiledCluster,
         objects: ObjectDiff,
+        deadline: Deadline,
     ) -> None:
         self.diff = diff
+        self.deadline = deadline
         self.endpoints = Endpoints(diff, base, head, objects)
         self.comparer = SideComparer(base, head, Policies(base), Policies(head))
         self.cells = (Cells(base), Cells(head))
@@ -101,14 +104,16 @@ class _Attribution:
         if not len(keys[0]):
             return np.empty(0, dtype=np.int64), []
         first, inverse = _group(keys)
-        changes = [
-            self.comparer.compare(
-                direction,
-                (int(subjects[0][i]), int(others[0][i])),
-                (int(subjects[1][i]), int(others[1][i])),
+        changes = []
+        for i in first.tolist():
+            self.deadline.check("diff: the causes of the connection changes")
+            changes.append(
+                self.comparer.compare(
+                    direction,
+                    (int(subjects[0][i]), int(others[0][i])),
+                    (int(subjects[1][i]), int(others[1][i])),
+                )
             )
-            for i in first.tolist()
-        ]
         return inverse, changes
 
     def rows(
@@ -216,10 +221,11 @@ def attribute(
     base: CompiledCluster,
     head: CompiledCluster,
     objects: ObjectDiff,
+    deadline: Deadline = NO_DEADLINE,
 ) -> Causes:
     """The causes of every connection change of ``diff`` (computed from ``base`` and
     ``head``, the compilations its maps came from; ``objects`` is their object diff)."""
-    work = _Attribution(diff, base, head, objects)
+    work = _Attribution(diff, base, head, objects, deadline)
     none = np.full(len(diff.added), -1, dtype=np.int64)
     added = work.rows(diff.added.sources, diff.added.targets, none, diff.added.ports)
     gone = np.full(len(diff.removed), -1, dtype=np.int64)

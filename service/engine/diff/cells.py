@@ -16,19 +16,26 @@ from service.engine.model import Direction
 class Cells:
     """Per (direction, subject class) of one compilation: which peers its rules' peers treat
     alike. Two peers of one cell match exactly the same peers of the same rules, so they get
-    the same effects (up to the destination's named ports, which are keyed separately)."""
+    the same effects (up to the destination's named ports, which are keyed separately).
+
+    Classes are told apart by the class bits of every rule peer. External pieces are only
+    ever matched through runs of pieces (ipBlocks, ``networks``), so a piece's cell is the
+    stretch between two consecutive run boundaries of the subject's rules: possibly finer
+    than needed, never coarser, and linear in the number of runs.
+    """
 
     def __init__(self, compiled: CompiledCluster) -> None:
         self.compiled = compiled
-        self._bytes = (compiled.peer_count + 7) // 8
+        self._bytes = (compiled.class_count + 7) // 8
         named: dict[object, int] = {}
         self.named_id = np.array(
             [named.setdefault(compiled.named_ports_of(p), len(named))
              for p in range(compiled.peer_count)] or [0],
             dtype=np.int64,
         )  # fmt: skip
+        self._boundaries: dict[int, IntArray] = {}
 
-    def _peer_sets(self, direction: Direction, subject: int) -> list[int]:
+    def _rules(self, direction: Direction, subject: int) -> list[Any]:
         compiled = self.compiled
         if not compiled.is_subject(subject):
             return []
@@ -36,7 +43,14 @@ class Cells:
         for policy in compiled.applied[direction][subject]:
             rules += policy.rules(direction)
         rules += compiled.baseline_rules[direction][subject]
-        return [bits for rule in rules for bits in rule.peer_bits]
+        return rules
+
+    def _rule_boundaries(self, rule: Any) -> IntArray:
+        found = self._boundaries.get(id(rule))
+        if found is None:
+            edges = [edge for peer_set in rule.peer_sets for run in peer_set.runs for edge in run]
+            found = self._boundaries[id(rule)] = np.unique(np.array(edges, dtype=np.int64))
+        return found
 
     def _members(self, bits: int) -> npt.NDArray[np.uint8]:
         raw = np.frombuffer(bits.to_bytes(self._bytes, "little"), dtype=np.uint8)
@@ -44,11 +58,12 @@ class Cells:
 
     def lookup(self, direction: Direction, subjects: IntArray, others: IntArray) -> IntArray:
         """For each ``subjects[i]``, the cell of ``others[i]``: cells of one subject are
-        equal exactly when the peers match the same rule peers (special peers keep their
+        equal only when the peers match the same rule peers (special peers keep their
         negative code; absent subjects give -1)."""
         out = np.full(len(subjects), -1, dtype=np.int64)
         if not len(subjects):
             return out
+        classes = self.compiled.class_count
         order = np.argsort(subjects, kind="stable")
         unique, starts = np.unique(subjects[order], return_index=True)
         ends = np.r_[starts[1:], len(order)]
@@ -57,15 +72,26 @@ class Cells:
                 continue
             rows = order[lo:hi]
             peers = others[rows]
-            at = np.maximum(peers, 0)
+            rules = self._rules(direction, subject)
+            is_class = (peers >= 0) & (peers < classes)
+            at = np.where(is_class, peers, 0)
             key = np.zeros(len(rows), dtype=np.int64)
             width = 0
-            for bits in self._peer_sets(direction, subject):
-                key = key * 2 + self._members(bits)[at]
-                width += 1
-                if width == 62:  # compact before the key overflows
-                    _, key = np.unique(key, return_inverse=True)
-                    key = key.reshape(-1).astype(np.int64)
-                    width = int(key.max(initial=0)).bit_length()
+            for rule in rules:
+                for peer_set in rule.peer_sets:
+                    if not peer_set.classes:
+                        continue  # the same (no) match for every class
+                    key = key * 2 + self._members(peer_set.classes)[at]
+                    width += 1
+                    if width == 62:  # compact before the key overflows
+                        _, key = np.unique(key, return_inverse=True)
+                        key = key.reshape(-1).astype(np.int64)
+                        width = int(key.max(initial=0)).bit_length()
+            _, key = np.unique(key, return_inverse=True)
+            key = key.reshape(-1).astype(np.int64)
+            edges = [self._rule_boundaries(rule) for rule in rules]
+            boundaries = np.unique(np.concatenate(edges)) if edges else np.empty(0, np.int64)
+            stretch = np.searchsorted(boundaries, peers, side="right")
+            key = np.where(is_class, key, len(rows) + stretch)
             out[rows] = np.where(peers >= 0, key, peers)
         return out

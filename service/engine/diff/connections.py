@@ -32,6 +32,7 @@ the cluster endpoints exposed.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -186,8 +187,10 @@ class _Table:
             if isinstance(endpoint, AddressRange):
                 cuts = self.piece_starts[endpoint.version]
                 offset = base + self.piece_offsets[endpoint.version]
-                lo = int(np.searchsorted(cuts, endpoint.start))
-                hi = int(np.searchsorted(cuts, endpoint.end + 1))
+                # bisect, not numpy: a list of IPv6 ints would become an object array,
+                # converted again on every call
+                lo = bisect.bisect_left(cuts, endpoint.start)
+                hi = bisect.bisect_left(cuts, endpoint.end + 1)
                 groups.append(range(offset + lo, offset + hi))
             else:
                 groups.append((self.refs[endpoint],))

@@ -5,6 +5,7 @@ on it."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -95,6 +96,7 @@ class Endpoints:
         objects: ObjectDiff,
     ) -> None:
         self.base, self.head, self.diff = base, head, diff
+        self._piece_starts: dict[tuple[int, int], list[int]] = {}
         touched = {*objects.added, *objects.removed, *(c.key for c in objects.changed)}
         self.touched = touched
         old = cluster_endpoints(base, diff.granularity)
@@ -116,6 +118,15 @@ class Endpoints:
         self.head_peer = np.array([p[1] for p in flat] or [0], dtype=np.int64)
         self._changes: dict[int, EndpointChange | None] = {}
 
+    def _starts(self, compiled: CompiledCluster, version: int) -> list[int]:
+        """The sorted piece starts of one compilation and IP version (built once)."""
+        key = (id(compiled), version)
+        found = self._piece_starts.get(key)
+        if found is None:
+            found = [p.start for p in compiled.pieces if p.version == version]
+            self._piece_starts[key] = found
+        return found
+
     def _pods(
         self, before: EndpointSide | None, after: EndpointSide | None
     ) -> list[tuple[int, int]]:
@@ -134,9 +145,11 @@ class Endpoints:
     def _addresses(self, span: AddressRange) -> list[tuple[int, int]]:
         starts = {span.start}
         for compiled in (self.base, self.head):
-            for piece in compiled.pieces:
-                if piece.version == span.version and span.start < piece.start <= span.end:
-                    starts.add(piece.start)
+            cuts = self._starts(compiled, span.version)  # sorted: the ones inside by bisection
+            inside = cuts[
+                bisect.bisect_right(cuts, span.start) : bisect.bisect_right(cuts, span.end)
+            ]
+            starts.update(inside)
         found: dict[tuple[int, int], None] = {}
         for start in sorted(starts):
             address = AddressRange(span.version, start, start).first

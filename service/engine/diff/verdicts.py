@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from service.engine import bitsets
 from service.engine.compile import CompiledCluster, RuleEffect, SideEvaluation
 from service.engine.diff.causes import Cause, CauseKind
 from service.engine.diff.objects import ObjectKey
@@ -89,13 +88,7 @@ class Policies:
 
 
 def _peer_index(effect: RuleEffect, other: int | None) -> int | None:
-    rule = effect.rule
-    if not rule.peer_bits or other is None:
-        return None
-    for index, bits in enumerate(rule.peer_bits):
-        if bitsets.contains(bits, other):
-            return index
-    return None
+    return effect.rule.matching_peer(other)
 
 
 def _peer_flags(peer: Any) -> Relative:

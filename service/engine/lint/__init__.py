@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 
 from service.engine.compile import CompiledCluster
+from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.lint.context import LintContext
 from service.engine.lint.dns import check_dns
 from service.engine.lint.exposure import check_allow_all, check_ipblocks, check_unprotected
@@ -52,13 +53,20 @@ _RUNNERS: tuple[tuple[frozenset[str], Callable[[LintContext], list[Finding]]], .
 )
 
 
-def lint(compiled: CompiledCluster, *, codes: Collection[str] | None = None) -> list[Finding]:
-    """Every finding of the checks in ``codes`` (default: all), sorted by code then object."""
+def lint(
+    compiled: CompiledCluster,
+    *,
+    codes: Collection[str] | None = None,
+    deadline: Deadline = NO_DEADLINE,
+) -> list[Finding]:
+    """Every finding of the checks in ``codes`` (default: all), sorted by code then object
+    (``deadline`` checked before each check)."""
     ctx = LintContext(compiled)
     findings: list[Finding] = []
     for produced, run in _RUNNERS:
         if codes is not None and not produced.intersection(codes):
             continue
+        deadline.check(lambda: f"lint: {'/'.join(sorted(produced))}")  # noqa: B023  (called now)
         findings.extend(f for f in run(ctx) if codes is None or f.code in codes)
     findings.sort(key=Finding.sort_key)
     return findings

@@ -90,7 +90,7 @@ def _allows_all(ctx: LintContext, rule: CompiledRule) -> str | None:
     """How a rule admits everything, or None."""
     if not rule.numeric_ports.is_all():
         return None
-    if not rule.peer_bits:
+    if not rule.peer_sets:
         return "has no peers and no ports: it admits everything, in the cluster and outside"
     if rule.bits & ctx.subject_classes == ctx.subject_classes and ctx.subject_classes:
         if rule.bits & ctx.pieces == ctx.pieces:

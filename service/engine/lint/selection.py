@@ -129,9 +129,9 @@ def check_peers(ctx: LintContext) -> list[Finding]:
         policy = compiled.policy
         for direction in (Direction.INGRESS, Direction.EGRESS):
             for rule in ctx.rules(compiled, direction):
-                for j, bits in enumerate(rule.peer_bits):
+                for j, peer_set in enumerate(rule.peer_sets):
                     peer = rule.rule.peers[j]
-                    if bits or peer.ip_block is not None:
+                    if peer_set or peer.ip_block is not None:
                         continue
                     problem = _peer_problem(ctx, peer, policy.namespace)
                     side = "from" if direction is Direction.INGRESS else "to"

@@ -15,6 +15,12 @@ from service.engine.model import (
     PolicyPort,
 )
 from service.engine.parse.addresses import parse_network
+from service.engine.parse.counts import (
+    ADMIN_MAX_NETWORKS,
+    ADMIN_MAX_PEERS,
+    ADMIN_MAX_PORTS,
+    crd_limit,
+)
 from service.engine.parse.fields import (
     Context,
     as_map,
@@ -147,6 +153,8 @@ def _rule(
     raw_peers = get_list(ctx, entry, peers_key, path)
     if not raw_peers and (raw_peers is not None or entry.get(peers_key) is None):
         ctx.error(peers_path, "must list at least one peer")
+    if raw_peers and not crd_limit(ctx, peers_path, raw_peers, ADMIN_MAX_PEERS):
+        return None
     peers = [
         _peer(ctx, raw, item(peers_path, index), egress=peers_key == "to")
         for index, raw in enumerate(raw_peers or ())
@@ -184,6 +192,8 @@ def _networks(ctx: Context, entry: dict[str, Any], path: str) -> tuple[IPNetwork
     if not raw:
         ctx.error(join(path, "networks"), "must list at least one CIDR")
         return None
+    if not crd_limit(ctx, join(path, "networks"), raw, ADMIN_MAX_NETWORKS):
+        return None
     found: list[IPNetwork] = []
     for index, value in enumerate(raw):
         where = item(join(path, "networks"), index)
@@ -204,7 +214,10 @@ def _ports(
     numeric: list[PolicyPort] = []
     named: list[str] = []
     ports_path = join(path, "ports")
-    for index, value in enumerate(get_list(ctx, entry, "ports", path) or ()):
+    raw_ports = get_list(ctx, entry, "ports", path) or ()
+    if not crd_limit(ctx, ports_path, raw_ports, ADMIN_MAX_PORTS):
+        return (), ()
+    for index, value in enumerate(raw_ports):
         where = item(ports_path, index)
         port = as_map(ctx, value, where)
         if port is None:

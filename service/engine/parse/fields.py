@@ -12,9 +12,12 @@ getters take the parent's path and the key and join them on error.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.engine.model import Origin, Problem
+
+if TYPE_CHECKING:
+    from service.engine.parse.counts import CountLimits
 
 _TYPE_NAMES: dict[type, str] = {
     str: "string",
@@ -53,6 +56,7 @@ class Session:
 
     __slots__ = (
         "container_ports",
+        "counts",
         "label_keys",
         "label_values",
         "labels",
@@ -66,7 +70,8 @@ class Session:
         "strings",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, counts: CountLimits) -> None:
+        self.counts = counts
         self.problems: list[Problem] = []
         self.strings: dict[str, str] = {}
         self.labels: dict[Hashable, Any] = {}

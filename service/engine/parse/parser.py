@@ -25,7 +25,8 @@ from service.engine.model import (
     Workload,
 )
 from service.engine.parse.admin import parse_admin_policy
-from service.engine.parse.fields import Context, Session, type_name
+from service.engine.parse.counts import CountLimits
+from service.engine.parse.fields import Context, Session, get_map, get_str, type_name
 from service.engine.parse.metadata import Metadata, parse_metadata
 from service.engine.parse.namespaces import parse_namespace
 from service.engine.parse.nodes import parse_node
@@ -79,10 +80,13 @@ class _Collector:
         self.not_running: list[str] = []
 
 
-def parse_documents(documents: Sequence[Document]) -> ParsedObjects:
+def parse_documents(
+    documents: Sequence[Document], counts: CountLimits | None = None
+) -> ParsedObjects:
     """Read every document; raise one :class:`ManifestError` listing every problem found
-    (at most ``MAX_PROBLEMS``, then a count of the rest)."""
-    session = Session()
+    (at most ``MAX_PROBLEMS``, then a count of the rest). ``counts``: netreach's limits on
+    a NetworkPolicy's items (default: :class:`CountLimits`' defaults)."""
+    session = Session(counts or CountLimits())
     out = _Collector()
     ctx = Context(session, Origin(None, 0))
     for document in documents:
@@ -130,6 +134,7 @@ def _parse_document(ctx: Context, out: _Collector, body: Any) -> None:
         expected = API_VERSIONS.get(kind)
         if expected is None:
             out.unsupported[kind] += 1
+            _skipped_identity(ctx, body)
             return
     ctx.kind = kind
     if api_version is None:
@@ -141,6 +146,24 @@ def _parse_document(ctx: Context, out: _Collector, body: Any) -> None:
         )
         return
     _HANDLERS[kind](ctx, out, kind, body)
+
+
+def _skipped_identity(ctx: Context, body: dict[str, Any]) -> None:
+    """An object of a kind netreach does not read is stored as written, under its name and
+    namespace: those must have the types the API server decodes (``metadata`` a map, name
+    and namespace strings), or the stored identity would be made up ("5", "None").
+
+    A missing name is accepted, unlike for the kinds netreach reads: a repository's files
+    (what a review bot uploads) hold objects named by ``generateName``, kustomize patches and
+    the like, which the API server would complete or never see. A name given as null (an
+    empty ``name:``), a number, a map or a list is refused: it is a mistake in the file.
+    """
+    metadata = get_map(ctx, body, "metadata", "")
+    if metadata is None:
+        return
+    if "name" in metadata and type(metadata["name"]) is not str:
+        ctx.wrong_type("metadata.name", "a string", metadata["name"])
+    get_str(ctx, metadata, "namespace", "metadata")
 
 
 def _pod(ctx: Context, out: _Collector, kind: str, body: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from service.engine.model import (
     Rule,
 )
 from service.engine.parse.addresses import parse_network
+from service.engine.parse.counts import own_limit
 from service.engine.parse.fields import (
     Context,
     as_map,
@@ -38,12 +39,34 @@ _PEER_FIELDS = {Direction.INGRESS: "from", Direction.EGRESS: "to"}
 def parse_policy(ctx: Context, body: dict[str, Any], meta: Metadata) -> NetworkPolicy:
     spec = get_map(ctx, body, "spec", "") or {}
     pod_selector = parse_selector(ctx, spec.get("podSelector"), "spec.podSelector")
+    if not _ip_blocks_within_limit(ctx, spec):
+        return NetworkPolicy(meta.namespace or "", meta.name, pod_selector, _INGRESS_ONLY)
     ingress = _rules(ctx, spec, Direction.INGRESS)
     egress = _rules(ctx, spec, Direction.EGRESS)
     policy_types = _policy_types(ctx, spec)
     return NetworkPolicy(
         meta.namespace or "", meta.name, pod_selector, policy_types, ingress, egress
     )
+
+
+def _ip_blocks_within_limit(ctx: Context, spec: dict[str, Any]) -> bool:
+    """netreach's limit on the ipBlocks of one policy, counted before anything is parsed
+    (the problem names the first ipBlock past the limit)."""
+    limit = ctx.session.counts.max_policy_ip_blocks
+    seen = 0
+    first_past: str | None = None
+    for key, peers_key in (("ingress", "from"), ("egress", "to")):
+        rules = spec.get(key)
+        for r, rule in enumerate(rules if type(rules) is list else ()):
+            peers = rule.get(peers_key) if type(rule) is dict else None
+            for p, peer in enumerate(peers if type(peers) is list else ()):
+                if type(peer) is dict and peer.get("ipBlock") is not None:
+                    seen += 1
+                    if seen == limit + 1:
+                        first_past = f"spec.{key}[{r}].{peers_key}[{p}].ipBlock"
+    if first_past is None:
+        return True
+    return own_limit(ctx, first_past, seen, limit, "ipBlocks in the policy", "max_policy_ip_blocks")
 
 
 def _policy_types(ctx: Context, spec: dict[str, Any]) -> frozenset[Direction]:
@@ -79,6 +102,9 @@ def _rules(ctx: Context, spec: dict[str, Any], direction: Direction) -> tuple[Ru
     if not raw:
         return ()
     prefix = join("spec", key)
+    counts = ctx.session.counts
+    if not own_limit(ctx, prefix, len(raw), counts.max_policy_rules, "rules", "max_policy_rules"):
+        return ()
     rules = []
     for index, value in enumerate(raw):
         rule = _rule(ctx, value, item(prefix, index), _PEER_FIELDS[direction])
@@ -100,13 +126,25 @@ def _rule(ctx: Context, value: object, path: str, peers_key: str) -> Rule | None
     if found is not None:
         return found  # type: ignore[no-any-return]
     before = ctx.problem_count
+    counts = ctx.session.counts
+    raw_peers = get_list(ctx, entry, peers_key, path) or ()
+    raw_ports = get_list(ctx, entry, "ports", path) or ()
+    within = own_limit(
+        ctx, join(path, peers_key), len(raw_peers), counts.max_rule_peers, "peers",
+        "max_rule_peers",
+    ) & own_limit(
+        ctx, join(path, "ports"), len(raw_ports), counts.max_rule_ports, "ports",
+        "max_rule_ports",
+    )  # fmt: skip
+    if not within:
+        return None
     peers: list[Peer] = []
-    for index, raw in enumerate(get_list(ctx, entry, peers_key, path) or ()):
+    for index, raw in enumerate(raw_peers):
         peer = _peer(ctx, raw, item(join(path, peers_key), index))
         if peer is not None:
             peers.append(peer)
     ports: list[PolicyPort] = []
-    for index, raw in enumerate(get_list(ctx, entry, "ports", path) or ()):
+    for index, raw in enumerate(raw_ports):
         port = parse_policy_port(ctx, raw, item(join(path, "ports"), index))
         if port is not None:
             ports.append(port)
@@ -156,7 +194,11 @@ def _ip_block(ctx: Context, value: object, path: str) -> IPBlock | None:
     ok = cidr is not None
     excepts: list[IPNetwork] = []
     except_path = join(path, "except")
-    for index, raw in enumerate(get_list(ctx, entry, "except", path) or ()):
+    raw_excepts = get_list(ctx, entry, "except", path) or ()
+    limit = ctx.session.counts.max_ip_block_excepts
+    if not own_limit(ctx, except_path, len(raw_excepts), limit, "CIDRs", "max_ip_block_excepts"):
+        return None
+    for index, raw in enumerate(raw_excepts):
         entry_path = item(except_path, index)
         except_text = as_str(ctx, raw, entry_path)
         if except_text is None:

@@ -1,0 +1,122 @@
+"""New object rows in bulk: compressed in threads, inserted without a per-row round trip.
+
+A 100,000-pod snapshot is about 220,000 objects. Built as SQLAlchemy Core parameters they
+spent more time in SQLAlchemy's per-row processing than in the database, so rows go to the
+driver as plain tuples: ``executemany`` of one prepared ``INSERT`` on SQLite, and on
+PostgreSQL a binary ``COPY`` into a temporary table followed by one
+``INSERT .. SELECT .. ON CONFLICT DO NOTHING RETURNING`` (which also hands back the new ids).
+Conflicts are ignored, not errors: a concurrent upload may store the same object first.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from isal import isal_zlib
+from sqlalchemy.orm import Session
+
+from service.store._sql import chunks, dialect_name
+from service.store.errors import StoreError
+from service.store.models import ObjectRow
+
+# ISA-L's deflate (python-isal) writes the zlib format that zlib.decompress reads, about
+# three times as fast as zlib's fastest level and as small as its level 6 on Kubernetes
+# objects. An object is a few KiB: a 4 KiB window (wbits 12) does as well as 32 KiB.
+LEVEL = 1
+WBITS = 12
+_SQLITE_BATCH = 5_000
+_COLUMNS = ("content_hash", "kind", "namespace", "name", "body", "size")
+_STAGING = "netreach_new_objects"
+_TABLE = ObjectRow.__tablename__
+
+Row = tuple[str, str, str | None, str, bytes, int]
+
+
+def compress(data: bytes) -> bytes:
+    """An object body as stored (zlib format).
+
+    >>> import zlib
+    >>> zlib.decompress(compress(b'{"kind":"Pod"}'))
+    b'{"kind":"Pod"}'
+    """
+    return isal_zlib.compress(data, LEVEL, WBITS)
+
+
+def _compress_slice(items: Sequence[bytes]) -> list[bytes]:
+    return [isal_zlib.compress(data, LEVEL, WBITS) for data in items]
+
+
+def compress_all(items: Sequence[bytes]) -> list[bytes]:
+    """``compress`` of each item, in a few threads (the compressor releases the GIL)."""
+    threads = min(4, os.cpu_count() or 1)
+    if threads == 1 or len(items) < 1_000:
+        return _compress_slice(items)
+    step = -(-len(items) // (threads * 4))
+    with ThreadPoolExecutor(threads, thread_name_prefix="netreach-compress") as pool:
+        parts = pool.map(_compress_slice, [items[i : i + step] for i in range(0, len(items), step)])
+        return [body for part in parts for body in part]
+
+
+def insert_objects(session: Session, rows: Sequence[Row]) -> dict[str, int]:
+    """Insert ``rows`` (in the order given) unless their content hash is stored already;
+    the ids of the rows this call inserted, by content hash (those it cannot tell are
+    missing: the caller looks them up)."""
+    if not rows:
+        return {}
+    name = dialect_name(session)
+    if name == "sqlite":
+        return _insert_sqlite(session, rows)
+    if name == "postgresql":
+        return _insert_postgresql(session, rows)
+    raise StoreError(f"unsupported database dialect {name!r}")
+
+
+def _insert_sqlite(session: Session, rows: Sequence[Row]) -> dict[str, int]:
+    """The rows by ``executemany``; their ids too when SQLite assigned them in sequence.
+
+    The transaction holds SQLite's write lock, and a new rowid is one more than the largest
+    (https://sqlite.org/autoinc.html): if every row went in and the largest id grew by as
+    many, the ids are the next ones in row order. Otherwise the caller looks them up.
+    """
+    columns = ", ".join(_COLUMNS)
+    marks = ", ".join("?" for _ in _COLUMNS)
+    statement = (
+        f"INSERT INTO {_TABLE} ({columns}) VALUES ({marks}) ON CONFLICT (content_hash) DO NOTHING"
+    )
+    connection = session.connection()
+    probe = f"SELECT coalesce(max(id), 0), total_changes() FROM {_TABLE}"
+    top, changes = connection.exec_driver_sql(probe).one()
+    for batch in chunks(rows, _SQLITE_BATCH):
+        connection.exec_driver_sql(statement, list(batch))
+    new_top, new_changes = connection.exec_driver_sql(probe).one()
+    if new_changes - changes == len(rows) == new_top - top:
+        return {row[0]: top + 1 + index for index, row in enumerate(rows)}
+    return {}
+
+
+def _insert_postgresql(session: Session, rows: Sequence[Row]) -> dict[str, int]:
+    columns = ", ".join(_COLUMNS)
+    raw: Any = session.connection().connection.driver_connection  # psycopg's connection
+    with raw.cursor() as cursor:
+        # Dropped at commit; emptied after use, for a second upload in the same transaction.
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} (content_hash text, kind text, "
+            "namespace text, name text, body bytea, size integer) ON COMMIT DROP"
+        )
+        with cursor.copy(f"COPY {_STAGING} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["text", "text", "text", "text", "bytea", "int4"])
+            for row in rows:
+                copy.write_row(row)
+        # In content-hash order (as the rows came): two uploads never wait on each other's
+        # rows in a cycle.
+        cursor.execute(
+            f"INSERT INTO {_TABLE} ({columns}) SELECT {columns} FROM {_STAGING} "
+            "ORDER BY content_hash ON CONFLICT (content_hash) DO NOTHING "
+            "RETURNING content_hash, id"
+        )
+        inserted = {str(digest): int(id_) for digest, id_ in cursor.fetchall()}
+        cursor.execute(f"TRUNCATE {_STAGING}")
+    return inserted
