@@ -47,7 +47,8 @@ from service.usecases.reads import release
 Ref = int | Literal["latest"]
 CLUSTER_NAME = re.compile(r"[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?\Z")
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "Node", "AdminNetworkPolicy",
-                  "BaselineAdminNetworkPolicy", "CustomResourceDefinition", "PersistentVolume",
+                  "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy", "CustomResourceDefinition",
+                  "PersistentVolume",
                   "StorageClass", "PriorityClass"}  # fmt: skip
 
 

@@ -347,7 +347,10 @@ def test_explanation_names_the_node_peer_and_the_node() -> None:
     [effect] = pair.egress.effects
     assert (effect.tier, effect.policy.name, effect.rule, effect.peer) == (Tier.ADMIN, "deny", 0, 1)
     assert effect.nodes == ("n1",)
-    assert "deny rule 0 Deny all ports via nodes peer [role=worker]: Node n1" in pair.egress.reason
+    assert (
+        "deny rule 0 (deny-nodes) Deny all ports via nodes peer [role=worker]: Node n1"
+        in pair.egress.reason
+    )
     assert "uses the host network" in pair.ingress.reason
 
 

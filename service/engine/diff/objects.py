@@ -42,6 +42,7 @@ CLUSTER_SCOPED_KINDS = frozenset(
         "ClusterRoleBinding",
         "AdminNetworkPolicy",
         "BaselineAdminNetworkPolicy",
+        "ClusterNetworkPolicy",
         "CustomResourceDefinition",
         "PersistentVolume",
         "StorageClass",

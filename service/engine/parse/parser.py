@@ -9,6 +9,7 @@ from typing import Any
 from service.engine.model import (
     ADMIN_KIND,
     BASELINE_KIND,
+    CLUSTER_KIND,
     NODE_KIND,
     WORKLOAD_KINDS,
     AdminPolicy,
@@ -25,6 +26,7 @@ from service.engine.model import (
     Workload,
 )
 from service.engine.parse.admin import parse_admin_policy
+from service.engine.parse.cluster_policy import parse_cluster_policy
 from service.engine.parse.counts import CountLimits
 from service.engine.parse.fields import Context, Session, get_map, get_str, type_name
 from service.engine.parse.metadata import Metadata, parse_metadata
@@ -44,6 +46,7 @@ from service.engine.parse.workloads import parse_workload
 
 MAX_PROBLEMS = 1000
 ADMIN_API_VERSION = "policy.networking.k8s.io/v1alpha1"
+CLUSTER_API_VERSION = "policy.networking.k8s.io/v1alpha2"
 MAX_LISTED = 20
 
 # The apiVersion each supported kind is read at.
@@ -62,6 +65,7 @@ API_VERSIONS: dict[str, str] = {
     "NetworkPolicy": "networking.k8s.io/v1",
     ADMIN_KIND: ADMIN_API_VERSION,
     BASELINE_KIND: ADMIN_API_VERSION,
+    CLUSTER_KIND: CLUSTER_API_VERSION,
 }
 
 
@@ -209,6 +213,13 @@ def _admin(ctx: Context, out: _Collector, kind: str, body: dict[str, Any]) -> No
         out.admin_policies.append(policy)
 
 
+def _cluster_policy(ctx: Context, out: _Collector, kind: str, body: dict[str, Any]) -> None:
+    meta = parse_metadata(ctx, body, namespaced=False)
+    policy = parse_cluster_policy(ctx, body, meta)
+    if _accept(ctx, out, kind, meta) and policy is not None:
+        out.admin_policies.append(policy)
+
+
 def _node(ctx: Context, out: _Collector, kind: str, body: dict[str, Any]) -> None:
     meta = parse_metadata(ctx, body, namespaced=False)
     node = parse_node(ctx, body, meta)
@@ -225,6 +236,7 @@ _HANDLERS: dict[str, _Handler] = {
     NODE_KIND: _node,
     ADMIN_KIND: _admin,
     BASELINE_KIND: _admin,
+    CLUSTER_KIND: _cluster_policy,
     **dict.fromkeys(WORKLOAD_KINDS, _workload),
 }
 assert set(_HANDLERS) == set(API_VERSIONS)
