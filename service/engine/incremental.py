@@ -42,10 +42,10 @@ from service.engine.compile import (
     CompiledCluster,
     CompiledPolicy,
     _IndexBuilder,
-    _ip_blocks,
     _Lookups,
     _referenced_named_ports,
     _Relevance,
+    address_blocks,
 )
 from service.engine.connectivity import (
     ConnectivityMap,
@@ -105,7 +105,10 @@ def _named_ports(
 
 def _pod_ips_matter(cluster: Cluster, options: AnalysisOptions) -> bool:
     return options.pod_ips_in_ipblocks is PodIPsInIPBlocks.MATCH or any(
-        peer.networks for p in cluster.admin_policies for r in p.egress for peer in r.peers
+        peer.networks or peer.nodes is not None
+        for p in cluster.admin_policies
+        for r in p.egress
+        for peer in r.peers
     )
 
 
@@ -133,7 +136,9 @@ class Basis:
         self.relevance = _relevance(base.namespaces, cluster.policies, cluster.admin_policies)
         self.named_ports = _named_ports(cluster.policies, cluster.admin_policies)
         self.pod_ips_matter = _pod_ips_matter(cluster, base.options)
-        self.pods_v6 = any(ip.version == 6 for pod in cluster.pods for ip in pod.ips)
+        self.pods_v6 = any(ip.version == 6 for pod in cluster.pods for ip in pod.ips) or any(
+            ip.version == 6 for node in cluster.nodes for ip in node.ips
+        )
         self.cuts = {v: set(points) for v, points in base._piece_starts.items()}
         self.by_key = {_policy_key(c.policy): c for c in base.policies}
         self._builder: _IndexBuilder | None = None
@@ -142,11 +147,10 @@ class Basis:
     def builder(self) -> _IndexBuilder:
         if self._builder is None:
             base = self.compiled
-            partition = AddressPartition.of(
-                _ip_blocks(base.cluster.policies, base.cluster.admin_policies),
-                base._piece_starts.keys(),
+            partition = AddressPartition.of(address_blocks(base.cluster), base._piece_starts.keys())
+            self._builder = _IndexBuilder(
+                base.classes, partition, base.namespaces, base.options, base.cluster.nodes
             )
-            self._builder = _IndexBuilder(base.classes, partition, base.namespaces, base.options)
         return self._builder
 
     def class_endpoints(self, base_map: ConnectivityMap, cluster_count: int) -> list[list[int]]:
@@ -180,7 +184,7 @@ class Basis:
             return False
         if _pod_ips_matter(head, base.options) and not self.pod_ips_matter:
             return False
-        blocks = _ip_blocks(head.policies, head.admin_policies)
+        blocks = address_blocks(head)
         versions = {4, 6} if self.pods_v6 or any(b.version == 6 for b in blocks) else {4}
         if versions != self.cuts.keys():
             return False
