@@ -36,6 +36,7 @@ from service.report.verdict import verdict_to_api
 from tests.engine.strategies import (
     admin_policies,
     clusters_with_admin,
+    clusters_with_cluster_policies,
     has_ipv6,
     options_,
     policies,
@@ -130,7 +131,7 @@ def assert_same(
 
 
 @PROPERTY
-@given(st.data(), clusters_with_admin(), options_)
+@given(st.data(), st.one_of(clusters_with_admin(), clusters_with_cluster_policies()), options_)
 def test_incremental_equals_full(
     data: st.DataObject, base: Cluster, options: AnalysisOptions
 ) -> None:
