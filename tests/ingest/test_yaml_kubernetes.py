@@ -413,6 +413,23 @@ def test_integers_beyond_64_bits_in_batched_list_items_are_kept_exactly() -> Non
     assert all(type(doc.body["n"]) is int for doc in documents)
 
 
+@pytest.mark.parametrize("number", ["1e400", "-2.5E+400", "1e0400"])
+def test_overflowing_floats_in_batched_list_items_are_refused(number: str) -> None:
+    """orjson refuses a float literal that overflows; the item's own decode names it. UIDs
+    that look like exponents (``5e877ef4``) are strings and pass."""
+    items = [
+        {"kind": "Pod", "metadata": {"name": f"p{i}", "uid": f"5e877ef4-{i}e+123"}, "n": [i]}
+        for i in range(40)
+    ]
+    text = json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=2)
+    assert len(read_bytes(text.encode(), content_type="application/json")) == 40
+    bad = text.replace('"n": [\n        20\n', f'"n": [\n        {number}\n')
+    assert bad != text
+    with pytest.raises(ManifestError) as caught:
+        read_bytes(bad.encode(), content_type="application/json")
+    assert f"items[20].n[0]: number {number} is beyond the float64 range" in str(caught.value)
+
+
 def test_json_integers_in_range_round_trip_exactly() -> None:
     body = b'{"kind": "Pod", "a": 9223372036854775807, "b": -9223372036854775808, "c": "\\u00e9"}'
     [doc] = read_bytes(body)
