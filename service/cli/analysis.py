@@ -19,6 +19,7 @@ from service.cli.app import (
     TimeoutOption,
     analysis_budget,
     app,
+    end_process,
     fail,
     load,
     quiet_if,
@@ -75,6 +76,7 @@ def analyze(
         MapFormat.DOT: iter_map_dot,
     }
     write(renderers[output_format](cmap))
+    end_process()  # before the cluster, its compiled form and the map are freed
 
 
 def _port(value: str | None) -> int | str | None:
