@@ -7,7 +7,7 @@ BENCH_DIR ?= .bench
 SIZES ?= S M L
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check lint typecheck format bench bench-ipblocks bench-api bench-peer bench-capture bench-ui screenshots bench-review clean
+.PHONY: help install run test check lint typecheck format bench bench-ipblocks bench-api bench-peer bench-capture bench-ui screenshots bench-review bench-cnp clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ bench: $(STAMP) ## engine, whole CLI processes, stored diffs and what-if on S, M
 	$(BIN)/python -m bench.engine --sizes $(SIZES) --data $(BENCH_DIR)
 	$(BIN)/python -m bench.process --sizes $(SIZES) --data $(BENCH_DIR)
 	$(BIN)/python -m bench.stored --sizes $(SIZES) --data $(BENCH_DIR)
+
+bench-cnp: $(STAMP) ## M with and without 200 ClusterNetworkPolicies: compile, map, queries (goal: within 1.5x)
+	$(BIN)/python -m bench.cluster_policies --size M --count 200 --data $(BENCH_DIR)
 
 bench-ipblocks: $(STAMP) ## one NetworkPolicy of 1k, 4k, 16k, 100k ipBlocks (IPv4, IPv6, except): compile, map, query
 	$(BIN)/python -m bench.ipblocks

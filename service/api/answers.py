@@ -62,6 +62,11 @@ class ConnectivityPage(SnapshotAnswer):
         "version: paging `latest` stays on the version the first page answered"
     )
     connections: list[Connection]
+    depends_on_dns: list[Connection] | None = Field(
+        None,
+        description="only with ClusterNetworkPolicy domainNames rules (first page): the "
+        "connections and ports that DNS decides, in neither direction decided by manifests",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -101,7 +106,16 @@ class Effect(BaseModel):
     rule: int = Field(description="index of the rule in the policy")
     peer: int | None = Field(description="index of the peer in the rule; null: any peer")
     ports: list[PortRange]
-    action: str = Field(examples=["Allow", "Deny", "Pass"])
+    action: str = Field(examples=["Allow", "Deny", "Pass", "Accept"])
+    missing_named_ports: list[str] | None = None
+    name: str | None = Field(None, description="the rule's name (admin tiers)")
+    ambiguous: bool | None = Field(
+        None, description="a policy of the same tier and priority matches too (undefined order)"
+    )
+    ambiguous_with: list[PolicyRef] | None = None
+    depends_on_dns: bool | None = Field(
+        None, description="the rule matches only if a domainNames peer resolves to the peer"
+    )
 
 
 class Side(BaseModel):
@@ -114,6 +128,9 @@ class Side(BaseModel):
     effects: list[Effect]
     allowed_ports: list[PortRange]
     reason: str
+    depends_on_dns_ports: list[PortRange] | None = Field(
+        None, description="ports that only a domainNames rule decides (not in allowed_ports)"
+    )
 
 
 class Explanation(BaseModel):
@@ -129,6 +146,8 @@ class PairVerdict(BaseModel):
     allowed: bool
     ports: list[PortRange]
     explanation: Explanation
+    depends_on_dns: bool = False
+    dns_dependent_ports: list[PortRange] = []
 
 
 class Verdict(BaseModel):
@@ -149,6 +168,15 @@ class Verdict(BaseModel):
     pairs: list[PairVerdict] = Field(description="every pod pair (at most 100)")
     pair_count: int
     notes: list[str]
+    depends_on_dns: bool = Field(
+        False, description="some asked port is allowed only if DNS resolves a domainNames peer"
+    )
+    dns_dependent_ports: list[PortRange] = Field(
+        [], description="those ports, allowed by no verdict the manifests can decide"
+    )
+    ambiguous: bool = Field(
+        False, description="two policies of one tier and priority both match (spec: undefined)"
+    )
 
 
 class VerdictAnswer(SnapshotAnswer, Verdict):

@@ -5,7 +5,7 @@ wait, :class:`service.store.database.DatabaseTimeouts`) is ``503 database_unavai
 database whose schema is not at the migration head (recreated empty, or behind) makes
 queries fail with "no such table" or "column does not exist": that is ``503
 schema_not_at_head`` with the command that fixes it, never a 500. Any other database error
-is a bug, left to the handler of unexpected exceptions (500).
+is a bug: logged and answered 500 as every one (``errors.internal_error``).
 
 A schema that is merely behind may not make any query fail, so :func:`require_schema_at_head`
 (a dependency of every ``/v1`` route) also reads the revision, at most once per
@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from service.api.errors import error_response
+from service.api.errors import error_response, internal_error
 
 if TYPE_CHECKING:
     from service.api.deps import Runtime
@@ -139,7 +139,7 @@ async def _programming(request: Request, error: Exception) -> JSONResponse:
     behind = await _schema_behind(request)
     if behind is not None:
         return behind
-    raise error  # a bug: the handler of unexpected exceptions answers 500 and logs it
+    return internal_error(error)  # a bug
 
 
 async def _pool_timeout(_request: Request, error: Exception) -> JSONResponse:

@@ -11,6 +11,7 @@ import typer
 from service.cli import progress
 from service.cli.app import (
     EXIT_DENIED,
+    EXIT_DEPENDS_ON_DNS,
     ExcludeOption,
     HostNetworkOption,
     Paths,
@@ -131,7 +132,7 @@ def query(
     else:
         typer.echo(verdict_to_text(verdict), nl=False)
     if not verdict.allowed:
-        raise typer.Exit(EXIT_DENIED)
+        raise typer.Exit(EXIT_DEPENDS_ON_DNS if verdict.depends_on_dns else EXIT_DENIED)
 
 
 @app.command()

@@ -60,6 +60,7 @@ EXIT_DENIED = 1
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_TIMEOUT = 3
+EXIT_DEPENDS_ON_DNS = 4  # query: only a domainNames rule (resolved at run time) decides
 
 STDIN = "-"
 Paths = Annotated[

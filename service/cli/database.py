@@ -76,27 +76,37 @@ def _reason(error: BaseException) -> str:
 _announced: set[str] = set()
 
 
-def announce(settings: Settings) -> None:
+def announce(settings: Settings, *, structured: bool = False) -> None:
     """The first line of a command that opens the database names it (standard error), once
-    per process (``demo`` opens it, then serves)."""
+    per process (``demo`` opens it, then serves). ``structured``: as the server's first
+    log line (JSON unless ``log_json`` is off), since every line a server writes is one."""
     from service.store import safe_url
 
     shown = safe_url(settings.database_url)
-    if shown not in _announced:
-        _announced.add(shown)
+    if shown in _announced:
+        return
+    _announced.add(shown)
+    if structured:
+        import structlog
+
+        from service.api.logging import configure_logging
+
+        configure_logging(settings.log_level, json=settings.log_json)
+        structlog.get_logger("netreach").info("database", database=shown)
+    else:
         typer.echo(f"database: {shown}", err=True)
 
 
 @contextmanager
-def opening(settings: Settings, *, quiet: bool = False) -> Iterator[None]:
-    """Name the database, then turn its failures into one line and exit 1."""
+def opening(settings: Settings, *, structured: bool = False) -> Iterator[None]:
+    """Name the database (:func:`announce`), then turn its failures into one line and
+    exit 1."""
     from alembic.util import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
     from service.store import UnsupportedDatabaseError
 
-    if not quiet:
-        announce(settings)
+    announce(settings, structured=structured)
     try:
         yield
     except (SQLAlchemyError, UnsupportedDatabaseError, CommandError) as failure:

@@ -49,13 +49,15 @@ def _settings(**overrides: object) -> Settings:
 
 
 @contextmanager
-def _database(settings: Settings, *, write: bool = False) -> Iterator[sessionmaker[Session]]:
+def _database(
+    settings: Settings, *, write: bool = False, structured: bool = False
+) -> Iterator[sessionmaker[Session]]:
     """Sessions on the configured database, migrated first when ``migrate_on_start``;
     ``write``: transactions that take SQLite's write lock when they begin."""
     from service.store import make_engine, make_session_factory
     from service.store.migrate import upgrade
 
-    with opening(settings):
+    with opening(settings, structured=structured):
         if settings.migrate_on_start:
             upgrade(settings.database_url)
         engine = make_engine(settings.database_url, timeouts=settings.database_timeouts())
@@ -100,7 +102,7 @@ def serve(
     from service.store import TokenRepository
 
     settings = _settings(host=host, port=port, workers=workers, insecure=insecure or None)
-    with _database(settings) as factory, factory() as session:
+    with _database(settings, structured=True) as factory, factory() as session:
         tokens_ever_created = TokenRepository(session).ever_created()
     refusal = open_refusal(settings, tokens_ever_created=tokens_ever_created)
     if refusal is not None:

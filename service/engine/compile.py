@@ -21,6 +21,11 @@ The NetworkPolicy rules, as numbered in the comments below:
    ordinary pods.
 7. ipBlocks and pod IPs (option ``pod-ips-in-ipblocks``): ``match`` = an ipBlock matches the
    pods whose IP lies in it; ``ignore`` = ipBlocks match only external addresses.
+8. Admin tiers (ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy): the
+   Admin tier by priority, then NetworkPolicy if it isolates, else the Baseline tier, then
+   allow; per port the first matching rule decides (Accept/Allow, Deny, Pass).
+9. A ``domainNames`` peer may stand for any external address, decided by DNS at run time:
+   the ports whose verdict changes when it does are reported as depending on DNS.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import bisect
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -68,6 +73,7 @@ from service.engine.peersets import PeerSet, PeerSets
 
 _VERSION = {ipaddress.IPv4Address: 4, ipaddress.IPv6Address: 6}  # faster than ip.version
 _OTHER_VALUE = None  # a label value no selector mentions: all such values behave alike
+_NO_PORTS = PortSet.empty()
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +165,15 @@ class CompiledAdminRule:
     numeric_ports: PortSet
     named_ports: tuple[str, ...]
     action: AdminAction
+    # peers a ``domainNames`` peer may stand for (every external address): whether it
+    # matches is decided by DNS at run time, never by the manifests
+    dns_bits: int = 0
     _resolved: dict[NamedPorts, PortSet] = field(default_factory=dict)
 
-    def matches(self, peer: int | None) -> bool:
+    def matches(self, peer: int | None, *, dns: bool = False) -> bool:
+        """``dns``: as if every domain name resolved to ``peer``."""
+        if dns and peer is not None and bitsets.contains(self.dns_bits, peer):
+            return True
         return _matches(self.peer_sets, self.bits, peer)
 
     def matching_peer(self, peer: int | None) -> int | None:
@@ -192,6 +204,12 @@ class SideEvaluation:
     allowed: PortSet
     effects: tuple[RuleEffect, ...]  # in evaluation order: admin, NetworkPolicy, baseline
     isolating: tuple[CompiledPolicy, ...]  # NetworkPolicies isolating the endpoint
+    # ports whose verdict depends on whether a domainNames peer resolves to the peer
+    # (``allowed`` holds the verdict when none does)
+    depends_on_dns: PortSet = _NO_PORTS
+    # per policy whose rule decided ports: the other policies of the same tier and
+    # priority that match the same connection on some of those ports (ambiguous by spec)
+    ambiguous: tuple[tuple[AdminPolicy, tuple[AdminPolicy, ...]], ...] = ()
 
 
 @dataclass(slots=True)
@@ -322,6 +340,11 @@ class CompiledCluster:
     def has_admin(self) -> bool:
         return bool(self.admin_policies)
 
+    @property
+    def has_domain_names(self) -> bool:
+        """Some rule has a ``domainNames`` peer that may stand for an external address."""
+        return any(r.dns_bits for p in self.admin_policies for r in p.egress)
+
     def side_ports(self, direction: Direction, subject: int, other: int | None) -> PortSet:
         """What ``subject``'s policies of ``direction`` admit to/from ``other`` (rule 2);
         ``other`` None is an external address of an IP version no ipBlock mentions."""
@@ -334,15 +357,40 @@ class CompiledCluster:
     def evaluate_side(
         self, direction: Direction, subject: int, other: int | None
     ) -> SideEvaluation:
+        """:meth:`evaluate_tiers`, and the ports that depend on DNS: those whose verdict
+        changes when every ``domainNames`` peer resolves to ``other`` (rule 9)."""
+        found = self.evaluate_tiers(direction, subject, other)
+        rules = (*self.admin_rules[direction][subject], *self.baseline_rules[direction][subject])
+        if other is None or not any(bitsets.contains(r.dns_bits, other) for r in rules):
+            return found
+        resolved = self.evaluate_tiers(direction, subject, other, dns=True)
+        changed = (found.allowed - resolved.allowed) | (resolved.allowed - found.allowed)
+        if not changed:
+            return found
+        effects = found.effects + tuple(
+            e
+            for e in resolved.effects
+            if isinstance(e.rule, CompiledAdminRule) and e.rule.dns_bits and e not in found.effects
+        )
+        return replace(
+            found, allowed=found.allowed - changed, effects=effects, depends_on_dns=changed
+        )
+
+    def evaluate_tiers(
+        self, direction: Direction, subject: int, other: int | None, *, dns: bool = False
+    ) -> SideEvaluation:
         """The tiers in order (rule 8): admin rules, first match decides (Allow, Deny, or
         Pass on to NetworkPolicy); then NetworkPolicy if it isolates the endpoint, else the
-        baseline (first match: Allow or Deny); then allow."""
+        baseline (first match: Allow, Deny, or Pass on to the default); then allow.
+        ``dns``: as if every ``domainNames`` peer resolved to ``other``."""
         destination = subject if direction is Direction.INGRESS else other
         named = None if destination is None else self.named_ports_of(destination)
         effects: list[RuleEffect] = []
         admin_allowed = admin_denied = decided = PortSet.empty()
+        ambiguous = _Ambiguity()
         for rule in self.admin_rules[direction][subject]:
-            if rule.matches(other):
+            if rule.matches(other, dns=dns):
+                ambiguous.see(rule, rule.ports_for(named), decided)
                 ports = rule.ports_for(named) - decided
                 if ports:
                     effects.append(RuleEffect(rule, ports))
@@ -362,18 +410,28 @@ class CompiledCluster:
                         effects.append(RuleEffect(policy_rule, ports))
                         policy_allowed = policy_allowed | ports
             return SideEvaluation(
-                admin_allowed | (rest & policy_allowed), tuple(effects), isolating
+                admin_allowed | (rest & policy_allowed),
+                tuple(effects),
+                isolating,
+                ambiguous=ambiguous.found(),
             )
         baseline_denied = baseline_decided = PortSet.empty()
+        ambiguous.next_tier()
         for rule in self.baseline_rules[direction][subject]:
-            if rule.matches(other):
+            if rule.matches(other, dns=dns):
+                ambiguous.see(rule, rule.ports_for(named) & rest, baseline_decided)
                 ports = (rule.ports_for(named) & rest) - baseline_decided
                 if ports:
                     effects.append(RuleEffect(rule, ports))
                     if rule.action is AdminAction.DENY:
                         baseline_denied = baseline_denied | ports
                     baseline_decided = baseline_decided | ports
-        return SideEvaluation(admin_allowed | (rest - baseline_denied), tuple(effects), ())
+        return SideEvaluation(
+            admin_allowed | (rest - baseline_denied),
+            tuple(effects),
+            (),
+            ambiguous=ambiguous.found(),
+        )
 
     def allowed_ports(self, src: Pod | IPAddress, dst: Pod | IPAddress) -> PortSet:
         """Ports on which ``src`` may open a connection to ``dst``."""
@@ -383,6 +441,41 @@ class CompiledCluster:
         egress = PortSet.all() if s is None else self.side_ports(Direction.EGRESS, s, d)
         ingress = PortSet.all() if d is None else self.side_ports(Direction.INGRESS, d, s)
         return egress & ingress
+
+
+class _Ambiguity:
+    """Same-priority policies of one tier that match one connection (the CRD: "the
+    implementation can apply any of the matching policies"). Rules arrive in evaluation
+    order; ``decided`` is what higher-precedence rules have decided so far."""
+
+    def __init__(self) -> None:
+        self._key: tuple[bool, int] | None = None
+        self._before = PortSet.empty()  # decided before the current priority group
+        self._group: dict[AdminPolicy, PortSet] = {}
+        self._found: dict[AdminPolicy, dict[AdminPolicy, None]] = {}
+
+    def next_tier(self) -> None:
+        self._key = None
+        self._group = {}
+
+    def see(self, rule: CompiledAdminRule, ports: PortSet, decided: PortSet) -> None:
+        policy = rule.policy
+        if not policy.has_priority:
+            return
+        key = (policy.baseline, policy.priority)
+        if key != self._key:
+            self._key, self._before, self._group = key, decided, {}
+        ports = ports - self._before
+        if not ports:
+            return
+        for other, other_ports in self._group.items():
+            if other != policy and other_ports & ports:
+                self._found.setdefault(policy, {})[other] = None
+                self._found.setdefault(other, {})[policy] = None
+        self._group[policy] = self._group.get(policy, PortSet.empty()) | ports
+
+    def found(self) -> tuple[tuple[AdminPolicy, tuple[AdminPolicy, ...]], ...]:
+        return tuple((policy, tuple(others)) for policy, others in self._found.items())
 
 
 # --------------------------------------------------------------------------------------
@@ -410,8 +503,7 @@ def compile_cluster(
         deadline.check(lambda: f"compile: NetworkPolicy {policy}")  # noqa: B023  (called now)
     compiled_policies = tuple(compiled_list)
     admin = tuple(
-        builder.admin_policy(p)
-        for p in sorted(cluster.admin_policies, key=lambda p: (p.baseline, p.priority, p.name))
+        builder.admin_policy(p) for p in sorted(cluster.admin_policies, key=lambda p: p.precedence)
     )
     deadline.check("compile: cluster-wide policies")
     admin_rules: dict[Direction, list[list[CompiledAdminRule]]] = {
@@ -771,7 +863,12 @@ class _IndexBuilder:
         found = PeerSet()
         for network in peer.networks:
             found = found | self.block_set(IPBlock(network), pod_addresses=True)
-        return found  # nodes: no Node objects in a snapshot, so nothing
+        return found  # nodes: no Node objects in a snapshot, so nothing; domainNames: DNS
+
+    @property
+    def external_bits(self) -> int:
+        """Every external address piece: what a domain name may resolve to."""
+        return self.all_peers & ~bitsets.below(self.size)
 
     def peer(self, peer: Peer, namespace: str) -> PeerSet:
         """Rule 4: the peers one NetworkPolicyPeer matches."""
@@ -811,9 +908,19 @@ class _IndexBuilder:
                 named = tuple(dict.fromkeys(rule.named_ports))
                 if not rule.ports and named:
                     numeric = PortSet.empty()
+                dns = self.external_bits if any(p.domain_names for p in rule.peers) else 0
                 compiled.append(
                     CompiledAdminRule(
-                        policy, direction, index, rule, peer_sets, bits, numeric, named, rule.action
+                        policy,
+                        direction,
+                        index,
+                        rule,
+                        peer_sets,
+                        bits,
+                        numeric,
+                        named,
+                        rule.action,
+                        dns,
                     )
                 )
             return tuple(compiled)

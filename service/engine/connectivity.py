@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +26,7 @@ from service.engine.grouping import disjoint, egress_groups_by_target, map_stage
 from service.engine.model import AddressRange, Direction, ObjectRef, PortSet
 from service.engine.options import Granularity
 from service.engine.ranges import RangeTable, merge_external
-from service.engine.tiers import tiered_class_connectivity
+from service.engine.tiers import dns_class_connectivity, tiered_class_connectivity
 
 Endpoint = ObjectRef | AddressRange
 IntArray = npt.NDArray[np.int64]
@@ -53,9 +53,17 @@ class ConnectivityMap:
     sources: IntArray
     targets: IntArray
     ports: IntArray
+    # the connections (and ports) that only a ClusterNetworkPolicy ``domainNames`` rule
+    # decides, not in the map itself; None when no such rule exists
+    depends_on_dns: ConnectivityMap | None = None
 
     def __len__(self) -> int:
         return len(self.sources)
+
+    @classmethod
+    def empty(cls, granularity: Granularity) -> ConnectivityMap:
+        none = np.empty(0, dtype=np.int64)
+        return cls(granularity, (), (), none, none, none)
 
     def connections(self, start: int = 0, stop: int | None = None) -> Iterator[Connection]:
         endpoints, portsets = self.endpoints, self.portsets
@@ -78,6 +86,7 @@ class ConnectivityMap:
             dtype=bool,
         )
         keep = inside[self.sources] | inside[self.targets]
+        dns = self.depends_on_dns
         return ConnectivityMap(
             self.granularity,
             self.endpoints,
@@ -85,6 +94,7 @@ class ConnectivityMap:
             self.sources[keep],
             self.targets[keep],
             self.ports[keep],
+            None if dns is None else dns.involving_namespace(namespace),
         )
 
 
@@ -105,6 +115,8 @@ def class_connectivity(
     free_sources = all_peers & ~compiled.isolated[Direction.EGRESS]
     ingress_isolated = compiled.isolated[Direction.INGRESS]
 
+    if compiled.has_domain_names:
+        return dns_class_connectivity(compiled, deadline)[0]
     if compiled.has_admin:
         return tiered_class_connectivity(compiled, deadline)
     universal, reaching = egress_groups_by_target(compiled)
@@ -293,8 +305,22 @@ def connectivity_map(
     granularity: Granularity = Granularity.WORKLOAD,
     deadline: Deadline = NO_DEADLINE,
 ) -> ConnectivityMap:
-    """Every allowed connection between distinct endpoints, with canonical port sets."""
-    src, dst, pid, portsets = _class_pairs(compiled, class_connectivity(compiled, deadline))
+    """Every allowed connection between distinct endpoints, with canonical port sets; with
+    ``domainNames`` rules, the connections DNS decides in ``depends_on_dns`` (rule 9)."""
+    if compiled.has_domain_names:
+        definite, dependent = dns_class_connectivity(compiled, deadline)
+        dns = _map_of(compiled, dependent, granularity, deadline)
+        return replace(_map_of(compiled, definite, granularity, deadline), depends_on_dns=dns)
+    return _map_of(compiled, class_connectivity(compiled, deadline), granularity, deadline)
+
+
+def _map_of(
+    compiled: CompiledCluster,
+    per_target: Sequence[Sequence[tuple[int, PortSet]]],
+    granularity: Granularity,
+    deadline: Deadline = NO_DEADLINE,
+) -> ConnectivityMap:
+    src, dst, pid, portsets = _class_pairs(compiled, per_target)
     deadline.check("connectivity map: merging external ranges")
     merged_index, ranges = _merge_pieces(compiled, src, dst, pid)
     cluster_endpoints, per_class = _endpoint_table(compiled, granularity)

@@ -9,6 +9,7 @@ effects of the same shape.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -16,6 +17,7 @@ from service.engine.compile import CompiledCluster, CompiledRule, RuleEffect
 from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.endpoints import EndpointSpec, ResolvedEndpoint, resolve
 from service.engine.model import (
+    AdminPolicy,
     Direction,
     IPAddress,
     ObjectRef,
@@ -26,17 +28,25 @@ from service.engine.model import (
 )
 from service.engine.options import HostNetworkPods
 
+_NO_PORTS = PortSet.empty()
+
 
 class Tier(StrEnum):
+    """Where an effect comes from: the v1alpha1 kinds name their own tier; a
+    ClusterNetworkPolicy's effect names its ``tier`` (Admin or Baseline)."""
+
     ADMIN = "AdminNetworkPolicy"
     NETWORK_POLICY = "NetworkPolicy"
     BASELINE = "BaselineAdminNetworkPolicy"
+    CLUSTER_ADMIN = "Admin"
+    CLUSTER_BASELINE = "Baseline"
 
 
 class Action(StrEnum):
     ALLOW = "Allow"
     DENY = "Deny"
     PASS = "Pass"
+    ACCEPT = "Accept"  # ClusterNetworkPolicy's Allow
 
 
 class QueryError(ValueError):
@@ -61,6 +71,11 @@ class Effect:
     action: Action = Action.ALLOW
     # named ports of the rule the destination does not define (rule 5), e.g. "TCP http"
     missing_named_ports: tuple[str, ...] = ()
+    name: str = ""  # the rule's name (admin tiers)
+    # same-tier, same-priority policies that match this connection too: which one applies
+    # is not defined by the spec (ClusterNetworkPolicy/AdminNetworkPolicy ``priority``)
+    ambiguous_with: tuple[ObjectRef, ...] = ()
+    depends_on_dns: bool = False  # a domainNames peer: matches only if DNS says so
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +90,8 @@ class Side:
     effects: tuple[Effect, ...]
     allowed: PortSet
     reason: str
+    # ports whose verdict depends on what a domainNames peer resolves to (not in ``allowed``)
+    depends_on_dns: PortSet = _NO_PORTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +103,8 @@ class PairVerdict:
     egress: Side
     ingress: Side
     route: tuple[str, ...] = ()  # towards a Service: port -> targetPort -> container port
+    # of the ports asked, those allowed only if a domainNames peer resolves to the target
+    depends_on_dns: PortSet = _NO_PORTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +126,18 @@ class Verdict:
     @property
     def partially_allowed(self) -> bool:
         return not self.allowed and any(p.allowed for p in self.pairs)
+
+    @property
+    def depends_on_dns(self) -> bool:
+        """Some asked port of some pair is decided only by a domainNames rule."""
+        return any(p.depends_on_dns for p in self.pairs)
+
+    @property
+    def ambiguous(self) -> bool:
+        """Some effect comes from a policy whose same-priority rival also matches."""
+        return any(
+            e.ambiguous_with for p in self.pairs for s in (p.egress, p.ingress) for e in s.effects
+        )
 
 
 def _describe(member: Pod | IPAddress) -> str:
@@ -136,16 +167,22 @@ def _side(
         )  # fmt: skip
     evaluation = compiled.evaluate_side(direction, peer, compiled.peer_index(other))
     destination = subject if direction is Direction.INGRESS else other
+    rivals = dict(evaluation.ambiguous)
     effects = tuple(
-        _with_missing_ports(_effect(e, direction, compiled.peer_index(other)), e, destination)
+        _with_missing_ports(
+            _effect(e, direction, compiled.peer_index(other), rivals), e, destination
+        )
         for e in evaluation.effects
     )
     refs = tuple(p.policy.ref for p in evaluation.isolating)
     admin = [e for e in effects if e.tier is not Tier.NETWORK_POLICY]
     decided_by = ""
     if admin:
-        decided_by = "; admin tiers: " + ", ".join(
-            f"{e.policy.name} rule {e.rule} {e.action.value} {e.ports}" for e in admin
+        decided_by = "; admin tiers: " + ", ".join(_admin_text(e) for e in admin)
+    if evaluation.depends_on_dns:
+        decided_by += (
+            f"; {evaluation.depends_on_dns} depends on DNS: a domainNames peer decides it only "
+            f"if the name resolves to {_describe(other)}, which manifests cannot tell"
         )
     if not refs:
         reason = (
@@ -153,7 +190,10 @@ def _side(
             f"{direction.value} selects it, so {word} not denied by an admin tier is allowed"
             f"{decided_by}"
         )
-        return Side(direction, name, True, False, (), effects, evaluation.allowed, reason)
+        return Side(
+            direction, name, True, False, (), effects, evaluation.allowed, reason,
+            evaluation.depends_on_dns,
+        )  # fmt: skip
     listed = ", ".join(f"{r.namespace}/{r.name}" for r in refs)
     matched = [e for e in effects if e.tier is Tier.NETWORK_POLICY]
     if matched:
@@ -167,23 +207,60 @@ def _side(
             f"{name} is isolated for {word} by {listed}, and no {word} rule of them "
             f"matches {_describe(other)}{decided_by}"
         )
-    return Side(direction, name, True, True, refs, effects, evaluation.allowed, reason)
+    return Side(
+        direction, name, True, True, refs, effects, evaluation.allowed, reason,
+        evaluation.depends_on_dns,
+    )  # fmt: skip
 
 
-_TIERS = {False: Tier.ADMIN, True: Tier.BASELINE}
+def _admin_text(effect: Effect) -> str:
+    """``cluster-deny rule 0 (deny-db) Deny TCP 5432``, with ambiguity and DNS noted."""
+    named = f" ({effect.name})" if effect.name else ""
+    text = f"{effect.policy.name} rule {effect.rule}{named} {effect.action.value} {effect.ports}"
+    if effect.depends_on_dns:
+        text += " if DNS resolves a domain name to it"
+    if effect.ambiguous_with:
+        rivals = ", ".join(f"{r.kind}/{r.name}" for r in effect.ambiguous_with)
+        text += f" (ambiguous: same priority as {rivals}, which also matches)"
+    return text
 
 
-def _effect(effect: RuleEffect, direction: Direction, other: int | None) -> Effect:
+_TIERS = {
+    (False, False): Tier.ADMIN,
+    (True, False): Tier.BASELINE,
+    (False, True): Tier.CLUSTER_ADMIN,
+    (True, True): Tier.CLUSTER_BASELINE,
+}
+
+
+def _effect(
+    effect: RuleEffect,
+    direction: Direction,
+    other: int | None,
+    rivals: Mapping[AdminPolicy, tuple[AdminPolicy, ...]],
+) -> Effect:
     rule = effect.rule
-    tier = Tier.NETWORK_POLICY if isinstance(rule, CompiledRule) else _TIERS[rule.policy.baseline]
+    if isinstance(rule, CompiledRule):
+        return Effect(
+            Tier.NETWORK_POLICY,
+            rule.policy.ref,
+            direction,
+            rule.index,
+            rule.matching_peer(other),
+            effect.ports,
+        )
+    policy = rule.policy
     return Effect(
-        tier,
-        rule.policy.ref,
+        _TIERS[policy.baseline, policy.cluster],
+        policy.ref,
         direction,
         rule.index,
         rule.matching_peer(other),
         effect.ports,
-        Action(rule.action.value),
+        Action(policy.action_name(rule.action)),
+        name=rule.rule.name,
+        ambiguous_with=tuple(p.ref for p in rivals.get(policy, ())),
+        depends_on_dns=not rule.matches(other),  # it matched only as DNS might resolve
     )
 
 
@@ -329,15 +406,20 @@ def _pair(
         _, route, _ = _service_ports(dst.service, d, port, protocol)
     egress = _side(compiled, Direction.EGRESS, s, d)
     ingress = _side(compiled, Direction.INGRESS, d, s)
+    dns = PortSet.empty()
     if isinstance(s, Pod) and isinstance(d, Pod) and s.ref == d.ref:
         ports = requested  # a pod can always reach itself
     else:
         ports = egress.allowed & ingress.allowed & requested
+        possible = (egress.allowed | egress.depends_on_dns) & (
+            ingress.allowed | ingress.depends_on_dns
+        )
+        dns = (possible & requested) - ports
     if isinstance(port, int) and protocol is None and dst.service is None:
         other = _other_protocols(port, egress, ingress, bool(ports))
         if other:
             notes.append(other)
-    return PairVerdict(str(s), str(d), bool(ports), ports, egress, ingress, route)
+    return PairVerdict(str(s), str(d), bool(ports), ports, egress, ingress, route, dns)
 
 
 def _with_missing_ports(effect: Effect, source: RuleEffect, destination: Pod | IPAddress) -> Effect:

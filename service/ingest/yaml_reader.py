@@ -10,10 +10,13 @@ from service.ingest.limits import Limits
 from service.ingest.yaml_exact import read_yaml_exact
 from service.ingest.yaml_fast import read_yaml_fast
 
-# A `---` line followed, after blank and comment lines only, by another: an empty document
-# between them (a `---` at the start of a line always is a marker, even in a block scalar).
+# A `---` line (alone, or with a null: `--- ~`) followed, after blank and comment lines
+# only, by another: an empty document between them (a `---` at the start of a line always is
+# a marker, even in a block scalar).
 _EMPTY_BETWEEN = re.compile(
-    rb"^---[ \t]*(?:#[^\n]*)?\r?\n(?:[ \t]*(?:#[^\n]*)?\r?\n)*(?=---(?:[ \t\r\n]|$))", re.M
+    rb"^---[ \t]*(?:(?:~|null|Null|NULL)[ \t]*)?(?:#[^\n]*)?\r?\n"
+    rb"(?:[ \t]*(?:#[^\n]*)?\r?\n)*(?=---(?:[ \t\r\n]|$))",
+    re.M,
 )
 
 

@@ -87,6 +87,9 @@ def summary_line(diff: SemanticDiff, base: DiffSide, head: DiffSide) -> str:
     if diff.services:
         parts.insert(1, f"{_plural(len(diff.services), 'client')} reach a retargeted Service "
                         "differently")  # fmt: skip
+    if diff.depends_on_dns is not None and not diff.depends_on_dns.is_empty:
+        dns = sum(diff.depends_on_dns.counts().values())
+        parts.insert(1, f"{_plural(dns, 'connection change')} that only DNS decides")
     alerts = [
         (h["external_exposure"], "newly reachable from outside the cluster"),
         (
@@ -264,7 +267,35 @@ def _highlight_sections(diff: SemanticDiff, cap: int) -> list[_Section]:
                 causes = lookups.losing(index, outgoing, dns_only=key == "lost_dns")
                 rows.append(f"| {_label(conn, index)} | {_causes_cell(causes)} |\n")
         sections.append(_Section(head, rows, total))
+    dns = _dns_section(diff, cap)
+    if dns is not None:
+        sections.append(dns)
     return sections
+
+
+def _dns_section(diff: SemanticDiff, cap: int) -> _Section | None:
+    """Connections only DNS decides (ClusterNetworkPolicy domainNames), as they changed."""
+    dns = diff.depends_on_dns
+    if dns is None or dns.is_empty:
+        return None
+    rows: list[str] = []
+    for word, table in (("now", dns.added), ("no longer", dns.removed)):
+        columns = (table.sources.tolist(), table.targets.tolist(), table.ports.tolist())
+        for s, t, p in zip(*columns, strict=True):
+            ports = _cell(str(dns.portsets[p]))
+            rows.append(f"| {word} | {_label(dns, s)} | {_label(dns, t)} | {ports} |\n")
+    changed = dns.changed
+    ends = (changed.sources.tolist(), changed.targets.tolist())
+    for s, t, b, a in zip(*ends, changed.before.tolist(), changed.after.tolist(), strict=True):
+        ports = _cell(f"{dns.portsets[b]} → {dns.portsets[a]}")
+        rows.append(f"| changed | {_label(dns, s)} | {_label(dns, t)} | {ports} |\n")
+    head = (
+        f"\n#### Depends on DNS ({len(rows)})\n\n"
+        "Only a ClusterNetworkPolicy `domainNames` rule decides these ports: neither allowed "
+        "nor denied by the manifests.\n\n"
+        "| depends on DNS | from | to | ports |\n| --- | --- | --- | --- |\n"
+    )
+    return _Section(head, rows[:cap], len(rows))
 
 
 def _legend(diff: SemanticDiff) -> str:

@@ -85,6 +85,12 @@ def iter_map_json(cmap: ConnectivityMap, extra: dict[str, Any] | None = None) ->
         rows = _rows(cmap, start, start + CHUNK_ROWS)
         text = ",".join([heads[s] + endpoints[t] + tails[p] for s, t, p in rows])
         yield text if start == 0 else "," + text
+    dns = cmap.depends_on_dns
+    if dns is None:
+        yield "]}\n"
+        return
+    yield '],"depends_on_dns":['  # only with domainNames rules: what DNS decides
+    yield ",".join(iter_connections_json(dns))
     yield "]}\n"
 
 
@@ -92,17 +98,24 @@ def iter_map_csv(cmap: ConnectivityMap) -> Iterator[str]:
     """One row per connection: from, to, ports (``TCP 80; UDP 53``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["from", "to", "ports"])
+    dns = cmap.depends_on_dns
+    # with domainNames rules, a fourth column: the ports only DNS decides (own rows)
+    writer.writerow(["from", "to", "ports"] if dns is None else ["from", "to", "ports", "dns"])
+    extra = [] if dns is None else [""]
     labels = [endpoint_label(e) for e in cmap.endpoints]
     portsets = ["; ".join(str(r) for r in p) for p in cmap.portsets]
     for index, (s, t, p) in enumerate(
         zip(cmap.sources.tolist(), cmap.targets.tolist(), cmap.ports.tolist(), strict=True)
     ):
-        writer.writerow([labels[s], labels[t], portsets[p]])
+        writer.writerow([labels[s], labels[t], portsets[p], *extra])
         if index % CHUNK_ROWS == CHUNK_ROWS - 1:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
+    for connection in () if dns is None else dns.connections():
+        ports = "; ".join(str(r) for r in connection.ports)
+        source, target = endpoint_label(connection.source), endpoint_label(connection.target)
+        writer.writerow([source, target, "", ports])
     yield buffer.getvalue()
 
 
@@ -113,6 +126,17 @@ def _md_cell(text: str) -> str:
 def iter_map_markdown(cmap: ConnectivityMap, title: str = "Connectivity") -> Iterator[str]:
     yield f"### {title} ({cmap.granularity.value} granularity)\n\n"
     yield f"{len(cmap)} allowed connection(s).\n\n"
+    yield from _md_table(cmap)
+    dns = cmap.depends_on_dns
+    if dns is not None and len(dns):
+        yield (
+            f"\n{len(dns)} connection(s) depend on DNS: only a ClusterNetworkPolicy "
+            "`domainNames` rule decides these ports, which manifests cannot resolve.\n\n"
+        )
+        yield from _md_table(dns)
+
+
+def _md_table(cmap: ConnectivityMap) -> Iterator[str]:
     if not len(cmap):
         return
     yield "| from | to | ports |\n| --- | --- | --- |\n"
@@ -134,4 +158,15 @@ def iter_map_dot(cmap: ConnectivityMap) -> Iterator[str]:
     rows = zip(cmap.sources.tolist(), cmap.targets.tolist(), cmap.ports.tolist(), strict=True)
     for s, t, p in rows:
         yield f"  n{s} -> n{t} [label={json.dumps(str(cmap.portsets[p]))}];\n"
+    dns = cmap.depends_on_dns
+    if dns is not None:  # what DNS decides: dashed edges, new nodes named d0, d1, ...
+        node = {cmap.endpoints[i]: f"n{i}" for i in used}
+        for c in dns.connections():
+            for endpoint in (c.source, c.target):
+                if endpoint not in node:
+                    node[endpoint] = f"d{len(node)}"
+                    label = json.dumps(endpoint_label(endpoint))
+                    yield f"  {node[endpoint]} [label={label}, style=dashed];\n"
+            label = json.dumps(f"depends on DNS: {c.ports}")
+            yield f"  {node[c.source]} -> {node[c.target]} [label={label}, style=dashed];\n"
     yield "}\n"

@@ -161,6 +161,16 @@ def iter_diff_json(diff: SemanticDiff, base: DiffSide, head: DiffSide) -> Iterat
     yield ',"changed":'
     yield from _array(enc.changed(conn.changed, why.changed.tolist()))
     yield f',"via_services":{_dumps(service_changes_to_api(diff))}'
+    dns = diff.depends_on_dns
+    if dns is not None:  # only with domainNames rules: what DNS decides, and how it changed
+        plain = _Encoded(dns, Causes.none(dns))
+        yield ',"depends_on_dns":{"added":'
+        yield from _array(plain.rows(dns.added))
+        yield ',"removed":'
+        yield from _array(plain.rows(dns.removed))
+        yield ',"changed":'
+        yield from _array(plain.changed(dns.changed, [0] * len(dns.changed)))
+        yield "}"
     yield f'}},"objects":{_dumps(objects_to_api(diff.objects))}}}\n'
 
 

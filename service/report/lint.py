@@ -162,9 +162,14 @@ def _uri(source: str, base: Path | None) -> str:
 
 
 def _logical(ref: ObjectRef) -> dict[str, Any]:
-    qualified = ref.name if ref.kind == "Namespace" else f"{ref.namespace}/{ref.kind}/{ref.name}"
+    if ref.kind == "Namespace":
+        qualified = ref.name
+    elif not ref.namespace:  # cluster-scoped (the admin-tier policies)
+        qualified = f"{ref.kind}/{ref.name}"
+    else:
+        qualified = f"{ref.namespace}/{ref.kind}/{ref.name}"
     out: dict[str, Any] = {"name": ref.name, "fullyQualifiedName": qualified, "kind": ref.kind}
-    if ref.kind != "Namespace":
+    if ref.namespace:
         out["properties"] = {"namespace": ref.namespace}
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.engine.model import PortSet
 from service.engine.reachability import Effect, PairVerdict, Side, Verdict
 
 
@@ -27,6 +28,16 @@ def _effect(effect: Effect) -> dict[str, Any]:
             if effect.missing_named_ports
             else {}
         ),
+        **({"name": effect.name} if effect.name else {}),
+        **(
+            {
+                "ambiguous": True,
+                "ambiguous_with": [{"kind": r.kind, "name": r.name} for r in effect.ambiguous_with],
+            }
+            if effect.ambiguous_with
+            else {}
+        ),
+        **({"depends_on_dns": True} if effect.depends_on_dns else {}),
     }
 
 
@@ -39,6 +50,7 @@ def _side(side: Side) -> dict[str, Any]:
         "effects": [_effect(e) for e in side.effects],
         "allowed_ports": side.allowed.to_api(),
         "reason": side.reason,
+        **({"depends_on_dns_ports": side.depends_on_dns.to_api()} if side.depends_on_dns else {}),
     }
 
 
@@ -50,6 +62,8 @@ def pair_to_api(pair: PairVerdict) -> dict[str, Any]:
         "ports": pair.ports.to_api(),
         "explanation": {"egress": _side(pair.egress), "ingress": _side(pair.ingress)},
         **({"route": list(pair.route)} if pair.route else {}),
+        "depends_on_dns": bool(pair.depends_on_dns),
+        "dns_dependent_ports": pair.depends_on_dns.to_api(),
     }
 
 
@@ -69,7 +83,17 @@ def verdict_to_api(verdict: Verdict, max_pairs: int = 100) -> dict[str, Any]:
         "pairs": pairs,
         "pair_count": len(verdict.pairs),
         "notes": list(verdict.notes),
+        "depends_on_dns": verdict.depends_on_dns,
+        "dns_dependent_ports": _dns_ports(verdict).to_api(),
+        "ambiguous": verdict.ambiguous,
     }
+
+
+def _dns_ports(verdict: Verdict) -> PortSet:
+    found = PortSet.empty()
+    for pair in verdict.pairs:
+        found = found | pair.depends_on_dns
+    return found
 
 
 def _side_text(side: Side) -> list[str]:
@@ -84,9 +108,14 @@ def _side_text(side: Side) -> list[str]:
         missing = ""
         if effect.missing_named_ports:
             missing = f" (named port {', '.join(effect.missing_named_ports)} not defined)"
+        named = f" ({effect.name})" if effect.name else ""
+        notes = " if DNS resolves a domain name to it" if effect.depends_on_dns else ""
+        if effect.ambiguous_with:
+            rivals = ", ".join(f"{r.kind}/{r.name}" for r in effect.ambiguous_with)
+            notes += f" [ambiguous: same priority as {rivals}]"
         lines.append(
-            f"    - {policy} rule {effect.rule} ({peer}): {effect.action.value} {effect.ports}"
-            f"{missing}"
+            f"    - {policy} rule {effect.rule}{named} ({peer}): {effect.action.value} "
+            f"{effect.ports}{missing}{notes}"
         )
     return lines
 
@@ -97,6 +126,8 @@ def verdict_to_text(verdict: Verdict, max_pairs: int = 20) -> str:
         asked += f"/{verdict.protocol.value}"
     if verdict.allowed:
         head = "ALLOWED"
+    elif verdict.depends_on_dns:
+        head = "DEPENDS ON DNS"
     elif verdict.partially_allowed:
         head = "PARTIALLY ALLOWED"
     else:
@@ -108,6 +139,8 @@ def verdict_to_text(verdict: Verdict, max_pairs: int = 20) -> str:
         lines.append(f"note: {note}")
     for pair in verdict.pairs[:max_pairs]:
         mark = "allowed" if pair.allowed else "denied"
+        if pair.depends_on_dns:
+            mark += f"; depends on DNS: {pair.depends_on_dns}"
         lines.append(f"{pair.source} -> {pair.target}: {mark} ({pair.ports})")
         lines += [f"  via {step}" for step in pair.route]
         lines += _side_text(pair.egress)

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from isal import isal_zlib
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from service.store._sql import chunks, dialect_name
@@ -98,6 +99,19 @@ def _insert_sqlite(session: Session, rows: Sequence[Row]) -> dict[str, int]:
 
 
 def _insert_postgresql(session: Session, rows: Sequence[Row]) -> dict[str, int]:
+    import psycopg
+
+    try:
+        return _copy_postgresql(session, rows)
+    except psycopg.Error as error:
+        # Errors of the driver's own connection, wrapped as SQLAlchemy wraps every other
+        # statement's: the API maps them (a timeout or a lost connection is a 503).
+        raise DBAPIError.instance(
+            "COPY and INSERT of new objects", {"rows": len(rows)}, error, psycopg.Error
+        ) from error
+
+
+def _copy_postgresql(session: Session, rows: Sequence[Row]) -> dict[str, int]:
     columns = ", ".join(_COLUMNS)
     raw: Any = session.connection().connection.driver_connection  # psycopg's connection
     with raw.cursor() as cursor:

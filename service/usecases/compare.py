@@ -71,7 +71,11 @@ def compare(
         causes = attribute(connections, base, head, objects, deadline)
         deadline.check("diff: Service changes")
         services = service_changes(base, head, objects, granularity)
-    return SemanticDiff(connections, objects, causes, services)
+        dns = None
+        if base_map.depends_on_dns is not None or head_map.depends_on_dns is not None:
+            empty = ConnectivityMap.empty(granularity)
+            dns = diff_maps(base_map.depends_on_dns or empty, head_map.depends_on_dns or empty)
+    return SemanticDiff(connections, objects, causes, services, dns)
 
 
 def diff_manifests(

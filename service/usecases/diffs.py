@@ -228,10 +228,12 @@ def _head_cluster(base: Cluster, change: ProposedChange) -> Cluster:
     gone = {(k.kind, k.namespace, k.name) for k in (*change.keys, *change.deletions)}
     policies = [p for p in base.policies if ("NetworkPolicy", p.namespace, p.name) not in gone]
     services = [s for s in base.services if ("Service", s.namespace, s.name) not in gone]
+    admin = [p for p in base.admin_policies if (p.kind, "", p.name) not in gone]
     return dataclasses.replace(
         base,
         policies=(*policies, *parsed.policies),
         services=(*services, *parsed.services),
+        admin_policies=(*admin, *parsed.admin_policies),
     )
 
 
@@ -245,7 +247,7 @@ def _compile_head(
 ) -> CompiledCluster:
     if granularity is Granularity.POD:
         return compile_cluster(cluster, options, deadline)
-    starts = ip_starts(cluster.policies)
+    starts = ip_starts(cluster.policies, cluster.admin_policies)
     if cluster.pods is base.pods:
         pods, _ = _REPRESENTATIVES.get_or_compute(
             (record.content_hash, granularity, starts),

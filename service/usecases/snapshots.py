@@ -38,12 +38,17 @@ from service.usecases.errors import (
     from_manifest_error,
 )
 from service.usecases.manifests import compile_snapshot, from_documents
+
+# The upload's own parse, under a name of its own: `from_documents` here is the re-parse of
+# stored manifests, which the cache directory exists to avoid (and tests count).
+from service.usecases.manifests import from_documents as validate_documents
 from service.usecases.reads import release
 
 Ref = int | Literal["latest"]
 CLUSTER_NAME = re.compile(r"[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?\Z")
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "Node", "AdminNetworkPolicy",
-                  "BaselineAdminNetworkPolicy", "CustomResourceDefinition", "PersistentVolume",
+                  "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy", "CustomResourceDefinition",
+                  "PersistentVolume",
                   "StorageClass", "PriorityClass"}  # fmt: skip
 
 
@@ -106,8 +111,12 @@ def record_snapshot(
         with paused_gc():
             limits = limits or Limits()
             documents = read_bytes(data, content_type=content_type, limits=limits)
-        ready = pool.submit(prepare_objects, [_new_object(d) for d in documents], compress=True)
-        manifests = from_documents(documents, counts=limits.counts)
+        # The objects' identities are read in that thread too: only validated documents
+        # have them (its result is used only once the validation below passed).
+        ready = pool.submit(
+            lambda: prepare_objects([_new_object(d) for d in documents], compress=True)
+        )
+        manifests = validate_documents(documents, counts=limits.counts)
     except ManifestError as error:
         raise from_manifest_error(error) from error
     finally:

@@ -175,16 +175,21 @@ def test_no_secret_reaches_the_log(served: Served) -> None:
     log = served.log.read_text()
     for secret in (served.token, PASSWORD, BODY_SECRET, WRONG_TOKEN):
         assert secret not in log
-    lines = [json.loads(line) for line in log.splitlines() if line.strip()]
+    written = [line for line in log.splitlines() if line.strip()]
+    first_json = next(index for index, line in enumerate(written) if line.startswith("{"))
+    # Before the server starts, the command itself may say which database it uses (for a
+    # person); from then on every line is a JSON object.
+    lines = [json.loads(line) for line in written[first_json:]]
     assert max(len(line) for line in log.splitlines()) < MAX_LINE_CHARS
     errors = [line for line in lines if line.get("level") == "error"]
     unhandled = [line for line in errors if line["event"] == "unhandled_exception"]
     assert len(unhandled) == 1, errors
     assert {line["event"] for line in errors} == {"unhandled_exception", "database_unavailable"}
-    chain = unhandled[0]["exception"]  # the database's error and SQLAlchemy's around it
-    assert [exception["exc_type"] for exception in chain] == ["ProgrammingError", "RaiseException"]
-    assert "planted fault" in chain[0]["exc_value"]
-    assert "[parameters: [redacted]]" in chain[0]["exc_value"]
+    chain = unhandled[0]["exception"]  # the database's error (and SQLAlchemy's around it)
+    assert chain[-1]["exc_type"] == "RaiseException"
+    assert all("planted fault" in exception["exc_value"] for exception in chain)
+    for exception in chain:  # SQLAlchemy's message would list the rows' values
+        assert "[parameters:" not in exception["exc_value"].replace("[parameters: [redacted]]", "")
     assert all(exception["frames"] for exception in chain)
     assert all("locals" not in frame for exception in chain for frame in exception["frames"])
     disconnected = [line for line in lines if line.get("status") == 499]

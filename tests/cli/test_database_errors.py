@@ -3,6 +3,7 @@ without its password, what to do), exit 1, no traceback; and where the default d
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -55,7 +56,11 @@ def one_error_line(done: subprocess.CompletedProcess[str]) -> str:
     lines = done.stderr.strip().splitlines()
     errors = [line for line in lines if line.startswith("netreach:")]
     assert len(errors) == 1, done.stderr
-    assert lines[0].startswith("database: "), "the first line names the database"
+    first = lines[0]  # names the database: plain, or as the server's first JSON log line
+    if first.startswith("{"):
+        assert json.loads(first)["event"] == "database", first
+    else:
+        assert first.startswith("database: "), first
     return errors[0]
 
 

@@ -169,3 +169,41 @@ def test_an_admin_tier_policy_is_named_too() -> None:
         Cause(ObjectKey("AdminNetworkPolicy", "", "no-analytics-egress"),
               CauseKind.POLICY_ADDED, ("egress rule 0 peer 0",)),
     )  # fmt: skip
+
+
+def _cluster_policy(action: str, priority: int = 5) -> dict[str, Any]:
+    return {
+        "apiVersion": "policy.networking.k8s.io/v1alpha2",
+        "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": "analytics-egress"},
+        "spec": {
+            "tier": "Admin",
+            "priority": priority,
+            "subject": {"namespaces": {"matchLabels": {"team": "data"}}},
+            "egress": [{"name": "all", "action": action, "to": [{"namespaces": {}}]}],
+        },
+    }
+
+
+def test_a_cluster_network_policy_added_is_named() -> None:
+    base = base_documents()
+    diff = diff_manifests(_manifests(base), _manifests([*base, _cluster_policy("Deny")]))
+    causes = _causes(diff, "removed", "analytics/Deployment/reports", "edge/Deployment/proxy")
+    assert causes == (
+        Cause(ObjectKey("ClusterNetworkPolicy", "", "analytics-egress"),
+              CauseKind.POLICY_ADDED, ("egress rule 0 peer 0",)),
+    )  # fmt: skip
+
+
+def test_a_cluster_network_policy_edited_is_named() -> None:
+    """Deny -> Accept of its one rule brings the connections back, naming the edit."""
+    base = [*base_documents(), _cluster_policy("Deny")]
+    head = [*base_documents(), _cluster_policy("Accept")]
+    diff = diff_manifests(_manifests(base), _manifests(head))
+    causes = _causes(diff, "added", "analytics/Deployment/reports", "edge/Deployment/proxy")
+    assert causes == (
+        Cause(ObjectKey("ClusterNetworkPolicy", "", "analytics-egress"),
+              CauseKind.POLICY_EDITED, ("egress rule 0",)),
+    )  # fmt: skip
+    [change] = diff.objects.changed
+    assert (change.key.kind, change.fields) == ("ClusterNetworkPolicy", ("spec.egress[0].action",))

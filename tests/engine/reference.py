@@ -18,6 +18,7 @@ from service.engine.model import (
     NAMESPACE_NAME_LABEL,
     AdminAction,
     AdminPeer,
+    AdminPolicy,
     AdminRule,
     Cluster,
     IPAddress,
@@ -236,8 +237,10 @@ def _pods_of_matches(cluster: Cluster, options: AnalysisOptions, pods: PodsOf, p
 
 
 def _admin_peer_matches(
-    cluster: Cluster, options: AnalysisOptions, peer: AdminPeer, other: Endpoint
+    cluster: Cluster, options: AnalysisOptions, peer: AdminPeer, other: Endpoint, dns: bool
 ) -> bool:
+    if peer.domain_names:  # an external address, if DNS resolves a name to it
+        return dns and not isinstance(other, Pod)
     if peer.pods is not None:
         return isinstance(other, Pod) and _pods_of_matches(cluster, options, peer.pods, other)
     if peer.networks:  # CIDRs match every address, pods' included, whatever the option
@@ -274,20 +277,31 @@ def _admin_tier(
     destination: Endpoint,
     direction: str,
     baseline: bool,
+    dns: bool,
 ) -> list[tuple[AdminAction, Ports]]:
-    """Every matching rule of the tier, in evaluation order, with the ports it names."""
+    """Every matching rule of the tier, in evaluation order, with the ports it names.
+
+    The Admin tier holds ClusterNetworkPolicy (tier Admin) and AdminNetworkPolicy by one
+    priority; the Baseline tier ClusterNetworkPolicy (tier Baseline) by priority, then the
+    BaselineAdminNetworkPolicy (no priority). Equal priorities: by name, then kind."""
+
+    def order(p: AdminPolicy) -> tuple[bool, int, str, str]:
+        legacy_baseline = p.baseline and not p.cluster
+        kind = "ClusterNetworkPolicy" if p.cluster else "AdminNetworkPolicy"
+        return (legacy_baseline, p.priority, p.name, kind)
+
     chosen = sorted(
         (
             p
             for p in cluster.admin_policies
             if p.baseline == baseline and _pods_of_matches(cluster, options, p.subject, subject)
         ),
-        key=lambda p: (p.priority, p.name),
+        key=order,
     )
     found = []
     for policy in chosen:
         for rule in policy.ingress if direction == "Ingress" else policy.egress:
-            if any(_admin_peer_matches(cluster, options, peer, other) for peer in rule.peers):
+            if any(_admin_peer_matches(cluster, options, p, other, dns) for p in rule.peers):
                 found.append((rule.action, _admin_rule_ports(rule, destination)))
     return found
 
@@ -299,15 +313,17 @@ def _direction_allows(
     other: Endpoint,
     destination: Endpoint,
     direction: str,
+    dns: bool = False,
 ) -> Ports:
     """Ports ``subject``'s policies of ``direction`` allow with peer ``other``: admin rules
     first (first match per port: Allow, Deny or Pass), then NetworkPolicy if it isolates
-    the pod, else the baseline (first match per port), else allowed."""
+    the pod, else the baseline (first match per port: Allow, Deny or Pass), else allowed.
+    ``dns``: as if every domain name resolved to ``other``."""
     if not isinstance(subject, Pod) or _is_exempt(subject, options):
         return _all_ports()  # external addresses and exempt pods: no policy applies
     allowed, denied, decided = _no_ports(), _no_ports(), _no_ports()
     for action, ports in _admin_tier(
-        cluster, options, subject, other, destination, direction, False
+        cluster, options, subject, other, destination, direction, False, dns
     ):
         fresh = _difference(ports, decided)
         if action == AdminAction.ALLOW:
@@ -329,7 +345,7 @@ def _direction_allows(
         return _union(allowed, _intersection(rest, policy_ports))
     baseline_denied, baseline_decided = _no_ports(), _no_ports()
     for action, ports in _admin_tier(
-        cluster, options, subject, other, destination, direction, True
+        cluster, options, subject, other, destination, direction, True, dns
     ):
         fresh = _difference(_intersection(ports, rest), baseline_decided)
         if action == AdminAction.DENY:
@@ -365,9 +381,33 @@ def reference_ports(
         return _all_ports()  # a pod can always reach itself
     if not isinstance(src, Pod) and not isinstance(dst, Pod):
         raise ValueError("at least one side must be a pod")
-    egress = _direction_allows(cluster, options, src, dst, dst, "Egress")
-    ingress = _direction_allows(cluster, options, dst, src, dst, "Ingress")
-    return _intersection(egress, ingress)
+    egress, ingress = _sides(cluster, options, src, dst)
+    return _intersection(egress[0], ingress[0])
+
+
+def _sides(
+    cluster: Cluster, options: AnalysisOptions, src: Endpoint, dst: Endpoint
+) -> tuple[tuple[Ports, Ports], tuple[Ports, Ports]]:
+    """Per direction: what is allowed whatever DNS says, and what DNS decides."""
+    found = []
+    for subject, other, direction in ((src, dst, "Egress"), (dst, src, "Ingress")):
+        unresolved = _direction_allows(cluster, options, subject, other, dst, direction)
+        resolved = _direction_allows(cluster, options, subject, other, dst, direction, True)
+        both = _intersection(unresolved, resolved)
+        changed = _union(_difference(unresolved, resolved), _difference(resolved, unresolved))
+        found.append((both, changed))
+    return found[0], found[1]
+
+
+def reference_depends_on_dns(
+    cluster: Cluster, options: AnalysisOptions, src: Endpoint, dst: Endpoint
+) -> PortSet:
+    """The ports allowed only if DNS resolves a ``domainNames`` peer to the other side."""
+    if isinstance(src, Pod) and isinstance(dst, Pod) and src.ref == dst.ref:
+        return PortSet.empty()
+    egress, ingress = _sides(cluster, options, src, dst)
+    possible = _intersection(_union(*egress), _union(*ingress))
+    return to_portset(_difference(possible, _intersection(egress[0], ingress[0])))
 
 
 def reference_allowed(

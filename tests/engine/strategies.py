@@ -278,9 +278,15 @@ def pods_of(draw: st.DrawFn, namespace_names: tuple[str, ...]) -> PodsOf:
 
 
 @st.composite
-def admin_peers(draw: st.DrawFn, namespace_names: tuple[str, ...], egress: bool) -> AdminPeer:
-    shapes = ("pods", "pods", "networks", "nodes") if egress else ("pods",)
+def admin_peers(
+    draw: st.DrawFn, namespace_names: tuple[str, ...], egress: bool, cluster: bool = False
+) -> AdminPeer:
+    shapes: tuple[str, ...] = ("pods", "pods", "networks", "nodes") if egress else ("pods",)
+    if egress and cluster:
+        shapes += ("domainNames",)
     shape = draw(st.sampled_from(shapes))
+    if shape == "domainNames":
+        return AdminPeer(domain_names=("example.com", "*.example.org")[: draw(st.integers(1, 2))])
     if shape == "networks":
         cidrs = draw(st.lists(st.sampled_from(CIDRS_V4 + CIDRS_V6), min_size=1, max_size=2))
         return AdminPeer(networks=tuple(ipaddress.ip_network(c) for c in cidrs))
@@ -301,35 +307,50 @@ def admin_ports(draw: st.DrawFn) -> PolicyPort:
 
 @st.composite
 def admin_rules(
-    draw: st.DrawFn, namespace_names: tuple[str, ...], egress: bool, baseline: bool
+    draw: st.DrawFn,
+    namespace_names: tuple[str, ...],
+    egress: bool,
+    baseline: bool,
+    cluster: bool = False,
 ) -> AdminRule:
     actions = (AdminAction.ALLOW, AdminAction.DENY)
-    if not baseline:
+    if not baseline or cluster:  # a Baseline ClusterNetworkPolicy may Pass too
         actions += (AdminAction.PASS,)
+    peer = admin_peers(namespace_names, egress, cluster)
+    peers = tuple(draw(st.lists(peer, min_size=1, max_size=2)))
+    named = tuple(draw(st.lists(st.sampled_from(PORT_NAMES), max_size=1)))
+    if cluster and any(p.pods is None for p in peers):
+        named = ()  # the CRD's CEL rule: no named ports with networks/nodes/domainNames
     return AdminRule(
         name="r",
         action=draw(st.sampled_from(actions)),
-        peers=tuple(draw(st.lists(admin_peers(namespace_names, egress), min_size=1, max_size=2))),
+        peers=peers,
         ports=tuple(draw(st.lists(admin_ports(), max_size=2))),
-        named_ports=tuple(draw(st.lists(st.sampled_from(PORT_NAMES), max_size=1))),
+        named_ports=named,
     )
 
 
 @st.composite
 def admin_policies(
-    draw: st.DrawFn, namespace_names: tuple[str, ...], index: int, baseline: bool
+    draw: st.DrawFn,
+    namespace_names: tuple[str, ...],
+    index: int,
+    baseline: bool,
+    cluster: bool = False,
 ) -> AdminPolicy:
     def rules_of(egress: bool) -> tuple[AdminRule, ...]:
-        strategy = admin_rules(namespace_names, egress, baseline)
+        strategy = admin_rules(namespace_names, egress, baseline, cluster)
         return tuple(draw(st.lists(strategy, max_size=3)))
 
+    legacy_baseline = baseline and not cluster
     return AdminPolicy(
-        name="default" if baseline else f"anp{index}",
-        priority=0 if baseline else draw(st.integers(0, 3)),
+        name="default" if legacy_baseline else f"p{index}",  # one name across kinds: ties
+        priority=0 if legacy_baseline else draw(st.integers(0, 3)),
         subject=draw(pods_of(namespace_names)),
         ingress=rules_of(False),
         egress=rules_of(True),
         baseline=baseline,
+        cluster=cluster,
     )
 
 
@@ -342,6 +363,18 @@ def clusters_with_admin(draw: st.DrawFn) -> Cluster:
     if draw(st.booleans()):
         admin.append(draw(admin_policies(names, 0, True)))
     return dataclasses.replace(base, admin_policies=tuple(admin))
+
+
+@st.composite
+def clusters_with_cluster_policies(draw: st.DrawFn) -> Cluster:
+    """A random cluster with 1-4 ClusterNetworkPolicies of random tiers, priorities, actions,
+    ports and named ports, mixed with NetworkPolicy and maybe AdminNetworkPolicy and the
+    BaselineAdminNetworkPolicy."""
+    base = draw(clusters_with_admin())
+    names = tuple(n.name for n in base.namespaces)
+    count = draw(st.integers(1, 4))
+    found = [draw(admin_policies(names, i, draw(st.booleans()), True)) for i in range(count)]
+    return dataclasses.replace(base, admin_policies=(*base.admin_policies, *found))
 
 
 def has_ipv6(cluster: Cluster) -> bool:

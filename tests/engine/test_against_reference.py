@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, given, settings
 
 from service.engine.compile import compile_cluster
-from service.engine.connectivity import connectivity_map
+from service.engine.connectivity import ConnectivityMap, connectivity_map
 from service.engine.model import (
     AddressRange,
     Cluster,
@@ -33,8 +33,15 @@ from service.engine.model import (
     Rule,
 )
 from service.engine.options import AnalysisOptions, Granularity, HostNetworkPods
-from tests.engine.reference import reference_allowed
-from tests.engine.strategies import clusters, clusters_with_admin, options_, sample_addresses
+from service.engine.reachability import check
+from tests.engine.reference import reference_allowed, reference_depends_on_dns
+from tests.engine.strategies import (
+    clusters,
+    clusters_with_admin,
+    clusters_with_cluster_policies,
+    options_,
+    sample_addresses,
+)
 
 PROPERTY = settings(
     max_examples=300,
@@ -64,10 +71,13 @@ class MapIndex:
         return out
 
 
-def index_map(cluster: Cluster, options: AnalysisOptions) -> MapIndex:
-    compiled = compile_cluster(cluster, options)
+def index_map(
+    cluster: Cluster, options: AnalysisOptions, cmap: ConnectivityMap | None = None
+) -> MapIndex:
+    if cmap is None:
+        cmap = connectivity_map(compile_cluster(cluster, options), Granularity.POD)
     index = MapIndex()
-    for conn in connectivity_map(compiled, Granularity.POD).connections():
+    for conn in cmap.connections():
         src, dst, ports = conn.source, conn.target, conn.ports
         label = f"{src} -> {dst} ({ports})"
         if not ports:
@@ -141,6 +151,50 @@ def test_engine_agrees_with_reference_with_admin_tiers(
 ) -> None:
     """AdminNetworkPolicy, NetworkPolicy and the baseline together, point and map."""
     wrong = mismatches(cluster, options)
+    assert not wrong, "\n".join(wrong[:40])
+
+
+def dns_mismatches(cluster: Cluster, options: AnalysisOptions) -> list[str]:
+    """Disagreements on what only DNS decides: the verdicts' and the map's against the
+    reference (which evaluates every side with no domain name resolving and with all)."""
+    compiled = compile_cluster(cluster, options)
+    cmap = connectivity_map(compiled, Granularity.POD)
+    dns_map = cmap.depends_on_dns
+    index = index_map(cluster, options, dns_map) if dns_map is not None else MapIndex()
+    out = list(index.problems)
+
+    owned = {ip for pod in cluster.pods for ip in pod.ips}  # a query resolves these to pods
+
+    def check_pair(src: Pod | IPAddress, dst: Pod | IPAddress, from_map: PortSet) -> None:
+        expected = reference_depends_on_dns(cluster, options, src, dst)
+        arrow = f"{_describe(src)} -> {_describe(dst)}"
+        if not ({src, dst} & owned):
+            [pair] = check(compiled, _describe(src), _describe(dst)).pairs
+            if pair.depends_on_dns != expected:
+                out.append(f"verdict {arrow}: engine {pair.depends_on_dns}, reference {expected}")
+        if from_map != expected:
+            out.append(f"dns map {arrow}: map {from_map}, reference {expected}")
+
+    pods = [p for p in cluster.pods if not p.template and p.ips]
+    for src in pods:
+        for dst in pods:
+            if src.ref != dst.ref:
+                check_pair(src, dst, index.pods.get((src.ref, dst.ref), PortSet.empty()))
+        for address in sample_addresses(cluster):
+            check_pair(src, address, index.external(src.ref, address, inbound=False))
+            check_pair(address, src, index.external(src.ref, address, inbound=True))
+    return out
+
+
+@PROPERTY
+@given(cluster=clusters_with_cluster_policies(), options=options_)
+def test_engine_agrees_with_reference_with_cluster_network_policies(
+    cluster: Cluster, options: AnalysisOptions
+) -> None:
+    """ClusterNetworkPolicy in both tiers with NetworkPolicy, AdminNetworkPolicy and the
+    baseline: random priorities (ties included), actions, ports, named ports, domainNames;
+    point lookups and the map, and what DNS decides in verdicts and the map."""
+    wrong = mismatches(cluster, options) + dns_mismatches(cluster, options)
     assert not wrong, "\n".join(wrong[:40])
 
 

@@ -339,12 +339,11 @@ def test_unsupported_kinds_are_skipped_with_one_warning() -> None:
         *[other("ConfigMap", i) for i in range(10)],
         other("Secret", 0),
         other("Secret", 1),
-        other("ClusterNetworkPolicy", 0, "policy.networking.k8s.io/v1alpha2"),
+        other("Ingress", 0, "networking.k8s.io/v1"),
         pod(),
     )
     assert parsed.warnings == (
-        "skipped 13 objects of unsupported kinds: ConfigMap (10), Secret (2), "
-        "ClusterNetworkPolicy (1)",
+        "skipped 13 objects of unsupported kinds: ConfigMap (10), Secret (2), Ingress (1)",
     )
     assert len(parsed.pods) == 1
     assert [ref for ref, _ in parsed.refs] == [ObjectRef("Pod", "ns", "web")]

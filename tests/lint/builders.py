@@ -54,6 +54,31 @@ def policy(ns: str, name: str, spec: Obj, annotations: dict[str, str] | None = N
     }
 
 
+def cnp(name: str, tier: str, priority: int, subject: Obj, **rules: list[Obj]) -> Obj:
+    return {
+        "apiVersion": "policy.networking.k8s.io/v1alpha2",
+        "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": name},
+        "spec": {"tier": tier, "priority": priority, "subject": subject, **rules},
+    }
+
+
+def cnp_rule(action: str, key: str, peers: list[Obj], protocols: list[Obj] | None = None) -> Obj:
+    body: Obj = {"name": f"{action.lower()}-rule", "action": action, key: peers}
+    if protocols is not None:
+        body["protocols"] = protocols
+    return body
+
+
+def anp(name: str, priority: int, subject: Obj, **rules: list[Obj]) -> Obj:
+    return {
+        "apiVersion": "policy.networking.k8s.io/v1alpha1",
+        "kind": "AdminNetworkPolicy",
+        "metadata": {"name": name},
+        "spec": {"priority": priority, "subject": subject, **rules},
+    }
+
+
 def service(ns: str, name: str, selector: dict[str, str], port: int, target: int | str) -> Obj:
     return {
         "apiVersion": "v1",

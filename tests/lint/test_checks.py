@@ -17,7 +17,10 @@ from tests.lint.builders import (
     DENY_INGRESS,
     Obj,
     allow_from,
+    anp,
     base,
+    cnp,
+    cnp_rule,
     dns_egress,
     findings,
     pod,
@@ -26,6 +29,12 @@ from tests.lint.builders import (
 )
 
 ALL_PODS_OF_CLUSTER: Obj = {"namespaceSelector": {}}
+SHOP: Obj = {"namespaces": {"matchLabels": {"team": "shop"}}}
+OTHER: Obj = {"namespaces": {"matchLabels": {"team": "other"}}}
+KUBE_SYSTEM: Obj = {"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}
+ALL: Obj = {"namespaces": {}}
+DOMAINS: Obj = {"domainNames": ["*.example.com"]}
+CIDR: Obj = {"networks": ["192.0.2.0/24"]}
 FROM_CLIENT: Obj = {
     "namespaceSelector": {"matchLabels": {"team": "other"}},
     "podSelector": {"matchLabels": {"app": "client"}},
@@ -267,6 +276,86 @@ CASES = [
         "NR013-host-network-selected-near-miss", "NR013",
         [pod("shop", "agent", {"app": "agent"}, "192.168.0.5", host_network=True),
          policy("shop", "deny-web", {"podSelector": {"matchLabels": {"app": "web"}}})],
+    ),
+    # NR014 admin-rule-shadowed
+    trigger(
+        "NR014-admin-rule-shadowed-by-higher-priority", "NR014",
+        [cnp("deny-other", "Admin", 1, SHOP, ingress=[cnp_rule("Deny", "from", [OTHER])]),
+         cnp("accept-other", "Admin", 5, SHOP, ingress=[cnp_rule("Accept", "from", [OTHER],
+             [{"tcp": {"destinationPort": {"number": 8080}}}])])],
+        "/ClusterNetworkPolicy/accept-other", "spec.ingress[0]", "deny-other",
+    ),
+    trigger(
+        "NR014-admin-rule-shadowed-by-earlier-rule", "NR014",
+        [cnp("ordered", "Admin", 1, SHOP, egress=[cnp_rule("Pass", "to", [ALL]),
+                                                  cnp_rule("Deny", "to", [OTHER])])],
+        "/ClusterNetworkPolicy/ordered", "spec.egress[1]",
+    ),
+    trigger(
+        "NR014-baseline-rule-under-networkpolicy-isolation", "NR014",
+        [policy("shop", "deny-ingress", DENY_INGRESS),
+         cnp("baseline", "Baseline", 1, SHOP, ingress=[cnp_rule("Deny", "from", [OTHER])])],
+        "/ClusterNetworkPolicy/baseline", "NetworkPolicies",
+    ),
+    near_miss(
+        "NR014-admin-rule-shadowed-near-miss-other-port", "NR014",
+        [cnp("deny-other", "Admin", 1, SHOP, ingress=[cnp_rule("Deny", "from", [OTHER],
+             [{"tcp": {"destinationPort": {"number": 9090}}}])]),
+         cnp("accept-other", "Admin", 5, SHOP, ingress=[cnp_rule("Accept", "from", [OTHER])]),
+         cnp("baseline", "Baseline", 1, SHOP, ingress=[cnp_rule("Deny", "from", [KUBE_SYSTEM])]),
+         cnp("after-pass", "Baseline", 2, SHOP,
+             egress=[cnp_rule("Deny", "to", [OTHER])]),
+         cnp("pass", "Admin", 9, SHOP, egress=[cnp_rule("Pass", "to", [ALL])])],
+    ),
+    near_miss(
+        "NR014-admin-rule-shadowed-near-miss-peers-match-nothing", "NR014",
+        [cnp("nobody", "Admin", 1, SHOP, ingress=[cnp_rule("Deny", "from", [
+            {"namespaces": {"matchLabels": {"team": "absent"}}}])])],
+    ),
+    # NR015 admin-priority-ambiguous
+    trigger(
+        "NR015-admin-priority-ambiguous", "NR015",
+        [cnp("one", "Admin", 3, SHOP, ingress=[cnp_rule("Accept", "from", [OTHER])]),
+         anp("two", 3, SHOP, ingress=[{"action": "Deny", "from": [OTHER]}])],
+        "/ClusterNetworkPolicy/one", "priority 3",
+    ),
+    near_miss(
+        "NR015-admin-priority-ambiguous-near-miss", "NR015",
+        [cnp("one", "Admin", 3, SHOP, ingress=[cnp_rule("Accept", "from", [OTHER])]),
+         cnp("two", "Admin", 4, SHOP, ingress=[cnp_rule("Deny", "from", [OTHER])]),
+         cnp("three", "Baseline", 3, SHOP, ingress=[cnp_rule("Deny", "from", [OTHER])]),
+         cnp("four", "Admin", 3, SHOP, ingress=[cnp_rule("Deny", "from", [KUBE_SYSTEM])])],
+    ),
+    # NR016 accept-denied-by-higher-tier
+    trigger(
+        "NR016-accept-denied-by-higher-tier", "NR016",
+        [cnp("deny", "Admin", 1, SHOP, ingress=[cnp_rule("Deny", "from", [OTHER])]),
+         cnp("accept", "Baseline", 1, SHOP, ingress=[cnp_rule("Accept", "from", [OTHER])])],
+        "/ClusterNetworkPolicy/accept", "Admin tier denies",
+    ),
+    near_miss(
+        "NR016-accept-denied-by-higher-tier-near-miss-pass", "NR016",
+        [cnp("pass", "Admin", 1, SHOP, ingress=[cnp_rule("Pass", "from", [OTHER])]),
+         cnp("accept", "Baseline", 1, SHOP, ingress=[cnp_rule("Accept", "from", [OTHER])])],
+    ),
+    # NR017 domain-names-depend-on-dns, NR018 domain-names-not-accept
+    trigger(
+        "NR017-domain-names-depend-on-dns", "NR017",
+        [cnp("allow-list", "Admin", 1, SHOP, egress=[cnp_rule("Accept", "to", [DOMAINS])])],
+        "/ClusterNetworkPolicy/allow-list", "*.example.com", "depending on DNS",
+    ),
+    near_miss(
+        "NR017-domain-names-near-miss", "NR017",
+        [cnp("cidr", "Admin", 1, SHOP, egress=[cnp_rule("Accept", "to", [CIDR])])],
+    ),
+    trigger(
+        "NR018-domain-names-not-accept", "NR018",
+        [cnp("deny-names", "Admin", 1, SHOP, egress=[cnp_rule("Deny", "to", [DOMAINS])])],
+        "/ClusterNetworkPolicy/deny-names", "only for Accept",
+    ),
+    near_miss(
+        "NR018-domain-names-not-accept-near-miss", "NR018",
+        [cnp("allow-list", "Admin", 1, SHOP, egress=[cnp_rule("Accept", "to", [DOMAINS])])],
     ),
 ]  # fmt: skip
 

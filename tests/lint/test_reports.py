@@ -142,6 +142,36 @@ def test_sarif_without_files_has_logical_locations_only() -> None:
     assert location["logicalLocations"][0]["name"] == "deny-egress"
 
 
+CNP = """\
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata:
+  name: allow-list
+spec:
+  tier: Admin
+  priority: 1
+  subject: {namespaces: {}}
+  egress:
+  - action: Accept
+    to: [{domainNames: [example.com]}]
+"""
+
+
+def test_sarif_names_cluster_network_policies_with_file_and_line(workdir: Path) -> None:
+    (workdir / "deploy" / "policies" / "cluster.yaml").write_text(CNP)
+    _, out = run("deploy", "--format", "sarif")
+    sarif = json.loads(out)
+    jsonschema.validate(sarif, SCHEMA)
+    [result] = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "NR017"]
+    [location] = result["locations"]
+    assert location["physicalLocation"]["artifactLocation"]["uri"] == "deploy/policies/cluster.yaml"
+    assert location["logicalLocations"][0]["fullyQualifiedName"] == (
+        "ClusterNetworkPolicy/allow-list"
+    )
+    assert "properties" not in location["logicalLocations"][0]
+    assert result["properties"] == {"field": "spec.egress[0]"}
+
+
 def test_empty_sarif_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "pods.yaml").write_text(PODS)
     monkeypatch.chdir(tmp_path)

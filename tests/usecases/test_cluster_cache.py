@@ -120,6 +120,7 @@ def test_a_fresh_analyzer_loads_the_cluster_without_parsing(
     writer = Analyzer(files=ClusterCache.open(directory, GiB))
     record = _store(sessions, writer)  # the upload hands its parsed cluster to the cache
     writer.close()
+    parses.clear()  # the upload's own parse: only the analyses' count here
     parsed = writer.clusters.get_or_compute(record.content_hash, lambda: pytest.fail("not cached"))[
         0
     ]
@@ -137,6 +138,7 @@ def test_a_first_analysis_writes_what_the_next_process_reads(
 ) -> None:
     directory = tmp_path / "cache"
     record = _store(sessions)  # stored without any cache
+    parses.clear()  # the upload's own parse: only the analyses' count here
     first = Analyzer(files=ClusterCache.open(directory, GiB))
     cluster = _analyze(sessions, first, record)
     first.close()

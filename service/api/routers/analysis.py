@@ -123,6 +123,9 @@ def _page(
         for chunk in _chunks(iter_connections_json(cmap, start, stop)):
             yield ("" if first else ",") + chunk
             first = False
+    dns = cmap.depends_on_dns
+    if dns is not None and start == 0:  # with domainNames rules, on the first page
+        yield '],"depends_on_dns":[' + ",".join(iter_connections_json(dns))
     yield "]}\n"
 
 

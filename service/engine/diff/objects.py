@@ -36,6 +36,7 @@ CLUSTER_SCOPED_KINDS = frozenset(
         "ClusterRoleBinding",
         "AdminNetworkPolicy",
         "BaselineAdminNetworkPolicy",
+        "ClusterNetworkPolicy",
         "CustomResourceDefinition",
         "PersistentVolume",
         "StorageClass",

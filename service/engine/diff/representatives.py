@@ -18,21 +18,27 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 
 from service.engine.diff.connections import endpoint_of
-from service.engine.model import Cluster, IPBlock, NetworkPolicy, Pod
+from service.engine.model import AdminPolicy, Cluster, IPBlock, NetworkPolicy, Pod
 from service.engine.model.addresses import split_points
 from service.engine.options import Granularity
 
 Starts = tuple[tuple[int, tuple[int, ...]], ...]
 
 
-def ip_starts(policies: Iterable[NetworkPolicy]) -> Starts:
-    """The piece boundaries of the address space of each IP version the policies cut."""
+def ip_starts(policies: Iterable[NetworkPolicy], admin: Iterable[AdminPolicy] = ()) -> Starts:
+    """The piece boundaries of the address space of each IP version the policies cut
+    (ipBlocks, and the ``networks`` of admin-tier policies, which match pod addresses)."""
     blocks: dict[IPBlock, None] = {}
     for policy in policies:
         for rule in (*policy.ingress, *policy.egress):
             for peer in rule.peers:
                 if peer.ip_block is not None:
                     blocks[peer.ip_block] = None
+    for admin_policy in admin:
+        for admin_rule in admin_policy.egress:
+            for admin_peer in admin_rule.peers:
+                for network in admin_peer.networks:
+                    blocks[IPBlock(network)] = None
     listed = list(blocks)
     versions = sorted({b.version for b in listed})
     return tuple((v, tuple(split_points(listed, v))) for v in versions)
@@ -67,5 +73,6 @@ def representatives(
 
 def reduced(cluster: Cluster, granularity: Granularity) -> Cluster:
     """``cluster`` with only :func:`representatives` pods (for workload or namespace maps)."""
-    pods = representatives(cluster.pods, granularity, ip_starts(cluster.policies))
+    starts = ip_starts(cluster.policies, cluster.admin_policies)
+    pods = representatives(cluster.pods, granularity, starts)
     return dataclasses.replace(cluster, pods=pods)

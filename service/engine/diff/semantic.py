@@ -29,6 +29,9 @@ class SemanticDiff:
     objects: ObjectDiff
     causes: Causes | None = field(default=None)  # why each connection changed
     services: tuple[ServiceChange, ...] = ()  # reach into Services that were retargeted
+    # with ClusterNetworkPolicy domainNames rules on either side: how the connections that
+    # only DNS decides changed (a connection leaving ``connections`` for DNS is listed here)
+    depends_on_dns: ConnectivityDiff | None = None
 
     @property
     def why(self) -> Causes:
@@ -36,7 +39,13 @@ class SemanticDiff:
 
     @property
     def is_empty(self) -> bool:
-        return self.connections.is_empty and self.objects.is_empty and not self.services
+        dns = self.depends_on_dns
+        return (
+            self.connections.is_empty
+            and self.objects.is_empty
+            and not self.services
+            and (dns is None or dns.is_empty)
+        )
 
     def findings(self) -> dict[Finding, int]:
         """How many of each finding (``any``: connections added, removed or changed)."""
@@ -48,7 +57,9 @@ class SemanticDiff:
             Finding.LOST_EGRESS: len(h.lost_egress),
             Finding.NARROWED_EGRESS: len(h.narrowed_egress),
             Finding.LOST_DNS: len(h.lost_dns),
-            Finding.ANY: sum(self.connections.counts().values()) + len(self.services),
+            Finding.ANY: sum(self.connections.counts().values())
+            + len(self.services)
+            + (sum(self.depends_on_dns.counts().values()) if self.depends_on_dns else 0),
         }
 
     def gated(self, fail_on: frozenset[Finding]) -> dict[Finding, int]:

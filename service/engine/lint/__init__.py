@@ -11,6 +11,11 @@ from collections.abc import Callable, Collection
 
 from service.engine.compile import CompiledCluster
 from service.engine.deadline import NO_DEADLINE, Deadline
+from service.engine.lint.admin import (
+    check_admin_rules,
+    check_ambiguous_priorities,
+    check_domain_names,
+)
 from service.engine.lint.context import LintContext
 from service.engine.lint.dns import check_dns
 from service.engine.lint.exposure import check_allow_all, check_ipblocks, check_unprotected
@@ -48,6 +53,9 @@ _RUNNERS: tuple[tuple[frozenset[str], Callable[[LintContext], list[Finding]]], .
     (frozenset({"NR011"}), check_services),
     (frozenset({"NR012"}), check_absent_namespaces),
     (frozenset({"NR013"}), check_host_network),
+    (frozenset({"NR014", "NR016"}), check_admin_rules),
+    (frozenset({"NR015"}), check_ambiguous_priorities),
+    (frozenset({"NR017", "NR018"}), check_domain_names),
 )
 
 

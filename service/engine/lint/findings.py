@@ -122,6 +122,43 @@ CHECKS: tuple[Check, ...] = (
         "Pods with hostNetwork: true share the node's network namespace; NetworkPolicies do "
         "not apply to them in most network plugins, so the policy does not protect them.",
     ),
+    Check(
+        "NR014", "admin-rule-shadowed", Severity.WARNING,
+        "An admin-tier rule that rules of higher precedence always decide first",
+        "In ClusterNetworkPolicy, AdminNetworkPolicy and BaselineAdminNetworkPolicy the "
+        "first matching rule decides (lower priority first, then rule order). A rule whose "
+        "every peer and port is decided first (by earlier rules, by the Admin tier, or, for "
+        "Baseline rules, because NetworkPolicies isolate every pod it applies to) never "
+        "takes effect.",
+    ),
+    Check(
+        "NR015", "admin-priority-ambiguous", Severity.WARNING,
+        "Two admin policies of one tier share a priority and can match the same traffic",
+        "The spec lets an implementation apply either of two policies of the same tier and "
+        "priority that match a connection, and there is no way to tell which. Give the "
+        "policies distinct priorities where their rules overlap.",
+    ),
+    Check(
+        "NR016", "accept-denied-by-higher-tier", Severity.WARNING,
+        "A Baseline Accept rule that the Admin tier always denies",
+        "Admin-tier rules have precedence over NetworkPolicy and the Baseline tier. A "
+        "Baseline Accept (or BaselineAdminNetworkPolicy Allow) rule whose every peer and "
+        "port an Admin-tier Deny decides first never accepts anything.",
+    ),
+    Check(
+        "NR017", "domain-names-depend-on-dns", Severity.INFO,
+        "A ClusterNetworkPolicy rule matches domain names",
+        "Which addresses a domain name stands for is decided by DNS when traffic flows, not "
+        "by the manifests; connections only such a rule would decide are reported as "
+        "depending on DNS, never as allowed or denied.",
+    ),
+    Check(
+        "NR018", "domain-names-not-accept", Severity.WARNING,
+        "domainNames in a rule whose action is not Accept",
+        "The CRD supports domainNames peers only for Accept rules (an allow list, with a "
+        "lower-precedence egress Deny for the rest); implementations may ignore them in "
+        "Deny or Pass rules.",
+    ),
 )  # fmt: skip
 
 CHECKS_BY_CODE: dict[str, Check] = {check.code: check for check in CHECKS}

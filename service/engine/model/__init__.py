@@ -4,6 +4,7 @@ from service.engine.model.addresses import AddressRange, IPAddress, IPBlock, IPN
 from service.engine.model.admin import (
     ADMIN_KIND,
     BASELINE_KIND,
+    CLUSTER_KIND,
     AdminAction,
     AdminPeer,
     AdminPolicy,
@@ -37,6 +38,7 @@ from service.engine.model.ports import PortRange, PortSet, Protocol
 __all__ = [
     "ADMIN_KIND",
     "BASELINE_KIND",
+    "CLUSTER_KIND",
     "DEFAULT_NAMESPACE",
     "NAMESPACE_NAME_LABEL",
     "WORKLOAD_KINDS",

@@ -9,6 +9,7 @@ from typing import Any
 from service.engine.model import (
     ADMIN_KIND,
     BASELINE_KIND,
+    CLUSTER_KIND,
     WORKLOAD_KINDS,
     AdminPolicy,
     Document,
@@ -23,6 +24,7 @@ from service.engine.model import (
     Workload,
 )
 from service.engine.parse.admin import parse_admin_policy
+from service.engine.parse.cluster_policy import parse_cluster_policy
 from service.engine.parse.counts import CountLimits
 from service.engine.parse.fields import Context, Session, get_map, get_str, type_name
 from service.engine.parse.metadata import Metadata, parse_metadata
@@ -41,6 +43,7 @@ from service.engine.parse.workloads import parse_workload
 
 MAX_PROBLEMS = 1000
 ADMIN_API_VERSION = "policy.networking.k8s.io/v1alpha1"
+CLUSTER_API_VERSION = "policy.networking.k8s.io/v1alpha2"
 MAX_LISTED = 20
 
 # The apiVersion each supported kind is read at.
@@ -58,6 +61,7 @@ API_VERSIONS: dict[str, str] = {
     "NetworkPolicy": "networking.k8s.io/v1",
     ADMIN_KIND: ADMIN_API_VERSION,
     BASELINE_KIND: ADMIN_API_VERSION,
+    CLUSTER_KIND: CLUSTER_API_VERSION,
 }
 
 
@@ -203,6 +207,13 @@ def _admin(ctx: Context, out: _Collector, kind: str, body: dict[str, Any]) -> No
         out.admin_policies.append(policy)
 
 
+def _cluster_policy(ctx: Context, out: _Collector, kind: str, body: dict[str, Any]) -> None:
+    meta = parse_metadata(ctx, body, namespaced=False)
+    policy = parse_cluster_policy(ctx, body, meta)
+    if _accept(ctx, out, kind, meta) and policy is not None:
+        out.admin_policies.append(policy)
+
+
 _Handler = Callable[[Context, _Collector, str, dict[str, Any]], None]
 _HANDLERS: dict[str, _Handler] = {
     "Pod": _pod,
@@ -211,6 +222,7 @@ _HANDLERS: dict[str, _Handler] = {
     "Namespace": _namespace,
     ADMIN_KIND: _admin,
     BASELINE_KIND: _admin,
+    CLUSTER_KIND: _cluster_policy,
     **dict.fromkeys(WORKLOAD_KINDS, _workload),
 }
 assert set(_HANDLERS) == set(API_VERSIONS)
