@@ -282,7 +282,7 @@ class SnapshotRepository:
 
     def object_hashes(self, snapshot_id: int) -> dict[tuple[str, str | None, str], str]:
         """Every object's content hash by (kind, namespace, name), without the bodies (what
-        a diff needs to find the objects that changed)."""
+        a what-if needs to find the bodies of the objects it replaces)."""
         found: dict[tuple[str, str | None, str], str] = {}
         for chunk in chunks(self._member_ids(snapshot_id)):
             stmt = select(
