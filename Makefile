@@ -7,7 +7,7 @@ BENCH_DIR ?= .bench
 SIZES ?= S M L
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check lint typecheck format bench bench-ipblocks bench-api bench-peer bench-capture bench-ui screenshots bench-review bench-cnp clean
+.PHONY: help install run test check lint typecheck format bench bench-ipblocks bench-api bench-peer bench-capture bench-ui screenshots bench-review bench-cnp bench-nodes clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ bench-capture: $(STAMP) ## netreach capture of generated clusters from the fake 
 	$(BIN)/python -m bench.capture --sizes $(filter-out L,$(SIZES)) --data $(BENCH_DIR)
 bench-review: $(STAMP) ## the review-bot path on S and M: diff, causes, PR comment, JSON report
 	$(BIN)/python -m bench.review --sizes S M --data $(BENCH_DIR)
+
+bench-nodes: $(STAMP) ## compile and workload map on M without and with Nodes and nodes peers
+	$(BIN)/python -m bench.nodes --size M --data $(BENCH_DIR)
 
 bench-ui: $(STAMP) ## the web view on M in Chromium: first matrix paint, drill-down, graph, diff view
 	$(BIN)/python -m bench.ui --data $(BENCH_DIR)

@@ -116,6 +116,9 @@ class Effect(BaseModel):
     depends_on_dns: bool | None = Field(
         None, description="the rule matches only if a domainNames peer resolves to the peer"
     )
+    nodes: list[str] | None = Field(
+        None, description="a nodes peer: the selected Nodes whose address the peer has"
+    )
 
 
 class Side(BaseModel):
@@ -225,7 +228,7 @@ class Cause(BaseModel):
     kind: str = Field(
         description="policy-added, policy-removed, policy-edited, pod-relabelled, "
         "namespace-relabelled, container-ports-changed, service-changed, endpoint-added, "
-        "endpoint-removed or endpoint-changed"
+        "endpoint-removed, endpoint-changed or node-changed"
     )
     object: dict[str, str] = Field(description="kind, namespace (if namespaced) and name")
     details: list[str] = Field(description='what of it mattered: "ingress rule 1 peer 0"')

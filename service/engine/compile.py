@@ -26,6 +26,13 @@ The NetworkPolicy rules, as numbered in the comments below:
    allow; per port the first matching rule decides (Accept/Allow, Deny, Pass).
 9. A ``domainNames`` peer may stand for any external address, decided by DNS at run time:
    the ports whose verdict changes when it does are reported as depending on DNS.
+
+The admin tiers' subjects and ``namespaces``/``pods`` peers select as rule 4, but never
+host-network pods, whatever option 6 says (their CRDs: "host-networked pods are not
+included"); ``networks`` match the addresses in their CIDRs, pods' included whatever the
+option; ``nodes`` match the IPs of the ``status.addresses`` of the Nodes their selector
+selects (:func:`nodes_selected`): the node as an external address, and the pods at those
+addresses (host-network pods, whose addresses are their node's).
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ from service.engine.model import (
     LabelSelector,
     Namespace,
     NetworkPolicy,
+    Node,
     ObjectRef,
     Operator,
     Peer,
@@ -240,9 +248,14 @@ class _Lookups:
     pods_by_namespace: dict[str, tuple[Pod, ...]]
     pod_by_address: dict[IPAddress, Pod]
     services: dict[tuple[str, str], Service]
+    nodes_by_address: dict[IPAddress, tuple[Node, ...]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, cluster: Cluster) -> _Lookups:
+        nodes: dict[IPAddress, list[Node]] = defaultdict(list)
+        for node in cluster.nodes:
+            for ip in node.ips:
+                nodes[ip].append(node)
         by_workload: dict[ObjectRef, list[Pod]] = defaultdict(list)
         by_namespace: dict[str, list[Pod]] = defaultdict(list)
         by_address: dict[IPAddress, Pod] = {}
@@ -258,6 +271,7 @@ class _Lookups:
             {namespace: tuple(pods) for namespace, pods in by_namespace.items()},
             by_address,
             {(s.namespace, s.name): s for s in cluster.services},
+            {ip: tuple(found) for ip, found in nodes.items()},
         )
 
 
@@ -490,12 +504,12 @@ def compile_cluster(
     (``deadline`` checked after each stage and each policy)."""
     options = options or AnalysisOptions()
     namespaces = _namespaces(cluster)
-    blocks = _ip_blocks(cluster.policies, cluster.admin_policies)
+    blocks = address_blocks(cluster)
     versions = _ip_versions(cluster, blocks)
     partition = AddressPartition.of(blocks, versions)
     starts, pieces = partition.starts, partition.pieces
     classes, pod_class = _classify(cluster, options, namespaces, starts, blocks)
-    builder = _IndexBuilder(classes, partition, namespaces, options)
+    builder = _IndexBuilder(classes, partition, namespaces, options, cluster.nodes)
     deadline.check("compile: pod classes and address pieces")
     compiled_list: list[CompiledPolicy] = []
     for policy in cluster.policies:
@@ -576,10 +590,47 @@ def _ip_blocks(
     return list(found)
 
 
+def nodes_selected(nodes: Iterable[Node], selector: LabelSelector) -> tuple[Node, ...]:
+    """The Nodes a ``nodes`` peer's selector selects (``{}``: every Node)."""
+    return tuple(node for node in nodes if selector.matches(node.labels))
+
+
+def _node_selectors(admin: Iterable[AdminPolicy]) -> dict[LabelSelector, None]:
+    """The selectors of every ``nodes`` peer (egress only, as the CRDs allow)."""
+    return {
+        peer.nodes: None
+        for policy in admin
+        for rule in policy.egress
+        for peer in rule.peers
+        if peer.nodes is not None
+    }
+
+
+def _node_blocks(cluster: Cluster) -> list[IPBlock]:
+    """One single-address block per IP of each Node a ``nodes`` peer selects."""
+    found: dict[IPBlock, None] = {}
+    if cluster.nodes:
+        for selector in _node_selectors(cluster.admin_policies):
+            for node in nodes_selected(cluster.nodes, selector):
+                for ip in node.ips:
+                    found[IPBlock(ipaddress.ip_network(ip))] = None
+    return list(found)
+
+
+def address_blocks(cluster: Cluster) -> list[IPBlock]:
+    """Where the address space is cut: every ipBlock, every admin ``networks`` CIDR and
+    every address of a Node that a ``nodes`` peer selects."""
+    blocks = dict.fromkeys(_ip_blocks(cluster.policies, cluster.admin_policies))
+    blocks.update(dict.fromkeys(_node_blocks(cluster)))
+    return list(blocks)
+
+
 def _ip_versions(cluster: Cluster, blocks: Sequence[IPBlock]) -> list[int]:
-    """IPv4 always; IPv6 when the snapshot mentions an IPv6 address anywhere."""
-    v6 = any(b.version == 6 for b in blocks) or any(
-        ip.version == 6 for pod in cluster.pods for ip in pod.ips
+    """IPv4 always; IPv6 when the snapshot mentions an IPv6 address anywhere (a Node's too)."""
+    v6 = (
+        any(b.version == 6 for b in blocks)
+        or any(ip.version == 6 for pod in cluster.pods for ip in pod.ips)
+        or any(ip.version == 6 for node in cluster.nodes for ip in node.ips)
     )
     return [4, 6] if v6 else [4]
 
@@ -700,9 +751,13 @@ def _classify(
         for name in rule.named_ports
         for protocol in Protocol
     }
-    # admin ``networks`` match pod addresses whatever the option; ipBlocks only with "match"
+    # admin ``networks`` and ``nodes`` match pod addresses whatever the option; ipBlocks
+    # only with "match"
     match_pod_ips = options.pod_ips_in_ipblocks is PodIPsInIPBlocks.MATCH or any(
-        peer.networks for p in cluster.admin_policies for r in p.egress for peer in r.peers
+        peer.networks or peer.nodes is not None
+        for p in cluster.admin_policies
+        for r in p.egress
+        for peer in r.peers
     )
     offsets = _offsets(starts)
     keys: dict[tuple[object, ...], int] = {}
@@ -766,9 +821,11 @@ class _IndexBuilder:
         partition: AddressPartition,
         namespaces: Mapping[str, Namespace],
         options: AnalysisOptions,
+        nodes: Sequence[Node] = (),
     ) -> None:
         self.classes = classes
         self.partition = partition
+        self.nodes = nodes
         self.namespaces = namespaces
         self.options = options
         size = len(classes)
@@ -778,7 +835,10 @@ class _IndexBuilder:
         value_index: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         key_index: dict[str, list[int]] = defaultdict(list)
         subjects: list[int] = []
+        host_network: list[int] = []
         for cls in classes:
+            if cls.representative.host_network:
+                host_network.append(cls.index)
             if cls.exempt:
                 continue
             subjects.append(cls.index)
@@ -791,12 +851,14 @@ class _IndexBuilder:
             return bitsets.from_index_array(np.asarray(positions, dtype=np.int64), size)
 
         self.subjects = pack(subjects)
+        self.host_network = pack(host_network)
         self.namespace_bits = {ns: pack(ix) for ns, ix in by_namespace.items()}
         self.values = {k: {v: pack(ix) for v, ix in vs.items()} for k, vs in value_index.items()}
         self.keys = {k: pack(ix) for k, ix in key_index.items()}
         self._selector_cache: dict[LabelSelector, int] = {}
         self._namespace_cache: dict[LabelSelector, int] = {}
         self._peer_cache: dict[tuple[Peer, str], PeerSet] = {}
+        self._nodes_cache: dict[LabelSelector, PeerSet] = {}
 
         # Which classes each external piece's addresses belong to (rules 6 and 7).
         match_pods = options.pod_ips_in_ipblocks is PodIPsInIPBlocks.MATCH
@@ -852,18 +914,34 @@ class _IndexBuilder:
         return PeerSet(located.classes(runs), tuple((lo + size, hi + size) for lo, hi in runs))
 
     def pods_of(self, pods: PodsOf) -> int:
-        bits = self.pods_in_namespaces(pods.namespace_selector)
+        """An admin subject or ``namespaces``/``pods`` peer: never host-network pods."""
+        bits = self.pods_in_namespaces(pods.namespace_selector) & ~self.host_network
         if pods.pod_selector is not None:
             bits &= self.pods_matching(pods.pod_selector)
         return bits
 
+    def nodes_matching(self, selector: LabelSelector) -> PeerSet:
+        """A ``nodes`` peer: the addresses of the selected Nodes, as external pieces and as
+        the pods at them (host-network pods). The one path for every kind with nodes peers."""
+        cached = self._nodes_cache.get(selector)
+        if cached is None:
+            cached = PeerSet()
+            for node in nodes_selected(self.nodes, selector):
+                for ip in node.ips:  # each is a piece of its own (address_blocks)
+                    block = IPBlock(ipaddress.ip_network(ip))
+                    cached = cached | self.block_set(block, pod_addresses=True)
+            self._nodes_cache[selector] = cached
+        return cached
+
     def admin_peer(self, peer: AdminPeer) -> PeerSet:
         if peer.pods is not None:
             return PeerSet(self.pods_of(peer.pods))
+        if peer.nodes is not None:
+            return self.nodes_matching(peer.nodes)
         found = PeerSet()
         for network in peer.networks:
             found = found | self.block_set(IPBlock(network), pod_addresses=True)
-        return found  # nodes: no Node objects in a snapshot, so nothing; domainNames: DNS
+        return found  # domainNames: none here, DNS decides (external_bits)
 
     @property
     def external_bits(self) -> int:

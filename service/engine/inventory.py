@@ -12,15 +12,26 @@
   ``template=True``.
 * Namespaces referenced by objects but not declared exist implicitly (``declared=False``),
   with a warning listing them.
+* A host-network pod shares its node's network namespace: without IPs of its own in
+  ``status``, it takes the host IPs of the Node named by ``spec.nodeName`` (what the kubelet
+  reports as its ``status.podIPs``: :attr:`~service.engine.model.Node.host_ips`). IPs it
+  has are kept (in a real cluster they are those host IPs), with a warning when the node's
+  addresses do not hold them. Template pods run on no node and get no address.
+* ``nodes`` peers without any Node object in the input match nothing: a warning says so.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
+
 from service.engine.model import (
     WORKLOAD_KINDS,
+    AdminPolicy,
     Cluster,
     LivePod,
     Namespace,
+    Node,
     ObjectRef,
     Pod,
     Workload,
@@ -48,8 +59,10 @@ def build_cluster(parsed: ParsedObjects) -> Cluster:
                 pod.host_network,
                 top,
                 pod.template,
+                pod.node,
             )
         pods.append(pod)
+    node_warnings = _host_network_addresses(pods, parsed.nodes)
 
     top_level = [w for w in parsed.workloads if not _owned_by_workload(w)]
     populated = {(r.kind, r.namespace, r.name) for r in resolver.pod_owners.values()}
@@ -73,7 +86,8 @@ def build_cluster(parsed: ParsedObjects) -> Cluster:
             )
 
     namespaces, warning = _namespaces(parsed)
-    warnings = [*parsed.warnings, *([warning] if warning else [])]
+    warnings = [*parsed.warnings, *([warning] if warning else []), *node_warnings]
+    warnings += _node_peer_warnings(parsed.admin_policies, parsed.nodes)
     return Cluster(
         namespaces=namespaces,
         pods=tuple(pods),
@@ -82,7 +96,65 @@ def build_cluster(parsed: ParsedObjects) -> Cluster:
         workloads=tuple(top_level),
         warnings=tuple(warnings),
         admin_policies=parsed.admin_policies,
+        nodes=parsed.nodes,
     )
+
+
+def _listed(names: Sequence[str]) -> str:
+    listed = ", ".join(names[:MAX_LISTED])
+    if len(names) > MAX_LISTED:
+        listed += f" and {len(names) - MAX_LISTED} more"
+    return listed
+
+
+def _host_network_addresses(pods: list[Pod], nodes: Sequence[Node]) -> list[str]:
+    """Give host-network pods without IPs their node's host IPs (in place); the warnings."""
+    by_name = {node.name: node for node in nodes}
+    unknown: list[str] = []
+    elsewhere: list[str] = []
+    for index, pod in enumerate(pods):
+        if not pod.host_network or pod.template:
+            continue
+        node = by_name.get(pod.node) if pod.node is not None else None
+        if node is None:
+            if not pod.ips and pod.node is not None and nodes:
+                unknown.append(f"{pod} (node {pod.node})")
+        elif not pod.ips:
+            pods[index] = dataclasses.replace(pod, ips=node.host_ips)
+        elif not set(pod.ips) <= set(node.ips):
+            elsewhere.append(f"{pod} (node {node.name})")
+    warnings = []
+    if unknown:
+        warnings.append(
+            f"{len(unknown)} host-network {'pod runs' if len(unknown) == 1 else 'pods run'} "
+            f"on a node absent from the input and {'has' if len(unknown) == 1 else 'have'} "
+            f"no IP: {'its address is' if len(unknown) == 1 else 'their addresses are'} "
+            f"unknown: {_listed(unknown)}"
+        )
+    if elsewhere:
+        warnings.append(
+            f"{len(elsewhere)} host-network {'pod has' if len(elsewhere) == 1 else 'pods have'} "
+            "status IPs that are not addresses of the node in spec.nodeName; the status IPs "
+            f"are used: {_listed(elsewhere)}"
+        )
+    return warnings
+
+
+def _node_peer_warnings(policies: Sequence[AdminPolicy], nodes: Sequence[Node]) -> list[str]:
+    """Without Node objects, ``nodes`` peers select no node: say which policies have them."""
+    if nodes:
+        return []
+    having = [
+        str(policy)
+        for policy in policies
+        if any(peer.nodes is not None for rule in policy.egress for peer in rule.peers)
+    ]
+    if not having:
+        return []
+    return [
+        f"the input holds no Node objects, so the nodes peers of {len(having)} "
+        f"{'policy' if len(having) == 1 else 'policies'} match nothing: {_listed(having)}"
+    ]
 
 
 def _owned_by_workload(workload: Workload) -> bool:

@@ -25,9 +25,10 @@ class PodIPsInIPBlocks(StrEnum):
 
 class HostNetworkPods(StrEnum):
     # default: policies neither select nor match host-network pods; their traffic is the node's
-    # (matched only by rules without peers, and by ipBlocks holding the node address)
+    # (matched only by rules without peers, by ipBlocks holding the node address, and by
+    # admin ``nodes`` peers selecting their node)
     EXEMPT = "exempt"
-    AS_PODS = "as-pods"  # treated as ordinary pods
+    AS_PODS = "as-pods"  # ordinary pods for NetworkPolicy (never for the admin tiers' selectors)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from service.engine.model import (
     AdminPolicy,
     Direction,
     IPAddress,
+    LabelSelector,
     ObjectRef,
     Pod,
     PortSet,
@@ -76,6 +77,16 @@ class Effect:
     # is not defined by the spec (ClusterNetworkPolicy/AdminNetworkPolicy ``priority``)
     ambiguous_with: tuple[ObjectRef, ...] = ()
     depends_on_dns: bool = False  # a domainNames peer: matches only if DNS says so
+    # a ``nodes`` peer: its selector, and the selected Nodes whose address the peer has
+    node_selector: str | None = None
+    nodes: tuple[str, ...] = ()
+
+    @property
+    def via(self) -> str:
+        """`` via nodes peer [role=worker]: Node n1`` for a ``nodes`` peer, else empty."""
+        if self.node_selector is None:
+            return ""
+        return f" via nodes peer [{self.node_selector}]: Node {', '.join(self.nodes)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +181,9 @@ def _side(
     rivals = dict(evaluation.ambiguous)
     effects = tuple(
         _with_missing_ports(
-            _effect(e, direction, compiled.peer_index(other), rivals), e, destination
+            _effect(compiled, e, direction, compiled.peer_index(other), rivals, other),
+            e,
+            destination,
         )
         for e in evaluation.effects
     )
@@ -217,6 +230,7 @@ def _admin_text(effect: Effect) -> str:
     """``cluster-deny rule 0 (deny-db) Deny TCP 5432``, with ambiguity and DNS noted."""
     named = f" ({effect.name})" if effect.name else ""
     text = f"{effect.policy.name} rule {effect.rule}{named} {effect.action.value} {effect.ports}"
+    text += effect.via
     if effect.depends_on_dns:
         text += " if DNS resolves a domain name to it"
     if effect.ambiguous_with:
@@ -234,10 +248,12 @@ _TIERS = {
 
 
 def _effect(
+    compiled: CompiledCluster,
     effect: RuleEffect,
     direction: Direction,
     other: int | None,
     rivals: Mapping[AdminPolicy, tuple[AdminPolicy, ...]],
+    endpoint: Pod | IPAddress,
 ) -> Effect:
     rule = effect.rule
     if isinstance(rule, CompiledRule):
@@ -250,18 +266,43 @@ def _effect(
             effect.ports,
         )
     policy = rule.policy
+    peer = rule.matching_peer(other)
+    nodes: tuple[str, ...] = ()
+    node_selector = None
+    if peer is not None:
+        selector = rule.rule.peers[peer].nodes
+        if selector is not None:
+            node_selector = str(selector)
+            nodes = _nodes_at(compiled, selector, endpoint)
     return Effect(
         _TIERS[policy.baseline, policy.cluster],
         policy.ref,
         direction,
         rule.index,
-        rule.matching_peer(other),
+        peer,
         effect.ports,
         Action(policy.action_name(rule.action)),
         name=rule.rule.name,
         ambiguous_with=tuple(p.ref for p in rivals.get(policy, ())),
         depends_on_dns=not rule.matches(other),  # it matched only as DNS might resolve
+        node_selector=node_selector,
+        nodes=nodes,
     )
+
+
+def _nodes_at(
+    compiled: CompiledCluster, selector: LabelSelector, endpoint: Pod | IPAddress
+) -> tuple[str, ...]:
+    """The Nodes ``selector`` selects that have an address of ``endpoint``."""
+    by_address = compiled.lookups.nodes_by_address
+    addresses = endpoint.ips if isinstance(endpoint, Pod) else (endpoint,)
+    found = {
+        node.name
+        for ip in addresses
+        for node in by_address.get(ip, ())
+        if selector.matches(node.labels)
+    }
+    return tuple(sorted(found))
 
 
 def _requested_ports(

@@ -38,6 +38,7 @@ def _effect(effect: Effect) -> dict[str, Any]:
             else {}
         ),
         **({"depends_on_dns": True} if effect.depends_on_dns else {}),
+        **({"nodes": list(effect.nodes)} if effect.nodes else {}),
     }
 
 
@@ -114,7 +115,7 @@ def _side_text(side: Side) -> list[str]:
             rivals = ", ".join(f"{r.kind}/{r.name}" for r in effect.ambiguous_with)
             notes += f" [ambiguous: same priority as {rivals}]"
         lines.append(
-            f"    - {policy} rule {effect.rule}{named} ({peer}): {effect.action.value} "
+            f"    - {policy} rule {effect.rule}{named} ({peer}{effect.via}): {effect.action.value} "
             f"{effect.ports}{missing}{notes}"
         )
     return lines

@@ -47,7 +47,7 @@ from service.usecases.snapshots import Analyzer, Ref, get_snapshot, parse_ref
 # Kinds that make up the inventory: a what-if touching one resolves the whole head again.
 # Any other kind (NetworkPolicy, Service, or one the analysis ignores) takes the fast path.
 _INVENTORY_KINDS = frozenset(
-    {"Namespace", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
+    {"Namespace", "Node", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
      "ReplicationController", "Job", "CronJob"}
 )  # fmt: skip
 
@@ -223,7 +223,7 @@ _REPRESENTATIVES: LRUCache[tuple[str, Granularity, object], tuple[Pod, ...]] = L
 
 
 def _head_cluster(base: Cluster, change: ProposedChange) -> Cluster:
-    """The fast path: only policies and services change."""
+    """The fast path: only policies (admin tiers included) and services change."""
     parsed = change.parsed or parse_documents(list(change.documents), CountLimits.unbounded())
     gone = {(k.kind, k.namespace, k.name) for k in (*change.keys, *change.deletions)}
     policies = [p for p in base.policies if ("NetworkPolicy", p.namespace, p.name) not in gone]
@@ -247,7 +247,7 @@ def _compile_head(
 ) -> CompiledCluster:
     if granularity is Granularity.POD:
         return compile_cluster(cluster, options, deadline)
-    starts = ip_starts(cluster.policies, cluster.admin_policies)
+    starts = ip_starts(cluster)
     if cluster.pods is base.pods:
         pods, _ = _REPRESENTATIVES.get_or_compute(
             (record.content_hash, granularity, starts),

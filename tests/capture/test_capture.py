@@ -5,6 +5,7 @@ analyses exactly as the manifests the server was loaded with."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import stat
@@ -88,8 +89,16 @@ def test_captured_list_parses_to_the_same_objects(
     assert run("capture", "--kubeconfig", str(kubeconfig), "--out", str(out)).exit_code == 0
     before = load_paths([originals], whole_bodies=True).parsed
     after = load_paths([out], whole_bodies=True).parsed
-    for field in ("namespaces", "pods", "workloads", "services", "policies", "admin_policies"):
+    for field in ("namespaces", "workloads", "services", "policies", "admin_policies", "nodes"):
         assert set(getattr(after, field)) == set(getattr(before, field)), field
+    # the server schedules the pods the originals left unscheduled (spec.nodeName)
+    scheduled = {p.pod.ref: p.pod.node for p in before.pods}
+    assert set(before.pods) == {
+        dataclasses.replace(p, pod=dataclasses.replace(p.pod, node=scheduled.get(p.pod.ref)))
+        for p in after.pods
+    }
+    assert any(p.pod.node is None for p in before.pods)
+    assert any(p.pod.node is not None for p in before.pods)
     assert before.pods
     assert before.policies
     assert before.admin_policies

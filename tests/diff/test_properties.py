@@ -20,16 +20,17 @@ from service.engine.connectivity import ConnectivityMap, Endpoint, connectivity_
 from service.engine.diff import ConnectivityDiff, diff_maps, dns_endpoints, reduced
 from service.engine.model import AddressRange, Cluster, IPAddress, ObjectRef, PortSet
 from service.engine.options import Granularity
-from tests.engine.strategies import clusters, policies, sample_addresses
+from tests.engine.strategies import clusters, clusters_with_admin, policies, sample_addresses
 
 GRANULARITIES = st.sampled_from(list(Granularity))
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
-def with_workloads(draw: st.DrawFn) -> Cluster:
-    """A random cluster whose pods roll up to a few Deployments (or none)."""
-    cluster = draw(clusters())
+def with_workloads(draw: st.DrawFn, admin: bool = False) -> Cluster:
+    """A random cluster whose pods roll up to a few Deployments (or none); ``admin``: with
+    admin tiers and Nodes."""
+    cluster = draw(clusters_with_admin() if admin else clusters())
     pods = tuple(
         dataclasses.replace(
             pod,
@@ -169,6 +170,17 @@ def test_diff_agrees_with_looking_both_maps_up(
 @SETTINGS
 @given(with_workloads(), st.sampled_from([Granularity.WORKLOAD, Granularity.NAMESPACE]))
 def test_representative_pods_give_the_same_map(cluster: Cluster, granularity: Granularity) -> None:
+    full, small = _map(cluster, granularity), _map(reduced(cluster, granularity), granularity)
+    assert set(full.endpoints) == set(small.endpoints)
+    assert full.lookup() == small.lookup()
+
+
+@SETTINGS
+@given(with_workloads(admin=True), st.sampled_from([Granularity.WORKLOAD, Granularity.NAMESPACE]))
+def test_representative_pods_give_the_same_map_with_admin_tiers_and_nodes(
+    cluster: Cluster, granularity: Granularity
+) -> None:
+    """The address space is cut where admin ``networks`` and node addresses cut it too."""
     full, small = _map(cluster, granularity), _map(reduced(cluster, granularity), granularity)
     assert set(full.endpoints) == set(small.endpoints)
     assert full.lookup() == small.lookup()

@@ -229,7 +229,7 @@ def _difference(a: Ports, b: Ports) -> Ports:
 
 # -- AdminNetworkPolicy tiers ------------------------------------------------------------------
 def _pods_of_matches(cluster: Cluster, options: AnalysisOptions, pods: PodsOf, pod: Pod) -> bool:
-    if _is_exempt(pod, options):
+    if pod.host_network:  # the CRDs: never in subjects or namespaces/pods peers
         return False
     if not selector_matches(pods.namespace_selector, namespace_labels(cluster, pod.namespace)):
         return False
@@ -250,7 +250,16 @@ def _admin_peer_matches(
             for network in peer.networks
             for address in addresses
         )
-    return False  # nodes: no Node objects
+    assert peer.nodes is not None
+    # nodes: the IPs in status.addresses of every Node the selector selects
+    node_ips = {
+        address.ip
+        for node in cluster.nodes
+        if selector_matches(peer.nodes, node.labels)
+        for address in node.addresses
+    }
+    addresses = other.ips if isinstance(other, Pod) else (other,)
+    return any(address in node_ips for address in addresses)
 
 
 def _admin_rule_ports(rule: AdminRule, destination: Endpoint) -> Ports:

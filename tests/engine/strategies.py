@@ -30,6 +30,8 @@ from service.engine.model import (
     LabelSelector,
     Namespace,
     NetworkPolicy,
+    Node,
+    NodeAddress,
     Operator,
     Peer,
     Pod,
@@ -52,6 +54,12 @@ NODE_POOL: tuple[IPAddress, ...] = (
     ipaddress.IPv4Address("10.0.0.10"),
 )
 IPV6_POOL: tuple[IPAddress, ...] = tuple(ipaddress.IPv6Address(f"fd00::{i}") for i in range(1, 5))
+# More node addresses: an ExternalIP, an IPv6 InternalIP, and one a pod of the pod network has.
+NODE_EXTRA: tuple[IPAddress, ...] = (
+    ipaddress.IPv4Address("10.0.0.11"),
+    ipaddress.IPv6Address("fd00::9"),
+    ipaddress.IPv4Address("10.0.0.1"),
+)
 PORT_NAMES = ("http", "dns", "db")
 PORT_NUMBERS = (53, 80, 443, 5432, 8080)
 PROTOCOLS = (Protocol.TCP, Protocol.TCP, Protocol.UDP, Protocol.SCTP)  # TCP twice: commoner
@@ -355,14 +363,28 @@ def admin_policies(
 
 
 @st.composite
+def nodes_(draw: st.DrawFn) -> tuple[Node, ...]:
+    """0-2 Nodes, labelled from the pod vocabulary (what ``nodes`` peers select with), each
+    with its InternalIP from the pool host-network pods draw from, and maybe more IPs."""
+    out = []
+    for index in range(draw(st.integers(0, 2))):
+        addresses = [NodeAddress("InternalIP", NODE_POOL[index])]
+        for extra in draw(st.lists(st.sampled_from(NODE_EXTRA), max_size=2, unique=True)):
+            kind = "ExternalIP" if draw(st.booleans()) else "InternalIP"
+            addresses.append(NodeAddress(kind, extra))
+        out.append(Node(f"n{index}", Labels(draw(labels_from(POD_VOCABULARY))), tuple(addresses)))
+    return tuple(out)
+
+
+@st.composite
 def clusters_with_admin(draw: st.DrawFn) -> Cluster:
-    """A random cluster with 0-3 AdminNetworkPolicies and maybe the baseline."""
+    """A random cluster with 0-3 AdminNetworkPolicies and maybe the baseline, and 0-2 Nodes."""
     base = draw(clusters())
     names = tuple(n.name for n in base.namespaces)
     admin = [draw(admin_policies(names, i, False)) for i in range(draw(st.integers(0, 3)))]
     if draw(st.booleans()):
         admin.append(draw(admin_policies(names, 0, True)))
-    return dataclasses.replace(base, admin_policies=tuple(admin))
+    return dataclasses.replace(base, admin_policies=tuple(admin), nodes=draw(nodes_()))
 
 
 @st.composite
@@ -379,6 +401,8 @@ def clusters_with_cluster_policies(draw: st.DrawFn) -> Cluster:
 
 def has_ipv6(cluster: Cluster) -> bool:
     if any(ip.version == 6 for pod in cluster.pods for ip in pod.ips):
+        return True
+    if any(a.ip.version == 6 for node in cluster.nodes for a in node.addresses):
         return True
     return any(block.version == 6 for block in ip_blocks_of(cluster))
 
@@ -425,4 +449,9 @@ def sample_addresses(cluster: Cluster) -> list[IPAddress]:
                         found.add(_address(net.version, value))
     for pod in cluster.pods:
         found |= set(pod.ips)
+    for node in cluster.nodes:  # each node address, and its neighbours
+        for address in node.addresses:
+            value, top = int(address.ip), 2**address.ip.max_prefixlen - 1
+            found |= {_address(address.ip.version, v) for v in (value - 1, value, value + 1)
+                      if 0 <= v <= top}  # fmt: skip
     return sorted((a for a in found if a.version in versions), key=lambda a: (a.version, int(a)))

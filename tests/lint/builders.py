@@ -54,6 +54,29 @@ def policy(ns: str, name: str, spec: Obj, annotations: dict[str, str] | None = N
     }
 
 
+def node(name: str, address: str, **labels: str) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": labels},
+        "status": {"addresses": [{"type": "InternalIP", "address": address}]},
+    }
+
+
+def deny_nodes(labels: dict[str, str]) -> Obj:
+    """An AdminNetworkPolicy denying every namespace's egress to the Nodes with ``labels``."""
+    return {
+        "apiVersion": "policy.networking.k8s.io/v1alpha1",
+        "kind": "AdminNetworkPolicy",
+        "metadata": {"name": "deny-nodes"},
+        "spec": {
+            "priority": 10,
+            "subject": {"namespaces": {}},
+            "egress": [{"action": "Deny", "to": [{"nodes": {"matchLabels": labels}}]}],
+        },
+    }
+
+
 def cnp(name: str, tier: str, priority: int, subject: Obj, **rules: list[Obj]) -> Obj:
     return {
         "apiVersion": "policy.networking.k8s.io/v1alpha2",

@@ -21,8 +21,10 @@ from tests.lint.builders import (
     base,
     cnp,
     cnp_rule,
+    deny_nodes,
     dns_egress,
     findings,
+    node,
     pod,
     policy,
     service,
@@ -125,6 +127,21 @@ CASES = [
     near_miss(
         "NR004-peer-matches-nothing-near-miss", "NR004",
         [policy("shop", "allow-web", allow_from({"app": "web"}, FROM_CLIENT))],
+    ),
+    trigger(
+        "NR004-nodes-peer-selects-no-node-label-typo", "NR004",
+        [node("n1", "192.168.1.1", role="worker"), deny_nodes({"role": "wroker"})],
+        "/AdminNetworkPolicy/deny-nodes", "selects no Node", "did you mean role=worker",
+        "spec.egress[0].to[0].nodes",
+    ),
+    trigger(
+        "NR004-nodes-peer-without-node-objects", "NR004",
+        [deny_nodes({"role": "worker"})],
+        "/AdminNetworkPolicy/deny-nodes", "holds no Node objects",
+    ),
+    near_miss(
+        "NR004-nodes-peer-selects-a-node-near-miss", "NR004",
+        [node("n1", "192.168.1.1", role="worker"), deny_nodes({"role": "worker"})],
     ),
     # NR005 named-port-undefined
     trigger(

@@ -29,6 +29,7 @@ class CauseKind(StrEnum):
     ENDPOINT_ADDED = "endpoint-added"
     ENDPOINT_REMOVED = "endpoint-removed"
     ENDPOINT_CHANGED = "endpoint-changed"
+    NODE_CHANGED = "node-changed"  # a Node's labels or addresses (nodes peers match them)
 
     @property
     def verb(self) -> str:
@@ -47,6 +48,7 @@ _VERBS = {
     CauseKind.ENDPOINT_ADDED: "added",
     CauseKind.ENDPOINT_REMOVED: "removed",
     CauseKind.ENDPOINT_CHANGED: "changed",
+    CauseKind.NODE_CHANGED: "changed",
 }
 
 

@@ -1,6 +1,7 @@
 """The diff's endpoints on both sides: representative pods (or addresses) in each
 compilation, and what changed about an endpoint (labels, its namespace's labels, named
-container ports, presence) to resolve the causes that depend on it."""
+container ports, presence, the Nodes at its addresses) to resolve the causes that depend
+on it."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from service.engine.diff.causes import Cause, CauseKind
 from service.engine.diff.connections import ConnectivityDiff, endpoint_of
 from service.engine.diff.objects import ObjectDiff, ObjectKey
 from service.engine.diff.verdicts import Relative, Role
-from service.engine.model import AddressRange, ObjectRef, Pod
+from service.engine.model import AddressRange, IPAddress, Node, ObjectRef, Pod
 
 MAX_REPRESENTATIVES = 8  # pods (or addresses) evaluated per endpoint
 ABSENT = -1  # an endpoint with no pod on that side
@@ -66,6 +67,18 @@ def _differing(old: Mapping[str, str], new: Mapping[str, str]) -> tuple[str, ...
         for k in sorted(set(old) | set(new))
         if old.get(k) != new.get(k)
     )
+
+
+def _node_details(before: Node | None, after: Node | None) -> tuple[str, ...]:
+    """``labels: role: a -> b``, ``addresses: 10.0.0.5 -> 10.0.0.6``, ``added``."""
+    if before is None or after is None:
+        return ("added",) if before is None else ("removed",)
+    details = [f"labels: {d}" for d in _differing(before.labels, after.labels)]
+    if before.ips != after.ips:
+        old = ", ".join(str(ip) for ip in before.ips) or "-"
+        new = ", ".join(str(ip) for ip in after.ips) or "-"
+        details.append(f"addresses: {old} -> {new}")
+    return tuple(details)
 
 
 def _named(pod: Pod) -> dict[str, str]:
@@ -189,7 +202,42 @@ class Endpoints:
         self._changes[endpoint] = found
         return found
 
+    def _endpoint_addresses(self, endpoint: int) -> tuple[list[IPAddress], AddressRange | None]:
+        """The addresses of an endpoint's representatives on both sides (or its range)."""
+        ref = self.diff.endpoints[endpoint]
+        if isinstance(ref, AddressRange):
+            return [], ref
+        before, after = self.sides[endpoint]
+        pods = [*(before.pods if before else []), *(after.pods if after else [])]
+        return [ip for pod in pods for ip in pod.ips], None
+
+    def node_cause(self, endpoint: int) -> Cause | None:
+        """A Node at the endpoint's addresses whose labels or addresses changed."""
+        ips, span = self._endpoint_addresses(endpoint)
+        old = {n.name: n for n in self.base.cluster.nodes}
+        new = {n.name: n for n in self.head.cluster.nodes}
+        for name in sorted(old.keys() | new.keys()):
+            before, after = old.get(name), new.get(name)
+            if before == after:
+                continue
+            addresses = {*(before.ips if before else ()), *(after.ips if after else ())}
+            if span is not None:
+                hit = any(
+                    ip.version == span.version and span.start <= int(ip) <= span.end
+                    for ip in addresses
+                )
+            else:
+                hit = not addresses.isdisjoint(ips)
+            if hit:
+                return Cause(ObjectKey("Node", "", name), CauseKind.NODE_CHANGED,
+                             _node_details(before, after))  # fmt: skip
+        return None
+
     def resolve(self, relative: Relative, endpoint: int) -> Cause | None:
+        if relative.nodes or relative.addresses:
+            cause = self.node_cause(endpoint)
+            if cause is not None:
+                return cause
         change = self.change(endpoint)
         if change is None:
             return None

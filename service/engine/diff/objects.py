@@ -1,8 +1,9 @@
 """The object diff: objects added, removed and changed (with the field paths that changed),
 by kind, namespace and name.
 
-Server-side bookkeeping is ignored: ``status``, ``metadata.resourceVersion``, ``uid``,
-``generation``, ``creationTimestamp``, ``managedFields``, ``selfLink`` and the
+Server-side bookkeeping is ignored: ``status`` (but a Node's ``status.addresses``, which
+``nodes`` peers match), ``metadata.resourceVersion``, ``uid``, ``generation``,
+``creationTimestamp``, ``managedFields``, ``selfLink`` and the
 ``kubectl.kubernetes.io/last-applied-configuration`` annotation.
 
 >>> a = {"kind": "NetworkPolicy", "metadata": {"name": "p", "namespace": "x"},
@@ -13,6 +14,11 @@ Server-side bookkeeping is ignored: ``status``, ``metadata.resourceVersion``, ``
 ['spec.ingress[0].from[0].namespaceSelector.matchLabels.team']
 >>> changed_fields({"metadata": {"name": "p", "labels": {"app": "a"}}}, {"metadata": {"name": "p"}})
 ['metadata.labels']
+>>> node = {"kind": "Node", "metadata": {"name": "n1"},
+...         "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.5"}]}}
+>>> changed_fields(node, {**node, "status": {"addresses": [
+...     {"type": "InternalIP", "address": "10.0.0.6"}], "conditions": []}})
+['status.addresses[0].address']
 """
 
 from __future__ import annotations
@@ -111,9 +117,18 @@ def index_bodies(bodies: Iterable[Mapping[str, Any]]) -> dict[ObjectKey, Mapping
     return {object_key(body): body for body in bodies}
 
 
+_MEANINGFUL_STATUS = {"Node": ("addresses",)}  # the status fields the analysis reads
+
+
 def normalised(body: Mapping[str, Any]) -> dict[str, Any]:
     """``body`` without status and server-side bookkeeping."""
     out = {k: v for k, v in body.items() if k != "status"}
+    kept_status = _MEANINGFUL_STATUS.get(str(body.get("kind")))
+    status = body.get("status")
+    if kept_status and isinstance(status, Mapping):
+        meaningful = {k: status[k] for k in kept_status if k in status}
+        if meaningful:
+            out["status"] = meaningful
     metadata = out.get("metadata")
     if isinstance(metadata, Mapping):
         kept = {k: v for k, v in metadata.items() if k not in IGNORED_METADATA}

@@ -4,7 +4,8 @@ At workload granularity a map only says which *workloads* connect, so pods that 
 compiler cannot tell apart and that roll up to the same endpoint are redundant: keep one
 representative per endpoint and signature. The signature holds everything the compiler
 looks at in a pod: namespace, labels, container ports, host network, and which piece of the
-address space (cut at every ipBlock boundary of the cluster) each of its IPs falls in.
+address space (cut where the compiler cuts it: ipBlocks, admin ``networks``, the addresses
+of Nodes that ``nodes`` peers select) each of its IPs falls in.
 Compiling the reduced cluster is an order of magnitude faster for clusters of replicated
 workloads, and its map is identical: the classes of the two compilations are the same
 up to the pods they hold, and the expansion to endpoints sees the same endpoints per class.
@@ -17,29 +18,19 @@ import bisect
 import dataclasses
 from collections.abc import Iterable, Mapping
 
+from service.engine.compile import address_blocks
 from service.engine.diff.connections import endpoint_of
-from service.engine.model import AdminPolicy, Cluster, IPBlock, NetworkPolicy, Pod
+from service.engine.model import Cluster, Pod
 from service.engine.model.addresses import split_points
 from service.engine.options import Granularity
 
 Starts = tuple[tuple[int, tuple[int, ...]], ...]
 
 
-def ip_starts(policies: Iterable[NetworkPolicy], admin: Iterable[AdminPolicy] = ()) -> Starts:
-    """The piece boundaries of the address space of each IP version the policies cut
-    (ipBlocks, and the ``networks`` of admin-tier policies, which match pod addresses)."""
-    blocks: dict[IPBlock, None] = {}
-    for policy in policies:
-        for rule in (*policy.ingress, *policy.egress):
-            for peer in rule.peers:
-                if peer.ip_block is not None:
-                    blocks[peer.ip_block] = None
-    for admin_policy in admin:
-        for admin_rule in admin_policy.egress:
-            for admin_peer in admin_rule.peers:
-                for network in admin_peer.networks:
-                    blocks[IPBlock(network)] = None
-    listed = list(blocks)
+def ip_starts(cluster: Cluster) -> Starts:
+    """The piece boundaries of the address space of each IP version the cluster cuts (its
+    ipBlocks, admin ``networks`` and the addresses of Nodes that ``nodes`` peers select)."""
+    listed = address_blocks(cluster)
     versions = sorted({b.version for b in listed})
     return tuple((v, tuple(split_points(listed, v))) for v in versions)
 
@@ -73,6 +64,5 @@ def representatives(
 
 def reduced(cluster: Cluster, granularity: Granularity) -> Cluster:
     """``cluster`` with only :func:`representatives` pods (for workload or namespace maps)."""
-    starts = ip_starts(cluster.policies, cluster.admin_policies)
-    pods = representatives(cluster.pods, granularity, starts)
+    pods = representatives(cluster.pods, granularity, ip_starts(cluster))
     return dataclasses.replace(cluster, pods=pods)

@@ -14,8 +14,10 @@ and ports) and in the isolating policies is named after the object change behind
 4. otherwise the policy is unchanged and the endpoints are not: a rule that matches the
    peer on one side only means the peer's pods were relabelled (the rule's podSelector) or
    its namespace was (the namespaceSelector); a rule that matches on both sides with other
-   ports means the destination's named container ports changed. These causes depend on
-   which endpoint plays the role (:class:`Relative`) and are resolved per connection.
+   ports means the destination's named container ports changed; a ``nodes`` peer that
+   matches on one side only means a Node at the peer's address changed (labels or
+   addresses). These causes depend on which endpoint plays the role (:class:`Relative`)
+   and are resolved per connection.
 
 An isolating policy that appears or disappears is named only when the subject is isolated
 on one side only: while other policies still isolate it, only rules decide.
@@ -47,6 +49,7 @@ class Relative:
     pods: bool = True  # the rule's peer looks at pod labels
     namespaces: bool = False  # ... or at namespace labels
     addresses: bool = False  # ... or at addresses (ipBlock, networks)
+    nodes: bool = False  # ... or at the Nodes at the peer's addresses (nodes)
 
 
 Abstract = Cause | Relative
@@ -92,6 +95,8 @@ def _peer_flags(peer: Any) -> Relative:
     pods = getattr(peer, "pods", None)  # admin peers: PodsOf
     if pods is not None:
         return Relative(Role.PEER, pods.pod_selector is not None, True)
+    if getattr(peer, "nodes", None) is not None:
+        return Relative(Role.PEER, False, False, False, nodes=True)
     if getattr(peer, "ip_block", None) is not None or bool(getattr(peer, "networks", None)):
         return Relative(Role.PEER, False, False, True)
     return Relative(

@@ -25,6 +25,7 @@ from service.engine.lint.redundancy import check_redundancy
 from service.engine.lint.selection import (
     check_absent_namespaces,
     check_host_network,
+    check_node_peers,
     check_peers,
     check_selects_nothing,
 )
@@ -45,6 +46,7 @@ _RUNNERS: tuple[tuple[frozenset[str], Callable[[LintContext], list[Finding]]], .
     (frozenset({"NR001", "NR002"}), check_dns),
     (frozenset({"NR003"}), check_selects_nothing),
     (frozenset({"NR004"}), check_peers),
+    (frozenset({"NR004"}), check_node_peers),
     (frozenset({"NR005"}), check_named_ports),
     (frozenset({"NR006", "NR007"}), check_redundancy),
     (frozenset({"NR008"}), check_unprotected),

@@ -56,9 +56,10 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check(
         "NR004", "peer-matches-nothing", Severity.WARNING,
-        "A rule's podSelector or namespaceSelector peer matches nothing",
-        "A peer that matches no pod (or no namespace) admits nothing: the traffic the rule "
-        "was written for is denied. Usually a typo in a label key or value.",
+        "A rule's podSelector, namespaceSelector or nodes peer matches nothing",
+        "A peer that matches no pod (or no namespace, or an admin nodes peer that selects no "
+        "Node) admits nothing: the traffic the rule was written for is denied (or, for an "
+        "admin Deny rule, not denied). Usually a typo in a label key or value.",
     ),
     Check(
         "NR005", "named-port-undefined", Severity.WARNING,

@@ -1,7 +1,8 @@
 """Selectors that match nothing or the wrong things.
 
 * NR003 a policy that selects no pod;
-* NR004 a podSelector / namespaceSelector peer that matches nothing (with a did-you-mean);
+* NR004 a podSelector / namespaceSelector peer that matches nothing (with a did-you-mean),
+  and an admin ``nodes`` peer that selects no Node;
 * NR012 policies in a namespace absent from the snapshot;
 * NR013 a policy that selects hostNetwork pods.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 
-from service.engine.compile import CompiledPolicy
+from service.engine.compile import CompiledPolicy, nodes_selected
 from service.engine.lint.context import (
     LintContext,
     listing,
@@ -151,6 +152,41 @@ def check_peers(ctx: LintContext) -> list[Finding]:
                             field=rule_field(rule, j),
                         )
                     )
+    return findings
+
+
+def check_node_peers(ctx: LintContext) -> list[Finding]:
+    """NR004 for the admin tiers' ``nodes`` peers: a selector that selects no Node."""
+    findings: list[Finding] = []
+    nodes = ctx.compiled.cluster.nodes
+    labels = _merge({k: {v} for k, v in n.labels.items()} for n in nodes)
+    for policy in ctx.compiled.cluster.admin_policies:
+        for index, rule in enumerate(policy.egress):
+            for j, peer in enumerate(rule.peers):
+                if peer.nodes is None or nodes_selected(nodes, peer.nodes):
+                    continue
+                if nodes:
+                    why = _hint(peer.nodes, labels, "Node") or "no Node matches every requirement"
+                else:
+                    why = "the snapshot holds no Node objects"
+                where = f"spec.egress[{index}].to[{j}]"
+                findings.append(
+                    Finding(
+                        code="NR004",
+                        severity=Severity.WARNING,
+                        message=(
+                            f"{policy}: the egress peer {where} (nodes [{peer.nodes}]) "
+                            f"selects no Node ({why}), so it matches no address: rule "
+                            f"{rule.name or index} ({rule.action.value}) never applies to it."
+                        ),
+                        objects=(policy.ref,),
+                        suggestion=(
+                            "Fix the node selector's labels (compare with the Nodes' "
+                            "metadata.labels), or add the Node objects to the snapshot."
+                        ),
+                        field=f"{where}.nodes",
+                    )
+                )
     return findings
 
 

@@ -13,6 +13,14 @@ from service.engine.model.admin import (
 )
 from service.engine.model.documents import Document, ManifestError, Origin, Problem
 from service.engine.model.labels import Labels, LabelSelector, Operator, Requirement
+from service.engine.model.nodes import (
+    EXTERNAL_IP,
+    INTERNAL_IP,
+    IP_ADDRESS_TYPES,
+    NODE_KIND,
+    Node,
+    NodeAddress,
+)
 from service.engine.model.objects import (
     DEFAULT_NAMESPACE,
     NAMESPACE_NAME_LABEL,
@@ -40,7 +48,11 @@ __all__ = [
     "BASELINE_KIND",
     "CLUSTER_KIND",
     "DEFAULT_NAMESPACE",
+    "EXTERNAL_IP",
+    "INTERNAL_IP",
+    "IP_ADDRESS_TYPES",
     "NAMESPACE_NAME_LABEL",
+    "NODE_KIND",
     "WORKLOAD_KINDS",
     "AddressRange",
     "AdminAction",
@@ -60,6 +72,8 @@ __all__ = [
     "ManifestError",
     "Namespace",
     "NetworkPolicy",
+    "Node",
+    "NodeAddress",
     "ObjectRef",
     "Operator",
     "Origin",

@@ -16,6 +16,7 @@ from service.engine.model.ports import Protocol
 
 if TYPE_CHECKING:
     from service.engine.model.admin import AdminPolicy
+    from service.engine.model.nodes import Node
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 DEFAULT_NAMESPACE = "default"
@@ -75,7 +76,8 @@ class ContainerPort:
 class Pod:
     """A pod, live or made from a workload's template (``template=True``, no IP).
 
-    ``workload`` is the top-level owner the pod rolls up to (None for a bare pod).
+    ``workload`` is the top-level owner the pod rolls up to (None for a bare pod); ``node``
+    is ``spec.nodeName`` (a host-network pod's addresses are that node's).
     """
 
     namespace: str
@@ -86,6 +88,7 @@ class Pod:
     host_network: bool = False
     workload: ObjectRef | None = None
     template: bool = False
+    node: str | None = None
 
     @property
     def ref(self) -> ObjectRef:
@@ -233,3 +236,4 @@ class Cluster:
     workloads: tuple[Workload, ...] = ()
     warnings: tuple[str, ...] = field(default=())
     admin_policies: tuple[AdminPolicy, ...] = ()  # AdminNetworkPolicy and the baseline
+    nodes: tuple[Node, ...] = ()

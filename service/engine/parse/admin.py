@@ -41,6 +41,13 @@ MAX_RULES = 100
 BASELINE_NAME = "default"
 _ACTIONS = {a.value: a for a in AdminAction}
 _BASELINE_ACTIONS = {AdminAction.ALLOW, AdminAction.DENY}
+# the CRDs' CEL rule on egress rules, in each CRD's words
+_NO_NAMED_PORTS = {
+    False: "networks/nodes/domainNames peer cannot be set with namedPorts since there are no "
+    "namedPorts for networks/nodes/domainNames",
+    True: "networks/nodes peer cannot be set with namedPorts since there are no namedPorts "
+    "for networks/nodes",
+}
 
 
 def parse_admin_policy(
@@ -153,6 +160,8 @@ def _rule(
         for index, raw in enumerate(raw_peers or ())
     ]
     ports, named = _ports(ctx, entry, path)
+    if named and any(p is not None and (p.networks or p.nodes is not None) for p in peers):
+        ctx.error(path, _NO_NAMED_PORTS[baseline])
     if ctx.problem_count != before or action is None:
         return None
     return AdminRule(name, action, tuple(p for p in peers if p is not None), ports, named)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 _TOP = ("apiVersion", "kind", "metadata")
-_SPEC = ("hostNetwork",)
+_SPEC = ("hostNetwork", "nodeName")
 _CONTAINER = ("name", "ports", "restartPolicy")
 _STATUS = ("phase", "podIP", "podIPs")
 

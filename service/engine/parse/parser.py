@@ -10,6 +10,7 @@ from service.engine.model import (
     ADMIN_KIND,
     BASELINE_KIND,
     CLUSTER_KIND,
+    NODE_KIND,
     WORKLOAD_KINDS,
     AdminPolicy,
     Document,
@@ -17,6 +18,7 @@ from service.engine.model import (
     ManifestError,
     Namespace,
     NetworkPolicy,
+    Node,
     ObjectRef,
     Origin,
     Problem,
@@ -29,6 +31,7 @@ from service.engine.parse.counts import CountLimits
 from service.engine.parse.fields import Context, Session, get_map, get_str, type_name
 from service.engine.parse.metadata import Metadata, parse_metadata
 from service.engine.parse.namespaces import parse_namespace
+from service.engine.parse.nodes import parse_node
 from service.engine.parse.pods import parse_pod
 from service.engine.parse.policies import parse_policy
 from service.engine.parse.result import ParsedObjects
@@ -49,6 +52,7 @@ MAX_LISTED = 20
 # The apiVersion each supported kind is read at.
 API_VERSIONS: dict[str, str] = {
     "Namespace": "v1",
+    NODE_KIND: "v1",
     "Pod": "v1",
     "Service": "v1",
     "ReplicationController": "v1",
@@ -73,6 +77,7 @@ class _Collector:
         self.services: list[Service] = []
         self.policies: list[NetworkPolicy] = []
         self.admin_policies: list[AdminPolicy] = []
+        self.nodes: list[Node] = []
         self.refs: list[tuple[ObjectRef, Origin]] = []
         self.seen: dict[tuple[str, str, str], Origin] = {}
         self.unsupported: Counter[str] = Counter()
@@ -101,6 +106,7 @@ def parse_documents(
         services=tuple(out.services),
         policies=tuple(out.policies),
         admin_policies=tuple(out.admin_policies),
+        nodes=tuple(out.nodes),
         warnings=tuple(_warnings(out)),
         refs=tuple(out.refs),
     )
@@ -214,12 +220,20 @@ def _cluster_policy(ctx: Context, out: _Collector, kind: str, body: dict[str, An
         out.admin_policies.append(policy)
 
 
+def _node(ctx: Context, out: _Collector, kind: str, body: dict[str, Any]) -> None:
+    meta = parse_metadata(ctx, body, namespaced=False)
+    node = parse_node(ctx, body, meta)
+    if _accept(ctx, out, kind, meta):
+        out.nodes.append(node)
+
+
 _Handler = Callable[[Context, _Collector, str, dict[str, Any]], None]
 _HANDLERS: dict[str, _Handler] = {
     "Pod": _pod,
     "NetworkPolicy": _policy,
     "Service": _service,
     "Namespace": _namespace,
+    NODE_KIND: _node,
     ADMIN_KIND: _admin,
     BASELINE_KIND: _admin,
     CLUSTER_KIND: _cluster_policy,

@@ -138,9 +138,20 @@ def parse_pod(ctx: Context, body: dict[str, Any], meta: Metadata) -> LivePod | N
     if spec is not None and type(spec) is not dict:
         spec = get_map(ctx, body, "spec", "")
     ports, host_network = parse_pod_spec(ctx, spec, "spec")
+    node = spec.get("nodeName") if spec else None
+    if node is not None and type(node) is not str:
+        node = get_str(ctx, spec, "nodeName", "spec")  # type: ignore[arg-type]
     ips = _pod_ips(ctx, status)
     owner = parse_owner(ctx, meta.raw)
-    pod = Pod(meta.namespace or "", meta.name, meta.labels, ips, ports, host_network)
+    pod = Pod(
+        meta.namespace or "",
+        meta.name,
+        meta.labels,
+        ips,
+        ports,
+        host_network,
+        node=ctx.session.intern(node) if node else None,
+    )
     raw_labels = meta.raw.get("labels")  # the parsed Labels' .get is slower; same values
     template_hash = raw_labels.get(TEMPLATE_HASH_LABEL) if type(raw_labels) is dict else None
     return LivePod(pod, owner, phase, template_hash)

@@ -9,6 +9,7 @@ from service.engine.model import (
     LivePod,
     Namespace,
     NetworkPolicy,
+    Node,
     ObjectRef,
     Origin,
     Service,
@@ -33,3 +34,4 @@ class ParsedObjects:
     admin_policies: tuple[AdminPolicy, ...] = ()
     warnings: tuple[str, ...] = ()
     refs: tuple[tuple[ObjectRef, Origin], ...] = field(default=())
+    nodes: tuple[Node, ...] = ()
