@@ -18,10 +18,11 @@ from service.cli import (  # noqa: F401  (they register commands)
     github,
     server,
 )
-from service.cli.app import app
+from service.cli.app import app, claim_process
 
 __all__ = ["app", "main"]
 
 
 def main() -> None:
+    claim_process()
     app()

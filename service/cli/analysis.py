@@ -20,6 +20,7 @@ from service.cli.app import (
     TimeoutOption,
     analysis_budget,
     app,
+    end_process,
     fail,
     load,
     quiet_if,
@@ -76,6 +77,7 @@ def analyze(
         MapFormat.DOT: iter_map_dot,
     }
     write(renderers[output_format](cmap))
+    end_process()  # before the cluster, its compiled form and the map are freed
 
 
 def _port(value: str | None) -> int | str | None:

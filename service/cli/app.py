@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -131,6 +132,31 @@ def write(chunks: Iterable[str]) -> None:
     for chunk in chunks:
         out.write(chunk)
     out.flush()
+
+
+_own_process = False  # see claim_process
+
+
+def claim_process() -> None:
+    """Called by ``main``: this is the ``netreach`` process itself, not an in-process runner
+    (tests), so :func:`end_process` may end it."""
+    global _own_process
+    _own_process = True
+
+
+def end_process() -> None:
+    """After a command's output is complete: in the ``netreach`` process, exit now.
+
+    Freeing a large compiled cluster object by object, then tearing the interpreter down,
+    takes about half a second for 100,000 pods, for memory the system reclaims at once.
+    Elsewhere (an in-process runner) this returns and the command ends as usual.
+    """
+    if not _own_process:
+        return
+    progress.stop()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def load(

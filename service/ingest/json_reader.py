@@ -48,7 +48,9 @@ def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+# ``parse_float`` keeps a float that overflows (``1e400``, which the standard library reads
+# as infinity) as a HugeNumber for the check to refuse; it runs for float literals only.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=parse_float)
 _raw_decode = _DECODER.raw_decode
 # For a value the C decoder refused (an integer of over 4,300 digits): its numbers become
 # HugeNumber where Kubernetes could not decode them, so the check names the field.

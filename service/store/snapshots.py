@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Row, Select, Table, delete, select, update
 from sqlalchemy.orm import Session
 
@@ -280,7 +282,7 @@ class SnapshotRepository:
 
     def object_hashes(self, snapshot_id: int) -> dict[tuple[str, str | None, str], str]:
         """Every object's content hash by (kind, namespace, name), without the bodies (what
-        a diff needs to find the objects that changed)."""
+        a what-if needs to find the bodies of the objects it replaces)."""
         found: dict[tuple[str, str | None, str], str] = {}
         for chunk in chunks(self._member_ids(snapshot_id)):
             stmt = select(
@@ -301,6 +303,28 @@ class SnapshotRepository:
             found.update((digest, _decode(body)) for digest, body in self.session.execute(stmt))
         return found
 
+    def changed_objects(
+        self, base_id: int, head_id: int
+    ) -> tuple[dict[tuple[str, str | None, str], dict[str, Any]], ...]:
+        """The objects of each of two snapshots that the other does not hold, body by
+        (kind, namespace, name): what a diff compares. Rows are content-addressed, so an
+        object both hold unchanged is one row in both member lists, and is never read."""
+        base, head = self._member_array(base_id), self._member_array(head_id)
+        return tuple(
+            self._bodies_by_key(np.setdiff1d(mine, theirs, assume_unique=True).tolist())
+            for mine, theirs in ((base, head), (head, base))
+        )
+
+    def _bodies_by_key(
+        self, ids: Sequence[int]
+    ) -> dict[tuple[str, str | None, str], dict[str, Any]]:
+        found: dict[tuple[str, str | None, str], dict[str, Any]] = {}
+        for chunk in chunks(ids):
+            stmt = select(ObjectRow.kind, ObjectRow.namespace, ObjectRow.name, ObjectRow.body)
+            rows = self.session.execute(stmt.where(one_of(self.session, ObjectRow.id, chunk)))
+            found.update(((kind, ns, name), _decode(body)) for kind, ns, name, body in rows)
+        return found
+
     def object_bodies(self, snapshot_id: int) -> builtins.list[dict[str, Any]]:
         """Every object body of a snapshot, in no particular order (the compile fast path)."""
         bodies: builtins.list[dict[str, Any]] = []
@@ -315,12 +339,15 @@ class SnapshotRepository:
         return select(*_RECORD_COLUMNS).join(Cluster, Snapshot.cluster_id == Cluster.id)
 
     def _member_ids(self, snapshot_id: int) -> builtins.list[int]:
+        return cast(builtins.list[int], self._member_array(snapshot_id).tolist())
+
+    def _member_array(self, snapshot_id: int) -> npt.NDArray[np.int64]:
         packed = self.session.execute(
             select(Snapshot.members).where(Snapshot.id == snapshot_id)
         ).scalar_one_or_none()
         if packed is None:
             raise SnapshotNotFoundError(snapshot_id)
-        return cast(builtins.list[int], unpack_members(packed).tolist())
+        return unpack_members(packed)
 
     def _ids_by_hash(self, digests: Sequence[str]) -> dict[str, int]:
         ids: dict[str, int] = {}

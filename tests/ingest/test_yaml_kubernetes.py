@@ -413,6 +413,57 @@ def test_integers_beyond_64_bits_in_batched_list_items_are_kept_exactly() -> Non
     assert all(type(doc.body["n"]) is int for doc in documents)
 
 
+@pytest.mark.parametrize("number", ["1e400", "-2.5E+400", "1e0400"])
+def test_overflowing_floats_in_batched_list_items_are_refused(number: str) -> None:
+    """orjson refuses a float literal that overflows; the item's own decode names it. UIDs
+    that look like exponents (``5e877ef4``) are strings and pass."""
+    items = [
+        {"kind": "Pod", "metadata": {"name": f"p{i}", "uid": f"5e877ef4-{i}e+123"}, "n": [i]}
+        for i in range(40)
+    ]
+    text = json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=2)
+    assert len(read_bytes(text.encode(), content_type="application/json")) == 40
+    bad = text.replace('"n": [\n        20\n', f'"n": [\n        {number}\n')
+    assert bad != text
+    with pytest.raises(ManifestError) as caught:
+        read_bytes(bad.encode(), content_type="application/json")
+    assert f"items[20].n[0]: number {number} is beyond the float64 range" in str(caught.value)
+
+
+def _batched_list(item_20: str) -> bytes:
+    """40 List items (kubectl's indentation: decoded in batches), item 20 replaced."""
+    items = [{"kind": "Pod", "metadata": {"name": f"p{i}"}, "n": i} for i in range(40)]
+    text = json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=2)
+    marker = '"n": 20\n'
+    assert marker in text
+    return text.replace(marker, item_20 + "\n").encode()
+
+
+@pytest.mark.parametrize(
+    ("item_20", "message"),
+    [
+        ('"n": 20, "n": 21', "duplicate key 'n'"),
+        ('"s": "\\u003a", "n": 20, "n": 21', "duplicate key 'n'"),
+        ('"s": "a:\\u003A", "n": 20, "n": 21', "duplicate key 'n'"),
+        ('"n": 20, "s": "a\\u0000"', "items[20].s: NUL characters are not allowed"),
+    ],
+    ids=["duplicate", "duplicate-and-escaped-colon", "duplicate-and-escaped-colon-upper", "nul"],
+)
+def test_batched_list_items_refused_with_field(item_20: str, message: str) -> None:
+    """Colons are counted to find dropped duplicates; an escaped colon (which decodes to
+    one more colon) or NUL sends the batch to the strict decoder."""
+    with pytest.raises(ManifestError) as caught:
+        read_bytes(_batched_list(item_20), content_type="application/json")
+    [problem] = caught.value.problems
+    assert message in problem.message
+
+
+def test_batched_list_items_with_escaped_colons_are_kept() -> None:
+    documents = read_bytes(_batched_list('"n": 20, "s": "\\u003a\\u003A:"'))
+    assert documents[20].body["s"] == ":::"
+    assert [doc.body.get("n") for doc in documents] == list(range(40))
+
+
 def test_json_integers_in_range_round_trip_exactly() -> None:
     body = b'{"kind": "Pod", "a": 9223372036854775807, "b": -9223372036854775808, "c": "\\u00e9"}'
     [doc] = read_bytes(body)

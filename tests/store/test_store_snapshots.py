@@ -216,6 +216,28 @@ def test_objects_are_shared_between_snapshots(session: Session) -> None:
     assert len(first_hashes & second_hashes) == 10
 
 
+def test_changed_objects_are_those_one_side_holds_alone(session: Session) -> None:
+    """What a diff reads: changed, added and removed objects with their bodies; the
+    objects both snapshots share (one row each) are not returned."""
+    snapshots = SnapshotRepository(session)
+    objects = cluster_objects(6)
+    first, _ = snapshots.create("c", objects)
+    changed = pod("p1", image="nginx:2")
+    second, _ = snapshots.create("c", [*objects[:2], changed, *objects[3:-1], pod("new")])
+    base, head = snapshots.changed_objects(first.id, second.id)
+    assert base == {
+        ("Pod", "default", "p1"): objects[2].body,
+        ("Pod", "default", "p5"): objects[-1].body,
+    }
+    assert head == {
+        ("Pod", "default", "p1"): changed.body,
+        ("Pod", "default", "new"): pod("new").body,
+    }
+    assert snapshots.changed_objects(second.id, second.id) == ({}, {})
+    with pytest.raises(SnapshotNotFoundError):
+        snapshots.changed_objects(first.id, 10**9)
+
+
 def test_list_paginates_by_version(session: Session) -> None:
     snapshots = SnapshotRepository(session)
     for i in range(7):

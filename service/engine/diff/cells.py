@@ -34,6 +34,7 @@ class Cells:
             dtype=np.int64,
         )  # fmt: skip
         self._boundaries: dict[int, IntArray] = {}
+        self.general = False  # True: no single-peer shortcut (the tests compare both)
 
     def _rules(self, direction: Direction, subject: int) -> list[Any]:
         compiled = self.compiled
@@ -70,6 +71,10 @@ class Cells:
         for subject, lo, hi in zip(unique.tolist(), starts.tolist(), ends.tolist(), strict=True):
             if subject < 0:
                 continue
+            if hi - lo == 1 and not self.general:
+                row = int(order[lo])
+                out[row] = self._single(direction, subject, int(others[row]))
+                continue
             rows = order[lo:hi]
             peers = others[rows]
             rules = self._rules(direction, subject)
@@ -89,9 +94,22 @@ class Cells:
                         width = int(key.max(initial=0)).bit_length()
             _, key = np.unique(key, return_inverse=True)
             key = key.reshape(-1).astype(np.int64)
-            edges = [self._rule_boundaries(rule) for rule in rules]
-            boundaries = np.unique(np.concatenate(edges)) if edges else np.empty(0, np.int64)
-            stretch = np.searchsorted(boundaries, peers, side="right")
+            stretch = np.searchsorted(self._run_boundaries(rules), peers, side="right")
             key = np.where(is_class, key, len(rows) + stretch)
             out[rows] = np.where(peers >= 0, key, peers)
         return out
+
+    def _run_boundaries(self, rules: list[Any]) -> IntArray:
+        edges = [self._rule_boundaries(rule) for rule in rules]
+        return np.unique(np.concatenate(edges)) if edges else np.empty(0, np.int64)
+
+    def _single(self, direction: Direction, subject: int, peer: int) -> int:
+        """:meth:`lookup`'s answer for a subject that comes with one peer only (most do), as
+        the general path computes it: a class is cell 0 (the only key), a special peer
+        keeps its code, a piece is 1 + its stretch."""
+        if peer < 0:
+            return peer
+        if peer < self.compiled.class_count:
+            return 0
+        boundaries = self._run_boundaries(self._rules(direction, subject))
+        return 1 + int(np.searchsorted(boundaries, peer, side="right"))
