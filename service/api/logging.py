@@ -134,11 +134,17 @@ class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def _route_standard_logging(formatter: logging.Formatter, level: int) -> None:
-    """The root logger and uvicorn's (which do not propagate) write through structlog."""
+    """The root logger and uvicorn's (which do not propagate) write through structlog.
+
+    ``uvicorn.access`` only when uvicorn gave it a handler (its access log is on): without
+    one, uvicorn writes no access line, and the app's own ``request`` line is the only one.
+    """
     handler = _Handler(sys.stderr)
     handler.setFormatter(formatter)
     for name in (None, "uvicorn", "uvicorn.access"):
         logger = logging.getLogger(name)
+        if name == "uvicorn.access" and not logger.handlers:
+            continue
         kept = [h for h in logger.handlers if name is None and not isinstance(h, _Handler)]
         logger.handlers = kept
         logger.addHandler(handler)
