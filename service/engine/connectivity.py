@@ -23,7 +23,7 @@ from service.engine import bitsets
 from service.engine.compile import CompiledCluster
 from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.grouping import disjoint, egress_groups_by_target, map_stage
-from service.engine.model import AddressRange, Direction, ObjectRef, PortSet
+from service.engine.model import AddressRange, Direction, ObjectRef, Pod, PortSet
 from service.engine.options import Granularity
 from service.engine.ranges import RangeTable, merge_external
 from service.engine.tiers import dns_class_connectivity, tiered_class_connectivity
@@ -235,6 +235,16 @@ def _merge_pieces(
     return merged_index, ranges
 
 
+def endpoint_ref(pod: Pod, granularity: Granularity) -> ObjectRef:
+    """The map endpoint ``pod`` belongs to at ``granularity``: itself, its workload (or
+    itself when it has none), or its namespace."""
+    if granularity is Granularity.POD:
+        return pod.ref
+    if granularity is Granularity.WORKLOAD:
+        return pod.workload or pod.ref
+    return ObjectRef("Namespace", pod.namespace, pod.namespace)
+
+
 def _endpoint_table(
     compiled: CompiledCluster, granularity: Granularity
 ) -> tuple[list[ObjectRef], list[list[int]]]:
@@ -244,13 +254,7 @@ def _endpoint_table(
     for cls in compiled.classes:
         found: dict[int, None] = {}
         for index in cls.pods:
-            pod = compiled.pods[index]
-            if granularity is Granularity.POD:
-                ref = pod.ref
-            elif granularity is Granularity.WORKLOAD:
-                ref = pod.workload or pod.ref
-            else:
-                ref = ObjectRef("Namespace", pod.namespace, pod.namespace)
+            ref = endpoint_ref(compiled.pods[index], granularity)
             found[refs.setdefault(ref, len(refs))] = None
         per_class.append(list(found))
     return list(refs), per_class

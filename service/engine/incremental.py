@@ -54,6 +54,7 @@ from service.engine.connectivity import (
     _union_duplicates,
     class_connectivity,
     connectivity_map,
+    endpoint_ref,
 )
 from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.model import (
@@ -384,14 +385,7 @@ def _class_endpoint(
     for cls in compiled.classes:
         found: dict[int, None] = {}
         for i in cls.pods:
-            pod = compiled.pods[i]
-            if granularity is Granularity.POD:
-                ref = pod.ref
-            elif granularity is Granularity.WORKLOAD:
-                ref = pod.workload or pod.ref
-            else:
-                ref = ObjectRef("Namespace", pod.namespace, pod.namespace)
-            found[index[ref]] = None
+            found[index[endpoint_ref(compiled.pods[i], granularity)]] = None
         table[cls.index] = list(found)
     return table
 
