@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -25,6 +21,7 @@ import pytest
 from service.api.compression import MINIMUM_SIZE
 from tests.api.conftest import MAX_BODY_BYTES, YAML, assert_error, running_server, test_settings
 from tests.api.manifests import SHOP_YAML
+from tests.api.processes import serve_process
 from tests.api.recording import Arrival, recording
 from tests.conftest import ThrowawayDatabases
 
@@ -328,27 +325,12 @@ def test_a_gigabyte_bomb_leaves_the_server_memory_bounded(
     seconds, and the server's peak memory grows by a small multiple of the limit at most,
     far from the gigabyte that inflating the bomb would take."""
     limit = 2 << 20
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "NETREACH_DATABASE_URL": throwaway_databases.create("sqlite"),
-           "NETREACH_MAX_BODY_BYTES": str(limit), "NETREACH_LOG_LEVEL": "warning"}  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, "netreach serve exited"
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "netreach serve did not start"
-            time.sleep(0.2)
+    environment = {
+        "NETREACH_DATABASE_URL": throwaway_databases.create("sqlite"),
+        "NETREACH_MAX_BODY_BYTES": str(limit),
+        "NETREACH_LOG_LEVEL": "warning",
+    }
+    with serve_process(environment) as (base_url, process):
         body = bomb(1 << 30)
         assert len(body) < limit
         with httpx.Client(base_url=base_url, timeout=60) as client:
@@ -365,6 +347,3 @@ def test_a_gigabyte_bomb_leaves_the_server_memory_bounded(
         grown = _peak_rss_bytes(process.pid) - before
         assert grown < 64 << 20, f"the server's peak memory grew by {grown / 2**20:.0f} MiB"
         assert elapsed < 20, f"the 413 took {elapsed:.1f} s"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)

@@ -10,13 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
@@ -27,44 +24,17 @@ from sqlalchemy.orm import Session
 from service.store import make_engine
 from service.store.migrate import upgrade
 from service.store.snapshots import SnapshotRepository
+from tests.api.processes import serve_process
 from tests.conftest import ThrowawayDatabases
 
 CLUSTER = "killed"
 KILL_AFTER = (0.05, 0.3, 0.8, 1.5)  # seconds after the upload started
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def _server(database_url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = _free_port()
-    env = {**os.environ, "NETREACH_DATABASE_URL": database_url, "NETREACH_LOG_LEVEL": "warning",
-           "NETREACH_MIGRATE_ON_START": "false"}  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, "the server exited at start"
-            try:
-                if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.1)
-        yield base_url, process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
+def _server(database_url: str) -> AbstractContextManager[tuple[str, subprocess.Popen[bytes]]]:
+    environment = {"NETREACH_DATABASE_URL": database_url, "NETREACH_LOG_LEVEL": "warning",
+                   "NETREACH_MIGRATE_ON_START": "false"}  # fmt: skip
+    return serve_process(environment, ready="/readyz")
 
 
 def _manifests(version: int, count: int) -> bytes:
