@@ -14,6 +14,7 @@ from sqlalchemy import Row, Select, Table, delete, select, update
 from sqlalchemy.orm import Session
 
 from service.store._sql import chunks, insert_ignoring_conflicts, one_of
+from service.store.bulk import compress as compress_body
 from service.store.bulk import compress_all, insert_objects
 from service.store.canonical import (
     canonical_json,
@@ -51,7 +52,8 @@ class _Prepared:
     kind: str
     namespace: str | None
     name: str
-    canonical: bytes
+    canonical: bytes | None  # None once compressed (``PreparedObjects.bodies``)
+    size: int  # of the canonical body
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,22 +71,23 @@ def prepare_objects(objects: Iterable[NewObject], *, compress: bool = False) -> 
     own (no session), so that it can run while the caller validates the same objects.
 
     ``compress`` compresses every body now, even those of objects already stored (which
-    then is work in vain): worth it when it runs beside other work, in threads that do not
-    hold the GIL.
+    then is work in vain): worth it when it runs beside other work (the compressor does
+    not hold the GIL). Each body is compressed as soon as it is canonical and its canonical
+    bytes are dropped at once: their memory is reused by the next object, where keeping
+    them all (about as large as the upload) would cost fresh pages for every one of them.
     """
     prepared: dict[str, _Prepared] = {}
     kind_counts: dict[str, int] = {}
+    bodies: dict[str, bytes] = {}
     for obj in objects:
         canonical = canonical_json(strip_noise(obj.body))
         digest = object_hash(obj.kind, obj.namespace, obj.name, canonical)
         if digest not in prepared:
-            prepared[digest] = _Prepared(obj.kind, obj.namespace, obj.name, canonical)
+            if compress:
+                bodies[digest] = compress_body(canonical)
+            kept = None if compress else canonical
+            prepared[digest] = _Prepared(obj.kind, obj.namespace, obj.name, kept, len(canonical))
             kind_counts[obj.kind] = kind_counts.get(obj.kind, 0) + 1
-    bodies: dict[str, bytes] = {}
-    if compress:
-        digests = builtins.list(prepared)
-        compressed = compress_all([prepared[digest].canonical for digest in digests])
-        bodies = dict(zip(digests, compressed, strict=True))
     return PreparedObjects(prepared, kind_counts, bodies)
 
 
@@ -371,11 +374,13 @@ class SnapshotRepository:
         missing = sorted(digest for digest in prepared if digest not in ids)
         if missing:
             todo = [digest for digest in missing if digest not in compressed]
-            done = dict(zip(todo, compress_all([prepared[d].canonical for d in todo]), strict=True))
+            done = dict(
+                zip(todo, compress_all([_canonical(prepared[d]) for d in todo]), strict=True)
+            )
             bodies = [compressed.get(digest) or done[digest] for digest in missing]
             del done
             rows = [
-                (digest, item.kind, item.namespace, item.name, body, len(item.canonical))
+                (digest, item.kind, item.namespace, item.name, body, item.size)
                 for digest, body in zip(missing, bodies, strict=True)
                 for item in (prepared[digest],)
             ]
@@ -387,6 +392,12 @@ class SnapshotRepository:
         if len(ids) != len(prepared):
             raise StoreError("stored objects vanished while a snapshot was being created")
         return builtins.list(ids.values())
+
+
+def _canonical(item: _Prepared) -> bytes:
+    if item.canonical is None:
+        raise StoreError("an object prepared as compressed has no compressed body")
+    return item.canonical
 
 
 def _record(row: Row[Any]) -> SnapshotRecord:
