@@ -38,7 +38,6 @@ import numpy as np
 from service.engine import bitsets
 from service.engine.compile import (
     CompiledAdminPolicy,
-    CompiledAdminRule,
     CompiledCluster,
     CompiledPolicy,
     _IndexBuilder,
@@ -46,6 +45,7 @@ from service.engine.compile import (
     _referenced_named_ports,
     _Relevance,
     address_blocks,
+    tier_rules,
 )
 from service.engine.connectivity import (
     ConnectivityMap,
@@ -241,7 +241,7 @@ def recompile(basis: Basis, head: Cluster, deadline: Deadline = NO_DEADLINE) -> 
         by_policy += [(p, basis.builder().admin_policy(p)) for p in added_admin]
         ordered = sorted(by_policy, key=lambda item: item[0].precedence)
         admin = tuple(c for _, c in ordered)
-        admin_rules, baseline_rules = _tiers(base.class_count, admin)
+        admin_rules, baseline_rules = tier_rules(base.class_count, admin)
     else:
         admin = base.admin_policies
         admin_rules, baseline_rules = base.admin_rules, base.baseline_rules
@@ -302,26 +302,6 @@ def _applied(
             per_class[c] = sorted([*kept, *joining.get(c, ())], key=lambda p: position[id(p)])
         applied[direction] = per_class
     return isolated, applied
-
-
-def _tiers(
-    classes: int, admin: Sequence[CompiledAdminPolicy]
-) -> tuple[
-    dict[Direction, list[list[CompiledAdminRule]]], dict[Direction, list[list[CompiledAdminRule]]]
-]:
-    """Per class, the admin and baseline rules whose subject holds it (as compile does)."""
-    admin_rules: dict[Direction, list[list[CompiledAdminRule]]] = {
-        d: [[] for _ in range(classes)] for d in Direction
-    }
-    baseline_rules: dict[Direction, list[list[CompiledAdminRule]]] = {
-        d: [[] for _ in range(classes)] for d in Direction
-    }
-    for compiled_admin in admin:
-        tiers = baseline_rules if compiled_admin.policy.baseline else admin_rules
-        for c in bitsets.indices(compiled_admin.selected).tolist():
-            for direction in Direction:
-                tiers[direction][c].extend(compiled_admin.rules(direction))
-    return admin_rules, baseline_rules
 
 
 def _same_side(
