@@ -567,15 +567,15 @@ def tier_rules(
     baseline_rules: TierRules = {d: [[] for _ in range(class_count)] for d in Direction}
     for compiled_admin in admin:
         tiers = baseline_rules if compiled_admin.policy.baseline else admin_rules
+        selected = bitsets.indices(compiled_admin.selected).tolist()
         for direction, rules in (
             (Direction.INGRESS, compiled_admin.ingress),
             (Direction.EGRESS, compiled_admin.egress),
         ):
-            if not rules:
-                continue
-            per_class = tiers[direction]
-            for c in bitsets.indices(compiled_admin.selected).tolist():
-                per_class[c].extend(rules)
+            if rules:
+                per_class = tiers[direction]
+                for c in selected:
+                    per_class[c].extend(rules)
     return admin_rules, baseline_rules
 
 
