@@ -23,7 +23,7 @@ from service.engine.connectivity import IntArray
 from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.diff.causes import Cause, Causes, CauseSet, merge_causes
 from service.engine.diff.cells import Cells
-from service.engine.diff.connections import ConnectivityDiff
+from service.engine.diff.connections import BoolArray, ConnectivityDiff
 from service.engine.diff.endpoint_changes import Endpoints
 from service.engine.diff.objects import ObjectDiff
 from service.engine.diff.verdicts import (
@@ -74,6 +74,27 @@ def _combos(
     return rows[inner], src[inner], dst
 
 
+def _same_inputs(base: CompiledCluster, head: CompiledCluster, direction: Direction) -> BoolArray:
+    """Per subject peer of two compilations that share their classes, whether everything
+    its verdicts in ``direction`` read is one object on both sides (the policies selecting
+    it, its admin and baseline rules): then each of its verdicts is the same on both sides.
+    Peers that are no subject (external, exempt) evaluate to nothing on both sides, and so
+    does an absent one (the last entry stands for the negative codes)."""
+    same = np.ones(base.peer_count + 1, dtype=bool)
+    tables = [
+        (base.applied[direction], head.applied[direction]),
+        (base.admin_rules[direction], head.admin_rules[direction]),
+        (base.baseline_rules[direction], head.baseline_rules[direction]),
+    ]
+    for old, new in tables:
+        if old is new:
+            continue
+        same[: base.class_count] &= np.fromiter(
+            (a is b for a, b in zip(old, new, strict=True)), dtype=bool, count=base.class_count
+        )
+    return same
+
+
 class _Attribution:
     def __init__(
         self,
@@ -89,12 +110,49 @@ class _Attribution:
         self.comparer = SideComparer(base, head, Policies(base), Policies(head))
         self.cells = (Cells(base), Cells(head))
         self.sets: dict[CauseSet, int] = {(): 0}
+        # Sides known unchanged without evaluating them (the head compiled on the base's
+        # classes: a subject whose policies and rules are the base's own has the base's
+        # verdicts); None: evaluate every side.
+        self.same: dict[Direction, BoolArray] | None = None
+        if self.endpoints.shared:
+            self.same = {d: _same_inputs(base, head, d) for d in Direction}
 
     def side_changes(
         self, direction: Direction, subjects: tuple[IntArray, IntArray],
         others: tuple[IntArray, IntArray],
     ) -> tuple[IntArray, list[SideChange]]:  # fmt: skip
         """Each combo's side signature, and the change of each distinct signature."""
+        if self.same is not None:
+            return self._changed_sides(direction, subjects, others, self.same[direction])
+        return self._side_changes(direction, subjects, others)
+
+    def _changed_sides(
+        self, direction: Direction, subjects: tuple[IntArray, IntArray],
+        others: tuple[IntArray, IntArray], same: BoolArray,
+    ) -> tuple[IntArray, list[SideChange]]:  # fmt: skip
+        """:meth:`_side_changes` on shared classes: the combos whose side is unchanged by
+        construction (same subject and peer, subject's inputs the base's) share signature
+        0, an unchanged side; only the others are looked up and evaluated."""
+        subject = subjects[0]
+        known = (subject == subjects[1]) & (others[0] == others[1])
+        known &= same[np.where(subject < 0, len(same) - 1, subject)]
+        rest = np.flatnonzero(~known)
+        inverse = np.zeros(len(subject), dtype=np.int64)
+        changes = [SideChange(PortSet.empty(), ())]
+        if len(rest):
+            found, more = self._side_changes(
+                direction,
+                (subjects[0][rest], subjects[1][rest]),
+                (others[0][rest], others[1][rest]),
+            )
+            inverse[rest] = found + 1
+            changes += more
+        return inverse, changes
+
+    def _side_changes(
+        self, direction: Direction, subjects: tuple[IntArray, IntArray],
+        others: tuple[IntArray, IntArray],
+    ) -> tuple[IntArray, list[SideChange]]:  # fmt: skip
         keys = [subjects[0], self.cells[0].lookup(direction, subjects[0], others[0])]
         keys += [subjects[1], self.cells[1].lookup(direction, subjects[1], others[1])]
         if direction is Direction.EGRESS:  # the destination's named ports: the other's
@@ -169,7 +227,7 @@ class _Attribution:
                     bucket[resolved] = None
         for r, bucket in found.items():
             out[r] = intern.setdefault(tuple(sorted(bucket)), len(intern))
-        presence = [e.presence(k) for k in range(len(self.diff.endpoints))]
+        presence = e.presences()
         flags = np.array([p is not None for p in presence] or [False], dtype=bool)
         for r in np.flatnonzero(flags[sources] | flags[targets]).tolist():
             cause = presence[src_ids[r]] or presence[dst_ids[r]]

@@ -6,6 +6,7 @@ on it."""
 from __future__ import annotations
 
 import bisect
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,46 @@ class EndpointSide:
     pods: list[Pod]
 
 
+def shares_classes(base: CompiledCluster, head: CompiledCluster) -> bool:
+    """Whether both compilations are of the same pods on the same classes and pieces (an
+    incremental what-if: the head compiled on the base's classes): then a pod, an address
+    and every endpoint has the same class (or piece) on both sides."""
+    return (
+        base.classes is head.classes
+        and base.pods is head.pods
+        and base.pod_class is head.pod_class
+        and base._pod_index is head._pod_index
+        and base.pieces is head.pieces
+        and base._piece_starts is head._piece_starts
+    )
+
+
+# Recent answers of cluster_endpoints, by the identity of the classes and pods they were
+# read from (held, so the ids stay theirs): a what-if's head and each what-if on one base
+# share them.
+_SIDES: list[tuple[tuple[object, ...], dict[ObjectRef, EndpointSide]]] = []
+_SIDES_KEPT = 4
+_SIDES_LOCK = threading.Lock()
+
+
 def cluster_endpoints(compiled: CompiledCluster, granularity: Any) -> dict[ObjectRef, EndpointSide]:
+    """Per cluster endpoint at ``granularity``, up to :data:`MAX_REPRESENTATIVES` of its
+    pods, one per class (in class order). Shared: never mutate the answer."""
+    key = (compiled.classes, compiled.pods, granularity)
+    with _SIDES_LOCK:
+        for held, found in _SIDES:
+            if len(held) == len(key) and all(a is b for a, b in zip(held, key, strict=True)):
+                return found
+    found = _cluster_endpoints(compiled, granularity)
+    with _SIDES_LOCK:
+        _SIDES.insert(0, (key, found))
+        del _SIDES[_SIDES_KEPT:]
+    return found
+
+
+def _cluster_endpoints(
+    compiled: CompiledCluster, granularity: Any
+) -> dict[ObjectRef, EndpointSide]:
     found: dict[ObjectRef, EndpointSide] = {}
     for cls in compiled.classes:
         seen: set[ObjectRef] = set()
@@ -99,8 +139,9 @@ class Endpoints:
         self._piece_starts: dict[tuple[int, int], list[int]] = {}
         touched = {*objects.added, *objects.removed, *(c.key for c in objects.changed)}
         self.touched = touched
+        self.shared = shares_classes(base, head)
         old = cluster_endpoints(base, diff.granularity)
-        new = cluster_endpoints(head, diff.granularity)
+        new = old if self.shared else cluster_endpoints(head, diff.granularity)
         pairs: list[list[tuple[int, int]]] = []
         self.sides: list[tuple[EndpointSide | None, EndpointSide | None]] = []
         for endpoint in diff.endpoints:
@@ -110,13 +151,17 @@ class Endpoints:
                 continue
             before, after = old.get(endpoint), new.get(endpoint)
             self.sides.append((before, after))
-            pairs.append(self._pods(before, after))
+            if self.shared and before is not None and before is after:
+                pairs.append(self._same_pods(before))
+            else:
+                pairs.append(self._pods(before, after))
         self.indptr = np.zeros(len(pairs) + 1, dtype=np.int64)
         self.indptr[1:] = np.cumsum([len(p) for p in pairs])
         flat = [pair for group in pairs for pair in group]
         self.base_peer = np.array([p[0] for p in flat] or [0], dtype=np.int64)
         self.head_peer = np.array([p[1] for p in flat] or [0], dtype=np.int64)
         self._changes: dict[int, EndpointChange | None] = {}
+        self._presences: list[Cause | None] | None = None
 
     def _starts(self, compiled: CompiledCluster, version: int) -> list[int]:
         """The sorted piece starts of one compilation and IP version (built once)."""
@@ -133,6 +178,15 @@ class Endpoints:
         found: dict[tuple[int, int], None] = {}
         for pod in [*(after.pods if after else []), *(before.pods if before else [])]:
             found[(self._class(self.base, pod, before), self._class(self.head, pod, after))] = None
+        return list(found)[:MAX_REPRESENTATIVES] or [(ABSENT, ABSENT)]
+
+    def _same_pods(self, side: EndpointSide) -> list[tuple[int, int]]:
+        """:meth:`_pods` of an endpoint whose side is one object on two compilations that
+        share their classes: each pod has one class on both sides."""
+        found: dict[tuple[int, int], None] = {}
+        for pod in side.pods:
+            index = self._class(self.base, pod, side)
+            found[(index, index)] = None
         return list(found)[:MAX_REPRESENTATIVES] or [(ABSENT, ABSENT)]
 
     @staticmethod
@@ -160,6 +214,12 @@ class Endpoints:
     def _piece(compiled: CompiledCluster, address: Any) -> int:
         piece = compiled.piece_of(address)
         return UNMODELLED if piece is None else piece
+
+    def presences(self) -> list[Cause | None]:
+        """:meth:`presence` of every endpoint of the diff (computed once)."""
+        if self._presences is None:
+            self._presences = [self.presence(k) for k in range(len(self.diff.endpoints))]
+        return self._presences
 
     def presence(self, endpoint: int) -> Cause | None:
         """An endpoint added or removed (None: on both sides, or external)."""
