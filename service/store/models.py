@@ -93,7 +93,10 @@ class Cluster(Base):
 
 class ObjectRow(Base):
     __tablename__ = "objects"
-    __table_args__ = (UniqueConstraint("content_hash"),)
+    __table_args__ = (
+        UniqueConstraint("content_hash"),
+        Index("ix_objects_kind_name_namespace", "kind", "name", "namespace"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPrimaryKey, primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))

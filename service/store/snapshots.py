@@ -296,6 +296,35 @@ class SnapshotRepository:
             )
         return found
 
+    def hashes_of(
+        self, snapshot_id: int, keys: Iterable[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], str]:
+        """The content hashes of these objects of a snapshot, by (kind, namespace, name),
+        namespace ``""`` when cluster-scoped (absent: the snapshot holds no such object).
+        Only the rows with those keys are read (by their index, across every snapshot),
+        kept if the snapshot holds them, not every member's key and hash."""
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        members = self._member_array(snapshot_id)
+        found: dict[tuple[str, str, str], str] = {}
+        for kind in sorted({k for k, _, _ in wanted}):
+            names = sorted({name for k, _, name in wanted if k == kind})
+            for chunk in chunks(names):
+                stmt = select(
+                    ObjectRow.id, ObjectRow.namespace, ObjectRow.name, ObjectRow.content_hash
+                ).where(ObjectRow.kind == kind, one_of(self.session, ObjectRow.name, chunk))
+                rows = [
+                    r
+                    for r in self.session.execute(stmt)
+                    if (kind, r.namespace or "", r.name) in wanted
+                ]
+                held = np.isin(np.array([r.id for r in rows], dtype=np.int64), members)
+                for row, keep in zip(rows, held.tolist(), strict=True):
+                    if keep:
+                        found[(kind, row.namespace or "", row.name)] = row.content_hash
+        return found
+
     def bodies_by_hash(self, digests: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The bodies of the objects with these content hashes (unknown ones are absent)."""
         found: dict[str, dict[str, Any]] = {}

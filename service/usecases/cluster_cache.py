@@ -1,10 +1,13 @@
-"""Resolved clusters in a cache directory, by snapshot content hash, across processes.
+"""Resolved clusters, compiled snapshots and their maps in a cache directory, by snapshot
+content hash, across processes.
 
 The first analysis of a stored snapshot in a fresh process would otherwise fetch, decode and
 parse every manifest again (the 10,000-pod cluster: seconds); loading its resolved
 :class:`~service.engine.model.Cluster` from here takes a tenth of that. A resolved cluster
 depends on the snapshot's content only (analysis options apply when compiling), so the
-content hash is the key.
+content hash is the key. A compiled snapshot (which holds its resolved cluster) is keyed by
+content hash and analysis options, a connectivity map by those and its granularity: the
+first what-if or diff on a 100,000-pod snapshot then neither compiles nor maps the base.
 
 Each entry is one file, ``clusters/<key>.bin``::
 
@@ -40,11 +43,17 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import structlog
 
+from service.engine.compile import CompiledCluster
+from service.engine.connectivity import ConnectivityMap
 from service.engine.model import Cluster
-from service.usecases.cluster_codec import FORMAT_VERSION, dump_cluster, fingerprint, load_cluster
+from service.engine.options import AnalysisOptions, Granularity
+from service.usecases.cluster_codec import FORMAT_VERSION, dump_value, fingerprint, load_value
+
+T = TypeVar("T")
 
 log = structlog.get_logger("netreach.cache")
 
@@ -84,6 +93,17 @@ class ClusterCache:
     # -- reading ------------------------------------------------------------------------
 
     def get(self, content_hash: str) -> Cluster | None:
+        return self._get(content_hash, Cluster)
+
+    def get_compiled(self, content_hash: str, options: AnalysisOptions) -> CompiledCluster | None:
+        return self._get(_compiled_key(content_hash, options), CompiledCluster)
+
+    def get_map(
+        self, content_hash: str, options: AnalysisOptions, granularity: Granularity
+    ) -> ConnectivityMap | None:
+        return self._get(_map_key(content_hash, options, granularity), ConnectivityMap)
+
+    def _get(self, content_hash: str, kind: type[T]) -> T | None:
         path = self._path(content_hash)
         try:
             data = path.read_bytes()
@@ -91,20 +111,20 @@ class ClusterCache:
             self._count("misses")
             return None
         payload = self._verified_payload(data, content_hash)
-        cluster = None
+        value = None
         if payload is not None:
             try:
-                cluster = load_cluster(payload)
+                value = load_value(payload, kind)
             except Exception:  # a verified entry that does not load: written by a bug
-                log.warning("cached cluster does not load", path=str(path), exc_info=True)
-        if cluster is None:
+                log.warning("cached entry does not load", path=str(path), exc_info=True)
+        if value is None:
             self._count("rejected")
             _remove(path)
             return None
         self._count("hits")
         with contextlib.suppress(OSError):
             os.utime(path)  # recently used: evicted last
-        return cluster
+        return value
 
     def _verified_payload(self, data: bytes, content_hash: str) -> bytes | None:
         if len(data) < _PAYLOAD_AT or not data.startswith(MAGIC):
@@ -121,17 +141,21 @@ class ClusterCache:
 
     # -- writing ------------------------------------------------------------------------
 
-    def put(self, content_hash: str, cluster: Cluster) -> bool:
-        """Write the entry unless one is there already; False when it was not written."""
+    def put(self, content_hash: str, cluster: Cluster | CompiledCluster | ConnectivityMap) -> bool:
+        """Write the entry unless one is there already; False when it was not written.
+        ``content_hash`` names the entry: :meth:`put_compiled_later` and
+        :meth:`put_map_later` name theirs after the options and granularity too."""
         if self._path(content_hash).exists():
             return False
         return self.write(content_hash, cluster)
 
-    def write(self, content_hash: str, cluster: Cluster) -> bool:
+    def write(
+        self, content_hash: str, cluster: Cluster | CompiledCluster | ConnectivityMap
+    ) -> bool:
         """Write the entry, replacing any; False when it could not be written (logged)."""
         path = self._path(content_hash)
         try:
-            payload = dump_cluster(cluster)
+            payload = dump_value(cluster)
             header = _HEADER.pack(FORMAT_VERSION, fingerprint(), _digest(content_hash),
                                   len(payload))  # fmt: skip
             if len(payload) + _PAYLOAD_AT > self.max_bytes:
@@ -153,13 +177,29 @@ class ClusterCache:
         self.evict()
         return True
 
-    def put_later(self, content_hash: str, cluster: Cluster) -> Future[bool]:
+    def put_later(
+        self, content_hash: str, cluster: Cluster | CompiledCluster | ConnectivityMap
+    ) -> Future[bool]:
         """:meth:`put` in a background thread, off the request's path (pending writes are
         finished when the interpreter exits)."""
         with self._lock:
             if self._writer is None:
                 self._writer = ThreadPoolExecutor(1, thread_name_prefix="netreach-cache")
             return self._writer.submit(self.put, content_hash, cluster)
+
+    def put_compiled_later(
+        self, content_hash: str, options: AnalysisOptions, compiled: CompiledCluster
+    ) -> Future[bool]:
+        return self.put_later(_compiled_key(content_hash, options), compiled)
+
+    def put_map_later(
+        self,
+        content_hash: str,
+        options: AnalysisOptions,
+        granularity: Granularity,
+        cmap: ConnectivityMap,
+    ) -> Future[bool]:
+        return self.put_later(_map_key(content_hash, options, granularity), cmap)
 
     def flush(self) -> None:
         """Wait for the writes :meth:`put_later` started."""
@@ -214,6 +254,14 @@ class ClusterCache:
 
 class UnsafeKeyError(Exception):
     """The HMAC key file may be read or written by other users."""
+
+
+def _compiled_key(content_hash: str, options: AnalysisOptions) -> str:
+    return f"{content_hash}|compiled|{options!r}"
+
+
+def _map_key(content_hash: str, options: AnalysisOptions, granularity: Granularity) -> str:
+    return f"{content_hash}|map|{options!r}|{granularity.value}"
 
 
 def _digest(content_hash: str) -> bytes:

@@ -90,19 +90,15 @@ def _side(record: SnapshotRecord, **extra: Any) -> DiffSide:
 # --------------------------------------------------------------------------------------
 
 
-# Object hashes per snapshot content hash: content-addressed, so never stale.
-_INDEXES: LRUCache[str, dict[ObjectKey, str]] = LRUCache(8)
-
-
-def _stored_hashes(session: Session, record: SnapshotRecord) -> dict[ObjectKey, str]:
-    """A stored snapshot's objects: content hash by key (no bodies: those are fetched only
-    for the objects a diff finds changed)."""
-
-    def load() -> dict[ObjectKey, str]:
-        found = SnapshotRepository(session).object_hashes(record.id)
-        return {ObjectKey(k, ns or "", n): digest for (k, ns, n), digest in found.items()}
-
-    return _INDEXES.get_or_compute(record.content_hash, load)[0]
+def _stored_hashes(
+    session: Session, record: SnapshotRecord, keys: Iterable[ObjectKey]
+) -> dict[ObjectKey, str]:
+    """The content hashes of these objects in a stored snapshot, by key (absent: it has no
+    such object). Only those rows are read: no body, nor any other object's key."""
+    found = SnapshotRepository(session).hashes_of(
+        record.id, [(k.kind, k.namespace, k.name) for k in keys]
+    )
+    return {ObjectKey(kind, ns, name): digest for (kind, ns, name), digest in found.items()}
 
 
 def _bodies(
@@ -290,7 +286,8 @@ def what_if(
     options = options or AnalysisOptions()
     record = get_snapshot(session, cluster, ref)
     kinds = change.kinds
-    hashes = _stored_hashes(session, record)
+    touched = [*change.keys, *change.deletions]
+    hashes = _stored_hashes(session, record, touched)
     missing = [k for k in change.deletions if k not in hashes]
     if missing:
         raise InvalidQueryError(
@@ -298,7 +295,6 @@ def what_if(
             "such object",
             [{"field": "delete", **k.to_api()} for k in missing],
         )
-    touched = [*change.keys, *change.deletions]
     base_bodies: dict[ObjectKey, Mapping[str, Any]] = _bodies(session, hashes, touched)
     head_bodies: dict[ObjectKey, Mapping[str, Any]] = dict(base_bodies)
     for key in change.deletions:
@@ -309,11 +305,11 @@ def what_if(
     base_compiled = analyzer.compiled_for(session, record, options, deadline)
     base_map = analyzer.connectivity(session, record, options, granularity, deadline)
     with paused_gc():
+        base_cluster = base_compiled.cluster  # the snapshot's resolved cluster
         if kinds & _INVENTORY_KINDS:
             head_cluster = _full_head(session, record, change)
         else:
-            head_cluster = _head_cluster(analyzer.cluster(session, record), change)
-        base_cluster = analyzer.cluster(session, record)
+            head_cluster = _head_cluster(base_cluster, change)
         release(session)
         increment = None
         if head_cluster.pods is base_cluster.pods:

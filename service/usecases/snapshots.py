@@ -6,6 +6,7 @@ and, for analysis, the process-wide :class:`Analyzer` holding the compiled-snaps
 
 from __future__ import annotations
 
+import gc
 import re
 import time
 from collections import Counter
@@ -262,12 +263,21 @@ class Analyzer:
         deadline: Deadline = NO_DEADLINE,
     ) -> CompiledCluster:
         def build() -> CompiledCluster:
+            if self.files is not None:
+                cached = self.files.get_compiled(record.content_hash, options)
+                if cached is not None:
+                    gc.freeze()  # long-lived, like a compile's (see compile_snapshot)
+                    # its cluster is the snapshot's: one object graph for both caches
+                    self.clusters.get_or_compute(record.content_hash, lambda: cached.cluster)
+                    return cached
             cluster = self.cluster(session, record)
             release(session)
             started = time.perf_counter()
             compiled = compile_snapshot(cluster, options, deadline)
             if self.on_compile is not None:
                 self.on_compile(time.perf_counter() - started)
+            if self.files is not None:
+                self.files.put_compiled_later(record.content_hash, options, compiled)
             return compiled
 
         return self.compiled.get_or_compute((record.content_hash, options), build)[0]
@@ -285,8 +295,15 @@ class Analyzer:
         deadline: Deadline = NO_DEADLINE,
     ) -> ConnectivityMap:
         def build() -> ConnectivityMap:
+            if self.files is not None:
+                cached = self.files.get_map(record.content_hash, options, granularity)
+                if cached is not None:
+                    return cached
             compiled = self.compiled_for(session, record, options, deadline)
-            return connectivity_map(compiled, granularity, deadline)
+            cmap = connectivity_map(compiled, granularity, deadline)
+            if self.files is not None:
+                self.files.put_map_later(record.content_hash, options, granularity, cmap)
+            return cmap
 
         return self.maps.get_or_compute((record.content_hash, options, granularity), build)[0]
 

@@ -238,6 +238,26 @@ def test_changed_objects_are_those_one_side_holds_alone(session: Session) -> Non
         snapshots.changed_objects(first.id, 10**9)
 
 
+def test_hashes_of_reads_only_the_objects_asked_for(session: Session) -> None:
+    """What a what-if reads: the hash of each object it replaces or deletes, as this
+    snapshot holds it (another version's row with the same key is not it), none for an
+    object it does not hold; cluster-scoped objects under namespace ``""``."""
+    snapshots = SnapshotRepository(session)
+    objects = cluster_objects(4)
+    first, _ = snapshots.create("c", objects)
+    second, _ = snapshots.create("c", [*objects[:2], pod("p1", image="nginx:2"), *objects[3:]])
+    every = {
+        (o.kind, o.namespace or "", o.name): o.content_hash for o in snapshots.objects(first.id)
+    }
+    asked = [("Pod", "default", "p1"), ("Namespace", "", "default"), ("Pod", "default", "gone")]
+    assert snapshots.hashes_of(first.id, asked) == {k: every[k] for k in asked[:2]}
+    later = snapshots.hashes_of(second.id, asked)
+    assert later[("Namespace", "", "default")] == every[("Namespace", "", "default")]
+    assert later[("Pod", "default", "p1")] not in every.values()
+    assert snapshots.hashes_of(first.id, []) == {}
+    assert snapshots.hashes_of(first.id, [("Pod", "other", "p1")]) == {}
+
+
 def test_list_paginates_by_version(session: Session) -> None:
     snapshots = SnapshotRepository(session)
     for i in range(7):

@@ -10,11 +10,18 @@ import pickle
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.engine.compile import CompiledCluster, compile_cluster
+from service.engine.connectivity import ConnectivityMap, connectivity_map
 from service.engine.model import Cluster, Protocol
+from service.engine.options import AnalysisOptions, Granularity
+from service.engine.reachability import check
+from service.report.verdict import verdict_to_api
 from service.store import make_engine, make_session_factory
 from service.store.migrate import upgrade
 from service.store.records import SnapshotRecord
@@ -366,3 +373,63 @@ def test_concurrent_writers_never_leave_a_torn_file(tmp_path: Path) -> None:
 def test_entries_start_with_the_magic(cached: tuple[Path, SnapshotRecord]) -> None:
     directory, _ = cached
     assert _entry(directory).read_bytes().startswith(MAGIC)
+
+
+# -- compiled snapshots and maps --------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.parent.name)
+def test_every_conformance_compile_and_map_round_trip(path: Path) -> None:
+    """A loaded compiled snapshot answers exactly as the one dumped: the same maps at every
+    granularity, the same verdicts; a loaded map is the same arrays over the same tables."""
+    compiled = compile_cluster(load_paths([path]).cluster)
+    assert compiled.lookups is not None  # built on first use: dropped when dumped
+    again = cluster_codec.load_value(cluster_codec.dump_value(compiled), CompiledCluster)
+    assert again.cluster == compiled.cluster
+    assert again.pods is again.cluster.pods  # shared objects stay shared
+    for granularity in Granularity:
+        cmap = connectivity_map(compiled, granularity)
+        assert connectivity_map(again, granularity).lookup() == cmap.lookup()
+        loaded = cluster_codec.load_value(cluster_codec.dump_value(cmap), ConnectivityMap)
+        assert (loaded.endpoints, loaded.portsets) == (cmap.endpoints, cmap.portsets)
+        for column in ("sources", "targets", "ports"):
+            assert np.array_equal(getattr(loaded, column), getattr(cmap, column))
+    pods = [f"{p.namespace}/{p.name}" for p in compiled.pods][:6]
+    for source in pods:
+        for target in pods:
+            assert verdict_to_api(check(again, source, target)) == verdict_to_api(
+                check(compiled, source, target)
+            )
+
+
+def test_a_fresh_analyzer_neither_compiles_nor_maps_again(
+    tmp_path: Path, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = tmp_path / "cache"
+    record = _store(sessions)
+    options = AnalysisOptions()
+    first = Analyzer(files=ClusterCache.open(directory, GiB))
+    with sessions() as session:
+        compiled = first.compiled_for(session, record, options)
+        cmap = first.connectivity(session, record, options, Granularity.WORKLOAD)
+    first.close()
+
+    calls: list[str] = []
+    for name in ("compile_snapshot", "connectivity_map"):
+        real = getattr(snapshots_module, name)
+
+        def counting(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(snapshots_module, name, counting)
+    second = Analyzer(files=ClusterCache.open(directory, GiB))
+    with sessions() as session:
+        again = second.compiled_for(session, record, options)
+        loaded = second.connectivity(session, record, options, Granularity.WORKLOAD)
+        assert second.cluster(session, record) is again.cluster  # one object graph
+        other = second.connectivity(session, record, options, Granularity.NAMESPACE)
+    assert calls == ["connectivity_map"]  # only the granularity never mapped before
+    assert loaded.lookup() == cmap.lookup()
+    assert other.lookup() == connectivity_map(compiled, Granularity.NAMESPACE).lookup()
+    assert again.cluster == compiled.cluster

@@ -81,7 +81,7 @@ def _same_inputs(base: CompiledCluster, head: CompiledCluster, direction: Direct
     Peers that are no subject (external, exempt) evaluate to nothing on both sides, and so
     does an absent one (the last entry stands for the negative codes)."""
     same = np.ones(base.peer_count + 1, dtype=bool)
-    tables = [
+    tables: list[tuple[Sequence[object], Sequence[object]]] = [
         (base.applied[direction], head.applied[direction]),
         (base.admin_rules[direction], head.admin_rules[direction]),
         (base.baseline_rules[direction], head.baseline_rules[direction]),
@@ -89,8 +89,8 @@ def _same_inputs(base: CompiledCluster, head: CompiledCluster, direction: Direct
     for old, new in tables:
         if old is new:
             continue
-        same[: base.class_count] &= np.fromiter(
-            (a is b for a, b in zip(old, new, strict=True)), dtype=bool, count=base.class_count
+        same[: base.class_count] &= np.array(
+            [a is b for a, b in zip(old, new, strict=True)], dtype=np.bool_
         )
     return same
 
