@@ -370,6 +370,33 @@ def _class_endpoint(
     return table
 
 
+def _touched(
+    basis: Basis, base_map: ConnectivityMap, affected: int
+) -> tuple[int, list[list[int]], set[int]]:
+    """The map's cluster endpoint count, each class's endpoints, and the endpoints of the
+    ``affected`` classes (indexes into ``base_map.endpoints``)."""
+    endpoints = base_map.endpoints
+    cluster_count = next(
+        (i for i, e in enumerate(endpoints) if not isinstance(e, ObjectRef)), len(endpoints)
+    )
+    per_class = basis.class_endpoints(base_map, cluster_count)
+    touched = {e for c in bitsets.indices(affected).tolist() for e in per_class[c]}
+    return cluster_count, per_class, touched
+
+
+def changed_targets(
+    basis: Basis, base_map: ConnectivityMap, increment: Increment
+) -> frozenset[Endpoint] | None:
+    """The endpoints towards which :func:`head_map`'s rows may differ from the base's:
+    every other row it keeps as the base has it (None: the map is built in full)."""
+    if increment.affected is None:
+        return None
+    if not increment.affected:
+        return frozenset()
+    _, _, touched = _touched(basis, base_map, increment.affected)
+    return frozenset(base_map.endpoints[i] for i in touched)
+
+
 def head_map(
     basis: Basis,
     base_map: ConnectivityMap,
@@ -388,11 +415,7 @@ def head_map(
         return base_map
     classes = head.class_count
     endpoints = base_map.endpoints
-    cluster_count = next(
-        (i for i, e in enumerate(endpoints) if not isinstance(e, ObjectRef)), len(endpoints)
-    )
-    per_class = basis.class_endpoints(base_map, cluster_count)
-    touched = {e for c in affected for e in per_class[c]}
+    cluster_count, per_class, touched = _touched(basis, base_map, increment.affected)
     recompute = [c for c in range(classes) if any(e in touched for e in per_class[c])]
     rows = class_connectivity(head, deadline, recompute)
     deadline.check("what-if: patching the map")

@@ -5,11 +5,11 @@ Free of the database on purpose: ``netreach diff`` of files never imports it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from service.engine.compile import CompiledCluster
-from service.engine.connectivity import ConnectivityMap, connectivity_map
+from service.engine.connectivity import ConnectivityMap, Endpoint, connectivity_map
 from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.diff import (
     ObjectKey,
@@ -57,15 +57,19 @@ def compare(
     head_bodies: Mapping[ObjectKey, Mapping[str, Any]],
     keys: Iterable[ObjectKey] | None = None,
     deadline: Deadline = NO_DEADLINE,
+    changed_targets: Collection[Endpoint] | None = None,
 ) -> SemanticDiff:
+    """``changed_targets``: see :func:`~service.engine.diff.diff_maps`."""
     granularity = base_map.granularity
     with paused_gc():
         deadline.check("diff: comparing the connectivity maps")
+        base_dns = dns_endpoints(base, granularity)
         connections = diff_maps(
             base_map,
             head_map,
-            base_dns=dns_endpoints(base, granularity),
-            head_dns=dns_endpoints(head, granularity),
+            base_dns=base_dns,
+            head_dns=base_dns if head.pods is base.pods else dns_endpoints(head, granularity),
+            changed_targets=changed_targets,
         )
         objects = diff_objects(analysed(base_bodies), analysed(head_bodies), keys)
         causes = attribute(connections, base, head, objects, deadline)

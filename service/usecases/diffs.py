@@ -30,7 +30,7 @@ from service.engine.diff import (
     object_key,
     representatives,
 )
-from service.engine.incremental import Basis, head_map, recompile
+from service.engine.incremental import Basis, changed_targets, head_map, recompile
 from service.engine.model import Cluster, Document, ManifestError, Origin, Pod
 from service.engine.options import AnalysisOptions, Granularity
 from service.engine.parse import ParsedObjects, parse_documents
@@ -312,12 +312,14 @@ def what_if(
             head_cluster = _head_cluster(base_cluster, change)
         release(session)
         increment = None
+        targets = None  # the endpoints whose incoming rows may differ (None: any)
         if head_cluster.pods is base_cluster.pods:
             basis = _basis(record, options, base_compiled)
             increment = recompile(basis, head_cluster, deadline)
         if increment is not None:
             head_compiled = increment.compiled
             head_connectivity = head_map(basis, base_map, increment, deadline)
+            targets = changed_targets(basis, base_map, increment)
         else:
             head_compiled = _compile_head(
                 record, head_cluster, base_cluster, options, granularity, deadline
@@ -332,6 +334,7 @@ def what_if(
         head_bodies,
         touched,
         deadline,
+        changed_targets=targets,
     )
     what = {"replaced_or_added": len(change.documents), "deleted": len(change.deletions)}
     head = DiffSide(

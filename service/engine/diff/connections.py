@@ -166,6 +166,7 @@ class _Table:
         # In the maps' own order, so that each map's sorted rows stay sorted here.
         ordered = sorted(found, key=lambda r: (r.namespace, r.kind, r.name))
         self.refs: dict[ObjectRef, int] = {ref: i for i, ref in enumerate(ordered)}
+        self._cluster_ids: dict[int, tuple[tuple[Endpoint, ...], IntArray]] = {}
         self.pieces: list[AddressRange] = []
         self.piece_starts: dict[int, list[int]] = {}
         self.piece_offsets: dict[int, int] = {}
@@ -179,11 +180,27 @@ class _Table:
     def size(self) -> int:
         return len(self.refs) + len(self.pieces)
 
+    def cluster_ids(self, cmap: ConnectivityMap) -> IntArray:
+        """Per endpoint of ``cmap``, its unified id if it is a cluster endpoint, else -1
+        (computed once per endpoint table)."""
+        key = id(cmap.endpoints)
+        found = self._cluster_ids.get(key)
+        if found is None or found[0] is not cmap.endpoints:
+            refs = self.refs
+            ids = np.fromiter(
+                (refs[e] if isinstance(e, ObjectRef) else -1 for e in cmap.endpoints),
+                dtype=np.int64,
+                count=len(cmap.endpoints),
+            )
+            found = self._cluster_ids[key] = (cmap.endpoints, ids)
+        return found[1]
+
     def members(self, cmap: ConnectivityMap) -> tuple[IntArray, IntArray]:
         """CSR (indptr, members): the unified endpoints each of ``cmap``'s endpoints covers."""
         base = len(self.refs)
-        groups: list[range | tuple[int]] = []
-        for endpoint in cmap.endpoints:
+        starts = self.cluster_ids(cmap).copy()
+        counts = np.ones(len(starts), dtype=np.int64)
+        for i, endpoint in enumerate(cmap.endpoints):
             if isinstance(endpoint, AddressRange):
                 cuts = self.piece_starts[endpoint.version]
                 offset = base + self.piece_offsets[endpoint.version]
@@ -191,13 +208,11 @@ class _Table:
                 # converted again on every call
                 lo = bisect.bisect_left(cuts, endpoint.start)
                 hi = bisect.bisect_left(cuts, endpoint.end + 1)
-                groups.append(range(offset + lo, offset + hi))
-            else:
-                groups.append((self.refs[endpoint],))
-        indptr = np.zeros(len(groups) + 1, dtype=np.int64)
-        indptr[1:] = np.cumsum([len(g) for g in groups])
-        members = np.fromiter((m for g in groups for m in g), dtype=np.int64, count=int(indptr[-1]))
-        return indptr, members
+                starts[i], counts[i] = offset + lo, hi - lo
+        indptr = np.zeros(len(starts) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum(counts)
+        within = np.arange(int(indptr[-1]), dtype=np.int64) - np.repeat(indptr[:-1], counts)
+        return indptr, np.repeat(starts, counts) + within
 
 
 def _expand(
@@ -275,23 +290,71 @@ class _PortTable:
         return list(self.ids)
 
 
+@dataclass(frozen=True, slots=True)
+class _Rest:
+    """The rows a diff told to be the same on both sides and does not compare: what the
+    highlights still need of them (over the unified cluster endpoints)."""
+
+    out_degree: IntArray  # rows from each cluster endpoint
+    dns_rows: ConnectivityMap  # those towards a kube-dns endpoint of either side
+
+
+def _split(
+    cmap: ConnectivityMap, targets: Collection[Endpoint]
+) -> tuple[ConnectivityMap, ConnectivityMap]:
+    """The rows towards ``targets``, and the others (both over ``cmap``'s tables)."""
+    towards = np.zeros(len(cmap.endpoints), dtype=bool)
+    towards[[i for i, e in enumerate(cmap.endpoints) if e in targets]] = True
+    keep = towards[cmap.targets]
+
+    def rows(mask: BoolArray) -> ConnectivityMap:
+        return ConnectivityMap(
+            cmap.granularity, cmap.endpoints, cmap.portsets,
+            cmap.sources[mask], cmap.targets[mask], cmap.ports[mask],
+        )  # fmt: skip
+
+    return rows(keep), rows(~keep)
+
+
+def _rest(table: _Table, rest: ConnectivityMap, dns: Collection[Endpoint]) -> _Rest:
+    refs = table.cluster_ids(rest)
+    counts = np.bincount(rest.sources, minlength=len(rest.endpoints))
+    out_degree = np.zeros(len(table.refs), dtype=np.int64)
+    cluster = refs >= 0
+    np.add.at(out_degree, refs[cluster], counts[cluster])
+    towards_dns, _ = _split(rest, dns)
+    return _Rest(out_degree, towards_dns)
+
+
 def diff_maps(
     base: ConnectivityMap,
     head: ConnectivityMap,
     *,
     base_dns: Collection[Endpoint] = (),
     head_dns: Collection[Endpoint] = (),
+    changed_targets: Collection[Endpoint] | None = None,
 ) -> ConnectivityDiff:
     """Compare two maps of the same granularity; ``*_dns`` name each side's kube-dns
-    endpoints (see :func:`dns_endpoints`) for the ``lost_dns`` highlight."""
+    endpoints (see :func:`dns_endpoints`) for the ``lost_dns`` highlight.
+
+    ``changed_targets``: when the caller knows that every row towards any other endpoint
+    is the same connection on both maps (an incremental what-if patches only the rows
+    towards the endpoints it touched), only the rows towards these are compared; the
+    answer is the same as comparing every row."""
     if base.granularity is not head.granularity:
         raise ValueError(
             f"cannot compare a {base.granularity.value} map with a {head.granularity.value} map"
         )
     table = _Table((base, head))
     ports = _PortTable()
-    old = _keyed(base, table, ports.ids_of(base.portsets))
-    new = _keyed(head, table, ports.ids_of(head.portsets))
+    rest = None
+    base_ids, head_ids = ports.ids_of(base.portsets), ports.ids_of(head.portsets)
+    if changed_targets is not None:
+        base, base_rest = _split(base, changed_targets)
+        head, _ = _split(head, changed_targets)
+        rest = _rest(table, base_rest, {*base_dns, *head_dns})
+    old = _keyed(base, table, base_ids)
+    new = _keyed(head, table, head_ids)
 
     in_old, in_new = _matches(old.keys, new.keys)
     removed_mask = np.ones(len(old.keys), dtype=bool)
@@ -315,12 +378,19 @@ def diff_maps(
     present = _present_in_both(table, base, head)
     exposure = _exposure(refs, ports, added, changed)
     cross = _cross_namespace(endpoints, refs, added)
-    lost_ingress, lost_egress = _lost_traffic(size, refs, present, old, new)
-    narrowed_egress = _narrowed_egress(refs, present, ports, new, removed, changed)
+    same_out = rest.out_degree if rest is not None else np.zeros(refs, dtype=np.int64)
+    lost_ingress, lost_egress = _lost_traffic(size, refs, present, old, new, same_out)
+    narrowed_egress = _narrowed_egress(refs, present, ports, new, removed, changed, same_out)
     lost_dns = np.zeros(refs, dtype=bool)
+    same_dns = None if rest is None else _keyed(rest.dns_rows, table, base_ids)
     for protocol in ("UDP", "TCP"):
         dns = _dns_reach(refs, ports, protocol)
-        lost_dns |= dns(old, _ids(table, base_dns)) & ~dns(new, _ids(table, head_dns))
+        base_ids_dns, head_ids_dns = _ids(table, base_dns), _ids(table, head_dns)
+        before, after = dns(old, base_ids_dns), dns(new, head_ids_dns)
+        if same_dns is not None:  # the rows not compared reach the same on both sides
+            before |= dns(same_dns, base_ids_dns)
+            after |= dns(same_dns, head_ids_dns)
+        lost_dns |= before & ~after
     lost_dns = np.flatnonzero(present & lost_dns)
 
     merged, endpoints = _merge_pieces(refs, endpoints, added, removed, changed)
@@ -385,8 +455,8 @@ def _ids(table: _Table, endpoints: Collection[Endpoint]) -> IntArray:
 def _present_in_both(table: _Table, base: ConnectivityMap, head: ConnectivityMap) -> BoolArray:
     flags = np.zeros(len(table.refs), dtype=np.int64)
     for cmap in (base, head):
-        seen = [table.refs[e] for e in cmap.endpoints if isinstance(e, ObjectRef)]
-        flags[np.asarray(seen, dtype=np.int64)] += 1
+        seen = table.cluster_ids(cmap)
+        flags[seen[seen >= 0]] += 1
     present: BoolArray = flags == 2
     return present
 
@@ -433,12 +503,15 @@ def _cross_namespace(endpoints: Sequence[Endpoint], refs: int, added: Rows) -> R
 
 
 def _lost_traffic(
-    size: int, refs: int, present: BoolArray, old: _Keyed, new: _Keyed
+    size: int, refs: int, present: BoolArray, old: _Keyed, new: _Keyed, same_out: IntArray
 ) -> tuple[IntArray, IntArray]:
+    """``same_out``: rows from each cluster endpoint that are the same on both sides and
+    not in ``old`` and ``new`` (no rows towards it are left out)."""
+
     def degrees(keyed: _Keyed) -> tuple[IntArray, IntArray]:
         return (
             np.bincount(keyed.targets, minlength=size)[:refs],
-            np.bincount(keyed.sources, minlength=size)[:refs],
+            np.bincount(keyed.sources, minlength=size)[:refs] + same_out,
         )
 
     old_in, old_out = degrees(old)
@@ -456,19 +529,23 @@ def _narrowed_egress(
     new: _Keyed,
     removed: Rows,
     changed: ChangedRows,
+    same_out: IntArray,
 ) -> IntArray:
     """Endpoints that lost some egress (a connection removed, or some of its ports) but not
-    all of it."""
+    all of it (``same_out``: as in :func:`_lost_traffic`)."""
     losing = np.zeros(refs, dtype=bool)
     gone = removed.sources[removed.sources < refs]
     losing[gone] = True
     table = ports.table()
-    for source, before, after in zip(
-        changed.sources.tolist(), changed.before.tolist(), changed.after.tolist(), strict=True
-    ):
-        if source < refs and not losing[source] and not table[before].issubset(table[after]):
-            losing[source] = True
-    still = np.zeros(refs, dtype=bool)
+    inside = changed.sources < refs
+    pairs = changed.before[inside] * len(table) + changed.after[inside]
+    distinct, inverse = np.unique(pairs, return_inverse=True)
+    narrows = np.array(
+        [not table[p // len(table)].issubset(table[p % len(table)]) for p in distinct.tolist()],
+        dtype=bool,
+    )
+    losing[changed.sources[inside][narrows[inverse.reshape(-1)]]] = True
+    still = same_out > 0
     kept = new.sources[new.sources < refs]
     still[kept] = True
     return np.flatnonzero(present & losing & still)

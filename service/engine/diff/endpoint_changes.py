@@ -184,8 +184,10 @@ class Endpoints:
         """:meth:`_pods` of an endpoint whose side is one object on two compilations that
         share their classes: each pod has one class on both sides."""
         found: dict[tuple[int, int], None] = {}
-        for pod in side.pods:
-            index = self._class(self.base, pod, side)
+        pod_index, pod_class = self.base._pod_index, self.base.pod_class
+        for pod in side.pods:  # as _class does it, with one lookup
+            at = pod_index.get((pod.namespace, pod.name))
+            index = pod_class[at] if at is not None else side.classes[0]
             found[(index, index)] = None
         return list(found)[:MAX_REPRESENTATIVES] or [(ABSENT, ABSENT)]
 
