@@ -50,6 +50,7 @@ from service.engine.compile import (
 from service.engine.connectivity import (
     ConnectivityMap,
     Endpoint,
+    IntArray,
     _ranks,
     _union_duplicates,
     class_connectivity,
@@ -144,6 +145,7 @@ class Basis:
         self.by_key = {_policy_key(c.policy): c for c in base.policies}
         self._builder: _IndexBuilder | None = None
         self._endpoints: dict[Granularity, tuple[tuple[object, ...], list[list[int]]]] = {}
+        self._ranks: dict[Granularity, tuple[tuple[object, ...], IntArray]] = {}
 
     def builder(self) -> _IndexBuilder:
         if self._builder is None:
@@ -163,6 +165,16 @@ class Basis:
         table = _class_endpoint(self.compiled, base_map.granularity, index)
         self._endpoints[base_map.granularity] = (base_map.endpoints, table)
         return table
+
+    def cluster_ranks(self, base_map: ConnectivityMap, cluster_count: int) -> IntArray:
+        """The sort ranks of ``base_map``'s cluster endpoints among themselves (they sort
+        before every external range, and a patched map keeps them all)."""
+        cached = self._ranks.get(base_map.granularity)
+        if cached is not None and cached[0] is base_map.endpoints:
+            return cached[1]
+        rank = _ranks(base_map.endpoints[:cluster_count])
+        self._ranks[base_map.granularity] = (base_map.endpoints, rank)
+        return rank
 
     def keeps_classes(
         self, head: Cluster, added: Sequence[NetworkPolicy], added_admin: Sequence[AdminPolicy]
@@ -471,8 +483,16 @@ def head_map(
         renumber = np.cumsum(used) - 1
         src, dst = renumber[src], renumber[dst]
         table_endpoints = [e for e, u in zip(table_endpoints, used.tolist(), strict=True) if u]
-    rank = _ranks(table_endpoints)
-    order = np.lexsort((rank[dst], rank[src]))
+    # Ranks as _ranks gives them (cluster endpoints first, then ranges by address), and
+    # the rows ordered by them: the kept rows are in order already, so a stable sort of
+    # one key merges two sorted runs (no two rows share a source and a target).
+    rank = np.concatenate(
+        (
+            basis.cluster_ranks(base_map, cluster_count),
+            cluster_count + _ranks(table_endpoints[cluster_count:]),
+        )
+    )
+    order = np.argsort(rank[src] * len(table_endpoints) + rank[dst], kind="stable")
     return ConnectivityMap(
         granularity, tuple(table_endpoints), tuple(portsets), src[order], dst[order], pid[order]
     )

@@ -11,6 +11,8 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import orjson
+
 from service.engine.diff import (
     Causes,
     ChangedRows,
@@ -44,6 +46,13 @@ __all__ = [
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+def _dumps_fast(value: Any) -> str:
+    """:func:`_dumps` through orjson (a tenth of the time per small value): the same text
+    for ASCII, which names and addresses are; anything else goes through json."""
+    text = orjson.dumps(value).decode()
+    return text if text.isascii() else _dumps(value)
 
 
 def summary(diff: SemanticDiff) -> dict[str, Any]:
@@ -85,7 +94,7 @@ class _Encoded:
     """Each endpoint, port set and cause set of a diff encoded once."""
 
     def __init__(self, diff: ConnectivityDiff, causes: Causes) -> None:
-        self.endpoints = [_dumps(endpoint_to_api(e)) for e in diff.endpoints]
+        self.endpoints = [_dumps_fast(endpoint_to_api(e)) for e in diff.endpoints]
         self.portsets = [_dumps(p.to_api()) for p in diff.portsets]
         self.causes = [_dumps([c.to_api() for c in found]) for found in causes.sets]
 
