@@ -493,6 +493,17 @@ def head_map(
         )
     )
     order = np.argsort(rank[src] * len(table_endpoints) + rank[dst], kind="stable")
+    # The base's tables themselves when nothing was added to them or dropped (what reads
+    # both maps, like a diff, then sees one table).
+    same = len(table_endpoints) == len(endpoints) and all(
+        a is b
+        for a, b in zip(table_endpoints[cluster_count:], endpoints[cluster_count:], strict=True)
+    )
     return ConnectivityMap(
-        granularity, tuple(table_endpoints), tuple(portsets), src[order], dst[order], pid[order]
+        granularity,
+        endpoints if same else tuple(table_endpoints),
+        base_map.portsets if len(portsets) == len(base_map.portsets) else tuple(portsets),
+        src[order],
+        dst[order],
+        pid[order],
     )

@@ -27,12 +27,12 @@ from service.engine.diff.connections import BoolArray, ConnectivityDiff
 from service.engine.diff.endpoint_changes import Endpoints
 from service.engine.diff.objects import ObjectDiff
 from service.engine.diff.verdicts import (
-    Policies,
     Relative,
     Role,
     SideChange,
     SideComparer,
     delta_of,
+    policies_of,
 )
 from service.engine.model import Direction, PortSet
 
@@ -107,7 +107,7 @@ class _Attribution:
         self.diff = diff
         self.deadline = deadline
         self.endpoints = Endpoints(diff, base, head, objects)
-        self.comparer = SideComparer(base, head, Policies(base), Policies(head))
+        self.comparer = SideComparer(base, head, policies_of(base), policies_of(head))
         self.cells = (Cells(base), Cells(head))
         self.sets: dict[CauseSet, int] = {(): 0}
         # Sides known unchanged without evaluating them (the head compiled on the base's

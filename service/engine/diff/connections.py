@@ -42,6 +42,7 @@ import numpy.typing as npt
 
 from service.engine.compile import CompiledCluster
 from service.engine.connectivity import ConnectivityMap, Endpoint, IntArray
+from service.engine.diff.memo import IdentityMemo
 from service.engine.model import AddressRange, ObjectRef, PortSet
 from service.engine.options import Granularity
 from service.engine.ranges import RangeTable, merge_external
@@ -150,7 +151,8 @@ class ConnectivityDiff:
 
 
 class _Table:
-    """The unified endpoint table: cluster endpoints by identity, then fine external pieces."""
+    """The unified endpoint table: cluster endpoints by identity, then fine external pieces.
+    It depends on the two maps' endpoint tables only: what-ifs on one base share it."""
 
     def __init__(self, maps: Sequence[ConnectivityMap]) -> None:
         found: set[ObjectRef] = set()
@@ -167,6 +169,7 @@ class _Table:
         ordered = sorted(found, key=lambda r: (r.namespace, r.kind, r.name))
         self.refs: dict[ObjectRef, int] = {ref: i for i, ref in enumerate(ordered)}
         self._cluster_ids: dict[int, tuple[tuple[Endpoint, ...], IntArray]] = {}
+        self._members: dict[int, tuple[tuple[Endpoint, ...], IntArray, IntArray]] = {}
         self.pieces: list[AddressRange] = []
         self.piece_starts: dict[int, list[int]] = {}
         self.piece_offsets: dict[int, int] = {}
@@ -196,7 +199,15 @@ class _Table:
         return found[1]
 
     def members(self, cmap: ConnectivityMap) -> tuple[IntArray, IntArray]:
-        """CSR (indptr, members): the unified endpoints each of ``cmap``'s endpoints covers."""
+        """CSR (indptr, members): the unified endpoints each of ``cmap``'s endpoints covers
+        (computed once per endpoint table)."""
+        key = id(cmap.endpoints)
+        found = self._members.get(key)
+        if found is None or found[0] is not cmap.endpoints:
+            found = self._members[key] = (cmap.endpoints, *self._members_of(cmap))
+        return found[1], found[2]
+
+    def _members_of(self, cmap: ConnectivityMap) -> tuple[IntArray, IntArray]:
         base = len(self.refs)
         starts = self.cluster_ids(cmap).copy()
         counts = np.ones(len(starts), dtype=np.int64)
@@ -213,6 +224,9 @@ class _Table:
         indptr[1:] = np.cumsum(counts)
         within = np.arange(int(indptr[-1]), dtype=np.int64) - np.repeat(indptr[:-1], counts)
         return indptr, np.repeat(starts, counts) + within
+
+
+_TABLES: IdentityMemo[_Table] = IdentityMemo()
 
 
 def _expand(
@@ -345,7 +359,7 @@ def diff_maps(
         raise ValueError(
             f"cannot compare a {base.granularity.value} map with a {head.granularity.value} map"
         )
-    table = _Table((base, head))
+    table = _TABLES.get((base.endpoints, head.endpoints), lambda: _Table((base, head)))
     ports = _PortTable()
     rest = None
     base_ids, head_ids = ports.ids_of(base.portsets), ports.ids_of(head.portsets)

@@ -6,7 +6,6 @@ on it."""
 from __future__ import annotations
 
 import bisect
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 from service.engine.compile import CompiledCluster
 from service.engine.diff.causes import Cause, CauseKind
 from service.engine.diff.connections import ConnectivityDiff, endpoint_of
+from service.engine.diff.memo import IdentityMemo
 from service.engine.diff.objects import ObjectDiff, ObjectKey
 from service.engine.diff.verdicts import Relative, Role
 from service.engine.model import AddressRange, IPAddress, Node, ObjectRef, Pod
@@ -45,27 +45,41 @@ def shares_classes(base: CompiledCluster, head: CompiledCluster) -> bool:
     )
 
 
-# Recent answers of cluster_endpoints, by the identity of the classes and pods they were
-# read from (held, so the ids stay theirs): a what-if's head and each what-if on one base
-# share them.
-_SIDES: list[tuple[tuple[object, ...], dict[ObjectRef, EndpointSide]]] = []
-_SIDES_KEPT = 4
-_SIDES_LOCK = threading.Lock()
+_SIDES: IdentityMemo[dict[ObjectRef, EndpointSide]] = IdentityMemo()
+_SAME_PAIRS: IdentityMemo[dict[ObjectRef, list[tuple[int, int]]]] = IdentityMemo()
 
 
 def cluster_endpoints(compiled: CompiledCluster, granularity: Any) -> dict[ObjectRef, EndpointSide]:
     """Per cluster endpoint at ``granularity``, up to :data:`MAX_REPRESENTATIVES` of its
     pods, one per class (in class order). Shared: never mutate the answer."""
     key = (compiled.classes, compiled.pods, granularity)
-    with _SIDES_LOCK:
-        for held, found in _SIDES:
-            if len(held) == len(key) and all(a is b for a, b in zip(held, key, strict=True)):
-                return found
-    found = _cluster_endpoints(compiled, granularity)
-    with _SIDES_LOCK:
-        _SIDES.insert(0, (key, found))
-        del _SIDES[_SIDES_KEPT:]
-    return found
+    return _SIDES.get(key, lambda: _cluster_endpoints(compiled, granularity))
+
+
+def _same_pairs(
+    compiled: CompiledCluster, granularity: Any
+) -> dict[ObjectRef, list[tuple[int, int]]]:
+    """Per cluster endpoint, the (base, head) classes of its representatives when both sides
+    are ``compiled``'s classes (see :func:`_same_pods`). Shared: never mutate."""
+
+    def compute() -> dict[ObjectRef, list[tuple[int, int]]]:
+        sides = cluster_endpoints(compiled, granularity)
+        return {ref: _same_pods(compiled, side) for ref, side in sides.items()}
+
+    key = (compiled.classes, compiled.pods, compiled.pod_class, compiled._pod_index, granularity)
+    return _SAME_PAIRS.get(key, compute)
+
+
+def _same_pods(compiled: CompiledCluster, side: EndpointSide) -> list[tuple[int, int]]:
+    """:meth:`Endpoints._pods` of an endpoint whose side is one object on two compilations
+    that share their classes: each pod has one class on both sides."""
+    found: dict[tuple[int, int], None] = {}
+    pod_index, pod_class = compiled._pod_index, compiled.pod_class
+    for pod in side.pods:  # as Endpoints._class does it, with one lookup
+        at = pod_index.get((pod.namespace, pod.name))
+        index = pod_class[at] if at is not None else side.classes[0]
+        found[(index, index)] = None
+    return list(found)[:MAX_REPRESENTATIVES] or [(ABSENT, ABSENT)]
 
 
 def _cluster_endpoints(
@@ -142,6 +156,7 @@ class Endpoints:
         self.shared = shares_classes(base, head)
         old = cluster_endpoints(base, diff.granularity)
         new = old if self.shared else cluster_endpoints(head, diff.granularity)
+        same = _same_pairs(base, diff.granularity) if self.shared else {}
         pairs: list[list[tuple[int, int]]] = []
         self.sides: list[tuple[EndpointSide | None, EndpointSide | None]] = []
         for endpoint in diff.endpoints:
@@ -152,7 +167,7 @@ class Endpoints:
             before, after = old.get(endpoint), new.get(endpoint)
             self.sides.append((before, after))
             if self.shared and before is not None and before is after:
-                pairs.append(self._same_pods(before))
+                pairs.append(same[endpoint])
             else:
                 pairs.append(self._pods(before, after))
         self.indptr = np.zeros(len(pairs) + 1, dtype=np.int64)
@@ -178,17 +193,6 @@ class Endpoints:
         found: dict[tuple[int, int], None] = {}
         for pod in [*(after.pods if after else []), *(before.pods if before else [])]:
             found[(self._class(self.base, pod, before), self._class(self.head, pod, after))] = None
-        return list(found)[:MAX_REPRESENTATIVES] or [(ABSENT, ABSENT)]
-
-    def _same_pods(self, side: EndpointSide) -> list[tuple[int, int]]:
-        """:meth:`_pods` of an endpoint whose side is one object on two compilations that
-        share their classes: each pod has one class on both sides."""
-        found: dict[tuple[int, int], None] = {}
-        pod_index, pod_class = self.base._pod_index, self.base.pod_class
-        for pod in side.pods:  # as _class does it, with one lookup
-            at = pod_index.get((pod.namespace, pod.name))
-            index = pod_class[at] if at is not None else side.classes[0]
-            found[(index, index)] = None
         return list(found)[:MAX_REPRESENTATIVES] or [(ABSENT, ABSENT)]
 
     @staticmethod

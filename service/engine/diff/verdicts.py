@@ -31,6 +31,7 @@ from typing import Any
 
 from service.engine.compile import CompiledCluster, RuleEffect, SideEvaluation
 from service.engine.diff.causes import Cause, CauseKind
+from service.engine.diff.memo import IdentityMemo
 from service.engine.diff.objects import ObjectKey
 from service.engine.model import Direction, ObjectRef, PortSet
 
@@ -70,7 +71,7 @@ def _policy_key(ref: ObjectRef) -> ObjectKey:
 
 
 class Policies:
-    """The policy objects of one side, by key."""
+    """The policy objects of one side, by key (:func:`policies_of` reuses them)."""
 
     def __init__(self, compiled: CompiledCluster) -> None:
         self.by_key: dict[ObjectKey, Any] = {}
@@ -85,6 +86,17 @@ class Policies:
             return None
         rules = policy.rules(direction)
         return rules[index] if index < len(rules) else None
+
+
+_POLICIES: IdentityMemo[Policies] = IdentityMemo()
+
+
+def policies_of(compiled: CompiledCluster) -> Policies:
+    """:class:`Policies` of a compilation, built once per set of policies (every what-if
+    on one base reads the base's)."""
+    cluster = compiled.cluster
+    key = (cluster.policies, cluster.admin_policies)
+    return _POLICIES.get(key, lambda: Policies(compiled))
 
 
 def _peer_index(effect: RuleEffect, other: int | None) -> int | None:
