@@ -10,7 +10,22 @@ import numpy.typing as npt
 
 from service.engine.compile import CompiledCluster
 from service.engine.connectivity import IntArray
+from service.engine.diff.memo import IdentityMemo
 from service.engine.model import Direction
+
+
+def _named_ids(compiled: CompiledCluster) -> IntArray:
+    """Per peer, an id of the named ports it defines (equal ids, equal named ports)."""
+    named: dict[object, int] = {}
+    return np.array(
+        [named.setdefault(compiled.named_ports_of(p), len(named))
+         for p in range(compiled.peer_count)] or [0],
+        dtype=np.int64,
+    )  # fmt: skip
+
+
+# by the classes and pieces they come from: a what-if's head shares its base's
+_NAMED: IdentityMemo[IntArray] = IdentityMemo()
 
 
 class Cells:
@@ -27,12 +42,9 @@ class Cells:
     def __init__(self, compiled: CompiledCluster) -> None:
         self.compiled = compiled
         self._bytes = (compiled.class_count + 7) // 8
-        named: dict[object, int] = {}
-        self.named_id = np.array(
-            [named.setdefault(compiled.named_ports_of(p), len(named))
-             for p in range(compiled.peer_count)] or [0],
-            dtype=np.int64,
-        )  # fmt: skip
+        self.named_id = _NAMED.get(
+            (compiled.classes, compiled.pieces), lambda: _named_ids(compiled)
+        )
         self._boundaries: dict[int, IntArray] = {}
         self.general = False  # True: no single-peer shortcut (the tests compare both)
 

@@ -313,31 +313,51 @@ class _Rest:
     dns_rows: ConnectivityMap  # those towards a kube-dns endpoint of either side
 
 
-def _split(
-    cmap: ConnectivityMap, targets: Collection[Endpoint]
-) -> tuple[ConnectivityMap, ConnectivityMap]:
-    """The rows towards ``targets``, and the others (both over ``cmap``'s tables)."""
-    towards = np.zeros(len(cmap.endpoints), dtype=bool)
-    towards[[i for i, e in enumerate(cmap.endpoints) if e in targets]] = True
-    keep = towards[cmap.targets]
-
-    def rows(mask: BoolArray) -> ConnectivityMap:
-        return ConnectivityMap(
-            cmap.granularity, cmap.endpoints, cmap.portsets,
-            cmap.sources[mask], cmap.targets[mask], cmap.ports[mask],
-        )  # fmt: skip
-
-    return rows(keep), rows(~keep)
+def _towards(table: _Table, cmap: ConnectivityMap, targets: Collection[Endpoint]) -> BoolArray:
+    """Which rows of ``cmap`` go towards one of ``targets``."""
+    wanted = np.zeros(table.size, dtype=bool)
+    wanted[[table.refs[t] for t in targets if isinstance(t, ObjectRef) and t in table.refs]] = True
+    ids = table.cluster_ids(cmap)
+    towards = wanted[np.maximum(ids, 0)] & (ids >= 0)
+    for i in np.flatnonzero(ids < 0).tolist():  # external ranges: few
+        towards[i] = cmap.endpoints[i] in targets
+    keep: BoolArray = towards[cmap.targets]
+    return keep
 
 
-def _rest(table: _Table, rest: ConnectivityMap, dns: Collection[Endpoint]) -> _Rest:
-    refs = table.cluster_ids(rest)
-    counts = np.bincount(rest.sources, minlength=len(rest.endpoints))
-    out_degree = np.zeros(len(table.refs), dtype=np.int64)
-    cluster = refs >= 0
-    np.add.at(out_degree, refs[cluster], counts[cluster])
-    towards_dns, _ = _split(rest, dns)
-    return _Rest(out_degree, towards_dns)
+def _rows(cmap: ConnectivityMap, mask: BoolArray) -> ConnectivityMap:
+    return ConnectivityMap(
+        cmap.granularity, cmap.endpoints, cmap.portsets,
+        cmap.sources[mask], cmap.targets[mask], cmap.ports[mask],
+    )  # fmt: skip
+
+
+def _out_degree(table: _Table, cmap: ConnectivityMap) -> IntArray:
+    """Rows from each unified cluster endpoint (computed once per map)."""
+
+    def compute() -> IntArray:
+        ids = table.cluster_ids(cmap)
+        counts = np.bincount(cmap.sources, minlength=len(cmap.endpoints))
+        out = np.zeros(len(table.refs), dtype=np.int64)
+        np.add.at(out, ids[ids >= 0], counts[ids >= 0])
+        return out
+
+    return _DEGREES.get((table, cmap.sources), compute)
+
+
+_DEGREES: IdentityMemo[IntArray] = IdentityMemo()
+
+
+def _rest(
+    table: _Table, base: ConnectivityMap, compared: BoolArray, dns: Collection[Endpoint]
+) -> _Rest:
+    """What the rows of ``base`` not ``compared`` count for (the same on both sides)."""
+    ids = table.cluster_ids(base)
+    counts = np.bincount(base.sources[compared], minlength=len(base.endpoints))
+    out_degree = _out_degree(table, base).copy()
+    np.subtract.at(out_degree, ids[ids >= 0], counts[ids >= 0])
+    towards_dns = _towards(table, base, dns) & ~compared
+    return _Rest(out_degree, _rows(base, towards_dns))
 
 
 def diff_maps(
@@ -364,9 +384,10 @@ def diff_maps(
     rest = None
     base_ids, head_ids = ports.ids_of(base.portsets), ports.ids_of(head.portsets)
     if changed_targets is not None:
-        base, base_rest = _split(base, changed_targets)
-        head, _ = _split(head, changed_targets)
-        rest = _rest(table, base_rest, {*base_dns, *head_dns})
+        compared = _towards(table, base, changed_targets)
+        rest = _rest(table, base, compared, {*base_dns, *head_dns})
+        base = _rows(base, compared)
+        head = _rows(head, _towards(table, head, changed_targets))
     old = _keyed(base, table, base_ids)
     new = _keyed(head, table, head_ids)
 
@@ -738,8 +759,14 @@ def endpoint_of(
 def dns_endpoints(compiled: CompiledCluster, granularity: Granularity) -> frozenset[ObjectRef]:
     """The endpoints (at ``granularity``) of the pods labelled ``k8s-app=kube-dns``."""
     key, value = KUBE_DNS_LABEL
-    return frozenset(
-        endpoint_of(pod.ref, pod.workload, granularity)
-        for pod in compiled.pods
-        if pod.labels.get(key) == value
+    return _DNS.get(
+        (compiled.pods, granularity),
+        lambda: frozenset(
+            endpoint_of(pod.ref, pod.workload, granularity)
+            for pod in compiled.pods
+            if pod.labels.get(key) == value
+        ),
     )
+
+
+_DNS: IdentityMemo[frozenset[ObjectRef]] = IdentityMemo()

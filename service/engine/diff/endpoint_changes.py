@@ -224,7 +224,10 @@ class Endpoints:
     def presences(self) -> list[Cause | None]:
         """:meth:`presence` of every endpoint of the diff (computed once)."""
         if self._presences is None:
-            self._presences = [self.presence(k) for k in range(len(self.diff.endpoints))]
+            if self.shared:  # every side is one object on both sides: present on both
+                self._presences = [None] * len(self.diff.endpoints)
+            else:
+                self._presences = [self.presence(k) for k in range(len(self.diff.endpoints))]
         return self._presences
 
     def presence(self, endpoint: int) -> Cause | None:
