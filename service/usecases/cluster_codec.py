@@ -27,7 +27,6 @@ import io
 import ipaddress
 import pickle
 import sys
-import zlib
 from enum import Enum
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -36,6 +35,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+from isal import isal_zlib
 
 from service.engine.compile import CompiledCluster
 from service.engine.model import Cluster, PortSet
@@ -122,13 +122,15 @@ def dump_value(value: object) -> bytes:
     """A resolved cluster, a compiled snapshot or a connectivity map as bytes."""
     buffer = io.BytesIO()
     _Pickler(buffer, protocol=5).dump(value)
-    return zlib.compress(buffer.getbuffer(), 1)  # 5x smaller for 10 ms per 10,000 pods
+    # the zlib format through ISA-L: 5x smaller for 10 ms per 10,000 pods, and read back
+    # in a third of zlib's time (a compiled 100,000-pod snapshot is 95 MB of pickle)
+    return isal_zlib.compress(buffer.getbuffer(), 1)
 
 
 def load_value(data: bytes, kind: type[T]) -> T:
     """Raises ValueError (or pickle's errors) when ``data`` is not a dumped ``kind``."""
     with paused_gc():  # hundreds of thousands of objects, no cycles among them
-        value = _Unpickler(io.BytesIO(zlib.decompress(data))).load()
+        value = _Unpickler(io.BytesIO(isal_zlib.decompress(data))).load()
     if not isinstance(value, kind):
         raise ValueError(f"a cached entry holds a {type(value).__name__}, not a {kind.__name__}")
     return value
