@@ -315,23 +315,27 @@ def connectivity_map(
 ) -> ConnectivityMap:
     """Every allowed connection between distinct endpoints, with canonical port sets; with
     ``domainNames`` rules, the connections DNS decides in ``depends_on_dns`` (rule 9)."""
+    table = _endpoint_table(compiled, granularity)
     if compiled.has_domain_names:
         definite, dependent = dns_class_connectivity(compiled, deadline)
-        dns = _map_of(compiled, dependent, granularity, deadline)
-        return replace(_map_of(compiled, definite, granularity, deadline), depends_on_dns=dns)
-    return _map_of(compiled, class_connectivity(compiled, deadline), granularity, deadline)
+        dns = _map_of(compiled, dependent, granularity, table, deadline)
+        definite_map = _map_of(compiled, definite, granularity, table, deadline)
+        return replace(definite_map, depends_on_dns=dns)
+    return _map_of(compiled, class_connectivity(compiled, deadline), granularity, table, deadline)
 
 
 def _map_of(
     compiled: CompiledCluster,
     per_target: Sequence[Sequence[tuple[int, PortSet]]],
     granularity: Granularity,
+    endpoint_table: tuple[list[ObjectRef], list[list[int]]],
     deadline: Deadline = NO_DEADLINE,
 ) -> ConnectivityMap:
+    """``endpoint_table``: :func:`_endpoint_table` (the same for a map and its DNS part)."""
     src, dst, pid, portsets = _class_pairs(compiled, per_target)
     deadline.check("connectivity map: merging external ranges")
     merged_index, ranges = _merge_pieces(compiled, src, dst, pid)
-    cluster_endpoints, per_class = _endpoint_table(compiled, granularity)
+    cluster_endpoints, per_class = endpoint_table
     base = len(cluster_endpoints)
     groups = [*per_class, *([base + int(m)] for m in merged_index)]
     indptr = np.zeros(len(groups) + 1, dtype=np.int64)

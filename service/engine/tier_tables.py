@@ -11,6 +11,7 @@ one walk of the rules in evaluation order, in numpy, each port atom
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,7 +31,8 @@ _CHUNK = 1 << 22  # bytes of rule sets held at once while pairs are hashed
 @dataclass(frozen=True, slots=True)
 class TierState:
     """What the admin tiers decided for a pair (``baseline_denied``: among the ports the
-    Admin tier left to the rest)."""
+    Admin tier left to the rest). The states of subjects NetworkPolicy does not isolate are
+    kept as (their final ports, the others, none)."""
 
     allowed: PortSet
     denied: PortSet
@@ -54,28 +56,47 @@ class TierTable:
         matrix: IntArray,
         states: list[TierState],
     ) -> None:
-        self._destination_group = destination_group  # per peer; -1: not a destination here
+        self._destination_group = destination_group  # (plain, dns) x peer; -1: not one
         self._source_group = source_group  # per peer
         self._matrix = matrix  # destination groups x source groups
         self.states = states
-        self._cells: dict[int, dict[int, int]] = {}
+        self._allows = np.array([bool(s.allowed) for s in states], dtype=bool)
+        self._source_bits: list[int] | None = None
+        self._by_state: dict[int, dict[int, int]] = {}
+        self._by_allowed: dict[int, dict[PortSet, int]] = {}
         self._results: dict[tuple[int, PortSet | None], PortSet] = {}
 
-    def group(self, destination: int) -> int:
-        return int(self._destination_group[destination])
+    def group(self, destination: int, *, dns: bool = False) -> int:
+        """``dns``: the group as a DNS-resolved destination."""
+        return int(self._destination_group[int(dns), destination])
 
-    def cells(self, group: int) -> dict[int, int]:
+    def by_state(self, group: int) -> dict[int, int]:
         """The sources of a destination group by state: {state id: bitset of peers}."""
-        found = self._cells.get(group)
+        found = self._by_state.get(group)
         if found is None:
             row = self._matrix[group]
             per_source = row[self._source_group]
             present = np.flatnonzero(np.bincount(row))
             packed = np.packbits(per_source[None, :] == present[:, None], axis=1, bitorder="little")
-            found = self._cells[group] = {
+            found = self._by_state[group] = {
                 state: int.from_bytes(packed[i].tobytes(), "little")
                 for i, state in enumerate(present.tolist())
             }
+        return found
+
+    def by_allowed(self, group: int) -> dict[PortSet, int]:
+        """The sources of a destination group by the ports the admin tiers alone let
+        through, none left out: the verdict where NetworkPolicy admits nothing or does not
+        isolate (the Admin tier's Accept are usually narrow: few source groups)."""
+        found = self._by_allowed.get(group)
+        if found is None:
+            if self._source_bits is None:
+                self._source_bits = _member_bits(self._source_group, self._matrix.shape[1])
+            row = self._matrix[group]
+            cells: dict[PortSet, int] = defaultdict(int)
+            for j in np.flatnonzero(self._allows[row]).tolist():
+                cells[self.states[row[j]].allowed] |= self._source_bits[j]
+            found = self._by_allowed[group] = dict(cells)
         return found
 
     def result(self, state: int, policy: PortSet | None) -> PortSet:
@@ -86,96 +107,122 @@ class TierTable:
         return found
 
 
+def _member_bits(group_of: IntArray, groups: int) -> list[int]:
+    """Each group's members (positions in ``group_of``) as a bitset."""
+    if not groups:
+        return []
+    flags = group_of[None, :] == np.arange(groups)[:, None]
+    packed = np.packbits(flags, axis=1, bitorder="little")
+    return [int.from_bytes(packed[g].tobytes(), "little") for g in range(groups)]
+
+
 def tier_table(
     compiled: CompiledCluster,
     direction: Direction,
     destinations: Sequence[int],
-    *,
-    dns: bool = False,
+    dns_destinations: Sequence[int] = (),
 ) -> TierTable:
-    """The admin tiers of ``direction`` towards ``destinations`` from every peer; ``dns``:
-    as if every ``domainNames`` peer resolved to every external address (rule 9)."""
+    """The admin tiers of ``direction`` towards ``destinations`` from every peer, and
+    (egress) towards ``dns_destinations`` as if every ``domainNames`` peer resolved to
+    them (rule 9)."""
     policies = [p for p in compiled.admin_policies if p.rules(direction)]  # evaluation order
     rules = [rule for p in policies for rule in p.rules(direction)]
     size = compiled.peer_count
     everyone = np.arange(size, dtype=np.int64)
-    targets = np.asarray(destinations, dtype=np.int64)
     ingress = direction is Direction.INGRESS
+    assert not (ingress and dns_destinations), "domain names are egress peers only"
+    plain = np.asarray(destinations, dtype=np.int64)
+    resolved = np.asarray(dns_destinations, dtype=np.int64)
+    targets = np.concatenate((plain, resolved))
     subject_rows, peer_rows = (targets, everyone) if ingress else (everyone, targets)
 
     names: dict[NamedPorts | None, int] = {None: 0}
     named_of_peer = np.zeros(size, dtype=np.int64)
-    for c in range(compiled.class_count):
-        named_of_peer[c] = names.setdefault(compiled.named_ports_of(c), len(names))
+    named_of_peer[: compiled.class_count] = [
+        names.setdefault(c.named_ports, len(names)) for c in compiled.classes
+    ]
     isolated = _bit_matrix([compiled.isolated[direction]], subject_rows, size)[:, 0]
-    destination_named = named_of_peer[subject_rows if ingress else peer_rows]
-    subject_extra = isolated.astype(np.int64)
-    if ingress:
-        subject_extra += 2 * destination_named
-    peer_extra = np.zeros(len(peer_rows), dtype=np.int64) if ingress else destination_named
     subject_signature = _bit_matrix([p.selected for p in policies], subject_rows, size)
-    peer_bits = [r.bits | r.dns_bits if dns else r.bits for r in rules]
-    peer_signature = _bit_matrix(peer_bits, peer_rows, size)
-    subject_first, subject_group = _distinct_rows(_packed(subject_signature, subject_extra))
-    peer_first, peer_group = _distinct_rows(_packed(peer_signature, peer_extra))
+    peer_signature = _bit_matrix([r.bits for r in rules], peer_rows, size)
+    if len(resolved):
+        dns_bits = [r.bits | r.dns_bits for r in rules]
+        peer_signature[len(plain) :] = _bit_matrix(dns_bits, resolved, size)
+    # a destination's named ports matter only where a rule with named ports applies
+    by_name = np.array([bool(r.named_ports) for r in rules], dtype=bool)
+    if ingress:
+        policy_names = np.array([any(r.named_ports for r in p.ingress) for p in policies], bool)
+        named_matter = (subject_signature & policy_names).any(axis=1)
+        destination_named = np.where(named_matter, named_of_peer[subject_rows], 0)
+    else:
+        named_matter = (peer_signature & by_name).any(axis=1)
+        destination_named = np.where(named_matter, named_of_peer[peer_rows], 0)
+    subject_named = destination_named if ingress else np.zeros(len(subject_rows), np.int64)
+    peer_named = np.zeros(len(peer_rows), np.int64) if ingress else destination_named
+    subject_first, subject_group = _distinct_rows(_packed(subject_signature, subject_named))
+    peer_first, peer_group = _distinct_rows(_packed(peer_signature, peer_named))
+    # isolation only changes what a walk's outcome means: told apart after the walks
+    final = np.stack((subject_group, isolated), axis=1).astype(np.uint64)
+    final_first, final_group = _distinct_rows(final)
 
     policy_of_rule = np.array(
         [i for i, p in enumerate(policies) for _ in p.rules(direction)], dtype=np.int64
     )
     by_subject = _packed(subject_signature[subject_first][:, policy_of_rule])
     by_peer = _packed(peer_signature[peer_first])
-    peer_kinds = int(peer_extra.max(initial=0)) + 1
-    pair_extra = subject_extra[subject_first][:, None] * peer_kinds + peer_extra[peer_first]
-    first, set_of_pair = _distinct_pairs(by_subject, by_peer, pair_extra.ravel())
-    subject_of_set, peer_of_set = first // len(peer_first), first % len(peer_first)
-    sets = by_subject[subject_of_set] & by_peer[peer_of_set]
-    subject_at, peer_at = subject_first[subject_of_set], peer_first[peer_of_set]
-    named = destination_named[subject_at if ingress else peer_at]
-    state_of_set, states = _walk(rules, sets, named, isolated[subject_at], list(names))
-    matrix = state_of_set[set_of_pair].reshape(len(subject_first), len(peer_first))
+    pair_named = (subject_named[subject_first][:, None] + peer_named[peer_first]).ravel()
+    first, set_of_pair = _distinct_pairs(by_subject, by_peer, pair_named)
+    sets = by_subject[first // len(peer_first)] & by_peer[first % len(peer_first)]
+    atoms, allowed, denied, baseline_denied = _walk(rules, sets, pair_named[first], list(names))
 
-    destination_group = np.full(size, -1, dtype=np.int64)
+    combos = set_of_pair.reshape(len(subject_first), len(peer_first))[subject_group[final_first]]
+    combos = 2 * combos + isolated[final_first][:, None]  # (final subject group, peer group)
+    combo_first, combo_of = _group(combos.ravel().astype(np.uint64))
+    combo = combos.ravel()[combo_first]
+    state_of_combo, states = _states(
+        atoms, allowed[combo // 2], denied[combo // 2], baseline_denied[combo // 2], combo % 2 == 1
+    )
+    matrix = state_of_combo[combo_of].reshape(len(final_first), len(peer_first))
+
+    destination_group = np.full((2, size), -1, dtype=np.int64)  # plain, DNS resolved
     if ingress:
-        destination_group[targets] = subject_group
+        destination_group[0, targets] = final_group
         return TierTable(destination_group, peer_group, matrix, states)
-    destination_group[targets] = peer_group
-    return TierTable(destination_group, subject_group, np.ascontiguousarray(matrix.T), states)
+    destination_group[0, plain] = peer_group[: len(plain)]
+    destination_group[1, resolved] = peer_group[len(plain) :]
+    return TierTable(destination_group, final_group, np.ascontiguousarray(matrix.T), states)
 
 
 def _walk(
     rules: Sequence[CompiledAdminRule],
     sets: Words,
     named: IntArray,
-    isolated: npt.NDArray[np.bool_],
     names: Sequence[NamedPorts | None],
-) -> tuple[IntArray, list[TierState]]:
-    """Per distinct rule set (with the destination's named ports, and whether the subject
-    is isolated): its state id; and the states."""
-    ports = [[rule.ports_for(n) for n in names] for rule in rules]
+) -> tuple[PortAtoms, Words, Words, Words]:
+    """Per distinct rule set (with the destination's named ports): the ports the Admin
+    tier allows and denies, and those the Baseline tier denies, as atoms."""
+    ports = [
+        [rule.ports_for(n) for n in names] if rule.named_ports else [rule.numeric_ports]
+        for rule in rules
+    ]
     atoms = PortAtoms(p for per_rule in ports for p in per_rule)
     width = atoms.words
-    masks = np.zeros((len(rules), len(names), width), dtype=np.uint64)
-    for r, per_rule in enumerate(ports):
-        for n, portset in enumerate(per_rule):
-            masks[r, n] = atoms.to_words(atoms.mask(portset))
+    masks = _words(atoms, [atoms.mask(p) for per_rule in ports for p in per_rule])
+    first_mask = np.cumsum([0] + [len(per_rule) for per_rule in ports]).tolist()
     count = len(sets)
     decided = np.zeros((count, width), dtype=np.uint64)
     allowed = np.zeros_like(decided)
     denied = np.zeros_like(decided)
     baseline_decided = np.zeros_like(decided)
     baseline_denied = np.zeros_like(decided)
-    matched = np.unpackbits(sets.astype("<u8").view(np.uint8), axis=1, bitorder="little")
-    rule_of, row_of = np.nonzero(matched[:, : len(rules)].T)
-    bounds = np.searchsorted(rule_of, np.arange(len(rules) + 1)).tolist()
+    columns = np.ascontiguousarray(sets.T)
     for r, rule in enumerate(rules):
-        rows = row_of[bounds[r] : bounds[r + 1]]
-        baseline = rule.policy.baseline
-        if baseline:
-            rows = rows[~isolated[rows]]  # NetworkPolicy decides instead
+        rows = np.flatnonzero(columns[r >> 6] & np.uint64(1 << (r & 63)))
         if not len(rows):
             continue
+        baseline = rule.policy.baseline
         seen = baseline_decided if baseline else decided
-        wanted = masks[r, named[rows]]
+        at = first_mask[r]
+        wanted = masks[at + named[rows]] if rule.named_ports else masks[at]
         before = seen[rows]
         seen[rows] = before | wanted
         if rule.action is AdminAction.DENY:
@@ -185,13 +232,24 @@ def _walk(
         else:
             continue  # Pass, or a baseline Accept: only keeps later rules off those ports
         target[rows] |= wanted & ~before
+    return atoms, allowed, denied, baseline_denied
+
+
+def _states(
+    atoms: PortAtoms,
+    allowed: Words,
+    denied: Words,
+    baseline_denied: Words,
+    isolated: npt.NDArray[np.bool_],
+) -> tuple[IntArray, list[TierState]]:
+    """The distinct states of walks' outcomes, and each outcome's state id. Not isolated,
+    the verdict is final, kept as (those ports, the others); isolated, what NetworkPolicy's
+    verdict is combined with (the Baseline tier is never reached)."""
     full = atoms.to_words(atoms.full)
-    # Not isolated: the verdict is final, kept as (those ports, the others); isolated:
-    # what NetworkPolicy's verdict is combined with (the baseline is never reached).
     final = allowed | (full & ~(denied | baseline_denied))
     allowed = np.where(isolated[:, None], allowed, final)
     denied = np.where(isolated[:, None], denied, full & ~final)
-    first, state_of_set = _distinct_rows(np.concatenate((allowed, denied), axis=1))
+    first, state_of = _distinct_rows(np.concatenate((allowed, denied), axis=1))
     states = [
         TierState(
             atoms.portset(atoms.from_words(allowed[i])),
@@ -200,7 +258,14 @@ def _walk(
         )
         for i in first.tolist()
     ]
-    return state_of_set, states
+    return state_of, states
+
+
+def _words(atoms: PortAtoms, masks: Sequence[int]) -> Words:
+    """Masks as rows of ``atoms.words`` uint64 words."""
+    size = atoms.words * 8
+    raw = b"".join(mask.to_bytes(size, "little") for mask in masks)
+    return np.frombuffer(raw, dtype="<u8").astype(np.uint64).reshape(len(masks), atoms.words)
 
 
 def _bit_matrix(columns: Sequence[int], rows: IntArray, size: int) -> npt.NDArray[np.bool_]:
@@ -244,7 +309,7 @@ def _hash(words: Words) -> Words:
 
 def _group(hashes: Words) -> tuple[IntArray, IntArray]:
     """First index of each distinct hash, and each position's group (np.unique is slower)."""
-    order = np.argsort(hashes, kind="stable")
+    order = np.argsort(hashes)
     ordered = hashes[order]
     starts = np.ones(len(ordered), dtype=bool)
     starts[1:] = ordered[1:] != ordered[:-1]

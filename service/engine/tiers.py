@@ -41,11 +41,17 @@ def _policy_cells(entries: dict[PortSet, int], isolated: int, everyone: int) -> 
     return cells
 
 
-def _side(table: TierTable, admin: dict[int, int], policy: PolicyCells) -> Side:
+def _side(table: TierTable, group: int, policy: PolicyCells) -> Side:
     """Both parts of one side combined: disjoint peer sets with the ports they get."""
     found: dict[PortSet, int] = defaultdict(int)
-    for state, admin_bits in admin.items():
-        for verdict, policy_bits in policy.items():
+    for verdict, policy_bits in policy.items():
+        if not verdict:  # not isolated, or NetworkPolicy admits nothing: the admin tiers'
+            for ports, admin_bits in table.by_allowed(group).items():
+                bits = admin_bits & policy_bits
+                if bits:
+                    found[ports] |= bits
+            continue
+        for state, admin_bits in table.by_state(group).items():
             bits = admin_bits & policy_bits
             if bits:
                 ports = table.result(state, verdict)
@@ -62,61 +68,91 @@ def tiered_class_connectivity(
     targets: Sequence[int] | None = None,
 ) -> list[list[tuple[int, PortSet]]]:
     """Same contract as :func:`service.engine.connectivity.class_connectivity`; ``dns``: as
-    if every ``domainNames`` peer resolved to every external address (rule 9).
+    if every ``domainNames`` peer resolved to every external address (rule 9)."""
+    order = list(range(compiled.peer_count) if targets is None else targets)
+    if dns:
+        return _tiered(compiled, deadline, [], order)[1]
+    return _tiered(compiled, deadline, order, [])[0]
+
+
+def dns_class_connectivity(
+    compiled: CompiledCluster, deadline: Deadline = NO_DEADLINE
+) -> tuple[list[list[tuple[int, PortSet]]], list[list[tuple[int, PortSet]]]]:
+    """What is allowed whatever DNS says, and what DNS decides, per destination (rule 9).
+    A domain name stands for external addresses only, so only external destinations are
+    evaluated a second time, as if every domain name resolved to them."""
+    classes = compiled.class_count
+    pieces = list(range(classes, compiled.peer_count))
+    unresolved, resolved = _tiered(compiled, deadline, range(compiled.peer_count), pieces)
+    definite, dependent = dns_split(unresolved[classes:], resolved)
+    nothing: list[list[tuple[int, PortSet]]] = [[] for _ in range(classes)]
+    return unresolved[:classes] + definite, nothing + dependent
+
+
+def _tiered(
+    compiled: CompiledCluster,
+    deadline: Deadline,
+    targets: Sequence[int],
+    dns_targets: Sequence[int],
+) -> tuple[list[list[tuple[int, PortSet]]], list[list[tuple[int, PortSet]]]]:
+    """Per destination of ``targets``, and of ``dns_targets`` as if every domain name
+    resolved to it: disjoint source sets with their ports.
 
     Each side is NetworkPolicy's verdict per peer combined with the admin tiers' state per
     peer (:mod:`service.engine.tier_tables`); destinations with the same admin group and
-    the same NetworkPolicy rules share their side. ``targets``: only those destinations
-    (default: every peer), in order."""
+    the same NetworkPolicy verdict share their side, and both passes share the tables."""
     classes = compiled.class_count
     everyone = compiled.all_peers
     egress_isolated = compiled.isolated[Direction.EGRESS]
     applied = compiled.applied[Direction.INGRESS]
-    destinations = list(range(compiled.peer_count) if targets is None else targets)
     universal, reaching = egress_groups_by_target(compiled)
     deadline.check("connectivity map: admin tiers (egress)")
-    egress = tier_table(compiled, Direction.EGRESS, destinations, dns=dns)
+    egress = tier_table(compiled, Direction.EGRESS, targets, dns_targets)
     deadline.check("connectivity map: admin tiers (ingress)")
-    subjects = [t for t in destinations if compiled.is_subject(t)]
+    subjects = sorted({t for t in (*targets, *dns_targets) if compiled.is_subject(t)})
     ingress = tier_table(compiled, Direction.INGRESS, subjects)
 
-    sides: dict[tuple[object, ...], Side] = {}
+    sides: dict[tuple[bool, int, int], Side] = {}
     verdicts: dict[tuple[object, ...], PolicyCells] = {}
     pairs: dict[tuple[int, int, bool], list[tuple[int, PortSet]]] = {}
     both: dict[tuple[PortSet, PortSet], PortSet] = {}
     everything: Side = [(everyone, _ALL)]
-    result: list[list[tuple[int, PortSet]]] = []
-    for target in destinations:
-        deadline.check(lambda: map_stage(target, compiled))  # noqa: B023  (called now)
+    same: dict[frozenset[tuple[PortSet | None, int]], PolicyCells] = {}
+
+    def intern(cells: PolicyCells) -> PolicyCells:
+        """One object per distinct verdict: sides are shared by (group, verdict)."""
+        return same.setdefault(frozenset(cells.items()), cells)
+
+    def row(target: int, dns: bool) -> list[tuple[int, PortSet]]:
         named = compiled.named_ports_of(target)
-        group = egress.group(target)
-        key: tuple[object, ...] = (False, group, *map(id, reaching[target]))
+        np_key: tuple[object, ...] = (False, named, *map(id, reaching[target]))
+        verdict = verdicts.get(np_key)
+        if verdict is None:
+            entries: dict[PortSet, int] = defaultdict(int)
+            for g in (*reaching[target], *universal):
+                entries[g.rule.ports_for(named)] |= g.sources
+            verdict = verdicts[np_key] = intern(_policy_cells(entries, egress_isolated, everyone))
+        group = egress.group(target, dns=dns)
+        key = (False, group, id(verdict))
         leaving = sides.get(key)
         if leaving is None:
-            np_key = (False, named, *map(id, reaching[target]))
-            verdict = verdicts.get(np_key)
-            if verdict is None:
-                entries: dict[PortSet, int] = defaultdict(int)
-                for g in (*reaching[target], *universal):
-                    entries[g.rule.ports_for(named)] |= g.sources
-                verdict = verdicts[np_key] = _policy_cells(entries, egress_isolated, everyone)
-            leaving = sides[key] = _side(egress, egress.cells(group), verdict)
+            leaving = sides[key] = _side(egress, group, verdict)
         if compiled.is_subject(target):
             policies = applied[target]
+            np_key = (True, named, *map(id, policies))
+            verdict = verdicts.get(np_key)
+            if verdict is None:
+                entries = defaultdict(int)
+                for policy in policies:
+                    for rule in policy.ingress:
+                        entries[rule.ports_for(named)] |= rule.bits
+                isolated = everyone if policies else 0
+                verdict = verdicts[np_key] = intern(_policy_cells(entries, isolated, everyone))
             group = ingress.group(target)
-            key = (True, group, *map(id, policies))
+            key = (True, group, id(verdict))
             admitted = sides.get(key)
             if admitted is None:
-                np_key = (True, named, *map(id, policies))
-                verdict = verdicts.get(np_key)
-                if verdict is None:
-                    entries = defaultdict(int)
-                    for policy in policies:
-                        for rule in policy.ingress:
-                            entries[rule.ports_for(named)] |= rule.bits
-                    isolated = everyone if policies else 0
-                    verdict = verdicts[np_key] = _policy_cells(entries, isolated, everyone)
-                admitted = sides[key] = _side(ingress, ingress.cells(group), verdict)
+                admitted = sides[key] = _side(ingress, group, verdict)
         else:
             admitted = everything
         external = target >= classes
@@ -136,23 +172,16 @@ def tiered_class_connectivity(
                         if ports:
                             found[ports] |= bits
             found_pairs = pairs[pair_key] = [(bits, ports) for ports, bits in found.items()]
-        result.append(list(found_pairs))
-    return result
+        return list(found_pairs)
 
-
-def dns_class_connectivity(
-    compiled: CompiledCluster, deadline: Deadline = NO_DEADLINE
-) -> tuple[list[list[tuple[int, PortSet]]], list[list[tuple[int, PortSet]]]]:
-    """What is allowed whatever DNS says, and what DNS decides, per destination (rule 9).
-    A domain name stands for external addresses only, so only external destinations are
-    evaluated a second time, as if every domain name resolved to them."""
-    unresolved = tiered_class_connectivity(compiled, deadline)
-    classes = compiled.class_count
-    pieces = range(classes, compiled.peer_count)
-    resolved = tiered_class_connectivity(compiled, deadline, dns=True, targets=pieces)
-    definite, dependent = dns_split(unresolved[classes:], resolved)
-    nothing: list[list[tuple[int, PortSet]]] = [[] for _ in range(classes)]
-    return unresolved[:classes] + definite, nothing + dependent
+    passes: list[list[list[tuple[int, PortSet]]]] = []
+    for dns, order in ((False, targets), (True, dns_targets)):
+        rows = []
+        for target in order:
+            deadline.check(lambda: map_stage(target, compiled))  # noqa: B023  (called now)
+            rows.append(row(target, dns))
+        passes.append(rows)
+    return passes[0], passes[1]
 
 
 def dns_split(
