@@ -56,7 +56,7 @@ class TierTable:
         matrix: IntArray,
         states: list[TierState],
     ) -> None:
-        self._destination_group = destination_group  # (plain, dns) x peer; -1: not one
+        self._destination_group = destination_group.tolist()  # (plain, dns) x peer; -1: none
         self._source_group = source_group  # per peer
         self._matrix = matrix  # destination groups x source groups
         self.states = states
@@ -68,7 +68,7 @@ class TierTable:
 
     def group(self, destination: int, *, dns: bool = False) -> int:
         """``dns``: the group as a DNS-resolved destination."""
-        return int(self._destination_group[int(dns), destination])
+        return int(self._destination_group[dns][destination])
 
     def by_state(self, group: int) -> dict[int, int]:
         """The sources of a destination group by state: {state id: bitset of peers}."""

@@ -123,8 +123,11 @@ def _tiered(
         """One object per distinct verdict: sides are shared by (group, verdict)."""
         return same.setdefault(frozenset(cells.items()), cells)
 
+    named_of = [compiled.named_ports_of(t) for t in range(compiled.peer_count)]
+    subject = [compiled.is_subject(t) for t in range(compiled.peer_count)]
+
     def row(target: int, dns: bool) -> list[tuple[int, PortSet]]:
-        named = compiled.named_ports_of(target)
+        named = named_of[target]
         np_key: tuple[object, ...] = (False, named, *map(id, reaching[target]))
         verdict = verdicts.get(np_key)
         if verdict is None:
@@ -137,7 +140,7 @@ def _tiered(
         leaving = sides.get(key)
         if leaving is None:
             leaving = sides[key] = _side(egress, group, verdict)
-        if compiled.is_subject(target):
+        if subject[target]:
             policies = applied[target]
             np_key = (True, named, *map(id, policies))
             verdict = verdicts.get(np_key)
