@@ -45,6 +45,7 @@ class PortAtoms:
         self.words = max(1, (len(self.atoms) + 63) // 64)
         self._masks: dict[PortSet, int] = {}
         self._sets: dict[int, PortSet] = {}
+        self._runs: dict[tuple[int, int], list[PortRange]] = {}
 
     def mask(self, ports: PortSet) -> int:
         """``ports`` as atoms (every boundary of it must be one of the atoms')."""
@@ -81,7 +82,14 @@ class PortAtoms:
         return found
 
     def _ranges(self, first: int, stop: int) -> list[PortRange]:
-        """Atoms ``first`` to ``stop - 1`` as ranges, one per protocol they span."""
+        """Atoms ``first`` to ``stop - 1`` as ranges, one per protocol they span (the same
+        runs recur in many masks)."""
+        found = self._runs.get((first, stop))
+        if found is None:
+            found = self._runs[first, stop] = self._split(first, stop)
+        return found
+
+    def _split(self, first: int, stop: int) -> list[PortRange]:
         out: list[PortRange] = []
         while first < stop:
             protocol = self.atoms[first].protocol
