@@ -1,11 +1,12 @@
 """Class-level connectivity when admin-tier policies are present (rule 8).
 
-For one destination, the sources are split into cells that every rule treats alike, each
-cell carrying its state through the tiers: Admin-tier rules in order (first match decides
-Accept/Allow, Deny, or Pass on), then NetworkPolicy if it isolates the endpoint, else the
-Baseline tier (first match: Accept/Allow, Deny, or Pass to the default), then allow.
-Egress is evaluated for every source towards the destination, ingress for the destination
-from every source; a connection needs both.
+The tiers in order: Admin-tier rules (first match decides Accept/Allow, Deny, or Pass on),
+then NetworkPolicy if it isolates the endpoint, else the Baseline tier (first match:
+Accept/Allow, Deny, or Pass to the default), then allow. The admin tiers' state of every
+pair comes from :mod:`service.engine.tier_tables`; per destination, the sources are split
+into cells by that state and by NetworkPolicy's verdict. Egress is evaluated for every
+source towards the destination, ingress for the destination from every source; a
+connection needs both.
 """
 
 from __future__ import annotations
