@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m compileall -q service > /dev/null  # bytecode, as an installed package has
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install netreach with its dev tools
