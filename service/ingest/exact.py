@@ -82,7 +82,7 @@ def compact(value: Any) -> bytes | None:
 def looks_exact(dumped: bytes) -> bool:
     """False when the compact form holds an escaped NUL: the exact reader must decide.
     (Integers beyond int64 are looked for in the source text: see :func:`long_digits`.)"""
-    return _ESCAPED_NUL not in dumped
+    return b"\\" not in dumped or _ESCAPED_NUL not in dumped  # memchr first: no escape at all
 
 
 _DIGITS_AFTER_SEPARATOR = bytes(
