@@ -55,7 +55,8 @@ _UNHANDLED = (
     # rapidyaml writes `.Inf`/`.NaN` as `.inf`/`.nan` even when quoted
     re.compile(rb"\.(?:inf|Inf|INF|nan|NaN|NAN)"),
 )
-_UNHANDLED_LITERALS = (b"<<", b"\n...", b"\t")
+# Each with a byte to look for first (memchr): the longer search runs only if it is there.
+_UNHANDLED_LITERALS = ((b"<", b"<<"), (b"\n", b"\n..."), (b"\t", b"\t"))
 _MAX_RESERVED_NODES = 1 << 20
 
 
@@ -135,7 +136,7 @@ def _simple(text: str, raw: bytes, limits: Limits) -> bool:
     if long_digits(raw):
         return False  # an integer rapidyaml and orjson would turn into a float
     padded = b"\n" + raw
-    if any(literal in padded for literal in _UNHANDLED_LITERALS):
+    if any(byte in padded and literal in padded for byte, literal in _UNHANDLED_LITERALS):
         return False
     return not any(pattern.search(padded) for pattern in _UNHANDLED)
 
