@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 from service.cli import (  # noqa: F401  (they register commands)
+    _startup,  # first: pauses the collector while the commands are defined
     analysis,
     capture,
     diffing,
@@ -23,6 +24,8 @@ from service.cli import (  # noqa: F401  (they register commands)
 from service.cli.app import app, claim_process
 
 __all__ = ["app", "main"]
+
+_startup.resume()
 
 
 def main() -> None:
