@@ -42,6 +42,7 @@ from sqlalchemy.engine import make_url
 
 from bench import load
 from bench.engine import DEFAULT_GENERATOR, generate
+from service.client import request_body
 
 REPO = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN = os.environ.get(
@@ -160,7 +161,7 @@ def bench_upload_l(kind: str, l_path: Path) -> dict[str, float]:
                 started = time.perf_counter()
                 response = httpx.post(
                     f"{base}/v1/clusters/l/snapshots",
-                    content=body,
+                    content=request_body(body),
                     headers={"Content-Type": "application/json",
                              "Authorization": f"Bearer {token}", **headers},
                     timeout=1800,
@@ -176,7 +177,7 @@ def upload(client: httpx.Client, base: str, cluster: str, path: Path) -> tuple[f
     started = time.perf_counter()
     response = client.post(
         f"{base}/v1/clusters/{cluster}/snapshots",
-        content=path.read_bytes(),
+        content=request_body(path.read_bytes()),
         headers={"Content-Type": "application/json"},
     )
     response.raise_for_status()
@@ -294,7 +295,8 @@ def bench_memory(url: str, token: str, count: int = MEMORY_OBJECTS) -> dict[str,
             peak = 0.0
             for seed in range(MEMORY_UPLOADS):
                 body = config_maps(count, seed)
-                client.post("/v1/clusters/mem/snapshots", content=body).raise_for_status()
+                posted = client.post("/v1/clusters/mem/snapshots", content=request_body(body))
+                posted.raise_for_status()
                 del body
                 peak = max(peak, rss_mb(pid[0]))
             time.sleep(2)
