@@ -36,7 +36,7 @@ _TABLE = ObjectRow.__tablename__
 Row = tuple[str, str, str | None, str, bytes, int]
 
 
-def compress(data: bytes) -> bytes:
+def compress(data: bytes | memoryview) -> bytes:
     """An object body as stored (zlib format).
 
     >>> import zlib
