@@ -15,6 +15,7 @@ Anything wrong with the child (it cannot start, dies, answers nonsense) is a
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import subprocess
 import sys
@@ -102,7 +103,8 @@ class BodyWorker:
         self._reader.join()
         for stream in (self._process.stdin, self._process.stdout):
             if stream is not None:
-                stream.close()
+                with contextlib.suppress(OSError):  # unwritten input of a child that is gone
+                    stream.close()
 
     def _write(self) -> None:
         stream: IO[bytes] | None = self._process.stdin
