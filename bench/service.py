@@ -8,8 +8,8 @@
 
 Figures: upload of L (100,000 pods, 405 MB of JSON) on an empty database, plain and
 gzip-compressed (the request's wall time, the server's CPU time with its child's, peak
-memory, the bytes on the wire); upload of M end to end; point-query latency on a warm M snapshot, one client at a
-time (p50, p99); the connectivity map of M (JSON, streamed); storage of 100 versions of S
+memory, the bytes on the wire); upload of M end to end; point-query latency on a warm M
+snapshot, one client at a time (p50, p99); the connectivity map of M (JSON, streamed); storage of 100 versions of S
 with ~1% churn against one version (the generator's ``mutate``, 22 changes per version);
 memory: the idle RSS of a fresh server against its idle RSS after 4 uploads of 100,000
 ConfigMaps (the goal: under 2x); and the load test: random pod-pair reachability queries
