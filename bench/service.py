@@ -9,13 +9,13 @@
 Figures: upload of L (100,000 pods, 405 MB of JSON) on an empty database, plain and
 gzip-compressed (the request's wall time, the server's CPU time with its child's, peak
 memory, the bytes on the wire); upload of M end to end; point-query latency on a warm M
-snapshot, one client at a time (p50, p99); the connectivity map of M (JSON, streamed); storage of 100 versions of S
-with ~1% churn against one version (the generator's ``mutate``, 22 changes per version);
-memory: the idle RSS of a fresh server against its idle RSS after 4 uploads of 100,000
-ConfigMaps (the goal: under 2x); and the load test: random pod-pair reachability queries
-at a fixed rate (200/s for 60 s by default) from an open-loop generator (:mod:`bench.load`:
-latencies count from when each request was due, so a stalled server cannot hide), per
-database and number of workers: achieved rate, p50/p95/p99, errors.
+snapshot, one client at a time (p50, p99); the connectivity map of M (JSON, streamed);
+storage of 100 versions of S with ~1% churn against one version (the generator's ``mutate``,
+22 changes per version); memory: the idle RSS of a fresh server against its idle RSS after 4
+uploads of 100,000 ConfigMaps (the goal: under 2x); and the load test: random pod-pair
+reachability queries at a fixed rate (200/s for 60 s by default) from an open-loop generator
+(:mod:`bench.load`: latencies count from when each request was due, so a stalled server
+cannot hide), per database and number of workers: achieved rate, p50/p95/p99, errors.
 """
 
 from __future__ import annotations
