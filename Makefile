@@ -7,7 +7,7 @@ BENCH_DIR ?= .bench
 SIZES ?= S M L
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check lint typecheck format bench bench-ipblocks bench-api bench-peer bench-capture bench-ui screenshots bench-review bench-cnp bench-nodes clean
+.PHONY: help install run test check lint typecheck format bench bench-ipblocks bench-api bench-peer bench-phases bench-capture bench-ui screenshots bench-review bench-cnp bench-nodes clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m compileall -q service > /dev/null  # bytecode, as an installed package has
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install netreach with its dev tools
@@ -57,6 +58,9 @@ bench-api: $(STAMP) ## service over HTTP: upload of L (plain, gzip), of M, maps,
 
 bench-peer: $(STAMP) ## netreach against network-config-analyzer 2.1.0 (own virtualenv) on S as YAML
 	$(BIN)/python -m bench.peer --data $(BENCH_DIR)
+
+bench-phases: $(STAMP) ## CPU time of each stage of bench-peer's netreach process (start-up, imports, read, ...)
+	$(BIN)/python -m bench.phases --data $(BENCH_DIR)
 
 bench-capture: $(STAMP) ## netreach capture of generated clusters from the fake API server (SIZES="S M")
 	$(BIN)/python -m bench.capture --sizes $(filter-out L,$(SIZES)) --data $(BENCH_DIR)

@@ -36,6 +36,7 @@ import httpx
 
 from bench.engine import DEFAULT_GENERATOR, REPO, generate
 from bench.service import server
+from service.client import request_body
 
 
 def mutated(generator: Path, base: Path, changes: int, seed: int) -> Path:
@@ -88,7 +89,7 @@ def upload(client: httpx.Client, cluster: str, path: Path) -> float:
     return timed(
         lambda: client.post(
             f"/v1/clusters/{cluster}/snapshots",
-            content=path.read_bytes(),
+            content=request_body(path.read_bytes()),
             headers={"Content-Type": "application/json"},
         )
     )

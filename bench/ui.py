@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from bench.engine import DEFAULT_GENERATOR, generate
+from service.client import request_body
 from tests.api.conftest import running_server, test_settings
 from tests.ui.browser import INSTALL_HINT, chromium, chromium_path
 
@@ -46,7 +47,7 @@ def upload(client: httpx.Client, path: Path) -> None:
     started = time.perf_counter()
     response = client.post(
         f"/v1/clusters/{CLUSTER}/snapshots",
-        content=path.read_bytes(),
+        content=request_body(path.read_bytes()),
         headers={"Content-Type": "application/json"},
     )
     response.raise_for_status()

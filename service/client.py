@@ -15,6 +15,7 @@ reached raises :class:`UnreachableError`. Lists that the API pages are iterated 
 from __future__ import annotations
 
 import gzip as gzip_module
+import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -211,6 +212,20 @@ DEFAULT_OPTIONS = Options()
 # -- the client ---------------------------------------------------------------------------
 
 
+STREAMED_BODY_BYTES = 64 * 1024  # what httpx reads from a file-like body at a time
+
+
+def request_body(data: bytes) -> bytes | io.BytesIO:
+    """A request body for httpx's ``content=``: a large one as a file-like object.
+
+    Given bytes, httpx's synchronous transport sends what a socket write left unsent by
+    slicing it, which copies the rest of the body after every write: quadratic, about 12 s
+    of the client's CPU for a 405 MB body on loopback. From a file-like object it sends
+    64 KiB pieces, with the same ``Content-Length`` (httpx seeks to the end to learn it).
+    """
+    return io.BytesIO(data) if len(data) > STREAMED_BODY_BYTES else data
+
+
 def _segment(value: object) -> str:
     return quote(str(value), safe="")
 
@@ -260,7 +275,12 @@ class NetreachClient:
     ) -> httpx.Response:
         try:
             response = self._http.request(
-                method, path, params=params, json=json, content=content, headers=headers
+                method,
+                path,
+                params=params,
+                json=json,
+                content=None if content is None else request_body(content),
+                headers=headers,
             )
         except httpx.HTTPError as error:
             raise UnreachableError(

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from service.cli import progress
+from service.cli._startup import collector_paused
 from service.cli.app import (
     EXIT_DENIED,
     EXIT_DEPENDS_ON_DNS,
@@ -50,15 +51,16 @@ def analyze(
     timeout: TimeoutOption = None,
 ) -> None:
     """Print every allowed connection (json is exactly the API's connectivity shape)."""
-    from service.engine.connectivity import connectivity_map
-    from service.engine.options import AnalysisOptions
-    from service.report.connectivity import (
-        iter_map_csv,
-        iter_map_dot,
-        iter_map_json,
-        iter_map_markdown,
-    )
-    from service.usecases.manifests import compile_snapshot
+    with collector_paused():
+        from service.engine.connectivity import connectivity_map
+        from service.engine.options import AnalysisOptions
+        from service.report.connectivity import (
+            iter_map_csv,
+            iter_map_dot,
+            iter_map_json,
+            iter_map_markdown,
+        )
+        from service.usecases.manifests import compile_snapshot
 
     quiet_if(quiet)
     options = AnalysisOptions(pod_ips_in_ipblocks, host_network_pods)

@@ -290,14 +290,27 @@ class CompiledCluster:
     isolated: dict[Direction, int]  # classes isolated per direction (rule 2)
     applied: dict[Direction, list[list[CompiledPolicy]]]  # per class, policies selecting it
     admin_policies: tuple[CompiledAdminPolicy, ...]  # evaluation order; the baseline last
-    # per class, the admin rules whose subject holds it, in evaluation order
-    admin_rules: dict[Direction, list[list[CompiledAdminRule]]]
-    baseline_rules: dict[Direction, list[list[CompiledAdminRule]]]
     class_bits_by_namespace: dict[str, int]
     _piece_starts: dict[int, list[int]]
     _piece_offsets: dict[int, int]
     _pod_index: dict[tuple[str, str], int]
     _lookups: _Lookups | None = None
+    _tiers: tuple[TierRules, TierRules] | None = None  # tier_rules(), built on first use
+
+    @property
+    def admin_rules(self) -> TierRules:
+        """Per direction, per class, the Admin-tier rules whose subject holds it, in
+        evaluation order (point queries and lint; the maps use tier tables instead)."""
+        return self._tier_rules()[0]
+
+    @property
+    def baseline_rules(self) -> TierRules:
+        return self._tier_rules()[1]
+
+    def _tier_rules(self) -> tuple[TierRules, TierRules]:
+        if self._tiers is None:
+            self._tiers = tier_rules(len(self.classes), self.admin_policies)
+        return self._tiers
 
     @property
     def lookups(self) -> _Lookups:
@@ -520,7 +533,6 @@ def compile_cluster(
         builder.admin_policy(p) for p in sorted(cluster.admin_policies, key=lambda p: p.precedence)
     )
     deadline.check("compile: cluster-wide policies")
-    admin_rules, baseline_rules = tier_rules(len(classes), admin)
 
     isolated = {Direction.INGRESS: 0, Direction.EGRESS: 0}
     applied: dict[Direction, list[list[CompiledPolicy]]] = {
@@ -545,8 +557,6 @@ def compile_cluster(
         isolated=isolated,
         applied=applied,
         admin_policies=admin,
-        admin_rules=admin_rules,
-        baseline_rules=baseline_rules,
         class_bits_by_namespace=builder.namespace_bits,
         _piece_starts=starts,
         _piece_offsets=partition.offsets,

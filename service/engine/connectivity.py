@@ -245,9 +245,16 @@ def endpoint_ref(pod: Pod, granularity: Granularity) -> ObjectRef:
     return ObjectRef("Namespace", pod.namespace, pod.namespace)
 
 
-def _endpoint_table(
-    compiled: CompiledCluster, granularity: Granularity
-) -> tuple[list[ObjectRef], list[list[int]]]:
+@dataclass(frozen=True, slots=True)
+class _Endpoints:
+    """The cluster side of a map's endpoint table, shared by a map and its DNS part."""
+
+    refs: list[ObjectRef]
+    per_class: list[list[int]]  # per class, the endpoints its pods map to
+    rank: IntArray  # each endpoint's place in the output order (before every range)
+
+
+def _endpoint_table(compiled: CompiledCluster, granularity: Granularity) -> _Endpoints:
     """Endpoints of the cluster side, and for each class the endpoints its pods map to."""
     refs: dict[ObjectRef, int] = {}
     per_class: list[list[int]] = []
@@ -257,7 +264,8 @@ def _endpoint_table(
             ref = endpoint_ref(compiled.pods[index], granularity)
             found[refs.setdefault(ref, len(refs))] = None
         per_class.append(list(found))
-    return list(refs), per_class
+    endpoints = list(refs)
+    return _Endpoints(endpoints, per_class, _ranks(endpoints))
 
 
 def _expand(
@@ -315,23 +323,27 @@ def connectivity_map(
 ) -> ConnectivityMap:
     """Every allowed connection between distinct endpoints, with canonical port sets; with
     ``domainNames`` rules, the connections DNS decides in ``depends_on_dns`` (rule 9)."""
+    table = _endpoint_table(compiled, granularity)
     if compiled.has_domain_names:
         definite, dependent = dns_class_connectivity(compiled, deadline)
-        dns = _map_of(compiled, dependent, granularity, deadline)
-        return replace(_map_of(compiled, definite, granularity, deadline), depends_on_dns=dns)
-    return _map_of(compiled, class_connectivity(compiled, deadline), granularity, deadline)
+        dns = _map_of(compiled, dependent, granularity, table, deadline)
+        definite_map = _map_of(compiled, definite, granularity, table, deadline)
+        return replace(definite_map, depends_on_dns=dns)
+    return _map_of(compiled, class_connectivity(compiled, deadline), granularity, table, deadline)
 
 
 def _map_of(
     compiled: CompiledCluster,
     per_target: Sequence[Sequence[tuple[int, PortSet]]],
     granularity: Granularity,
+    endpoint_table: _Endpoints,
     deadline: Deadline = NO_DEADLINE,
 ) -> ConnectivityMap:
+    """``endpoint_table``: :func:`_endpoint_table` (the same for a map and its DNS part)."""
     src, dst, pid, portsets = _class_pairs(compiled, per_target)
     deadline.check("connectivity map: merging external ranges")
     merged_index, ranges = _merge_pieces(compiled, src, dst, pid)
-    cluster_endpoints, per_class = _endpoint_table(compiled, granularity)
+    cluster_endpoints, per_class = endpoint_table.refs, endpoint_table.per_class
     base = len(cluster_endpoints)
     groups = [*per_class, *([base + int(m)] for m in merged_index)]
     indptr = np.zeros(len(groups) + 1, dtype=np.int64)
@@ -346,7 +358,8 @@ def _map_of(
     kept, src_ep, dst_ep = merge_external(base, ranges, table, src_ep, dst_ep, [pid])
     pid = pid[kept]
     endpoints: list[Endpoint] = [*cluster_endpoints, *table.ranges]
-    rank = _ranks(endpoints)
+    # ranges sort after every cluster endpoint: only they are ranked here
+    rank = np.concatenate((endpoint_table.rank, base + _ranks(table.ranges)))
     order = np.lexsort((rank[dst_ep], rank[src_ep]))
     return ConnectivityMap(
         granularity, tuple(endpoints), tuple(portsets), src_ep[order], dst_ep[order], pid[order]

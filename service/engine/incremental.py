@@ -45,7 +45,6 @@ from service.engine.compile import (
     _referenced_named_ports,
     _Relevance,
     address_blocks,
-    tier_rules,
 )
 from service.engine.connectivity import (
     ConnectivityMap,
@@ -253,10 +252,10 @@ def recompile(basis: Basis, head: Cluster, deadline: Deadline = NO_DEADLINE) -> 
         by_policy += [(p, basis.builder().admin_policy(p)) for p in added_admin]
         ordered = sorted(by_policy, key=lambda item: item[0].precedence)
         admin = tuple(c for _, c in ordered)
-        admin_rules, baseline_rules = tier_rules(base.class_count, admin)
+        tiers = None  # built on first use, from the head's admin policies
     else:
         admin = base.admin_policies
-        admin_rules, baseline_rules = base.admin_rules, base.baseline_rules
+        tiers = base._tiers
 
     lookups = base._lookups
     if lookups is not None and head.services != base.cluster.services:
@@ -269,8 +268,7 @@ def recompile(basis: Basis, head: Cluster, deadline: Deadline = NO_DEADLINE) -> 
         isolated=isolated,
         applied=applied,
         admin_policies=admin,
-        admin_rules=admin_rules,
-        baseline_rules=baseline_rules,
+        _tiers=tiers,
         _lookups=lookups,
     )
     new_admin = [c for c in admin if c.policy in added_admin]

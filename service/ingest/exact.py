@@ -22,7 +22,7 @@ import orjson
 _ESCAPED_NUL = b"\\u0000"
 
 
-def key_count(text: bytes) -> int:
+def key_count(text: bytes | bytearray) -> int:
     r"""How many ``"...":`` key endings ``text`` holds, ignoring ``\\":`` inside strings.
 
     A ``":`` is a key's end unless its quote is escaped, that is preceded by an odd
@@ -32,6 +32,8 @@ def key_count(text: bytes) -> int:
     >>> key_count(orjson.dumps({"a": 1, "b\\": {'c":': 2}}))
     3
     """
+    if b"\\" not in text:  # one fast scan spares counting the escaped forms
+        return text.count(b'":')
     total = 0
     sign = 1
     pattern = b'":'
@@ -53,20 +55,19 @@ def depth(compact: bytes) -> int:
     """
     if not compact or compact[0] not in b"[{":
         return 0
-    # After dropping escaped backslashes and escaped quotes, every '"' delimits a string.
-    flat = compact.replace(b"\\\\", b"__").replace(b'\\"', b"__")
-    chars = np.frombuffer(flat, dtype=np.uint8)
-    quotes = np.flatnonzero(chars == ord('"'))
-    brackets = np.flatnonzero(
-        (chars == ord("[")) | (chars == ord("{")) | (chars == ord("]")) | (chars == ord("}"))
-    )
-    outside = np.searchsorted(quotes, brackets) % 2 == 0  # an even number of quotes before
-    brackets = brackets[outside]
-    if not len(brackets):
-        return 0
-    kinds = chars[brackets]
-    steps = np.where((kinds == ord("[")) | (kinds == ord("{")), 1, -1).astype(np.int32)
-    return int(np.cumsum(steps).max())
+    # Without escaped backslashes and escaped quotes, every '"' delimits a string; of the
+    # rest, only quotes and brackets matter (one translate in C: a short array for numpy).
+    flat = compact.replace(b"\\\\", b"").replace(b'\\"', b"") if b"\\" in compact else compact
+    chars = np.frombuffer(flat.translate(None, _NOT_STRUCTURE), dtype=np.uint8)
+    outside = (np.cumsum(chars == _QUOTE, dtype=np.int64) & 1) == 0  # even quotes before
+    opening = (chars == ord("[")) | (chars == ord("{"))
+    closing = (chars == ord("]")) | (chars == ord("}"))
+    steps = (opening & outside).astype(np.int32) - (closing & outside)
+    return int(np.cumsum(steps).max(initial=0))
+
+
+_QUOTE = ord('"')
+_NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in b'"[]{}')
 
 
 def compact(value: Any) -> bytes | None:
@@ -81,7 +82,7 @@ def compact(value: Any) -> bytes | None:
 def looks_exact(dumped: bytes) -> bool:
     """False when the compact form holds an escaped NUL: the exact reader must decide.
     (Integers beyond int64 are looked for in the source text: see :func:`long_digits`.)"""
-    return _ESCAPED_NUL not in dumped
+    return b"\\" not in dumped or _ESCAPED_NUL not in dumped  # memchr first: no escape at all
 
 
 _DIGITS_AFTER_SEPARATOR = bytes(

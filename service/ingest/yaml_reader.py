@@ -7,7 +7,6 @@ import re
 
 from service.ingest.collect import Collector
 from service.ingest.limits import Limits
-from service.ingest.yaml_exact import read_yaml_exact
 from service.ingest.yaml_fast import read_yaml_fast
 
 # A `---` line (alone, or with a null: `--- ~`) followed, after blank and comment lines
@@ -43,4 +42,6 @@ def read_yaml(
     out.check_empty(_surely_empty(data, limits.max_empty_documents - out.empty))
     if read_yaml_fast(text, data, source, limits, out):
         return
+    from service.ingest.yaml_exact import read_yaml_exact  # libyaml: loaded only when needed
+
     read_yaml_exact(text, source, limits, out)

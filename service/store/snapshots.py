@@ -14,14 +14,15 @@ from sqlalchemy import Row, Select, Table, delete, select, update
 from sqlalchemy.orm import Session
 
 from service.store._sql import chunks, insert_ignoring_conflicts, one_of
+from service.store.bulk import Row as NewRow
 from service.store.bulk import compress as compress_body
 from service.store.bulk import compress_all, insert_objects
 from service.store.canonical import (
-    canonical_json,
+    canonical_many,
     object_hash,
     parse_canonical,
     snapshot_hash,
-    strip_noise,
+    without_noise,
 )
 from service.store.errors import SnapshotNotFoundError, StoreError
 from service.store.garbage import fence_collection
@@ -48,22 +49,17 @@ _RECORD_COLUMNS = (
 
 
 @dataclass(frozen=True, slots=True)
-class _Prepared:
-    kind: str
-    namespace: str | None
-    name: str
-    canonical: bytes | None  # None once compressed (``PreparedObjects.bodies``)
-    size: int  # of the canonical body
-
-
-@dataclass(frozen=True, slots=True)
 class PreparedObjects:
-    """Objects normalised, hashed and deduplicated (by content hash), ready to store;
-    ``bodies`` holds the compressed bodies if they were compressed beforehand."""
+    """Objects normalised, hashed and deduplicated (by content hash), ready to store: one
+    row per content hash, as ``bulk.insert_objects`` takes it, whose body is compressed
+    if ``compressed`` (else it is the canonical body, compressed when inserted)."""
 
-    by_hash: dict[str, _Prepared]
+    by_hash: dict[str, NewRow]
     kind_counts: dict[str, int]
-    bodies: dict[str, bytes]
+    compressed: bool
+
+
+_PREPARE_BATCH = 1_000  # objects serialised per orjson call
 
 
 def prepare_objects(objects: Iterable[NewObject], *, compress: bool = False) -> PreparedObjects:
@@ -72,23 +68,25 @@ def prepare_objects(objects: Iterable[NewObject], *, compress: bool = False) -> 
 
     ``compress`` compresses every body now, even those of objects already stored (which
     then is work in vain): worth it when it runs beside other work (the compressor does
-    not hold the GIL). Each body is compressed as soon as it is canonical and its canonical
-    bytes are dropped at once: their memory is reused by the next object, where keeping
-    them all (about as large as the upload) would cost fresh pages for every one of them.
+    not hold the GIL). Bodies are serialised a batch at a time (``canonical_many``), each
+    compressed as soon as its batch is canonical, and the batch's canonical bytes dropped
+    then: their memory is reused by the next batch, where keeping them all (about as large
+    as the upload) would cost fresh pages for every one of them.
     """
-    prepared: dict[str, _Prepared] = {}
+    rows: dict[str, NewRow] = {}
     kind_counts: dict[str, int] = {}
-    bodies: dict[str, bytes] = {}
-    for obj in objects:
-        canonical = canonical_json(strip_noise(obj.body))
-        digest = object_hash(obj.kind, obj.namespace, obj.name, canonical)
-        if digest not in prepared:
-            if compress:
-                bodies[digest] = compress_body(canonical)
-            kept = None if compress else canonical
-            prepared[digest] = _Prepared(obj.kind, obj.namespace, obj.name, kept, len(canonical))
-            kind_counts[obj.kind] = kind_counts.get(obj.kind, 0) + 1
-    return PreparedObjects(prepared, kind_counts, bodies)
+    pending = builtins.list(objects)
+    for start in range(0, len(pending), _PREPARE_BATCH):
+        batch = pending[start : start + _PREPARE_BATCH]
+        canonicals = canonical_many([without_noise(obj.body) for obj in batch])
+        for obj, canonical in zip(batch, canonicals, strict=True):
+            digest = object_hash(obj.kind, obj.namespace, obj.name, canonical)
+            if digest not in rows:
+                body = compress_body(canonical) if compress else bytes(canonical)
+                rows[digest] = (digest, obj.kind, obj.namespace, obj.name, body, len(canonical))
+                kind_counts[obj.kind] = kind_counts.get(obj.kind, 0) + 1
+        del canonicals
+    return PreparedObjects(rows, kind_counts, compress)
 
 
 class SnapshotRepository:
@@ -149,7 +147,7 @@ class SnapshotRepository:
         if existing is not None:
             return _record(existing), False
         # 4. Objects: insert the ones not stored yet, then collect every id.
-        object_ids = self._store_objects(prepared, ready.bodies)
+        object_ids = self._store_objects(prepared, compressed=ready.compressed)
         # 5. The next version.
         version = self.session.execute(
             update(Cluster)
@@ -391,7 +389,7 @@ class SnapshotRepository:
         return ids
 
     def _store_objects(
-        self, prepared: Mapping[str, _Prepared], compressed: Mapping[str, bytes]
+        self, prepared: Mapping[str, NewRow], *, compressed: bool
     ) -> builtins.list[int]:
         """Insert the objects not stored yet; the ids of all of them.
 
@@ -402,18 +400,11 @@ class SnapshotRepository:
         ids = self._ids_by_hash(builtins.list(prepared))
         missing = sorted(digest for digest in prepared if digest not in ids)
         if missing:
-            todo = [digest for digest in missing if digest not in compressed]
-            done = dict(
-                zip(todo, compress_all([_canonical(prepared[d]) for d in todo]), strict=True)
-            )
-            bodies = [compressed.get(digest) or done[digest] for digest in missing]
-            del done
-            rows = [
-                (digest, item.kind, item.namespace, item.name, body, item.size)
-                for digest, body in zip(missing, bodies, strict=True)
-                for item in (prepared[digest],)
-            ]
-            del bodies
+            rows = [prepared[digest] for digest in missing]
+            if not compressed:
+                bodies = compress_all([row[4] for row in rows])
+                rows = [(*row[:4], body, row[5]) for row, body in zip(rows, bodies, strict=True)]
+                del bodies
             ids.update(insert_objects(self.session, rows))
             del rows
             # Stored meanwhile by a concurrent upload, or ids the insert could not tell.
@@ -421,12 +412,6 @@ class SnapshotRepository:
         if len(ids) != len(prepared):
             raise StoreError("stored objects vanished while a snapshot was being created")
         return builtins.list(ids.values())
-
-
-def _canonical(item: _Prepared) -> bytes:
-    if item.canonical is None:
-        raise StoreError("an object prepared as compressed has no compressed body")
-    return item.canonical
 
 
 def _record(row: Row[Any]) -> SnapshotRecord:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+import httpx
 import pytest
 
 from service.client import (
+    STREAMED_BODY_BYTES,
     ForbiddenError,
     InvalidRequestError,
     NetreachClient,
@@ -79,3 +83,41 @@ def test_typed_errors(api: Api, cluster: str) -> None:
         assert invalid.value.details[0]["field"] == "path.ref"
     with NetreachClient("http://127.0.0.1:1") as nowhere, pytest.raises(UnreachableError):
         nowhere.health()
+
+
+def _config_maps(count: int) -> bytes:
+    items = [
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": f"cm-{n}", "namespace": "big"}, "data": {"k": "x" * 300}}
+        for n in range(count)
+    ]  # fmt: skip
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items}).encode()
+
+
+def test_large_upload_sent_in_pieces_with_its_length(
+    api_client: NetreachClient, cluster: str
+) -> None:
+    body = _config_maps(500)
+    assert len(body) > STREAMED_BODY_BYTES
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        request.read()
+        seen.append(request)
+        return httpx.Response(404, json={"error": {"code": "not_found", "message": "x"}})
+
+    mocked = NetreachClient("http://x", transport=httpx.MockTransport(answer))
+    with mocked, pytest.raises(NotFoundError):
+        mocked.upload(cluster, body, content_type="application/json")
+    assert seen[0].headers["content-length"] == str(len(body))
+    assert "transfer-encoding" not in seen[0].headers
+    assert seen[0].content == body
+    with api_client as client:
+        stored, created = client.upload(cluster, body, content_type="application/json")
+        assert created
+        assert stored.counts == {"ConfigMap": 500}
+        for gzip in (False, True):
+            again, created = client.upload(
+                cluster, body, content_type="application/json", gzip=gzip
+            )
+            assert (again.version, created) == (stored.version, False)

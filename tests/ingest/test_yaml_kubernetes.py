@@ -268,6 +268,24 @@ def test_fast_path_reads_kubectl_output_with_lines() -> None:
     assert [(d.origin.item, d.origin.line) for d in docs] == [(0, 4), (1, 24)]
 
 
+def test_fast_path_reads_a_document_far_larger_than_the_others() -> None:
+    # Its JSON outgrows the buffer sized from the average document: emitted again, larger.
+    small = b"".join(b"---\nkind: ConfigMap\nmetadata: {name: c%d}\n" % i for i in range(50))
+    nested = (
+        b"".join(b" " * depth + b"k%d:\n" % depth for depth in range(60)) + b" " * 60 + b"v: 1\n"
+    )
+    big = b"---\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n" + b"".join(
+        b"  n%d:\n" % i + b"".join(b"   " + line + b"\n" for line in nested.splitlines())
+        for i in range(40)
+    )
+    data = small + big
+    docs = fast(data)
+    assert isinstance(docs, list), docs
+    assert docs == exact(data)
+    assert len(docs) == 51
+    assert docs[-1].origin.line == len(small.splitlines()) + 2
+
+
 @pytest.mark.parametrize(
     "data",
     [

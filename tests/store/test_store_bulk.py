@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.store import SnapshotRepository
-from service.store.bulk import compress, compress_all
+from service.store.bulk import compress, compress_all, insert_objects
 from service.store.canonical import canonical_json, object_hash
 from service.store.models import ObjectRow
 from service.store.snapshots import prepare_objects
@@ -53,3 +53,36 @@ def test_several_uploads_with_new_objects_in_one_transaction(session: Session) -
     second, _ = repo.create("bulk-b", [pod(f"b{i}") for i in range(30)] + [pod("a0")])
     assert len(repo.objects(first.id)) == 30
     assert {o.name for o in repo.objects(second.id)} == {f"b{i}" for i in range(30)} | {"a0"}
+
+
+def test_a_row_stored_meanwhile_is_skipped_not_an_error(session: Session) -> None:
+    """The caller found these rows missing, but one was stored since (by a concurrent
+    upload): PostgreSQL's direct COPY fails on it and is undone, the rows then go in
+    through the staging table; SQLite ignores the conflict."""
+    repo = SnapshotRepository(session)
+    repo.create("bulk-first", [pod("shared")])
+    shared_id = session.execute(select(ObjectRow.id)).scalar_one()
+    ready = prepare_objects([pod("shared"), pod("new-1"), pod("new-2")], compress=True)
+    rows = sorted(ready.by_hash.values())
+    inserted = insert_objects(session, rows)
+    stored = {
+        str(d): int(i) for d, i in session.execute(select(ObjectRow.content_hash, ObjectRow.id))
+    }
+    assert len(stored) == 3
+    assert shared_id in stored.values()
+    assert set(inserted) <= set(stored) - {k for k, v in stored.items() if v == shared_id}
+    assert all(stored[digest] == id_ for digest, id_ in inserted.items())
+    # and the transaction is usable afterwards, the ids of what went in consistent
+    snapshot, created = repo.create("bulk-second", [pod("shared"), pod("new-1"), pod("new-2")])
+    assert created
+    assert {o.name for o in repo.objects(snapshot.id)} == {"shared", "new-1", "new-2"}
+
+
+def test_the_direct_path_hands_back_the_ids_it_stored(session: Session) -> None:
+    ready = prepare_objects([pod(f"d{i}") for i in range(40)], compress=True)
+    rows = sorted(ready.by_hash.values())
+    inserted = insert_objects(session, rows)
+    stored = {
+        str(d): int(i) for d, i in session.execute(select(ObjectRow.content_hash, ObjectRow.id))
+    }
+    assert inserted == stored

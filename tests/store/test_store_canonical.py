@@ -15,10 +15,12 @@ from service.store import canonical, database, members
 from service.store.canonical import (
     LAST_APPLIED_ANNOTATION,
     canonical_json,
+    canonical_many,
     content_hash,
     object_hash,
     snapshot_hash,
     strip_noise,
+    without_noise,
 )
 from service.store.members import pack_members, unpack_members
 
@@ -116,6 +118,70 @@ def test_strip_noise_drops_annotations_emptied_by_it_but_keeps_empty_ones() -> N
 )
 def test_strip_noise_tolerates_odd_shapes(body: dict[str, Any]) -> None:
     assert strip_noise(body) == body
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@given(st.lists(json_values, max_size=30))
+def test_canonical_many_is_canonical_json_of_each(values: list[Any]) -> None:
+    assert [bytes(v) for v in canonical_many(values)] == [canonical_json(v) for v in values]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"n": 10**30},  # beyond 64 bits: the standard library's fallback
+        {"a": {2: "x", True: None}},  # non-string keys (YAML)
+        _nested(253),  # as deep as orjson goes alone, one level too deep inside a list
+        "\x00",  # a NUL in a string (escaped), next to the separator
+    ],
+)
+def test_canonical_many_falls_back_where_one_call_cannot(odd: Any) -> None:
+    values = [{"kind": "Pod"}, odd, ["\x00"], {}]
+    assert [bytes(v) for v in canonical_many(values)] == [canonical_json(v) for v in values]
+
+
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "apiVersion": st.sampled_from(["v1", "example.com/v1"]),
+            "kind": st.sampled_from(["Secret", "Pod", "ConfigMap"]),
+            "data": json_values,
+            "stringData": json_values,
+            "metadata": st.none()
+            | st.fixed_dictionaries(
+                {},
+                optional={
+                    "name": st.text(max_size=4),
+                    "managedFields": json_values,
+                    "annotations": st.none()
+                    | st.dictionaries(
+                        st.sampled_from([LAST_APPLIED_ANNOTATION, "team"]), st.text(max_size=3)
+                    ),
+                },
+            ),
+        },
+    )
+)
+def test_without_noise_is_strip_noise_without_copies(body: dict[str, Any]) -> None:
+    before = copy.deepcopy(body)
+    stripped = without_noise(body)
+    assert stripped == strip_noise(body)
+    assert body == before
+    metadata = body.get("metadata")
+    nothing_to_strip = (
+        body.get("kind") != "Secret"
+        and isinstance(metadata, dict)
+        and "managedFields" not in metadata
+        and LAST_APPLIED_ANNOTATION not in (metadata.get("annotations") or {})
+    )
+    assert (stripped is body) == nothing_to_strip
 
 
 @given(st.lists(st.integers(min_value=1, max_value=2**62), max_size=200))
