@@ -7,11 +7,15 @@ a request's headers are not complete ``head_timeout`` seconds after the connecti
 the request began, or when a body stalls for ``head_timeout`` seconds between two chunks.
 ``netreach serve`` (and the test servers) run it; behind a reverse proxy, the proxy's own
 header and body timeouts do the same (see the README).
+
+A request the HTTP parser rejects (a malformed request line, a byte a URL may not hold)
+gets the API's JSON error envelope, as every other 400 does, not uvicorn's plain text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from asyncio import TimerHandle
 from typing import Any
 
@@ -77,6 +81,19 @@ class DeadlineProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         self._disarm()
         super().on_response_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        body = json.dumps({"error": {"code": "bad_request", "message": msg, "details": []}}).encode(
+            "ascii"
+        )
+        head = [b"HTTP/1.1 400 Bad Request\r\n"]
+        for name, value in self.server_state.default_headers:
+            head.append(name + b": " + value + b"\r\n")
+        head.append(b"content-type: application/json\r\n")
+        head.append(b"content-length: " + str(len(body)).encode("ascii") + b"\r\n")
+        head.append(b"connection: close\r\n\r\n")
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
 
 
 IMPORT_NAME = "service.api.protocol:DeadlineProtocol"

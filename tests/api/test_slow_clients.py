@@ -5,6 +5,7 @@ connections after ``timeout_keep_alive``; meanwhile the server keeps answering."
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -146,3 +147,28 @@ def test_netreach_serve_with_worker_processes_keeps_the_deadlines(
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    "request_line",
+    [
+        b"GET /v1/lint?q=a\x01b HTTP/1.1\r\n",  # a control byte the URL may not hold
+        b"GET /healthz HTTP/9.x\r\n",  # no HTTP version at all
+    ],
+)
+def test_a_request_the_parser_rejects_gets_the_json_error_envelope(
+    server: str, request_line: bytes
+) -> None:
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(request_line + b"Host: x\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"content-type: application/json" in head.lower()
+    error = json.loads(body)["error"]
+    assert error["code"] == "bad_request"
+    assert error["message"]
+    assert error["details"] == []
