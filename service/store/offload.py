@@ -15,7 +15,6 @@ Anything wrong with the child (it cannot start, dies, answers nonsense) is a
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import subprocess
 import sys
@@ -103,8 +102,7 @@ class BodyWorker:
         self._reader.join()
         for stream in (self._process.stdin, self._process.stdout):
             if stream is not None:
-                with contextlib.suppress(OSError):  # unwritten input of a child that is gone
-                    stream.close()
+                stream.close()
 
     def _write(self) -> None:
         stream: IO[bytes] | None = self._process.stdin
