@@ -45,48 +45,28 @@ def canonical_json(obj: Any) -> bytes:
 _SEPARATOR = orjson.Fragment(b"\x00")
 
 
-def canonical_blob(objs: Sequence[Any]) -> tuple[bytes, list[int], list[int]]:
-    """``canonical_json`` of each value, all in one buffer: ``(buffer, starts, ends)``,
-    value ``i`` being ``buffer[starts[i]:ends[i]]``. One orjson call for all of them (one
-    call per object costs about as much again as the serialising itself).
+def canonical_many(objs: Sequence[Any]) -> list[memoryview]:
+    """``canonical_json`` of each value, as views into one buffer: one orjson call for
+    all of them (one call per object costs about as much again as the serialising itself).
 
-    >>> canonical_blob([{"b": 1, "a": 2}, []])
-    (b'[{"a":2,"b":1},\\x00,[],\\x00]', [1, 17], [14, 19])
+    >>> [bytes(v) for v in canonical_many([{"b": 1, "a": 2}, [], {1: "x"}])]
+    [b'{"a":2,"b":1}', b'[]', b'{"1":"x"}']
     """
     if not objs:
-        return b"", [], []
+        return []
     interleaved: list[Any] = [_SEPARATOR] * (2 * len(objs))
     interleaved[::2] = objs
     try:
         # "[" v0 "," NUL "," v1 "," NUL ... "," NUL "]": value i ends one byte before NUL i.
         blob = orjson.dumps(interleaved, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # a value needs canonical_json's fallbacks (or is nested too deep)
-        return _joined([canonical_json(obj) for obj in objs])
-    nuls = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == 0)
-    if len(nuls) != len(objs):  # cannot happen (see _SEPARATOR); never guess
-        return _joined([canonical_json(obj) for obj in objs])
-    return blob, [1, *(nuls[:-1] + 2).tolist()], (nuls - 1).tolist()
-
-
-def _joined(parts: list[bytes]) -> tuple[bytes, list[int], list[int]]:
-    ends = np.cumsum([len(part) for part in parts]).tolist()
-    return b"".join(parts), [0, *ends[:-1]], ends
-
-
-def canonical_many(objs: Sequence[Any]) -> list[memoryview]:
-    """``canonical_json`` of each value, as views into one buffer (``canonical_blob``).
-
-    >>> [bytes(v) for v in canonical_many([{"b": 1, "a": 2}, [], {1: "x"}])]
-    [b'{"a":2,"b":1}', b'[]', b'{"1":"x"}']
-    """
-    blob, starts, ends = canonical_blob(objs)
+        return [memoryview(canonical_json(obj)) for obj in objs]
+    ends = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == 0)
+    if len(ends) != len(objs):  # cannot happen (see _SEPARATOR); never guess
+        return [memoryview(canonical_json(obj)) for obj in objs]
     view = memoryview(blob)
-    return [view[start:end] for start, end in zip(starts, ends, strict=True)]
-
-
-def identity_json(kind: str, namespace: str | None, name: str) -> bytes:
-    """What an object's content hash covers besides its body (see ``object_hash``)."""
-    return canonical_json([kind, namespace, name])
+    starts = [1, *(ends[:-1] + 2).tolist()]
+    return [view[start : end - 1] for start, end in zip(starts, ends.tolist(), strict=True)]
 
 
 # Digits to "0", the characters a number may follow in canonical JSON to "#": a number of
@@ -122,7 +102,7 @@ def object_hash(
     The identity is part of the hash so that a stored row's kind, namespace and name always
     are those it was uploaded with, even if two bodies are byte-identical.
     """
-    digest = hashlib.sha256(identity_json(kind, namespace, name))
+    digest = hashlib.sha256(canonical_json([kind, namespace, name]))
     digest.update(b"\n")
     digest.update(canonical_body)  # not concatenated: no copy of the body
     return digest.hexdigest()

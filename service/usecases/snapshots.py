@@ -28,9 +28,8 @@ from service.engine.reachability import QueryError, Verdict, check
 from service.ingest import Limits, read_bytes
 from service.ingest.gc import paused_gc
 from service.store.clusters import ClusterRepository
-from service.store.offload import BodyWorker, OffloadedObjects, WorkerError
 from service.store.records import ClusterRecord, NewObject, SnapshotRecord, StoredObject
-from service.store.snapshots import PreparedObjects, SnapshotRepository, prepare_objects
+from service.store.snapshots import SnapshotRepository, prepare_objects
 from service.usecases.cache import LRUCache
 from service.usecases.cluster_cache import ClusterCache
 from service.usecases.errors import (
@@ -86,32 +85,6 @@ def _new_object(document: Document) -> NewObject:
     return NewObject(kind, namespace, name, body)
 
 
-OFFLOAD_BYTES = 16 * 1024 * 1024  # uploads from this size are prepared by a child process
-
-
-def _start_worker() -> BodyWorker | None:
-    try:
-        return BodyWorker()
-    except WorkerError:
-        return None
-
-
-def _offload(documents: list[Document], worker: BodyWorker) -> OffloadedObjects | None:
-    """The bodies handed to the worker, or None when the documents are not all valid
-    objects (their identities cannot be read yet: the validation then says why)."""
-    try:
-        return OffloadedObjects([_new_object(d) for d in documents], worker)
-    except Exception:  # any invalid document: the validation names it
-        return None
-
-
-def _finish(offloaded: OffloadedObjects, documents: list[Document]) -> PreparedObjects:
-    try:
-        return offloaded.finish()
-    except WorkerError:
-        return prepare_objects([_new_object(d) for d in documents], compress=True)
-
-
 def record_snapshot(
     session: Session,
     cluster: str,
@@ -132,33 +105,23 @@ def record_snapshot(
     """
     check_cluster_name(cluster)
     # Normalising, hashing and compressing the objects for the store runs beside their
-    # validation. A large upload's bodies are hashed and compressed by a child process
-    # (``offload``: a thread doing it would wait for the GIL after every object); a small
-    # one's in a thread (compressing does not hold the GIL). If validation fails, that
-    # work is simply dropped.
+    # validation: compressing (most of it) does not hold the GIL, so on a second core it
+    # costs no wall time. If validation fails, that work is simply dropped.
     pool = ThreadPoolExecutor(1, thread_name_prefix="netreach-prepare")
-    worker = _start_worker() if len(data) >= OFFLOAD_BYTES else None
-    offloaded: OffloadedObjects | None = None
     try:
         with paused_gc():
             limits = limits or Limits()
             documents = read_bytes(data, content_type=content_type, limits=limits)
-            if worker is not None:
-                offloaded = _offload(documents, worker)
-        if offloaded is None:
-            # The objects' identities are read in that thread too: only validated
-            # documents have them (its result is used only once the validation passed).
-            ready = pool.submit(
-                lambda: prepare_objects([_new_object(d) for d in documents], compress=True)
-            )
+        # The objects' identities are read in that thread too: only validated documents
+        # have them (its result is used only once the validation below passed).
+        ready = pool.submit(
+            lambda: prepare_objects([_new_object(d) for d in documents], compress=True)
+        )
         manifests = validate_documents(documents, counts=limits.counts)
-        prepared = ready.result() if offloaded is None else _finish(offloaded, documents)
     except ManifestError as error:
         raise from_manifest_error(error) from error
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-        if worker is not None:
-            worker.close()
     if not manifests.documents and not allow_empty:
         raise InvalidManifestsError(
             "the manifests hold no object; nothing was stored (pass allow_empty=true to "
@@ -168,7 +131,7 @@ def record_snapshot(
     counts = dict(sorted(Counter(str(d.body.get("kind", "")) for d in documents).items()))
     record, created = SnapshotRepository(session).create(
         cluster,
-        prepared,
+        ready.result(),
         source=source,
         labels=dict(labels or {}),
         counts=counts,
