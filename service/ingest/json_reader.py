@@ -23,7 +23,7 @@ from service.ingest.collect import Collector, StopReading, Transform
 from service.ingest.exact import (
     HugeNumber,
     InexactError,
-    check_json,
+    check_json_array,
     parse_float,
     parse_int,
     shown,
@@ -201,11 +201,16 @@ class _Stream:
                     value = exact[0]
             return value
 
-    def check(self, start: int, end: int, values: list[Any], field: Any) -> list[Any] | None:
+    def check(
+        self, start: int, end: int, values: list[Any], field: Any, array: str | None = None
+    ) -> list[Any] | None:
         """Refuse duplicate keys, numbers beyond float64, NULs and lone surrogates; the
-        values decoded exactly where ``values`` may differ from them (see check_json)."""
+        values decoded exactly where ``values`` may differ from them (see check_json).
+        ``array`` is ``"[" + text[start:end] + "]"`` when the caller has it already."""
+        if array is None:
+            array = "".join(("[", self.text[start:end], "]"))
         try:
-            return check_json(self.text[start:end], values)
+            return check_json_array(array, values)
         except InexactError as error:
             pos = start + (error.offset or 0)
             raise _InexactAtError(error, pos, field(error.field)) from None
@@ -281,15 +286,22 @@ class _Stream:
                 found = self.text.rfind(signature, self.pos, end)
                 if found >= self.pos:
                     cut = found + brace + 1
+                    # One copy of the batch's text, which the check reuses.
+                    array = "".join(("[", self.text[self.pos : cut], "]"))
                     try:
-                        batch = orjson.loads("[" + self.text[self.pos : cut] + "]")
+                        batch = orjson.loads(array)
                     except (ValueError, RecursionError):
                         misses += 1  # a bad cut, or odd input: the exact decoder takes over
                     else:
                         first = len(result)
                         exact = self.check(
-                            self.pos, cut, batch, lambda f, first=first: _item_field(f, first)
+                            self.pos,
+                            cut,
+                            batch,
+                            lambda f, first=first: _item_field(f, first),
+                            array,
                         )
+                        del array
                         batch = batch if exact is None else exact
                         result.extend(self._shrunk(batch))
                         self.pos = cut
