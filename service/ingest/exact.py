@@ -11,7 +11,10 @@ does not say what is wrong, only that the slow, exact reader must look (and name
 
 from __future__ import annotations
 
+import contextlib
 import json
+import json.decoder
+import json.scanner
 import math
 import re
 from typing import Any
@@ -222,6 +225,58 @@ class _DuplicateKeyError(Exception):
         self.key = key
 
 
+def duplicate_key_offset(text: str) -> int:
+    """Where in ``text`` (a comma-separated run of JSON values, known to hold a duplicate
+    key) the first repeated key of an object begins, -1 if none is found.
+
+    Only for the error message: it parses again in Python, noting where each key starts,
+    since a decoder's pairs hook is not told where its keys were (the same key is often a
+    key of other objects before, as ``name`` is).
+
+    >>> duplicate_key_offset('{"a": {"k": 1}, "k": 2, "b": {"k": 3, "k": 4}}')
+    38
+    """
+    found: list[int] = []
+
+    def parse_object(
+        state: tuple[str, int], strict: bool, scan: Any, *_: Any
+    ) -> tuple[dict[str, Any], int]:
+        string, end = state
+        seen: set[str] = set()
+        result: dict[str, Any] = {}
+        end = _skip_space(string, end)
+        if string[end : end + 1] == "}":
+            return result, end + 1
+        while True:
+            start = end
+            key, end = json.decoder.scanstring(string, end + 1, strict)  # type: ignore[attr-defined]
+            if key in seen and not found:
+                found.append(start)
+            seen.add(key)
+            end = _skip_space(string, end) + 1  # the colon
+            value, end = scan(string, _skip_space(string, end))
+            result[key] = value
+            end = _skip_space(string, end)
+            if string[end] == "}":
+                return result, end + 1
+            end = _skip_space(string, end + 1)  # past the comma
+
+    decoder = json.JSONDecoder()
+    decoder.parse_object = parse_object  # type: ignore[attr-defined]
+    scan = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
+    with contextlib.suppress(ValueError, IndexError, StopIteration, RecursionError):
+        scan("[" + text + "]", 0)
+    return found[0] - 1 if found else -1
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip_space(string: str, position: int) -> int:
+    space = _JSON_SPACE.match(string, position)
+    return space.end() if space else position
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):
@@ -312,10 +367,8 @@ def check_json_array(array: str, value: Any) -> list[Any] | None:
     try:
         strict = _STRICT.decode(array)
     except _DuplicateKeyError as error:
-        quoted = json.dumps(error.key)
-        first = text.find(quoted)
         raise InexactError(
-            f"duplicate key {shown(error.key)}", offset=max(text.find(quoted, first + 1), 0)
+            f"duplicate key {shown(error.key)}", offset=max(duplicate_key_offset(text), 0)
         ) from None
     problem = find_inexact(strict)
     if problem is not None:

@@ -390,6 +390,14 @@ LIST_HEAD = b'{"apiVersion": "v1", "kind": "List", "items": [\n'
             "duplicate key 'a'",
             3,
         ),
+        (  # the key occurs before, as a key of other objects: the duplicate's own line
+            LIST_HEAD
+            + b'{"kind": "Pod", "metadata": {"name": "x"}},\n{"kind": "Pod", "spec": {"name": 1},'
+            + b'\n"metadata": {"name": "a",\n"name": "b"}}\n]}',
+            "duplicate key 'name'",
+            5,
+        ),
+        (b'{"a": {"k": 1},\n "k": "k",\n "b": {"k": 2,\n "k": 3}}', "duplicate key 'k'", 4),
         (b'{"kind": "Pod", "spec": {"n": [1, 1' + b"0" * 309 + b"]}}", "spec.n[1]: number 1", 1),
         (b'{"kind": "Pod", "spec": {"n": -' + b"9" * 5000 + b"}}", "spec.n: number -999", 1),
         (b'{"kind": "Pod", "spec": {"n": 1e400}}', "spec.n: number 1e400 is beyond", 1),
