@@ -255,7 +255,7 @@ def recompile(basis: Basis, head: Cluster, deadline: Deadline = NO_DEADLINE) -> 
         tiers = None  # built on first use, from the head's admin policies
     else:
         admin = base.admin_policies
-        tiers = base._tiers
+        tiers = base._tier_rules()  # shared: the diff then sees unchanged tiers as such
 
     lookups = base._lookups
     if lookups is not None and head.services != base.cluster.services:

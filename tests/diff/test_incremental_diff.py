@@ -22,6 +22,7 @@ from service.engine.diff import (
     diff_maps,
     dns_endpoints,
 )
+from service.engine.diff.attribution import _same_inputs
 from service.engine.diff.endpoint_changes import shares_classes
 from service.engine.incremental import Basis, changed_targets, head_map, recompile
 from service.engine.model import (
@@ -151,3 +152,23 @@ def test_dns_still_reached_through_rows_not_compared_is_not_lost() -> None:
     lost = {every_row.endpoints[i].name for i in every_row.highlights.lost_dns}  # type: ignore[union-attr]
     assert lost == {"dns-b"}  # its only other kube-dns pod is dns-a; the client has dns-b
     assert _flat(touched) == _flat(every_row)
+
+
+def test_a_policy_edit_on_a_base_never_evaluated_keeps_every_egress_side_known() -> None:
+    """A base loaded from the cache directory has not built its tier tables yet: the head
+    shares the base's (no admin policy changed), so the diff knows every egress side of an
+    ingress-only edit unchanged instead of evaluating each one again."""
+    base = Cluster(
+        namespaces=(DEFAULT,),
+        pods=(pod("a", "10.0.0.1", dns="a"), pod("b", "10.0.0.2", dns="b")),
+        policies=(_dns_policy("a", 53),),
+    )
+    head = dataclasses.replace(base, policies=(_dns_policy("a", 5353),))
+    compiled = compile_cluster(base)
+    assert compiled._tiers is None  # as a fresh compile or a cached entry has it
+    increment = recompile(Basis(compiled), head)
+    assert increment is not None
+    assert increment.compiled.admin_rules is compiled.admin_rules
+    assert increment.compiled.baseline_rules is compiled.baseline_rules
+    assert _same_inputs(compiled, increment.compiled, Direction.EGRESS).all()
+    assert not _same_inputs(compiled, increment.compiled, Direction.INGRESS).all()
