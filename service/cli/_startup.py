@@ -27,7 +27,10 @@ def resume() -> None:
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """For a command's own imports (numpy, the engine): the collector paused meanwhile."""
+    """For a command's own imports (numpy, the engine): the collector paused meanwhile.
+
+    Not :func:`service.ingest.gc.paused_gc`: importing that package loads the manifest
+    reader (about 150 ms), which every command would then pay at start-up."""
     was = gc.isenabled()
     gc.disable()
     try:
