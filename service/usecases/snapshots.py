@@ -10,7 +10,7 @@ import gc
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -88,7 +88,7 @@ def _new_object(document: Document) -> NewObject:
 def record_snapshot(
     session: Session,
     cluster: str,
-    data: bytes,
+    data: bytes | Sequence[bytes],
     *,
     content_type: str | None,
     source: str | None = None,
@@ -99,6 +99,7 @@ def record_snapshot(
 ) -> tuple[SnapshotRecord, bool]:
     """Validate and store manifests as the next version of ``cluster``; ``(record, created)``.
 
+    ``data`` is the body, whole or in the pieces it arrived in (see ``read_bytes``).
     Nothing is stored unless every object is valid, nor when there is no object at all
     (``[]``, an empty List, only ``---``) unless ``allow_empty``. Content identical to an
     existing version of the cluster returns that version with ``created=False``.
