@@ -96,10 +96,13 @@ def record_snapshot(
     limits: Limits | None = None,
     analyzer: Analyzer | None = None,
     allow_empty: bool = False,
+    keep: list[object] | None = None,
 ) -> tuple[SnapshotRecord, bool]:
     """Validate and store manifests as the next version of ``cluster``; ``(record, created)``.
 
     ``data`` is the body, whole or in the pieces it arrived in (see ``read_bytes``).
+    ``keep`` (if given) receives the decoded documents once they are stored, for the caller
+    to free when it suits it (a server: after the answer is sent).
     Nothing is stored unless every object is valid, nor when there is no object at all
     (``[]``, an empty List, only ``---``) unless ``allow_empty``. Content identical to an
     existing version of the cluster returns that version with ``created=False``.
@@ -140,6 +143,9 @@ def record_snapshot(
     )
     if analyzer is not None:
         analyzer.remember(record, manifests.cluster)
+    if keep is not None:
+        keep.append(documents)
+        keep.append(manifests)
     return record, created
 
 
