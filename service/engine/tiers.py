@@ -45,12 +45,10 @@ def _policy_cells(entries: dict[PortSet, int], isolated: int, everyone: int) -> 
 def _side(table: TierTable, group: int, policy: PolicyCells) -> Side:
     """Both parts of one side combined: disjoint peer sets with the ports they get."""
     found: dict[PortSet, int] = defaultdict(int)
+    admin_only = 0  # not isolated, or NetworkPolicy admits nothing: the admin tiers' verdict
     for verdict, policy_bits in policy.items():
-        if not verdict:  # not isolated, or NetworkPolicy admits nothing: the admin tiers'
-            for ports, admin_bits in table.by_allowed(group).items():
-                bits = admin_bits & policy_bits
-                if bits:
-                    found[ports] |= bits
+        if not verdict:
+            admin_only |= policy_bits
             continue
         for state, admin_bits in table.by_state(group).items():
             bits = admin_bits & policy_bits
@@ -58,6 +56,11 @@ def _side(table: TierTable, group: int, policy: PolicyCells) -> Side:
                 ports = table.result(state, verdict)
                 if ports:
                     found[ports] |= bits
+    if admin_only:
+        for ports, admin_bits in table.by_allowed(group).items():
+            bits = admin_bits & admin_only
+            if bits:
+                found[ports] |= bits
     return [(bits, ports) for ports, bits in found.items()]
 
 
