@@ -176,8 +176,10 @@ def tier_table(
 
     combos = set_of_pair.reshape(len(subject_first), len(peer_first))[subject_group[final_first]]
     combos = 2 * combos + isolated[final_first][:, None]  # (final subject group, peer group)
-    combo_first, combo_of = _group(combos.ravel().astype(np.uint64))
-    combo = combos.ravel()[combo_first]
+    # small integers: grouped by counting, in ascending order (as sorting would)
+    present = np.bincount(combos.ravel()) > 0
+    combo = np.flatnonzero(present)
+    combo_of = (np.cumsum(present) - 1)[combos.ravel()]
     state_of_combo, states = _states(
         atoms, allowed[combo // 2], denied[combo // 2], baseline_denied[combo // 2], combo % 2 == 1
     )
@@ -337,6 +339,8 @@ def _distinct_pairs(
     subjects, peers = len(by_subject), len(by_peer)
     step = max(1, _CHUNK // max(1, peers * by_peer.shape[1] * 8))
     extra = np.asarray(extra, dtype=np.uint64)
+    if step >= subjects:  # one block: made once, hashed and checked
+        return _distinct_rows(_pairs(by_subject, by_peer, extra))
     hashes = np.empty(subjects * peers, dtype=np.uint64)
     for lo in range(0, subjects, step):
         block = _pairs(by_subject[lo : lo + step], by_peer, extra[lo * peers : (lo + step) * peers])
