@@ -136,4 +136,5 @@ def _span_ids(
     for i in np.argsort(at, kind="stable").tolist():
         a, b = divmod(int(distinct[i]), len(pieces))
         ids[i] = table.id(AddressRange(pieces[a].version, pieces[a].start, pieces[b].end))
-    return ids[inverse.ravel()]
+    found: IntArray = ids[inverse.ravel()]
+    return found
