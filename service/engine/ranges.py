@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from service.engine.model import AddressRange
+from service.engine.ordering import lexsort
 
 IntArray = npt.NDArray[np.int64]
 
@@ -60,7 +61,7 @@ def _runs(
     if not count:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, empty
-    order = np.lexsort((pieces_of_rows, *values[::-1], owners))
+    order = lexsort((pieces_of_rows, *values[::-1], owners))
     o, p = owners[order], pieces_of_rows[order]
     adjacent = adjacency(pieces)
     starts = np.ones(count, dtype=bool)
