@@ -84,6 +84,13 @@ class TierTable:
             }
         return found
 
+    def split(self, group: int, peers: int) -> list[tuple[int, int]]:
+        """The sources among ``peers`` of a destination group by state, ascending (as
+        :meth:`by_state`, restricted; states with none left out)."""
+        return [
+            (state, bits & peers) for state, bits in self.by_state(group).items() if bits & peers
+        ]
+
     def by_allowed(self, group: int) -> dict[PortSet, int]:
         """The sources of a destination group by the ports the admin tiers alone let
         through, none left out: the verdict where NetworkPolicy admits nothing or does not
