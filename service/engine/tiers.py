@@ -155,8 +155,8 @@ def _tiered(
                 verdict = by_ports.get(ports_key)
                 if verdict is None:
                     entries = defaultdict(int)
-                    for rule, ports in zip(rules, resolved, strict=True):
-                        entries[ports] |= rule.bits
+                    for rule, rule_ports in zip(rules, resolved, strict=True):
+                        entries[rule_ports] |= rule.bits
                     isolated = everyone if policies else 0
                     verdict = intern(_policy_cells(entries, isolated, everyone))
                     by_ports[ports_key] = verdict
