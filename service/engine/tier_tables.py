@@ -56,6 +56,15 @@ class TierTable:
         matrix: IntArray,
         states: list[TierState],
     ) -> None:
+        # destination groups whose states are the same towards every source group are one
+        # (their sides, computed per group, are then shared)
+        first: dict[bytes, int] = {}
+        shared = np.array([first.setdefault(r.tobytes(), len(first)) for r in matrix], np.int64)
+        if len(first) < len(matrix):
+            rows = np.empty(len(first), dtype=np.int64)
+            rows[shared] = np.arange(len(matrix))
+            matrix = matrix[rows]  # any row of each kind: they are equal
+            destination_group = np.where(destination_group < 0, -1, shared[destination_group])
         self._destination_group = destination_group.tolist()  # (plain, dns) x peer; -1: none
         self._source_group = source_group  # per peer
         self._matrix = matrix  # destination groups x source groups
