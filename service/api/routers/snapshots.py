@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import DataError
 from starlette.background import BackgroundTask
@@ -197,6 +197,7 @@ async def upload_snapshot(
     metrics: MetricsDep,
     analyzer: AnalyzerDep,
     runtime: RuntimeDep,
+    background: BackgroundTasks,
     source: Annotated[
         str | None,
         Query(
@@ -268,6 +269,8 @@ async def upload_snapshot(
         metrics.uploads.labels("error").inc()
         raise
     runtime.refs.forget(cluster)
+    if runtime.preparer is not None:  # compiled and mapped once the response has gone
+        background.add_task(runtime.preparer.submit, record)
     metrics.uploads.labels("created" if created else "unchanged").inc()
     response.status_code = 201 if created else 200
     response.headers["Location"] = f"/v1/clusters/{record.cluster}/snapshots/{record.version}"
