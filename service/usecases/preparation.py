@@ -14,6 +14,10 @@ find them there.
 * **Never fails an upload**: the upload's response has gone before its snapshot is
   queued; a failure is logged and counted ``failed``, and the first analysis then tries
   again itself.
+* **Uploads first**: while an upload is being processed (:meth:`Preparer.upload`), a
+  running preparation pauses at its next deadline check (for at most :data:`MAX_PAUSE`
+  seconds at a time, so a stream of uploads cannot starve it; paused time does not count
+  against its budget): back-to-back uploads are not slowed by the previous one's work.
 * **Cancellable**: :meth:`Preparer.close` (the server stops) drops the waiting snapshots
   and stops the running one at its next deadline check (counted ``cancelled``).
 * **Shared work**: preparation goes through the analyzer's caches, so a request that needs
@@ -30,7 +34,8 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import structlog
@@ -45,6 +50,7 @@ from service.usecases.snapshots import Analyzer
 log = structlog.get_logger("netreach.prepare")
 
 MAX_PENDING = 16
+MAX_PAUSE = 30.0  # seconds a preparation waits for uploads at one deadline check
 OUTCOMES = ("prepared", "ready", "failed", "cancelled", "dropped")
 
 
@@ -79,6 +85,8 @@ class Preparer:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._outcomes: Counter[str] = Counter()
+        self._uploads = 0  # being processed
+        self._paused = 0.0  # seconds preparations have waited for uploads
 
     # -- the requests' side -------------------------------------------------------------
 
@@ -108,6 +116,18 @@ class Preparer:
                 self._thread.start()
             self._state.notify_all()
         return True
+
+    @contextmanager
+    def upload(self) -> Iterator[None]:
+        """An upload is being processed meanwhile: preparations pause."""
+        with self._state:
+            self._uploads += 1
+        try:
+            yield
+        finally:
+            with self._state:
+                self._uploads -= 1
+                self._state.notify_all()
 
     def stats(self) -> PreparationStats:
         with self._state:
@@ -152,13 +172,19 @@ class Preparer:
                 self._state.notify_all()
 
     def _clock(self) -> float:
-        """The deadline's clock: past any deadline once the preparer is closed."""
-        return math.inf if self._closed else time.monotonic()
+        """The deadline's clock, checked between coarse units of work: it waits while
+        uploads are processed, and is past any deadline once the preparer is closed."""
+        if self._uploads and not self._closed:  # read unlocked: at worst, paused later
+            started = time.monotonic()
+            with self._state:
+                self._state.wait_for(lambda: not self._uploads or self._closed, MAX_PAUSE)
+            self._paused += time.monotonic() - started
+        return math.inf if self._closed else time.monotonic() - self._paused
 
     def _prepare(self, record: SnapshotRecord) -> str:
         started = time.perf_counter()
         budget = self.timeout_seconds
-        at = sys.float_info.max if budget is None else time.monotonic() + budget
+        at = sys.float_info.max if budget is None else self._clock() + budget
         deadline = Deadline(at, budget or 0.0, self._clock)
         try:
             with self._sessions(info={READ_ONLY: True}) as session:

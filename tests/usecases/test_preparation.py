@@ -224,3 +224,23 @@ def test_a_failure_is_counted_and_the_next_snapshot_is_still_prepared(
         assert files.has_map(second.content_hash, OPTIONS, Granularity.WORKLOAD)
     finally:
         preparer.close()
+
+
+def test_a_preparation_waits_while_an_upload_is_processed(
+    tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    files = ClusterCache.open(tmp_path / "cache", GiB)
+    analyzer = Analyzer(files=files)
+    record = _store(sessions, analyzer)
+    preparer = Preparer(analyzer, sessions)
+    try:
+        with preparer.upload():
+            assert preparer.submit(record)
+            assert not preparer.wait(0.5)  # paused at its first deadline check
+            assert preparer.stats().outcomes["prepared"] == 0
+        assert preparer.wait(60)  # goes on once the upload is over
+        assert preparer.stats().outcomes["prepared"] == 1
+        assert files is not None
+        assert files.has_map(record.content_hash, OPTIONS, Granularity.WORKLOAD)
+    finally:
+        preparer.close()

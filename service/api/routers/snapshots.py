@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
@@ -227,21 +228,25 @@ async def upload_snapshot(
         raise InvalidManifestsError(
             "the request body is empty: send the manifests to store", [{"field": "body"}]
         )
+    uploading = nullcontext() if runtime.preparer is None else runtime.preparer.upload()
     try:
-        # Parsing and validating is CPU-bound: keep it off the event loop.
-        record, created = await run_in_threadpool(
-            lambda: record_snapshot(
-                session,
-                cluster,
-                data,
-                content_type=media,
-                source=source,
-                labels=labels,
-                limits=Limits(max_bytes=settings.max_body_bytes, counts=settings.count_limits()),
-                analyzer=analyzer,
-                allow_empty=allow_empty,
+        with uploading:  # background preparations pause meanwhile
+            # Parsing and validating is CPU-bound: keep it off the event loop.
+            record, created = await run_in_threadpool(
+                lambda: record_snapshot(
+                    session,
+                    cluster,
+                    data,
+                    content_type=media,
+                    source=source,
+                    labels=labels,
+                    limits=Limits(
+                        max_bytes=settings.max_body_bytes, counts=settings.count_limits()
+                    ),
+                    analyzer=analyzer,
+                    allow_empty=allow_empty,
+                )
             )
-        )
     except InputTooLargeError:
         metrics.uploads.labels("too_large").inc()
         raise
