@@ -18,6 +18,7 @@ find them there.
   running preparation pauses at its next deadline check (for at most :data:`MAX_PAUSE`
   seconds at a time, so a stream of uploads cannot starve it; paused time does not count
   against its budget): back-to-back uploads are not slowed by the previous one's work.
+  It does not pause, or stops pausing, while an analysis waits for what it computes.
 * **Cancellable**: :meth:`Preparer.close` (the server stops) drops the waiting snapshots
   and stops the running one at its next deadline check (counted ``cancelled``).
 * **Shared work**: preparation goes through the analyzer's caches, so a request that needs
@@ -51,6 +52,7 @@ log = structlog.get_logger("netreach.prepare")
 
 MAX_PENDING = 16
 MAX_PAUSE = 30.0  # seconds a preparation waits for uploads at one deadline check
+PAUSE_POLL = 0.05  # seconds between looks at whether an analysis waits for it
 OUTCOMES = ("prepared", "ready", "failed", "cancelled", "dropped")
 
 
@@ -174,10 +176,17 @@ class Preparer:
     def _clock(self) -> float:
         """The deadline's clock, checked between coarse units of work: it waits while
         uploads are processed, and is past any deadline once the preparer is closed."""
-        if self._uploads and not self._closed:  # read unlocked: at worst, paused later
+        running = self._running
+        if self._uploads and running is not None:  # read unlocked: at worst, paused later
             started = time.monotonic()
             with self._state:
-                self._state.wait_for(lambda: not self._uploads or self._closed, MAX_PAUSE)
+                while (
+                    self._uploads
+                    and not self._closed
+                    and not self.analyzer.awaited(running.content_hash)
+                    and time.monotonic() - started < MAX_PAUSE
+                ):
+                    self._state.wait(PAUSE_POLL)  # an analysis that starts waiting: no notice
             self._paused += time.monotonic() - started
         return math.inf if self._closed else time.monotonic() - self._paused
 

@@ -368,6 +368,14 @@ class Analyzer:
             files.put_map(key, options, granularity, cmap)
         return True
 
+    def awaited(self, content_hash: str) -> bool:
+        """Does a request wait for a compilation or a map of this content being computed?"""
+        return (
+            self.clusters.awaited(lambda key: key == content_hash)
+            or self.compiled.awaited(lambda key: key[0] == content_hash)
+            or self.maps.awaited(lambda key: key[0] == content_hash)
+        )
+
     def forget(self, record: SnapshotRecord) -> None:
         """Free the memory of a deleted snapshot (another snapshot with the same content
         simply compiles it again)."""

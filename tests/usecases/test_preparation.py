@@ -244,3 +244,30 @@ def test_a_preparation_waits_while_an_upload_is_processed(
         assert files.has_map(record.content_hash, OPTIONS, Granularity.WORKLOAD)
     finally:
         preparer.close()
+
+
+def test_a_paused_preparation_goes_on_when_an_analysis_waits_for_it(
+    tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    analyzer = Analyzer(files=ClusterCache.open(tmp_path / "cache", GiB))
+    record = _store(sessions, analyzer)
+    preparer = Preparer(analyzer, sessions)
+    compiled: list[object] = []
+
+    def analysis() -> None:
+        with sessions() as session:
+            compiled.append(analyzer.compiled_for(session, record, OPTIONS))
+
+    try:
+        with preparer.upload():
+            preparer.submit(record)
+            assert not preparer.wait(0.3)  # paused, holding the compilation
+            waiting = threading.Thread(target=analysis)
+            waiting.start()
+            waiting.join(30)  # the upload is still being processed
+            assert compiled, "the analysis waited for the paused preparation"
+            assert preparer.wait(30)
+        assert preparer.stats().outcomes["prepared"] == 1
+        assert analyzer.compiled.misses == 1  # computed once, for both
+    finally:
+        preparer.close()
