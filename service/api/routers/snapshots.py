@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import DataError
 from starlette.background import BackgroundTask
@@ -197,6 +198,7 @@ async def upload_snapshot(
     metrics: MetricsDep,
     analyzer: AnalyzerDep,
     runtime: RuntimeDep,
+    background: BackgroundTasks,
     source: Annotated[
         str | None,
         Query(
@@ -226,21 +228,25 @@ async def upload_snapshot(
         raise InvalidManifestsError(
             "the request body is empty: send the manifests to store", [{"field": "body"}]
         )
+    uploading = nullcontext() if runtime.preparer is None else runtime.preparer.upload()
     try:
-        # Parsing and validating is CPU-bound: keep it off the event loop.
-        record, created = await run_in_threadpool(
-            lambda: record_snapshot(
-                session,
-                cluster,
-                data,
-                content_type=media,
-                source=source,
-                labels=labels,
-                limits=Limits(max_bytes=settings.max_body_bytes, counts=settings.count_limits()),
-                analyzer=analyzer,
-                allow_empty=allow_empty,
+        with uploading:  # background preparations pause meanwhile
+            # Parsing and validating is CPU-bound: keep it off the event loop.
+            record, created = await run_in_threadpool(
+                lambda: record_snapshot(
+                    session,
+                    cluster,
+                    data,
+                    content_type=media,
+                    source=source,
+                    labels=labels,
+                    limits=Limits(
+                        max_bytes=settings.max_body_bytes, counts=settings.count_limits()
+                    ),
+                    analyzer=analyzer,
+                    allow_empty=allow_empty,
+                )
             )
-        )
     except InputTooLargeError:
         metrics.uploads.labels("too_large").inc()
         raise
@@ -268,6 +274,8 @@ async def upload_snapshot(
         metrics.uploads.labels("error").inc()
         raise
     runtime.refs.forget(cluster)
+    if runtime.preparer is not None:  # compiled and mapped once the response has gone
+        background.add_task(runtime.preparer.submit, record)
     metrics.uploads.labels("created" if created else "unchanged").inc()
     response.status_code = 201 if created else 200
     response.headers["Location"] = f"/v1/clusters/{record.cluster}/snapshots/{record.version}"
