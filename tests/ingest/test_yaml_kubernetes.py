@@ -21,7 +21,7 @@ from service.engine.model import Document, ManifestError
 from service.ingest import Limits, read_bytes
 from service.ingest.collect import Collector
 from service.ingest.yaml_exact import read_yaml_exact
-from service.ingest.yaml_fast import read_yaml_fast
+from service.ingest.yaml_fast import _candidates, read_yaml_fast
 
 REPO = Path(__file__).resolve().parents[2]
 GENERATOR = REPO.parent / "shared" / "bench" / "gen_cluster.py"
@@ -298,8 +298,19 @@ def test_fast_path_reads_a_document_far_larger_than_the_others() -> None:
         b"--- kind: Pod\n",
         b"kind: Pod\nx: [\n",
         b"kind: Pod\n: v\n",
+        b"kind: Pod\nx:\n- : v\n",
+        b"kind: Pod\nx:\n  : v\n",
+        b"kind: Pod\nx: {a: 1, : 2}\n",
+        b"kind: Pod\nx: %y\n",
+        b"kind: Pod\nx: @y\n",
+        b"kind: Pod\nx: .Inf\n",
+        b"kind: Pod\nx: 1\n---x: 2\n",
     ],
-    ids=["anchor", "tag", "word", "octal", "underscore", "tab", "on-marker", "bad", "no-key"],
+    ids=[
+        *("anchor", "tag", "word", "octal", "underscore", "tab", "on-marker", "bad", "no-key"),
+        *("no-key-in-item", "no-key-indented", "no-key-in-flow", "directive", "reserved"),
+        *("inf", "content-after-marker"),
+    ],
 )
 def test_fast_path_declines_what_it_cannot_prove(data: bytes) -> None:
     assert fast(data) is None
@@ -509,3 +520,61 @@ def test_deep_flow_nesting_is_left_to_the_exact_reader_silently(
     assert capfd.readouterr().err == ""
     shallow = b"kind: ConfigMap\ndata:\n  a: " + b"[" * 50 + b"]" * 50 + b"\n"
     assert fast(shallow) == exact(shallow)
+
+
+# -- the candidates for typing: every token that may type otherwise, long ones too -----------
+
+
+def reference_candidates(raw: bytes) -> list[tuple[int, int]]:
+    """``_candidates`` written out byte by byte: tokens starting where a plain scalar may,
+    with a risky first byte, kept if a short word or a number of a risky form."""
+    padded = b"\n" + raw + b"\n"
+    spans = []
+    for start in range(1, len(padded) - 1):
+        if padded[start - 1] not in b" \n:,[{" or padded[start] not in b"yYnNoOTFN~0123456789+-.":
+            continue
+        end = start
+        while padded[end] not in b" \n\r,[]{}":
+            end += 1
+        token = padded[start:end]
+        if token[0] in b"0123456789+-.":
+            sign = 1 if token[0] in b"+-" else 0
+            first = padded[start + sign]
+            second = padded[min(start + sign + 1, len(padded) - 1)]
+            keep = (
+                (first == ord("0") and second in b"0123456789xXoObBeE_")
+                or (first == ord(".") and second in b"iInN")
+                or b"_" in token
+                or token.endswith(b":")
+            )
+        else:
+            keep = len(token) <= 6
+        if keep:
+            spans.append((start - 1, end - 1))
+    return spans
+
+
+LONG = [
+    b"x: nnnnnn\ny: nnnnnnn\n",  # a word as long as the longest risky one, and one longer
+    b"x: " + b"N" * 300 + b"\n",
+    b"x: 1" + b"2.3" * 30 + b"_4\n",  # a number longer than the stepwise scan, underscored
+    b"x:\n  " + b"9." * 40 + b"1: v\n",  # a long number as a key
+    b"x: " + b"1." * 60 + b"\n- 0x" + b"F" * 50 + b"\n",
+    b"a: [yes,on, 0o7, {n: 1_0}]\nb: -.inf\nc: +0b1\n",
+]
+PIECES = st.sampled_from(
+    [b"yes", b"n", b"Off", b"0777", b"0x1F", b"1_0", b"1.5:", b"~", b"-.5", b"+1", b"nginx-x",
+     b"N" * 45, b"1." * 25, b"7" * 44 + b"_", b" ", b"\n", b": ", b"- ", b",", b"[", b"{", b"]",
+     b"}", b'"q"', b"#c", b":", b"_", b"0", b".", b"-", b"+", b"\r"]
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("raw", LONG, ids=range(len(LONG)))
+def test_candidates_of_long_tokens_are_found(raw: bytes) -> None:
+    assert _candidates(b"\n" + raw + b"\n") == reference_candidates(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(PIECES, min_size=1, max_size=40).map(b"".join))
+def test_property_candidates_are_found_as_written_out(raw: bytes) -> None:
+    assert _candidates(b"\n" + raw + b"\n") == reference_candidates(raw)
