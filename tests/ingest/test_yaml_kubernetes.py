@@ -20,8 +20,16 @@ from hypothesis import strategies as st
 from service.engine.model import Document, ManifestError
 from service.ingest import Limits, read_bytes
 from service.ingest.collect import Collector
+from service.ingest.exact import compact, depth
 from service.ingest.yaml_exact import read_yaml_exact
-from service.ingest.yaml_fast import _candidates, read_yaml_fast
+from service.ingest.yaml_fast import (
+    _candidates,
+    _emit,
+    _flow_depth,
+    _shallow,
+    _Tree,
+    read_yaml_fast,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 GENERATOR = REPO.parent / "shared" / "bench" / "gen_cluster.py"
@@ -578,3 +586,64 @@ def test_candidates_of_long_tokens_are_found(raw: bytes) -> None:
 @given(st.lists(PIECES, min_size=1, max_size=40).map(b"".join))
 def test_property_candidates_are_found_as_written_out(raw: bytes) -> None:
     assert _candidates(b"\n" + raw + b"\n") == reference_candidates(raw)
+
+
+# -- the nesting read from the emitted layout never understates it --------------------------
+
+
+def _block(value: object, indent: int, flow_below: int) -> str:
+    """``value`` as block YAML under ``indent`` spaces, flow style for the containers at most
+    ``flow_below`` levels above the leaves."""
+    pad = " " * indent
+    if not isinstance(value, dict | list):
+        return f"{pad}{value}\n"
+    if _height(value) <= flow_below:
+        return f"{pad}{json.dumps(value)}\n"
+    if isinstance(value, dict):
+        if not value:
+            return f"{pad}{{}}\n"
+        return "".join(
+            f"{pad}{key}:\n{_block(item, indent + 2, flow_below)}"
+            if isinstance(item, dict | list) and item and _height(item) > flow_below
+            else f"{pad}{key}: {_block(item, 0, flow_below).strip()}\n"
+            for key, item in value.items()
+        )
+    if not value:
+        return f"{pad}[]\n"
+    return "".join(f"{pad}-\n{_block(item, indent + 2, flow_below)}" for item in value)
+
+
+def _height(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_height, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_height, value), default=0)
+    return 0
+
+
+NESTED = st.recursive(
+    st.integers(0, 9),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, min_size=1, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["k", "m"]), NESTED, min_size=1), st.integers(0, 4))
+def test_property_the_emitted_layout_bounds_the_nesting(value: dict[str, Any], flow: int) -> None:
+    raw = _block(value, 0, flow).encode()
+    parsed = _Tree(bytearray(raw), raw)
+    (node,) = parsed.documents()
+    emitted = _emit(parsed.tree, node, 4096)
+    assert emitted is not None
+    dumped = compact(json.loads(bytes(emitted)))
+    assert dumped is not None
+    assert json.loads(dumped) == value, raw
+    nesting = depth(dumped)
+    for limit in range(1, 12):
+        if _shallow(emitted, _flow_depth(raw), Limits(max_depth=limit)):
+            assert nesting <= limit, (raw, emitted)
+    assert _shallow(emitted, _flow_depth(raw), Limits(max_depth=nesting + _flow_depth(raw) + 1))
