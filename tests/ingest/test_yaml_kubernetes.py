@@ -159,6 +159,14 @@ def test_keys_become_strings_as_sigs_k8s_io_yaml_writes_them(written: str, key: 
         (b"kind: Pod\nmetadata:\n  name: a\n  name: b\n", "duplicate key 'name' (line 4)", 4),
         (b"kind: Pod\nkind: ConfigMap\n", "duplicate key 'kind'", 2),
         (b"kind: Pod\nx:\n  on: 1\n  yes: 2\n", "duplicate key 'true'", 4),
+        (
+            b'kind: Pod\nx:\n  key: "a:b"\n  key: "c"\n',
+            "duplicate key 'key'",
+            4,
+        ),  # colons in values
+        (b'kind: Pod\na: "\\u003a"\na: 1\n', "duplicate key 'a'", 3),  # an escaped colon
+        (b"kind: Pod\na: \\u003a\na: x\n", "duplicate key 'a'", 3),  # its text, as a value
+        (b'kind: Pod\nx: {"k": 1, k: 2}\n', "duplicate key 'k'", 2),
         (b"kind: Pod\nspec:\n  count: 1" + b"0" * 309 + b"\n", "spec.count: number 1000", 3),
         (b"kind: Pod\nx: [1, -" + b"9" * 5000 + b"]\n", "x[1]: number -9999", 2),
         (b"kind: Pod\nx: 0x1" + b"0" * 256 + b"\n", "x: number 0x1000", 2),
