@@ -163,18 +163,23 @@ def _flags(data: bytes, table: bytes) -> np.ndarray:
 
 
 _SHORT_WORD = 6  # the longest word _WORDS holds
-_SCANNED_NUMBER = 40  # number tokens followed to their end step by step up to this length
+_SCANNED_NUMBER = 16  # number tokens are followed to their end step by step up to this length,
+_SCANNED_LONG = 256  # and further, up to this one, while few are left (hashes: 64 hex digits)
 
 
 def _token_ends(delimiter: np.ndarray, starts: np.ndarray, digit: np.ndarray) -> np.ndarray:
     """Where each token starting at ``starts`` ends (its first delimiter), followed in
     steps over the tokens still open: a word only as far as the longest risky word (a longer
     one is no candidate, and its end is left past ``_SHORT_WORD``), a number further (its
-    end decides), the few longer numbers by a search over every delimiter."""
+    end decides), the numbers left after that by a search over every delimiter. (A step
+    costs the open tokens; the search, the whole input.)"""
     ends = starts + 1
     pending = np.flatnonzero(~delimiter[ends])
+    few = len(delimiter) >> 12
     step = 1
-    while len(pending) and step < _SCANNED_NUMBER:
+    while len(pending) and (
+        step < _SCANNED_NUMBER or (step < _SCANNED_LONG and len(pending) <= few)
+    ):
         if step == _SHORT_WORD:  # the words left are longer: past it, and no candidates
             ends[pending[~digit[pending]]] += 1
             pending = pending[digit[pending]]

@@ -577,6 +577,9 @@ LONG = [
     b"x:\n  " + b"9." * 40 + b"1: v\n",  # a long number as a key
     b"x: " + b"1." * 60 + b"\n- 0x" + b"F" * 50 + b"\n",
     b"a: [yes,on, 0o7, {n: 1_0}]\nb: -.inf\nc: +0b1\n",
+    b"x: 1" + b"0." * 200 + b"_\n",  # longer than any stepwise scan
+    b"y: " + b"z" * 5000 + b"\nx: 1" + b"a" * 70 + b"_\n",  # one long number in a larger input
+    b"y: " + b"z" * 5000 + b"\nx: 1" + b"a" * 300 + b"_:\n",
 ]
 PIECES = st.sampled_from(
     [b"yes", b"n", b"Off", b"0777", b"0x1F", b"1_0", b"1.5:", b"~", b"-.5", b"+1", b"nginx-x",
