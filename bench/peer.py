@@ -7,7 +7,8 @@ NCA is installed from the package index into its own virtualenv under the data d
 (``<data>/nca-venv``, once). Both tools run as whole processes on the same file (the
 1,000-pod cluster as YAML): netreach ``analyze --granularity pod --format json``, NCA
 ``--connectivity`` with the same file as ``--resource_list`` (its connectivity map).
-Figures: min and median of several runs, and the ratio of the medians. Both run from
+Figures: min and median of several runs, wall and CPU (user + sys), and the ratios of
+the medians; the load average seen during the runs. Both run from
 compiled bytecode, as installed packages do (NCA's was compiled by its install; netreach's
 sources are compiled here first, since a source checkout may not hold it).
 """
@@ -15,9 +16,11 @@ sources are compiled here first, since a source checkout may not hold it).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import venv
 from pathlib import Path
@@ -38,15 +41,19 @@ def nca_binary(data: Path) -> Path:
     return binary
 
 
-def timed(command: list[str]) -> float:
-    """Seconds of one whole process. Exit codes are not failures (NCA exits with the number
-    of its queries that found something), an empty output is."""
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, cwd=REPO)
-    elapsed = time.perf_counter() - started
-    if not done.stdout.strip() or b'"executed": 0' in done.stdout:
-        raise SystemExit(f"{command[0]} answered nothing: {done.stdout[-500:]!r}")
-    return elapsed
+def timed(command: list[str]) -> tuple[float, float]:
+    """Wall and CPU (user + sys) seconds of one whole process. Exit codes are not failures
+    (NCA exits with the number of its queries that found something), an empty output is."""
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL, cwd=REPO)
+        _, _, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        out.seek(0)
+        stdout = out.read()
+    if not stdout.strip() or b'"executed": 0' in stdout:
+        raise SystemExit(f"{command[0]} answered nothing: {stdout[-500:]!r}")
+    return elapsed, usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -66,14 +73,23 @@ def main() -> int:
                       "--output_format", "json"],
     }  # fmt: skip
     times: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
+    loads = [os.getloadavg()[0]]
     for _ in range(args.runs):  # interleaved: both see the same machine load
         for name, command in commands.items():
-            times[name].append(timed(command))
-    print("| S as YAML, whole process | min | median |\n|---|---|---|")
+            wall, used = timed(command)
+            times[name].append(wall)
+            cpu[name].append(used)
+        loads.append(os.getloadavg()[0])
+    print("| S as YAML, whole process | min | median | CPU min | CPU median |")
+    print("|---|---|---|---|---|")
     for name, values in times.items():
-        print(f"| {name} | {min(values):.2f} s | {statistics.median(values):.2f} s |")
+        print(f"| {name} | {min(values):.2f} s | {statistics.median(values):.2f} s "
+              f"| {min(cpu[name]):.2f} s | {statistics.median(cpu[name]):.2f} s |")  # fmt: skip
     ratio = statistics.median(times["nca 2.1.0"]) / statistics.median(times["netreach"])
-    print(f"| ratio (median NCA / median netreach) | {ratio:.0f}x | |")
+    cpu_ratio = statistics.median(cpu["nca 2.1.0"]) / statistics.median(cpu["netreach"])
+    print(f"| ratio (median NCA / median netreach) | {ratio:.0f}x | | {cpu_ratio:.0f}x | |")
+    print(f"load average (1 min) during the runs: {min(loads):.1f}-{max(loads):.1f}")
     return 0
 
 

@@ -13,6 +13,11 @@
 * bisection (``--bisect N``): N versions of M, a policy opened at two thirds, then
   ``GET .../history/reachability?first=allowed``.
 
+The uploads go to a server of their own, which compiles and maps each uploaded snapshot in
+the background once the upload is answered (``NETREACH_PREPARE_AFTER_UPLOAD``) and writes
+both to the cache directory; the benchmark waits until its ``/metrics`` show every
+preparation finished (the wait is reported) before it starts the fresh servers.
+
 SQLite, a throwaway database and cache directory under a temporary directory.
 """
 
@@ -93,6 +98,33 @@ def upload(client: httpx.Client, cluster: str, path: Path) -> float:
             headers={"Content-Type": "application/json"},
         )
     )
+
+
+def preparations(client: httpx.Client) -> dict[str, float]:
+    """The server's ``netreach_preparations`` metrics: ``pending`` and each outcome."""
+    figures: dict[str, float] = {}
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("netreach_preparations_pending "):
+            figures["pending"] = float(line.split()[1])
+        elif line.startswith('netreach_preparations_total{outcome="'):
+            outcome = line.split('"')[1]
+            figures[outcome] = float(line.split()[1])
+    return figures
+
+
+def wait_for_preparations(client: httpx.Client, uploads: int, timeout: float = 900) -> float:
+    """Wait until the server has prepared (compiled and mapped, in the background, and
+    written to the cache directory) each of ``uploads`` snapshots; seconds waited."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        state = preparations(client)
+        finished = sum(state.get(o, 0) for o in ("prepared", "ready", "failed", "dropped"))
+        if finished >= uploads and not state.get("pending"):
+            if state.get("failed") or state.get("dropped"):
+                raise SystemExit(f"background preparation did not complete: {state}")
+            return time.perf_counter() - started
+        time.sleep(0.1)
+    raise SystemExit(f"background preparation still running after {timeout:g} s")
 
 
 def summary(values: list[float]) -> str:
@@ -201,6 +233,9 @@ def main() -> int:
             figures["upload M+50"] = f"{upload(client, 'm', m2):.2f} s"
             if large is not None:
                 figures["upload L"] = f"{upload(client, 'l', large):.2f} s"
+            # the cold figures below are those of a snapshot prepared after its upload
+            waited = wait_for_preparations(client, 3 if large is not None else 2)
+            figures["background preparation, after the last upload"] = f"{waited:.2f} s"
         figures.update(bench_diff(url, cache_dir, args.runs))
         if large is not None:
             change = {"manifests": changed_policies(items(large), 5)}

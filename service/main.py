@@ -47,6 +47,7 @@ from service.store.migrate import head_revision, upgrade
 from service.ui.router import mount_ui
 from service.usecases.cache import LRUCache
 from service.usecases.cluster_cache import ClusterCache
+from service.usecases.preparation import Preparer
 from service.usecases.snapshots import Analyzer
 
 log = structlog.get_logger("netreach")
@@ -134,6 +135,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             files=ClusterCache.open(settings.cache_dir, settings.cache_dir_max_bytes),
         )
         metrics.watch_caches(lambda: analyzer_caches(analyzer))
+        preparer = None
+        if settings.prepare_after_upload and analyzer.files is not None:
+            preparer = Preparer(
+                analyzer, session_factory, timeout_seconds=settings.analysis_timeout_seconds
+            )
+            metrics.watch_preparations(preparer.stats)
         runtime = Runtime(
             settings=settings,
             engine=engine,
@@ -146,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             refs=SnapshotRefs(session_factory, settings.ref_cache_seconds),
             schema=SchemaGuard(),
             collector=Collector(write_session_factory),
+            preparer=preparer,
         )
         log.info(
             "started",
@@ -159,6 +167,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             metrics.unwatch_caches()
             runtime.collector.close()
+            if preparer is not None:
+                preparer.close()
             analyzer.close()
             engine.dispose()
             log.info("stopped")

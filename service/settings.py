@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     cache_dir_max_bytes: int = Field(
         2 * GiB, ge=0, description="size bound of cache_dir (least recently used go); 0: off"
     )
+    prepare_after_upload: bool = Field(
+        True,
+        description="after an upload is answered, compile and map the snapshot in the "
+        "background and keep both in cache_dir, so that its first what-if or diff, even in a "
+        "fresh process, skips that work (needs cache_dir)",
+    )
     page_size: int = Field(100, ge=1, description="default page size")
     max_page_size: int = Field(1000, ge=1, description="largest page size a client may ask for")
     log_level: str = Field("info", description="debug, info, warning or error")

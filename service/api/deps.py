@@ -30,6 +30,7 @@ from service.api.params import ClusterPath, RefPath, parse_ref_param
 from service.api.refs import SnapshotRefs
 from service.settings import Settings
 from service.store.records import SnapshotRecord
+from service.usecases.preparation import Preparer
 from service.usecases.snapshots import Analyzer
 
 SNAPSHOT_HEADER = "X-Netreach-Snapshot"
@@ -50,6 +51,7 @@ class Runtime:
     refs: SnapshotRefs
     schema: SchemaGuard
     collector: Collector
+    preparer: Preparer | None  # None: uploaded snapshots are not prepared
     # Threads of /readyz's own: a check stuck on a database that stopped answering never
     # holds one of the requests' threads.
     readiness_threads: anyio.CapacityLimiter = field(

@@ -46,6 +46,37 @@ class CacheCollector(Collector):
         yield from (hits, misses, entries)
 
 
+class PreparationCounts(Protocol):
+    @property
+    def pending(self) -> int: ...
+    @property
+    def outcomes(self) -> Mapping[str, int]: ...
+
+
+class PreparationCollector(Collector):
+    """Reads the preparer's state at scrape time (:mod:`service.usecases.preparation`)."""
+
+    def __init__(self, stats: Callable[[], PreparationCounts]) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.stats()
+        pending = GaugeMetricFamily(
+            "netreach_preparations_pending",
+            "Uploaded snapshots waiting to be compiled and mapped in the background, or being so",
+        )
+        pending.add_metric([], stats.pending)
+        outcomes = CounterMetricFamily(
+            "netreach_preparations",
+            "Background preparations of uploaded snapshots by outcome: prepared, ready "
+            "(the cache directory had them), failed, cancelled, dropped (queue full)",
+            labels=["outcome"],
+        )
+        for outcome, count in stats.outcomes.items():
+            outcomes.add_metric([outcome], count)
+        yield from (pending, outcomes)
+
+
 @dataclass
 class Metrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -54,6 +85,7 @@ class Metrics:
     uploads: Counter = field(init=False)
     compile_seconds: Histogram = field(init=False)
     _cache: CacheCollector | None = field(default=None, init=False)
+    _preparations: PreparationCollector | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         labels = ("method", "route", "status")
@@ -93,3 +125,12 @@ class Metrics:
         if self._cache is not None:
             self.registry.unregister(self._cache)
             self._cache = None
+        if self._preparations is not None:
+            self.registry.unregister(self._preparations)
+            self._preparations = None
+
+    def watch_preparations(self, stats: Callable[[], PreparationCounts]) -> None:
+        if self._preparations is not None:
+            self.registry.unregister(self._preparations)
+        self._preparations = PreparationCollector(stats)
+        self.registry.register(self._preparations)

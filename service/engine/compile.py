@@ -156,6 +156,9 @@ class CompiledRule:
         (None: an external destination, which no named port matches — rule 5)."""
         if not self.named_ports or named is None:
             return self.numeric_ports
+        cached = self._resolved.get(named)  # the common case: no set of names to build
+        if cached is not None:
+            return cached
         return _resolve(self.numeric_ports, frozenset(self.named_ports), named, self._resolved)
 
 
@@ -190,6 +193,9 @@ class CompiledAdminRule:
     def ports_for(self, named: NamedPorts | None) -> PortSet:
         if not self.named_ports or named is None:
             return self.numeric_ports
+        cached = self._resolved.get(named)
+        if cached is not None:
+            return cached
         wanted = frozenset((name, None) for name in self.named_ports)
         return _resolve(self.numeric_ports, wanted, named, self._resolved)
 

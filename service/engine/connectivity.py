@@ -25,6 +25,7 @@ from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.grouping import disjoint, egress_groups_by_target, map_stage
 from service.engine.model import AddressRange, Direction, ObjectRef, Pod, PortSet
 from service.engine.options import Granularity
+from service.engine.ordering import lexsort
 from service.engine.ranges import RangeTable, merge_external
 from service.engine.tiers import dns_class_connectivity, tiered_class_connectivity
 
@@ -202,8 +203,8 @@ def _merge_pieces(
     signatures: list[tuple[bytes, bytes]] = []
     as_source = src >= classes
     as_target = dst >= classes
-    out_rows = np.lexsort((pid[as_source], dst[as_source], src[as_source]))
-    in_rows = np.lexsort((pid[as_target], src[as_target], dst[as_target]))
+    out_rows = lexsort((pid[as_source], dst[as_source], src[as_source]))
+    in_rows = lexsort((pid[as_target], src[as_target], dst[as_target]))
     out_src, out_rest = (
         src[as_source][out_rows],
         np.stack((dst[as_source][out_rows], pid[as_source][out_rows])),
@@ -292,7 +293,7 @@ def _union_duplicates(
     if len(src) == 0:
         return src, dst, pid
     keys = src * size + dst
-    order = np.lexsort((pid, keys))
+    order = lexsort((pid, keys))
     keys, pid = keys[order], pid[order]
     distinct = np.ones(len(keys), dtype=bool)
     distinct[1:] = (keys[1:] != keys[:-1]) | (pid[1:] != pid[:-1])
@@ -360,7 +361,7 @@ def _map_of(
     endpoints: list[Endpoint] = [*cluster_endpoints, *table.ranges]
     # ranges sort after every cluster endpoint: only they are ranked here
     rank = np.concatenate((endpoint_table.rank, base + _ranks(table.ranges)))
-    order = np.lexsort((rank[dst_ep], rank[src_ep]))
+    order = lexsort((rank[dst_ep], rank[src_ep]))
     return ConnectivityMap(
         granularity, tuple(endpoints), tuple(portsets), src_ep[order], dst_ep[order], pid[order]
     )

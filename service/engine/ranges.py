@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from service.engine.model import AddressRange
+from service.engine.ordering import lexsort
 
 IntArray = npt.NDArray[np.int64]
 
@@ -41,10 +42,26 @@ def merge_runs(
     """Group rows ``(owner, piece, *values)`` into runs: rows of one owner, with identical
     values, over adjacent pieces (``pieces`` sorted by address). Returns each row's run and
     each run's range. Rows must be unique per (owner, piece)."""
+    run, first, last = _runs(owners, pieces_of_rows, values, pieces)
+    ranges = [
+        AddressRange(pieces[a].version, pieces[a].start, pieces[b].end)
+        for a, b in zip(first.tolist(), last.tolist(), strict=True)
+    ]
+    return run, ranges
+
+
+def _runs(
+    owners: IntArray,
+    pieces_of_rows: IntArray,
+    values: Sequence[IntArray],
+    pieces: Sequence[AddressRange],
+) -> tuple[IntArray, IntArray, IntArray]:
+    """As :func:`merge_runs`, each run's range as its first and last piece."""
     count = len(owners)
     if not count:
-        return np.empty(0, dtype=np.int64), []
-    order = np.lexsort((pieces_of_rows, *values[::-1], owners))
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
+    order = lexsort((pieces_of_rows, *values[::-1], owners))
     o, p = owners[order], pieces_of_rows[order]
     adjacent = adjacency(pieces)
     starts = np.ones(count, dtype=bool)
@@ -56,13 +73,9 @@ def merge_runs(
     run_sorted = np.cumsum(starts) - 1
     first = np.flatnonzero(starts)
     last = np.r_[first[1:] - 1, count - 1]
-    ranges = [
-        AddressRange(pieces[a].version, pieces[a].start, pieces[b].end)
-        for a, b in zip(p[first].tolist(), p[last].tolist(), strict=True)
-    ]
     run = np.empty(count, dtype=np.int64)
     run[order] = run_sorted
-    return run, ranges
+    return run, p[first], p[last]
 
 
 class RangeTable:
@@ -101,8 +114,8 @@ def merge_external(
         rows = np.flatnonzero(far >= refs)
         if not len(rows):
             continue
-        run, ranges = merge_runs(own[rows], far[rows] - refs, [v[rows] for v in values], pieces)
-        ids = table.ids_of(ranges)
+        run, first, last = _runs(own[rows], far[rows] - refs, [v[rows] for v in values], pieces)
+        ids = _span_ids(table, pieces, first, last)
         (new_targets if outward else new_sources)[rows] = ids[run]
         seen = np.zeros(len(rows), dtype=bool)
         _, first_rows = np.unique(run, return_index=True)
@@ -110,3 +123,19 @@ def merge_external(
         keep[rows[~seen]] = False
     kept = np.flatnonzero(keep)
     return kept, new_sources[kept], new_targets[kept]
+
+
+def _span_ids(
+    table: RangeTable, pieces: Sequence[AddressRange], first: IntArray, last: IntArray
+) -> IntArray:
+    """The ids in ``table`` of the ranges from piece ``first[i]`` to ``last[i]``, each
+    distinct range made and looked up once (many runs span the same pieces), in the order
+    of first appearance."""
+    keys = first * len(pieces) + last
+    distinct, at, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    ids = np.empty(len(distinct), dtype=np.int64)
+    for i in np.argsort(at, kind="stable").tolist():
+        a, b = divmod(int(distinct[i]), len(pieces))
+        ids[i] = table.id(AddressRange(pieces[a].version, pieces[a].start, pieces[b].end))
+    found: IntArray = ids[inverse.ravel()]
+    return found

@@ -56,6 +56,15 @@ class TierTable:
         matrix: IntArray,
         states: list[TierState],
     ) -> None:
+        # destination groups whose states are the same towards every source group are one
+        # (their sides, computed per group, are then shared)
+        first: dict[bytes, int] = {}
+        shared = np.array([first.setdefault(r.tobytes(), len(first)) for r in matrix], np.int64)
+        if len(first) < len(matrix):
+            rows = np.empty(len(first), dtype=np.int64)
+            rows[shared] = np.arange(len(matrix))
+            matrix = matrix[rows]  # any row of each kind: they are equal
+            destination_group = np.where(destination_group < 0, -1, shared[destination_group])
         self._destination_group = destination_group.tolist()  # (plain, dns) x peer; -1: none
         self._source_group = source_group  # per peer
         self._matrix = matrix  # destination groups x source groups
@@ -83,6 +92,13 @@ class TierTable:
                 for i, state in enumerate(present.tolist())
             }
         return found
+
+    def split(self, group: int, peers: int) -> list[tuple[int, int]]:
+        """The sources among ``peers`` of a destination group by state, ascending (as
+        :meth:`by_state`, restricted; states with none left out)."""
+        return [
+            (state, bits & peers) for state, bits in self.by_state(group).items() if bits & peers
+        ]
 
     def by_allowed(self, group: int) -> dict[PortSet, int]:
         """The sources of a destination group by the ports the admin tiers alone let
@@ -176,8 +192,10 @@ def tier_table(
 
     combos = set_of_pair.reshape(len(subject_first), len(peer_first))[subject_group[final_first]]
     combos = 2 * combos + isolated[final_first][:, None]  # (final subject group, peer group)
-    combo_first, combo_of = _group(combos.ravel().astype(np.uint64))
-    combo = combos.ravel()[combo_first]
+    # small integers: grouped by counting, in ascending order (as sorting would)
+    present = np.bincount(combos.ravel()) > 0
+    combo = np.flatnonzero(present)
+    combo_of = (np.cumsum(present) - 1)[combos.ravel()]
     state_of_combo, states = _states(
         atoms, allowed[combo // 2], denied[combo // 2], baseline_denied[combo // 2], combo % 2 == 1
     )
@@ -337,6 +355,8 @@ def _distinct_pairs(
     subjects, peers = len(by_subject), len(by_peer)
     step = max(1, _CHUNK // max(1, peers * by_peer.shape[1] * 8))
     extra = np.asarray(extra, dtype=np.uint64)
+    if step >= subjects:  # one block: made once, hashed and checked
+        return _distinct_rows(_pairs(by_subject, by_peer, extra))
     hashes = np.empty(subjects * peers, dtype=np.uint64)
     for lo in range(0, subjects, step):
         block = _pairs(by_subject[lo : lo + step], by_peer, extra[lo * peers : (lo + step) * peers])

@@ -45,19 +45,20 @@ def _policy_cells(entries: dict[PortSet, int], isolated: int, everyone: int) -> 
 def _side(table: TierTable, group: int, policy: PolicyCells) -> Side:
     """Both parts of one side combined: disjoint peer sets with the ports they get."""
     found: dict[PortSet, int] = defaultdict(int)
+    admin_only = 0  # not isolated, or NetworkPolicy admits nothing: the admin tiers' verdict
     for verdict, policy_bits in policy.items():
-        if not verdict:  # not isolated, or NetworkPolicy admits nothing: the admin tiers'
-            for ports, admin_bits in table.by_allowed(group).items():
-                bits = admin_bits & policy_bits
-                if bits:
-                    found[ports] |= bits
+        if not verdict:
+            admin_only |= policy_bits
             continue
-        for state, admin_bits in table.by_state(group).items():
-            bits = admin_bits & policy_bits
+        for state, bits in table.split(group, policy_bits):
+            ports = table.result(state, verdict)
+            if ports:
+                found[ports] |= bits
+    if admin_only:
+        for ports, admin_bits in table.by_allowed(group).items():
+            bits = admin_bits & admin_only
             if bits:
-                ports = table.result(state, verdict)
-                if ports:
-                    found[ports] |= bits
+                found[ports] |= bits
     return [(bits, ports) for ports, bits in found.items()]
 
 
@@ -115,6 +116,7 @@ def _tiered(
 
     sides: dict[tuple[bool, int, int], Side] = {}
     verdicts: dict[tuple[object, ...], PolicyCells] = {}
+    by_ports: dict[tuple[object, ...], PolicyCells] = {}  # ingress: policies, resolved ports
     pairs: dict[tuple[int, int, bool], list[tuple[int, PortSet]]] = {}
     both: dict[tuple[PortSet, PortSet], PortSet] = {}
     everything: Side = [(everyone, _ALL)]
@@ -146,12 +148,19 @@ def _tiered(
             np_key = (True, named, *map(id, policies))
             verdict = verdicts.get(np_key)
             if verdict is None:
-                entries = defaultdict(int)
-                for policy in policies:
-                    for rule in policy.ingress:
-                        entries[rule.ports_for(named)] |= rule.bits
-                isolated = everyone if policies else 0
-                verdict = verdicts[np_key] = intern(_policy_cells(entries, isolated, everyone))
+                # named ports differ far more often than the ports they resolve to
+                rules = [rule for policy in policies for rule in policy.ingress]
+                resolved = tuple(rule.ports_for(named) for rule in rules)
+                ports_key = (*map(id, policies), *resolved)
+                verdict = by_ports.get(ports_key)
+                if verdict is None:
+                    entries = defaultdict(int)
+                    for rule, rule_ports in zip(rules, resolved, strict=True):
+                        entries[rule_ports] |= rule.bits
+                    isolated = everyone if policies else 0
+                    verdict = intern(_policy_cells(entries, isolated, everyone))
+                    by_ports[ports_key] = verdict
+                verdicts[np_key] = verdict
             group = ingress.group(target)
             key = (True, group, id(verdict))
             admitted = sides.get(key)
@@ -196,6 +205,9 @@ def dns_split(
     only). Both inputs and outputs hold disjoint source sets per destination."""
     definite: list[list[tuple[int, PortSet]]] = []
     dependent: list[list[tuple[int, PortSet]]] = []
+    # per (ports without, ports with): those allowed either way, those DNS decides (few
+    # distinct pairs recur over every destination)
+    compared: dict[tuple[PortSet, PortSet], tuple[PortSet, PortSet]] = {}
     for without, with_dns in zip(unresolved, resolved, strict=True):
         both: dict[PortSet, int] = defaultdict(int)
         either: dict[PortSet, int] = defaultdict(int)
@@ -208,9 +220,15 @@ def dns_split(
                 if not shared:
                     continue
                 rest &= ~other_bits
-                if ports & other_ports:
-                    both[ports & other_ports] |= shared
-                changed = (ports - other_ports) | (other_ports - ports)
+                found = compared.get((ports, other_ports))
+                if found is None:
+                    found = compared[ports, other_ports] = (
+                        ports & other_ports,
+                        (ports - other_ports) | (other_ports - ports),
+                    )
+                kept, changed = found
+                if kept:
+                    both[kept] |= shared
                 if changed:
                     either[changed] |= shared
             if rest:

@@ -304,7 +304,7 @@ _COLON_OR_NUL_ESCAPE = re.compile(rb"\\u00(?:00|3[aA])")
 _COLON = ord(":")
 
 
-def byte_count(data: bytes, byte: int) -> int:
+def byte_count(data: bytes | bytearray, byte: int) -> int:
     """How many times ``byte`` occurs in ``data``: numpy compares a whole buffer about
     four times faster than ``bytes.count`` scans it for one byte (a megabyte batch: 0.2 ms).
 
@@ -314,7 +314,7 @@ def byte_count(data: bytes, byte: int) -> int:
     return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == byte))
 
 
-def same_json_keys(source: bytes, dumped: bytes) -> bool:
+def same_json_keys(source: bytes | bytearray, dumped: bytes) -> bool:
     r"""Whether ``dumped`` (orjson's form of what was decoded from the JSON ``source``) kept
     every key of ``source`` and holds no NUL, judged by counting colons: single-byte counts
     in C, cheaper than :func:`key_count` (which YAML needs, JSON does not).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from codecs import BOM_UTF8
 from collections.abc import Iterator, Sequence
 from fnmatch import fnmatch
@@ -122,7 +123,9 @@ class _File:
         self.file = file
         self.budget = budget
         self.limits = limits
-        self.size = os.fstat(file.fileno()).st_size
+        status = os.fstat(file.fileno())
+        self.size = status.st_size
+        self._regular = stat.S_ISREG(status.st_mode)
         self._head = self._read(CHUNK_BYTES)
 
     def _read(self, size: int = -1) -> bytes:
@@ -141,6 +144,8 @@ class _File:
             yield chunk
 
     def whole(self) -> bytes:
+        if self._regular and len(self._head) < CHUNK_BYTES:
+            return self._head  # a file's first read came back short: it was all of it
         self.budget[0] += self.file.tell()  # re-reading from the start costs nothing new
         self.file.seek(0)
         return self._read()

@@ -17,7 +17,9 @@ What is proved, and how:
   underscores (``0777``, ``0x1F``, ``1_000``), and mapping keys that are not their own
   ``sigs.k8s.io/yaml`` key text (``1.50:``, ``null:``). Such a token where a plain scalar
   can start declines (inside a quoted string or a comment it is harmless, and skipped).
-- *Duplicate keys*: the keys counted in the emitted JSON equal the keys in the decoded value.
+- *Duplicate keys*: the colons counted in the emitted JSON equal those of the decoded value
+  re-encoded (a dropped key takes its colon with it; a colon escaped as ``\\u003a`` defers to
+  the exact reader, see :func:`service.ingest.exact.same_json_keys`).
 - *Exact values*: no escaped NUL, no lone surrogate, no integer that may exceed 64 bits, no
   nesting deeper than ``Limits.max_depth`` (see :mod:`service.ingest.exact`).
 - *Line numbers*: a document's and a List item's line is the line of its first key, as
@@ -35,25 +37,33 @@ import ryml  # type: ignore[import-untyped]
 
 from service.engine.model import Origin
 from service.ingest.collect import Collector, ItemLines, is_list
-from service.ingest.exact import compact, depth, key_count, long_digits, looks_exact
+from service.ingest.exact import compact, depth, long_digits, looks_exact, same_json_keys
 from service.ingest.limits import Limits
 from service.ingest.yaml_typing import OutOfRange, plain_key_text, resolve_plain
 
-_NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NOT_PRINTABLE = "[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 _PRINTABLE_ASCII = bytes([9, 10, 13, *range(0x20, 0x7F)])
 _INDICATORS = (b"&", b"*", b"!", b"%", b"@", b"`")
 # Constructs the fast path leaves to the exact reader, each found by a scan that starts with
 # a literal: anchors, aliases, tags, directives, reserved indicators and complex keys where
 # a token starts; merge keys; content on a `---` line; `...` document ends; tabs.
 # (One pattern per leading character: a literal start lets the regex engine skip ahead.)
-_UNHANDLED = (
-    *(re.compile(re.escape(c) + rb"(?<=[\s\[\]{},:]" + re.escape(c) + rb")") for c in _INDICATORS),
-    re.compile(rb"\?(?<=[\s\[\]{},:]\?)(?=\s|$)"),
-    re.compile(rb"\n---[ ]*[^\s#]"),
-    re.compile(rb"\n[ -]*:(?=\s)"),  # an empty key, which libyaml refuses
-    *(re.compile(re.escape(c) + rb"[ ]*:(?=\s)") for c in (b"[", b"{", b",")),
+# Each pattern comes with a gate that any match passes: a byte (a memchr, seven times faster
+# than the pattern's own scan; most of these constructs are absent from most manifests) or
+# a cheaper pattern; the pattern runs only past its gate.
+_Gate = bytes | re.Pattern[bytes]
+_UNHANDLED: tuple[tuple[_Gate, re.Pattern[bytes]], ...] = (
+    *(
+        (c, re.compile(re.escape(c) + rb"(?<=[\s\[\]{},:]" + re.escape(c) + rb")"))
+        for c in _INDICATORS
+    ),
+    (b"?", re.compile(rb"\?(?<=[\s\[\]{},:]\?)(?=\s|$)")),
+    (re.compile(rb"---"), re.compile(rb"\n---[ ]*[^\s#]")),
+    # an empty key, which libyaml refuses (its colon follows a newline, a space or a dash)
+    (re.compile(rb":(?<=[\n -]:)(?=\s)"), re.compile(rb"\n[ -]*:(?=\s)")),
+    *((c, re.compile(re.escape(c) + rb"[ ]*:(?=\s)")) for c in (b"[", b"{", b",")),
     # rapidyaml writes `.Inf`/`.NaN` as `.inf`/`.nan` even when quoted
-    re.compile(rb"\.(?:inf|Inf|INF|nan|NaN|NAN)"),
+    (b".", re.compile(rb"\.(?:inf|Inf|INF|nan|NaN|NAN)")),
 )
 # Each with a byte to look for first (memchr): the longer search runs only if it is there.
 _UNHANDLED_LITERALS = ((b"<", b"<<"), (b"\n", b"\n..."), (b"\t", b"\t"))
@@ -126,19 +136,24 @@ def _flow_depth(raw: bytes) -> int:
     return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
 
 
-def _simple(text: str, raw: bytes, limits: Limits) -> bool:
+def _simple(text: str, raw: bytes, padded: bytes, flow: int, limits: Limits) -> bool:
     """No character YAML forbids, none of the constructs the fast path leaves alone, and no
-    flow nesting beyond the depth limit (which rapidyaml's emitter would refuse noisily)."""
-    if raw.translate(None, _PRINTABLE_ASCII) and _NOT_PRINTABLE.search(text):
-        return False
-    if _flow_depth(raw) > limits.max_depth:
+    flow nesting (``flow``: its depth) beyond the depth limit (which rapidyaml's emitter
+    would refuse noisily)."""
+    if raw.translate(None, _PRINTABLE_ASCII) and re.search(_NOT_PRINTABLE, text):
+        return False  # (compiled only for such input: compiling it takes 3 ms)
+    if flow > limits.max_depth:
         return False
     if long_digits(raw):
         return False  # an integer rapidyaml and orjson would turn into a float
-    padded = b"\n" + raw
     if any(byte in padded and literal in padded for byte, literal in _UNHANDLED_LITERALS):
         return False
-    return not any(pattern.search(padded) for pattern in _UNHANDLED)
+    end = len(padded) - 1  # the patterns see the input after a newline, not the one after it
+    return not any(
+        pattern.search(padded, 0, end)
+        for gate, pattern in _UNHANDLED
+        if (gate in padded if isinstance(gate, bytes) else gate.search(padded, 0, end))
+    )
 
 
 def _flags(data: bytes, table: bytes) -> np.ndarray:
@@ -147,20 +162,49 @@ def _flags(data: bytes, table: bytes) -> np.ndarray:
     return np.frombuffer(data.translate(table), dtype=np.bool_)
 
 
-def _candidates(raw: bytes) -> list[tuple[int, int]]:
+_SHORT_WORD = 6  # the longest word _WORDS holds
+_SCANNED_NUMBER = 16  # number tokens are followed to their end step by step up to this length,
+_SCANNED_LONG = 256  # and further, up to this one, while few are left (hashes: 64 hex digits)
+
+
+def _token_ends(delimiter: np.ndarray, starts: np.ndarray, digit: np.ndarray) -> np.ndarray:
+    """Where each token starting at ``starts`` ends (its first delimiter), followed in
+    steps over the tokens still open: a word only as far as the longest risky word (a longer
+    one is no candidate, and its end is left past ``_SHORT_WORD``), a number further (its
+    end decides), the numbers left after that by a search over every delimiter. (A step
+    costs the open tokens; the search, the whole input.)"""
+    ends = starts + 1
+    pending = np.flatnonzero(~delimiter[ends])
+    few = len(delimiter) >> 12
+    step = 1
+    while len(pending) and (
+        step < _SCANNED_NUMBER or (step < _SCANNED_LONG and len(pending) <= few)
+    ):
+        if step == _SHORT_WORD:  # the words left are longer: past it, and no candidates
+            ends[pending[~digit[pending]]] += 1
+            pending = pending[digit[pending]]
+        ends[pending] += 1
+        pending = pending[~delimiter[ends[pending]]]
+        step += 1
+    if len(pending):
+        delimiters = np.flatnonzero(delimiter)
+        ends[pending] = delimiters[np.searchsorted(delimiters, ends[pending])]
+    return ends
+
+
+def _candidates(padded: bytes) -> list[tuple[int, int]]:
     """Spans of the tokens that may type differently in Kubernetes and in rapidyaml: short
     words that could be a YAML 1.1 boolean or null, numbers with a leading zero or an
-    underscore, numbers used as mapping keys. Found in numpy over the whole buffer."""
-    padded = b"\n" + raw + b"\n"
+    underscore, numbers used as mapping keys. Found in numpy over the whole buffer
+    (``padded``: the input between two newlines; the spans are offsets in the input)."""
     data = np.frombuffer(padded, dtype=np.uint8)
     starts = np.flatnonzero(_flags(padded, _BEFORE_SCALAR)[:-1] & _flags(padded, _RISKY_START)[1:])
     starts += 1
     if not len(starts):
         return []
-    delimiters = np.flatnonzero(_flags(padded, _DELIMITER))
-    ends = delimiters[np.searchsorted(delimiters, starts)]
-    lengths = ends - starts
     digit = _DIGIT_START[data[starts]]
+    ends = _token_ends(_flags(padded, _DELIMITER), starts, digit)
+    lengths = ends - starts
     underscores = np.flatnonzero(data == ord("_")) if b"_" in padded else starts[:0]
     second = data[
         np.minimum(
@@ -174,7 +218,7 @@ def _candidates(raw: bytes) -> list[tuple[int, int]]:
         | ((first_digit == ord(".")) & _INF_NAN[second])
         | (np.searchsorted(underscores, ends) > np.searchsorted(underscores, starts))
         | (data[ends - 1] == ord(":")),
-        lengths <= 6,
+        lengths <= _SHORT_WORD,
     )
     return list(zip((starts[keep] - 1).tolist(), (ends[keep] - 1).tolist(), strict=True))
 
@@ -201,10 +245,10 @@ def _differs(token: bytes) -> bool:
         return True
 
 
-def _typing_agrees(raw: bytes) -> bool:
+def _typing_agrees(raw: bytes, padded: bytes) -> bool:
     """Whether rapidyaml types every plain scalar as Kubernetes does (a False may be wrong
-    the safe way: it only costs the exact reader)."""
-    spans = _candidates(raw)
+    the safe way: it only costs the exact reader). ``padded``: ``raw`` between newlines."""
+    spans = _candidates(padded)
     differing = {token for token in {raw[low:high] for low, high in spans} if _differs(token)}
     if not differing:
         return True
@@ -234,16 +278,19 @@ class _Tree:
     def __init__(self, buf: bytearray, raw: bytes) -> None:
         self.buf = buf
         self.tree = ryml.Tree()
+        data = np.frombuffer(raw, dtype=np.uint8)
+        self.newlines = np.flatnonzero(data == 10)
         # Room for about a node per line, and one more per sequence item (``- a: 1`` is an
         # item and its mapping), up front: growing the tree while parsing copies it again
-        # (over a third of the parse's time on a 4.5 MB file).
-        nodes = raw.count(b"\n") + raw.count(b"- ") + 16
+        # (over a third of the parse's time on a 4.5 MB file). The items are counted in
+        # numpy: ``bytes.count(b"- ")`` is four times slower, spaces being everywhere.
+        items = int(np.count_nonzero((data[:-1] == ord("-")) & (data[1:] == ord(" "))))
+        nodes = len(self.newlines) + items + 16
         self.tree.reserve(min(nodes, _MAX_RESERVED_NODES))
         ryml.parse_in_place(buf, self.tree)
         view = np.frombuffer(buf, dtype=np.uint8)
         self.base = int(view.ctypes.data)
         self.size = len(buf)
-        self.newlines = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 10)
 
     def documents(self) -> list[int]:
         tree = self.tree
@@ -320,7 +367,21 @@ def _emit(tree: Any, node: int, size_hint: int) -> bytearray | None:
     return out
 
 
-def _decode(emitted: bytearray | None, limits: Limits) -> Any:
+def _shallow(emitted: bytearray, flow: int, limits: Limits) -> bool:
+    """Whether the emitted document surely nests no deeper than the limit, seen from its
+    layout alone (else :func:`depth` measures it).
+
+    rapidyaml writes a block container's items one per line, two spaces deeper than the
+    line that opens it, and a flow container on the line it opens on; JSON strings hold no
+    raw newline. So a line indented ``2 i`` spaces holds values nested ``i + 1`` deep, and
+    the flow containers on it add at most ``flow`` more (their deepest nesting in the
+    input, counted generously). No line indented ``2 (max_depth - flow)`` spaces or more:
+    no value deeper than ``max_depth``. (One search in C, a tenth of measuring.)"""
+    blocks = limits.max_depth - flow
+    return blocks > 0 and emitted.find(b"\n" + b" " * (2 * blocks)) < 0
+
+
+def _decode(emitted: bytearray | None, flow: int, limits: Limits) -> Any:
     """One emitted document, decoded and checked (``_Decline`` when it cannot be proved)."""
     if emitted is None:
         return None
@@ -333,9 +394,9 @@ def _decode(emitted: bytearray | None, limits: Limits) -> Any:
     dumped = compact(value)
     if (
         dumped is None
-        or key_count(emitted) != key_count(dumped)
+        or not same_json_keys(emitted, dumped)  # (colons counted: twice as fast as keys)
         or not looks_exact(dumped)
-        or depth(dumped) > limits.max_depth
+        or (not _shallow(emitted, flow, limits) and depth(dumped) > limits.max_depth)
     ):
         raise _Decline
     return value
@@ -346,7 +407,9 @@ def read_yaml_fast(
 ) -> bool:
     """Read a YAML stream into ``out`` if its result can be proved equal to the exact
     reader's; False (with nothing added) otherwise. ``raw`` is ``text`` as UTF-8."""
-    if not _simple(text, raw, limits) or not _typing_agrees(raw):
+    padded = b"".join((b"\n", raw, b"\n"))  # one copy for both (copying 4 MB takes 3 ms)
+    flow = _flow_depth(raw)
+    if not _simple(text, raw, padded, flow, limits) or not _typing_agrees(raw, padded):
         return False
     try:
         parsed = _Tree(bytearray(raw), raw)
@@ -360,7 +423,7 @@ def read_yaml_fast(
     size_hint = 2 * len(raw) // max(len(documents), 1) + 4096  # JSON is about 1.5x the YAML
     try:
         for index, node in enumerate(documents):
-            value = _decode(_emit(parsed.tree, node, size_hint), limits)
+            value = _decode(_emit(parsed.tree, node, size_hint), flow, limits)
             if value is None:
                 empty += 1
                 out.check_empty(empty)  # the exact reader would refuse them too

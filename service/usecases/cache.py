@@ -22,6 +22,7 @@ class LRUCache(Generic[K, V]):
         self._items: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
         self._pending: dict[K, threading.Lock] = {}
+        self._waiting: dict[K, int] = {}  # threads waiting for a computation of the key
         self.hits = 0
         self.misses = 0
 
@@ -33,8 +34,13 @@ class LRUCache(Generic[K, V]):
                 self.hits += 1
                 return self._items[key], True
             gate = self._pending.setdefault(key, threading.Lock())
+            self._waiting[key] = self._waiting.get(key, 0) + 1
         with gate:
             with self._lock:
+                if self._waiting[key] == 1:
+                    del self._waiting[key]
+                else:
+                    self._waiting[key] -= 1
                 if key in self._items:  # computed by another thread while we waited
                     self._items.move_to_end(key)
                     self.hits += 1
@@ -48,6 +54,11 @@ class LRUCache(Generic[K, V]):
                     self._items.popitem(last=False)
                 self._pending.pop(key, None)
             return value, False
+
+    def awaited(self, predicate: Callable[[K], bool]) -> bool:
+        """Does a thread wait for another's computation of a key ``predicate`` accepts?"""
+        with self._lock:
+            return any(predicate(key) for key in self._waiting)
 
     def peek(self, key: K) -> V | None:
         """The cached value, without computing it (and without counting a hit or a miss)."""

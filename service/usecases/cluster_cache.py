@@ -201,6 +201,41 @@ class ClusterCache:
     ) -> Future[bool]:
         return self.put_later(_map_key(content_hash, options, granularity), cmap)
 
+    def put_compiled(
+        self, content_hash: str, options: AnalysisOptions, compiled: CompiledCluster
+    ) -> bool:
+        return self.put(_compiled_key(content_hash, options), compiled)
+
+    def put_map(
+        self,
+        content_hash: str,
+        options: AnalysisOptions,
+        granularity: Granularity,
+        cmap: ConnectivityMap,
+    ) -> bool:
+        return self.put(_map_key(content_hash, options, granularity), cmap)
+
+    def has_compiled(self, content_hash: str, options: AnalysisOptions) -> bool:
+        """Is there an entry (not yet verified: reading it may still find it stale)?"""
+        return self._path(_compiled_key(content_hash, options)).exists()
+
+    def has_map(
+        self, content_hash: str, options: AnalysisOptions, granularity: Granularity
+    ) -> bool:
+        return self._path(_map_key(content_hash, options, granularity)).exists()
+
+    def drain(self) -> None:
+        """Wait for the writes :meth:`put_later` started so far (the writer is one thread:
+        a no-op submitted now runs after them)."""
+        with self._lock:
+            writer = self._writer
+            try:
+                done = None if writer is None else writer.submit(lambda: None)
+            except RuntimeError:  # shut down by flush(), which waits for them itself
+                done = None
+        if done is not None:
+            done.result()
+
     def flush(self) -> None:
         """Wait for the writes :meth:`put_later` started."""
         with self._lock:

@@ -345,6 +345,44 @@ class Analyzer:
         except (EndpointError, QueryError) as error:
             raise InvalidQueryError(str(error), [{"field": error.field}]) from error
 
+    def prepare(
+        self,
+        session: Session,
+        record: SnapshotRecord,
+        options: AnalysisOptions,
+        granularity: Granularity,
+        deadline: Deadline = NO_DEADLINE,
+    ) -> bool:
+        """Compile and map a snapshot ahead of its first analysis, and write both to the
+        cache directory (waiting for the writes); False when the directory had both
+        already, so nothing was done. A compilation or map another thread is computing
+        meanwhile is computed once, for both."""
+        files = self.files
+        key = record.content_hash
+        if (
+            files is not None
+            and files.has_compiled(key, options)
+            and files.has_map(key, options, granularity)
+        ):
+            return False
+        compiled = self.compiled_for(session, record, options, deadline)
+        cmap = self.connectivity(session, record, options, granularity, deadline)
+        if files is not None:
+            files.drain()
+            # computed by an earlier analysis of this process, whose entries have gone since
+            # (evicted): written again now (no-ops when they are there)
+            files.put_compiled(key, options, compiled)
+            files.put_map(key, options, granularity, cmap)
+        return True
+
+    def awaited(self, content_hash: str) -> bool:
+        """Does a request wait for a compilation or a map of this content being computed?"""
+        return (
+            self.clusters.awaited(lambda key: key == content_hash)
+            or self.compiled.awaited(lambda key: key[0] == content_hash)
+            or self.maps.awaited(lambda key: key[0] == content_hash)
+        )
+
     def forget(self, record: SnapshotRecord) -> None:
         """Free the memory of a deleted snapshot (another snapshot with the same content
         simply compiles it again)."""

@@ -20,8 +20,16 @@ from hypothesis import strategies as st
 from service.engine.model import Document, ManifestError
 from service.ingest import Limits, read_bytes
 from service.ingest.collect import Collector
+from service.ingest.exact import compact, depth
 from service.ingest.yaml_exact import read_yaml_exact
-from service.ingest.yaml_fast import read_yaml_fast
+from service.ingest.yaml_fast import (
+    _candidates,
+    _emit,
+    _flow_depth,
+    _shallow,
+    _Tree,
+    read_yaml_fast,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 GENERATOR = REPO.parent / "shared" / "bench" / "gen_cluster.py"
@@ -151,6 +159,14 @@ def test_keys_become_strings_as_sigs_k8s_io_yaml_writes_them(written: str, key: 
         (b"kind: Pod\nmetadata:\n  name: a\n  name: b\n", "duplicate key 'name' (line 4)", 4),
         (b"kind: Pod\nkind: ConfigMap\n", "duplicate key 'kind'", 2),
         (b"kind: Pod\nx:\n  on: 1\n  yes: 2\n", "duplicate key 'true'", 4),
+        (
+            b'kind: Pod\nx:\n  key: "a:b"\n  key: "c"\n',
+            "duplicate key 'key'",
+            4,
+        ),  # colons in values
+        (b'kind: Pod\na: "\\u003a"\na: 1\n', "duplicate key 'a'", 3),  # an escaped colon
+        (b"kind: Pod\na: \\u003a\na: x\n", "duplicate key 'a'", 3),  # its text, as a value
+        (b'kind: Pod\nx: {"k": 1, k: 2}\n', "duplicate key 'k'", 2),
         (b"kind: Pod\nspec:\n  count: 1" + b"0" * 309 + b"\n", "spec.count: number 1000", 3),
         (b"kind: Pod\nx: [1, -" + b"9" * 5000 + b"]\n", "x[1]: number -9999", 2),
         (b"kind: Pod\nx: 0x1" + b"0" * 256 + b"\n", "x: number 0x1000", 2),
@@ -298,8 +314,19 @@ def test_fast_path_reads_a_document_far_larger_than_the_others() -> None:
         b"--- kind: Pod\n",
         b"kind: Pod\nx: [\n",
         b"kind: Pod\n: v\n",
+        b"kind: Pod\nx:\n- : v\n",
+        b"kind: Pod\nx:\n  : v\n",
+        b"kind: Pod\nx: {a: 1, : 2}\n",
+        b"kind: Pod\nx: %y\n",
+        b"kind: Pod\nx: @y\n",
+        b"kind: Pod\nx: .Inf\n",
+        b"kind: Pod\nx: 1\n---x: 2\n",
     ],
-    ids=["anchor", "tag", "word", "octal", "underscore", "tab", "on-marker", "bad", "no-key"],
+    ids=[
+        *("anchor", "tag", "word", "octal", "underscore", "tab", "on-marker", "bad", "no-key"),
+        *("no-key-in-item", "no-key-indented", "no-key-in-flow", "directive", "reserved"),
+        *("inf", "content-after-marker"),
+    ],
 )
 def test_fast_path_declines_what_it_cannot_prove(data: bytes) -> None:
     assert fast(data) is None
@@ -509,3 +536,125 @@ def test_deep_flow_nesting_is_left_to_the_exact_reader_silently(
     assert capfd.readouterr().err == ""
     shallow = b"kind: ConfigMap\ndata:\n  a: " + b"[" * 50 + b"]" * 50 + b"\n"
     assert fast(shallow) == exact(shallow)
+
+
+# -- the candidates for typing: every token that may type otherwise, long ones too -----------
+
+
+def reference_candidates(raw: bytes) -> list[tuple[int, int]]:
+    """``_candidates`` written out byte by byte: tokens starting where a plain scalar may,
+    with a risky first byte, kept if a short word or a number of a risky form."""
+    padded = b"\n" + raw + b"\n"
+    spans = []
+    for start in range(1, len(padded) - 1):
+        if padded[start - 1] not in b" \n:,[{" or padded[start] not in b"yYnNoOTFN~0123456789+-.":
+            continue
+        end = start
+        while padded[end] not in b" \n\r,[]{}":
+            end += 1
+        token = padded[start:end]
+        if token[0] in b"0123456789+-.":
+            sign = 1 if token[0] in b"+-" else 0
+            first = padded[start + sign]
+            second = padded[min(start + sign + 1, len(padded) - 1)]
+            keep = (
+                (first == ord("0") and second in b"0123456789xXoObBeE_")
+                or (first == ord(".") and second in b"iInN")
+                or b"_" in token
+                or token.endswith(b":")
+            )
+        else:
+            keep = len(token) <= 6
+        if keep:
+            spans.append((start - 1, end - 1))
+    return spans
+
+
+LONG = [
+    b"x: nnnnnn\ny: nnnnnnn\n",  # a word as long as the longest risky one, and one longer
+    b"x: " + b"N" * 300 + b"\n",
+    b"x: 1" + b"2.3" * 30 + b"_4\n",  # a number longer than the stepwise scan, underscored
+    b"x:\n  " + b"9." * 40 + b"1: v\n",  # a long number as a key
+    b"x: " + b"1." * 60 + b"\n- 0x" + b"F" * 50 + b"\n",
+    b"a: [yes,on, 0o7, {n: 1_0}]\nb: -.inf\nc: +0b1\n",
+    b"x: 1" + b"0." * 200 + b"_\n",  # longer than any stepwise scan
+    b"y: " + b"z" * 5000 + b"\nx: 1" + b"a" * 70 + b"_\n",  # one long number in a larger input
+    b"y: " + b"z" * 5000 + b"\nx: 1" + b"a" * 300 + b"_:\n",
+]
+PIECES = st.sampled_from(
+    [b"yes", b"n", b"Off", b"0777", b"0x1F", b"1_0", b"1.5:", b"~", b"-.5", b"+1", b"nginx-x",
+     b"N" * 45, b"1." * 25, b"7" * 44 + b"_", b" ", b"\n", b": ", b"- ", b",", b"[", b"{", b"]",
+     b"}", b'"q"', b"#c", b":", b"_", b"0", b".", b"-", b"+", b"\r"]
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("raw", LONG, ids=range(len(LONG)))
+def test_candidates_of_long_tokens_are_found(raw: bytes) -> None:
+    assert _candidates(b"\n" + raw + b"\n") == reference_candidates(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(PIECES, min_size=1, max_size=40).map(b"".join))
+def test_property_candidates_are_found_as_written_out(raw: bytes) -> None:
+    assert _candidates(b"\n" + raw + b"\n") == reference_candidates(raw)
+
+
+# -- the nesting read from the emitted layout never understates it --------------------------
+
+
+def _block(value: object, indent: int, flow_below: int) -> str:
+    """``value`` as block YAML under ``indent`` spaces, flow style for the containers at most
+    ``flow_below`` levels above the leaves."""
+    pad = " " * indent
+    if not isinstance(value, dict | list):
+        return f"{pad}{value}\n"
+    if _height(value) <= flow_below:
+        return f"{pad}{json.dumps(value)}\n"
+    if isinstance(value, dict):
+        if not value:
+            return f"{pad}{{}}\n"
+        return "".join(
+            f"{pad}{key}:\n{_block(item, indent + 2, flow_below)}"
+            if isinstance(item, dict | list) and item and _height(item) > flow_below
+            else f"{pad}{key}: {_block(item, 0, flow_below).strip()}\n"
+            for key, item in value.items()
+        )
+    if not value:
+        return f"{pad}[]\n"
+    return "".join(f"{pad}-\n{_block(item, indent + 2, flow_below)}" for item in value)
+
+
+def _height(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_height, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_height, value), default=0)
+    return 0
+
+
+NESTED = st.recursive(
+    st.integers(0, 9),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, min_size=1, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["k", "m"]), NESTED, min_size=1), st.integers(0, 4))
+def test_property_the_emitted_layout_bounds_the_nesting(value: dict[str, Any], flow: int) -> None:
+    raw = _block(value, 0, flow).encode()
+    parsed = _Tree(bytearray(raw), raw)
+    (node,) = parsed.documents()
+    emitted = _emit(parsed.tree, node, 4096)
+    assert emitted is not None
+    dumped = compact(json.loads(bytes(emitted)))
+    assert dumped is not None
+    assert json.loads(dumped) == value, raw
+    nesting = depth(dumped)
+    for limit in range(1, 12):
+        if _shallow(emitted, _flow_depth(raw), Limits(max_depth=limit)):
+            assert nesting <= limit, (raw, emitted)
+    assert _shallow(emitted, _flow_depth(raw), Limits(max_depth=nesting + _flow_depth(raw) + 1))

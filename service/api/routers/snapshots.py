@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
@@ -191,13 +192,13 @@ async def upload_snapshot(
     cluster: ClusterPath,
     request: Request,
     response: Response,
-    background: BackgroundTasks,
     principal: WriteAccess,
     session: WriteSessionDep,
     settings: SettingsDep,
     metrics: MetricsDep,
     analyzer: AnalyzerDep,
     runtime: RuntimeDep,
+    background: BackgroundTasks,
     source: Annotated[
         str | None,
         Query(
@@ -234,22 +235,26 @@ async def upload_snapshot(
     # takes about half a second, which the client need not wait for (it is stored then).
     decoded: list[object] = []
     background.add_task(decoded.clear)
+    uploading = nullcontext() if runtime.preparer is None else runtime.preparer.upload()
     try:
-        # Parsing and validating is CPU-bound: keep it off the event loop.
-        record, created = await run_in_threadpool(
-            lambda: record_snapshot(
-                session,
-                cluster,
-                pieces,
-                content_type=media,
-                source=source,
-                labels=labels,
-                limits=Limits(max_bytes=settings.max_body_bytes, counts=settings.count_limits()),
-                analyzer=analyzer,
-                allow_empty=allow_empty,
-                keep=decoded,
+        with uploading:  # background preparations pause meanwhile
+            # Parsing and validating is CPU-bound: keep it off the event loop.
+            record, created = await run_in_threadpool(
+                lambda: record_snapshot(
+                    session,
+                    cluster,
+                    pieces,
+                    content_type=media,
+                    source=source,
+                    labels=labels,
+                    limits=Limits(
+                        max_bytes=settings.max_body_bytes, counts=settings.count_limits()
+                    ),
+                    analyzer=analyzer,
+                    allow_empty=allow_empty,
+                    keep=decoded,
+                )
             )
-        )
     except InputTooLargeError:
         metrics.uploads.labels("too_large").inc()
         raise
@@ -277,6 +282,8 @@ async def upload_snapshot(
         metrics.uploads.labels("error").inc()
         raise
     runtime.refs.forget(cluster)
+    if runtime.preparer is not None:  # compiled and mapped once the response has gone
+        background.add_task(runtime.preparer.submit, record)
     metrics.uploads.labels("created" if created else "unchanged").inc()
     response.status_code = 201 if created else 200
     response.headers["Location"] = f"/v1/clusters/{record.cluster}/snapshots/{record.version}"
