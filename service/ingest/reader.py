@@ -69,7 +69,7 @@ class _Input(Protocol):
 
     def head(self) -> bytes: ...
 
-    def rest(self) -> Iterator[bytes]: ...
+    def rest(self) -> Iterator[bytes | memoryview]: ...
 
     def whole(self) -> bytes: ...
 
@@ -82,13 +82,37 @@ class _Memory:
     def head(self) -> bytes:
         return self.data[:CHUNK_BYTES]
 
-    def rest(self) -> Iterator[bytes]:
-        view = memoryview(self.data)
+    def rest(self) -> Iterator[bytes | memoryview]:
+        view = memoryview(self.data)  # the decoder takes views: no copy of the input
         for start in range(CHUNK_BYTES, self.size, CHUNK_BYTES):
-            yield view[start : start + CHUNK_BYTES].tobytes()
+            yield view[start : start + CHUNK_BYTES]
 
     def whole(self) -> bytes:
         return self.data
+
+
+class _Pieces:
+    """A body in the pieces it arrived in (a request's, some KiB to a MiB each): read as
+    they are, never joined but for YAML (which needs the whole text) or to sniff the start."""
+
+    def __init__(self, pieces: Sequence[bytes]) -> None:
+        self.pieces = [piece for piece in pieces if piece]
+        self.size = sum(len(piece) for piece in self.pieces)
+        taken = count = 0
+        while count < len(self.pieces) and taken < CHUNK_BYTES:
+            taken += len(self.pieces[count])
+            count += 1
+        self._in_head = count
+        self._head = b"".join(self.pieces[:count])
+
+    def head(self) -> bytes:
+        return self._head
+
+    def rest(self) -> Iterator[bytes]:
+        yield from self.pieces[self._in_head :]
+
+    def whole(self) -> bytes:
+        return b"".join(self.pieces)
 
 
 class _File:
@@ -158,13 +182,13 @@ def _read_yaml(out: Collector, source: str | None, data: _Input) -> None:
     read_yaml(text, source, out.limits, out, raw)
 
 
-def _chain(head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+def _chain(head: bytes, rest: Iterator[bytes | memoryview]) -> Iterator[bytes | memoryview]:
     yield head
     yield from rest
 
 
 def read_bytes(
-    data: bytes,
+    data: bytes | Sequence[bytes],
     *,
     source: str | None = None,
     content_type: str | None = None,
@@ -173,17 +197,21 @@ def read_bytes(
 ) -> list[Document]:
     """Decode a request body (or any bytes) into documents.
 
+    ``data`` is the body whole, or the pieces it arrived in, in order (read without being
+    joined).
+
     ``content_type`` selects JSON or YAML; without one the format is sniffed. Raises
     ManifestError listing every problem found, with ``too_large`` set when a size or count
     limit was exceeded. ``transform`` (if given) is applied to every object as soon as it is
     decoded, e.g. to keep only the fields the caller reads.
     """
-    if len(data) > limits.max_bytes:
-        raise _too_large(len(data), limits)
+    given: _Input = _Memory(data) if isinstance(data, bytes) else _Pieces(data)
+    if given.size > limits.max_bytes:
+        raise _too_large(given.size, limits)
     out = Collector(limits, transform)
     with paused_gc():
         try:
-            _read(out, source, media_format(content_type), _Memory(data))
+            _read(out, source, media_format(content_type), given)
         except StopReading as stop:
             out.problem(stop.problem)
     return out.finish()

@@ -32,7 +32,7 @@ def decode_utf8(data: bytes, source: str | None) -> str:
         raise _bad_utf8(error, offset, data.count(b"\n", 0, offset) + 1, source) from None
 
 
-def iter_utf8(chunks: Iterable[bytes], source: str | None) -> Iterator[str]:
+def iter_utf8(chunks: Iterable[bytes | memoryview], source: str | None) -> Iterator[str]:
     """Decode a stream of byte chunks into text chunks (a character may span two chunks)."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     offset = 0
@@ -40,7 +40,7 @@ def iter_utf8(chunks: Iterable[bytes], source: str | None) -> Iterator[str]:
     for chunk in chunks:
         if first and chunk:
             first = False
-            if chunk.startswith(_BOM):
+            if chunk[: len(_BOM)] == _BOM:
                 chunk = chunk[len(_BOM) :]
                 offset = len(_BOM)
         try:

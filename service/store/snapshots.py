@@ -13,7 +13,7 @@ import numpy.typing as npt
 from sqlalchemy import Row, Select, Table, delete, select, update
 from sqlalchemy.orm import Session
 
-from service.store._sql import chunks, insert_ignoring_conflicts, one_of
+from service.store._sql import chunks, dialect_name, insert_ignoring_conflicts, one_of
 from service.store.bulk import Row as NewRow
 from service.store.bulk import compress as compress_body
 from service.store.bulk import compress_all, insert_objects
@@ -380,12 +380,24 @@ class SnapshotRepository:
         return unpack_members(packed)
 
     def _ids_by_hash(self, digests: Sequence[str]) -> dict[str, int]:
+        """The stored ids of those of ``digests`` that are stored. An upload asks for every
+        object it holds (220,000 for L): on SQLite the query goes to the driver as plain
+        text and parameters (SQLAlchemy's expanding ``IN`` cost 0.25 s for L, this 0.08 s);
+        PostgreSQL takes each chunk as one array parameter."""
         ids: dict[str, int] = {}
+        if dialect_name(self.session) != "sqlite":
+            for chunk in chunks(digests):
+                stmt = select(ObjectRow.content_hash, ObjectRow.id).where(
+                    one_of(self.session, ObjectRow.content_hash, chunk)
+                )
+                ids.update((digest, id_) for digest, id_ in self.session.execute(stmt))
+            return ids
+        connection = self.session.connection()
+        query = f"SELECT content_hash, id FROM {ObjectRow.__tablename__} WHERE content_hash IN"
         for chunk in chunks(digests):
-            stmt = select(ObjectRow.content_hash, ObjectRow.id).where(
-                one_of(self.session, ObjectRow.content_hash, chunk)
-            )
-            ids.update((digest, id_) for digest, id_ in self.session.execute(stmt))
+            marks = ",".join("?" * len(chunk))
+            rows = connection.exec_driver_sql(f"{query} ({marks})", tuple(chunk))
+            ids.update((digest, id_) for digest, id_ in rows)
         return ids
 
     def _store_objects(

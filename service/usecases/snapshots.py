@@ -10,7 +10,7 @@ import gc
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -88,7 +88,7 @@ def _new_object(document: Document) -> NewObject:
 def record_snapshot(
     session: Session,
     cluster: str,
-    data: bytes,
+    data: bytes | Sequence[bytes],
     *,
     content_type: str | None,
     source: str | None = None,
@@ -96,9 +96,13 @@ def record_snapshot(
     limits: Limits | None = None,
     analyzer: Analyzer | None = None,
     allow_empty: bool = False,
+    keep: list[object] | None = None,
 ) -> tuple[SnapshotRecord, bool]:
     """Validate and store manifests as the next version of ``cluster``; ``(record, created)``.
 
+    ``data`` is the body, whole or in the pieces it arrived in (see ``read_bytes``).
+    ``keep`` (if given) receives the decoded documents once they are stored, for the caller
+    to free when it suits it (a server: after the answer is sent).
     Nothing is stored unless every object is valid, nor when there is no object at all
     (``[]``, an empty List, only ``---``) unless ``allow_empty``. Content identical to an
     existing version of the cluster returns that version with ``created=False``.
@@ -139,6 +143,9 @@ def record_snapshot(
     )
     if analyzer is not None:
         analyzer.remember(record, manifests.cluster)
+    if keep is not None:
+        keep.append(documents)
+        keep.append(manifests)
     return record, created
 
 

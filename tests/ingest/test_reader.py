@@ -618,6 +618,63 @@ def test_large_json_list_file_streams_in_chunks(
         assert docs[-1].origin == Origin(str(path), 1, line=text.count("\n") + 2)
 
 
+def _pieces(data: bytes, size: int) -> list[bytes]:
+    return [data[start : start + size] for start in range(0, len(data), size)]
+
+
+def _outcome(data: bytes | list[bytes], **kwargs: Any) -> object:
+    try:
+        docs = read_bytes(data, **kwargs)
+    except ManifestError as error:
+        return [(p.message, p.origin) for p in error.problems], error.too_large
+    return [(d.origin, d.body) for d in docs]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xef\xbb\xbf"
+        + json.dumps({"apiVersion": "v1", "kind": "List", "items": [POD] * 30}).encode(),
+        (json.dumps(POD, indent=2) + "\n") * 5,
+        b"[" + b",\n".join(json.dumps(SVC).encode() for _ in range(20)) + b"]",
+        json.dumps({"kind": "List", "items": [POD] * 20}).encode()[:-30] + b"!}",  # syntax
+        json.dumps({"kind": "List", "items": [POD] * 20}).encode().replace(b'"n"', b'"\xc3n"', 7),
+        json.dumps(POD).encode()[:-1] + b', "kind": "Service"}',  # a duplicate key
+        b'{"kind": "List", "items": [' + b"1" * 25 + b"]}",  # a long integer, not an object
+        KUBECTL_YAML,
+        b"   \n\t",
+    ],
+)
+def test_pieces_read_as_the_whole_body(data: bytes | str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request body handed over in the pieces it arrived in reads exactly as the joined
+    body: the same documents and origins, the same errors (lines, offsets, fields), whatever
+    the pieces' sizes (one byte splits every character and token)."""
+    import service.ingest.json_reader as json_reader
+    import service.ingest.reader as reader
+
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(json_reader, "CHUNK_CHARS", 89)
+    monkeypatch.setattr(json_reader, "BATCH_CHARS", 300)
+    body = data.encode() if isinstance(data, str) else data
+    for content_type in ("application/json", None):
+        whole = _outcome(body, content_type=content_type)
+        for size in (1, 7, 64, 1000, len(body) + 1):
+            assert _outcome(_pieces(body, size), content_type=content_type) == whole
+    assert _outcome([], content_type="application/json") == _outcome(b"")
+
+
+def test_pieces_count_toward_the_size_limit() -> None:
+    error = problem_of_pieces([b"[", b" " * 20, b"]"], limits=Limits(max_bytes=21))
+    assert error.too_large
+    assert "input is 22 bytes; the limit is 21 bytes" in str(error)
+
+
+def problem_of_pieces(pieces: list[bytes], **kwargs: Any) -> ManifestError:
+    with pytest.raises(ManifestError) as caught:
+        read_bytes(pieces, **kwargs)
+    return caught.value
+
+
 # -- round trips ---------------------------------------------------------------------------
 
 names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)

@@ -86,3 +86,19 @@ def test_the_direct_path_hands_back_the_ids_it_stored(session: Session) -> None:
         str(d): int(i) for d, i in session.execute(select(ObjectRow.content_hash, ObjectRow.id))
     }
     assert inserted == stored
+
+
+def test_a_large_insert_gives_the_page_cache_back(session: Session) -> None:
+    """SQLite's larger page cache is for the insert only; both databases store every row
+    of an upload past the batch size, and find each stored hash again."""
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar_one() if sqlite else None
+    objects = cluster_objects(6_000)
+    record, _ = SnapshotRepository(session).create("bulk-large", objects)
+    assert record.object_count == len(objects)
+    if sqlite:
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar_one() == before
+    digests = list(prepare_objects(objects).by_hash)
+    found = SnapshotRepository(session)._ids_by_hash([*digests, "0" * 64])
+    assert sorted(found) == sorted(digests)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from service.engine.options import AnalysisOptions, Granularity
 from service.store import make_engine, make_session_factory
 from service.store.migrate import upgrade
+from service.usecases.errors import InvalidManifestsError
 from service.usecases.snapshots import Analyzer, record_snapshot
 
 MANIFESTS = b"""
@@ -40,3 +43,32 @@ def test_upload_warms_the_cache_and_identical_content_shares_it(tmp_path: Path) 
         assert len(analyzer.connectivity(session, second, options, Granularity.POD)) > 0
         analyzer.forget(first)
         assert len(analyzer.clusters) == len(analyzer.compiled) == len(analyzer.maps) == 0
+
+
+def test_upload_hands_its_documents_to_keep_once_stored(tmp_path: Path) -> None:
+    """A server frees the decoded documents after its answer: they go to ``keep`` only when
+    the upload is stored (an invalid one leaves ``keep`` empty), read from the body's pieces
+    as from the whole body."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade(url)
+    sessions = make_session_factory(make_engine(url))
+    with sessions() as session:
+        keep: list[object] = []
+        pieces = [MANIFESTS[i : i + 5] for i in range(0, len(MANIFESTS), 5)]
+        record, created = record_snapshot(
+            session, "one", pieces, content_type="application/yaml", keep=keep
+        )
+        assert created
+        assert record.object_count == 1
+        documents, manifests = keep
+        assert isinstance(documents, list)
+        assert [d.body["metadata"]["name"] for d in documents] == ["a"]
+        assert getattr(manifests, "documents", None) is documents
+        same, created = record_snapshot(session, "one", MANIFESTS, content_type="application/yaml")
+        assert (same.version, created) == (record.version, False)
+        refused: list[object] = []
+        with pytest.raises(InvalidManifestsError):
+            record_snapshot(
+                session, "one", b"kind: Pod\n", content_type="application/yaml", keep=refused
+            )
+        assert refused == []
