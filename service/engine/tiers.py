@@ -46,14 +46,17 @@ def _side(table: TierTable, group: int, policy: PolicyCells) -> Side:
     """Both parts of one side combined: disjoint peer sets with the ports they get."""
     found: dict[PortSet, int] = defaultdict(int)
     admin_only = 0  # not isolated, or NetworkPolicy admits nothing: the admin tiers' verdict
+    by_state = table.by_state(group)
     for verdict, policy_bits in policy.items():
         if not verdict:
             admin_only |= policy_bits
             continue
-        for state, bits in table.split(group, policy_bits):
-            ports = table.result(state, verdict)
-            if ports:
-                found[ports] |= bits
+        for state, state_bits in by_state.items():
+            bits = state_bits & policy_bits
+            if bits:
+                ports = table.result(state, verdict)
+                if ports:
+                    found[ports] |= bits
     if admin_only:
         for ports, admin_bits in table.by_allowed(group).items():
             bits = admin_bits & admin_only
@@ -126,6 +129,7 @@ def _tiered(
         """One object per distinct verdict: sides are shared by (group, verdict)."""
         return same.setdefault(frozenset(cells.items()), cells)
 
+    all_classes = compiled.all_classes
     named_of = [compiled.named_ports_of(t) for t in range(compiled.peer_count)]
     subject = [compiled.is_subject(t) for t in range(compiled.peer_count)]
 
@@ -173,11 +177,18 @@ def _tiered(
         found_pairs = pairs.get(pair_key)
         if found_pairs is None:
             found: dict[PortSet, int] = defaultdict(int)
+            reach = 0  # every source the destination side admits: most pairs share few
+            for in_bits, _ in admitted:
+                reach |= in_bits
+            if external:
+                reach &= all_classes  # external to external: no policy
             for out_bits, out_ports in leaving:
+                if not out_bits & reach:
+                    continue
                 for in_bits, in_ports in admitted:
                     bits = out_bits & in_bits
                     if external:
-                        bits &= compiled.all_classes  # external to external: no policy
+                        bits &= all_classes
                     if bits:
                         ports = both.get((out_ports, in_ports))
                         if ports is None:
