@@ -73,6 +73,7 @@ class TierTable:
         self._source_bits: list[int] | None = None
         self._by_state: dict[int, dict[int, int]] = {}
         self._by_allowed: dict[int, dict[PortSet, int]] = {}
+        self._allowed_sources: dict[int, int] = {}
         self._results: dict[tuple[int, PortSet | None], PortSet] = {}
 
     def group(self, destination: int, *, dns: bool = False) -> int:
@@ -113,6 +114,17 @@ class TierTable:
             for j in np.flatnonzero(self._allows[row]).tolist():
                 cells[self.states[row[j]].allowed] |= self._source_bits[j]
             found = self._by_allowed[group] = dict(cells)
+        return found
+
+    def allowed_sources(self, group: int) -> int:
+        """Every source to which the admin tiers alone let some port through (the union of
+        :meth:`by_allowed`)."""
+        found = self._allowed_sources.get(group)
+        if found is None:
+            found = 0
+            for bits in self.by_allowed(group).values():
+                found |= bits
+            self._allowed_sources[group] = found
         return found
 
     def result(self, state: int, policy: PortSet | None) -> PortSet:

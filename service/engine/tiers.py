@@ -42,18 +42,33 @@ def _policy_cells(entries: dict[PortSet, int], isolated: int, everyone: int) -> 
     return cells
 
 
+def _split_cells(policy: PolicyCells) -> tuple[int, int]:
+    """The peers NetworkPolicy's verdict lets some port through, and the others (not
+    isolated, or admitted nothing: the admin tiers' verdict alone)."""
+    admitted = admin_only = 0
+    for verdict, bits in policy.items():
+        if verdict:
+            admitted |= bits
+        else:
+            admin_only |= bits
+    return admitted, admin_only
+
+
 def _side(table: TierTable, group: int, policy: PolicyCells) -> Side:
     """Both parts of one side combined: disjoint peer sets with the ports they get."""
     found: dict[PortSet, int] = defaultdict(int)
     admin_only = 0  # not isolated, or NetworkPolicy admits nothing: the admin tiers' verdict
+    by_state = table.by_state(group)
     for verdict, policy_bits in policy.items():
         if not verdict:
             admin_only |= policy_bits
             continue
-        for state, bits in table.split(group, policy_bits):
-            ports = table.result(state, verdict)
-            if ports:
-                found[ports] |= bits
+        for state, state_bits in by_state.items():
+            bits = state_bits & policy_bits
+            if bits:
+                ports = table.result(state, verdict)
+                if ports:
+                    found[ports] |= bits
     if admin_only:
         for ports, admin_bits in table.by_allowed(group).items():
             bits = admin_bits & admin_only
@@ -126,11 +141,40 @@ def _tiered(
         """One object per distinct verdict: sides are shared by (group, verdict)."""
         return same.setdefault(frozenset(cells.items()), cells)
 
+    all_classes = compiled.all_classes
     named_of = [compiled.named_ports_of(t) for t in range(compiled.peer_count)]
     subject = [compiled.is_subject(t) for t in range(compiled.peer_count)]
 
+    bounds: dict[tuple[bool, int, int], int] = {}
+    split_cells: dict[int, tuple[int, int]] = {}
+    reaches: dict[int, int] = {}  # per side: every source it holds
+
+    def bound(table: TierTable, key: tuple[bool, int, int], verdict: PolicyCells) -> int:
+        """Every source a side (not yet computed) can hold: those NetworkPolicy lets some
+        port through, and of the others those the admin tiers alone let through."""
+        found = bounds.get(key)
+        if found is None:
+            cells = split_cells.get(id(verdict))
+            if cells is None:
+                cells = split_cells[id(verdict)] = _split_cells(verdict)
+            admitted, admin_only = cells
+            found = bounds[key] = admitted | (admin_only & table.allowed_sources(key[1]))
+        return found
+
+    def reach(side: Side) -> int:
+        found = reaches.get(id(side))
+        if found is None:
+            found = 0
+            for bits, _ in side:
+                found |= bits
+            reaches[id(side)] = found
+        return found
+
     def row(target: int, dns: bool) -> list[tuple[int, PortSet]]:
+        """One destination's disjoint sources with their ports; sides whose sources cannot
+        meet are not computed (most destinations of a guarded cluster get nothing)."""
         named = named_of[target]
+        external = target >= classes
         np_key: tuple[object, ...] = (False, named, *map(id, reaching[target]))
         verdict = verdicts.get(np_key)
         if verdict is None:
@@ -142,6 +186,8 @@ def _tiered(
         key = (False, group, id(verdict))
         leaving = sides.get(key)
         if leaving is None:
+            if not bound(egress, key, verdict) & (all_classes if external else everyone):
+                return []
             leaving = sides[key] = _side(egress, group, verdict)
         if subject[target]:
             policies = applied[target]
@@ -165,19 +211,28 @@ def _tiered(
             key = (True, group, id(verdict))
             admitted = sides.get(key)
             if admitted is None:
+                reach_out = reach(leaving)
+                if external:
+                    reach_out &= all_classes  # external to external: no policy
+                if not bound(ingress, key, verdict) & reach_out:
+                    return []  # no source the destination side can hold may leave
                 admitted = sides[key] = _side(ingress, group, verdict)
         else:
             admitted = everything
-        external = target >= classes
         pair_key = (id(leaving), id(admitted), external)
         found_pairs = pairs.get(pair_key)
         if found_pairs is None:
             found: dict[PortSet, int] = defaultdict(int)
+            meets = reach(admitted)  # every source the destination side admits
+            if external:
+                meets &= all_classes  # external to external: no policy
             for out_bits, out_ports in leaving:
+                if not out_bits & meets:
+                    continue
                 for in_bits, in_ports in admitted:
                     bits = out_bits & in_bits
                     if external:
-                        bits &= compiled.all_classes  # external to external: no policy
+                        bits &= all_classes
                     if bits:
                         ports = both.get((out_ports, in_ports))
                         if ports is None:

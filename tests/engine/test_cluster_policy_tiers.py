@@ -30,6 +30,7 @@ from tests.engine.test_admin_tiers import (
     anp,
     banp,
     namespace,
+    netpol,
     pod,
     rule,
 )
@@ -77,6 +78,8 @@ HOST_CLIENT = {
     **pod("a", "host", "192.168.9.9", app="client"),
 }
 HOST_CLIENT["spec"] = {**HOST_CLIENT["spec"], "hostNetwork": True}
+
+DENY_OUT_A = netpol("a", "deny-out", {"podSelector": {}, "policyTypes": ["Egress"]})
 
 CASES = [
     pytest.param(
@@ -225,6 +228,31 @@ CASES = [
         ],
         False,
         id="egress-accept-still-needs-ingress-at-the-destination",
+    ),
+    pytest.param(
+        [admin("accept-out", 5, NS_A, egress=[out("Accept", [NS_B])]), DENY_OUT_A],
+        True,
+        id="admin-egress-accept-overrides-networkpolicy-egress-isolation",
+    ),
+    pytest.param(
+        [
+            admin("accept-out", 5, NS_A, egress=[out("Accept", [NS_B])]),
+            admin("accept-in", 6, NS_B, ingress=[ing("Accept", [NS_A])]),
+            DENY_OUT_A,
+            DENY_ALL_B,
+        ],
+        True,
+        id="admin-accepts-on-both-sides-override-isolation-on-both",
+    ),
+    pytest.param(
+        [
+            admin("accept-out", 5, NS_A, egress=[out("Accept", [NS_B], [tcp(443)])]),
+            admin("accept-in", 6, NS_B, ingress=[ing("Accept", [NS_A])]),
+            DENY_OUT_A,
+            DENY_ALL_B,
+        ],
+        False,
+        id="admin-accepts-on-both-sides-need-a-common-port",
     ),
     pytest.param(
         [admin("egress", 5, NS_A, egress=[out("Deny", [{"networks": ["10.0.0.2/32"]}])])],
