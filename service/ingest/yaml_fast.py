@@ -62,6 +62,9 @@ _UNHANDLED: tuple[tuple[_Gate, re.Pattern[bytes]], ...] = (
     # an empty key, which libyaml refuses (its colon follows a newline, a space or a dash)
     (re.compile(rb":(?<=[\n -]:)(?=\s)"), re.compile(rb"\n[ -]*:(?=\s)")),
     *((c, re.compile(re.escape(c) + rb"[ ]*:(?=\s)")) for c in (b"[", b"{", b",")),
+    # a plain scalar's colon right before a flow indicator (`[a:, b]`), which libyaml (as
+    # sigs.k8s.io/yaml's parser) refuses in a flow collection and rapidyaml reads as a key
+    (_COLON_BEFORE_FLOW_INDICATOR := re.compile(rb":[,?\[\]{}]"), _COLON_BEFORE_FLOW_INDICATOR),
     # rapidyaml writes `.Inf`/`.NaN` as `.inf`/`.nan` even when quoted
     (b".", re.compile(rb"\.(?:inf|Inf|INF|nan|NaN|NAN)")),
 )

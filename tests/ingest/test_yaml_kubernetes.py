@@ -321,15 +321,28 @@ def test_fast_path_reads_a_document_far_larger_than_the_others() -> None:
         b"kind: Pod\nx: @y\n",
         b"kind: Pod\nx: .Inf\n",
         b"kind: Pod\nx: 1\n---x: 2\n",
+        b"kind: Pod\nx: [a:, b]\n",
+        b"kind: Pod\nx: {a:}\n",
+        b"kind: Pod\nx: [a:[b]]\n",
     ],
     ids=[
         *("anchor", "tag", "word", "octal", "underscore", "tab", "on-marker", "bad", "no-key"),
         *("no-key-in-item", "no-key-indented", "no-key-in-flow", "directive", "reserved"),
         *("inf", "content-after-marker"),
+        *("colon-before-comma", "colon-before-brace", "colon-before-bracket"),
     ],
 )
 def test_fast_path_declines_what_it_cannot_prove(data: bytes) -> None:
     assert fast(data) is None
+
+
+@pytest.mark.parametrize("flow", [b"[a:, b]", b"[a:]", b"{a:}", b"[a:?]", b"[a:[b]]", b"[a:{}]"])
+def test_a_colon_before_a_flow_indicator_is_a_syntax_error_as_in_kubernetes(flow: bytes) -> None:
+    # libyaml, as sigs.k8s.io/yaml's parser, refuses `a:` followed by `,?[]{}` inside a flow
+    # collection; rapidyaml (and PyYAML's pure-Python scanner) read `a` as a key
+    answer = agree(b"kind: Pod\nx: " + flow + b"\n")
+    assert isinstance(answer, str)
+    assert "found unexpected ':' (line 2" in answer
 
 
 def corpus_files() -> list[Path]:
