@@ -57,7 +57,9 @@ _UNHANDLED: tuple[tuple[_Gate, re.Pattern[bytes]], ...] = (
         (c, re.compile(re.escape(c) + rb"(?<=[\s\[\]{},:]" + re.escape(c) + rb")"))
         for c in _INDICATORS
     ),
-    (b"?", re.compile(rb"\?(?<=[\s\[\]{},:]\?)(?=\s|$)")),
+    # a `?` where a token starts: a complex key, and in a flow collection always one for
+    # libyaml (`[?x]` is `[{x: null}]`), which rapidyaml reads as text
+    (b"?", re.compile(rb"\?(?<=[\s\[\]{},:]\?)")),
     (re.compile(rb"---"), re.compile(rb"\n---[ ]*[^\s#]")),
     # an empty key, which libyaml refuses (its colon follows a newline, a space or a dash)
     (re.compile(rb":(?<=[\n -]:)(?=\s)"), re.compile(rb"\n[ -]*:(?=\s)")),
@@ -65,11 +67,18 @@ _UNHANDLED: tuple[tuple[_Gate, re.Pattern[bytes]], ...] = (
     # a plain scalar's colon right before a flow indicator (`[a:, b]`), which libyaml (as
     # sigs.k8s.io/yaml's parser) refuses in a flow collection and rapidyaml reads as a key
     (_COLON_BEFORE_FLOW_INDICATOR := re.compile(rb":[,?\[\]{}]"), _COLON_BEFORE_FLOW_INDICATOR),
+    # a block scalar's indentation indicator (`|2`, `>-1`): rapidyaml reads past what
+    # libyaml refuses after it (`>1:`); rare in manifests, so all of them go to libyaml
+    *(
+        (c, re.compile(re.escape(c) + rb"(?<= " + re.escape(c) + rb")[-+]?[0-9]"))
+        for c in (b"|", b">")
+    ),
     # rapidyaml writes `.Inf`/`.NaN` as `.inf`/`.nan` even when quoted
     (b".", re.compile(rb"\.(?:inf|Inf|INF|nan|NaN|NAN)")),
 )
 # Each with a byte to look for first (memchr): the longer search runs only if it is there.
 _UNHANDLED_LITERALS = ((b"<", b"<<"), (b"\n", b"\n..."), (b"\t", b"\t"))
+_SPACE_OR_NEWLINE = b" \n"
 _MAX_RESERVED_NODES = 1 << 20
 
 
@@ -152,11 +161,30 @@ def _simple(text: str, raw: bytes, padded: bytes, flow: int, limits: Limits) -> 
     if any(byte in padded and literal in padded for byte, literal in _UNHANDLED_LITERALS):
         return False
     end = len(padded) - 1  # the patterns see the input after a newline, not the one after it
+    if _closer_may_start_a_scalar(padded):
+        return False
     return not any(
         pattern.search(padded, 0, end)
         for gate, pattern in _UNHANDLED
         if (gate in padded if isinstance(gate, bytes) else gate.search(padded, 0, end))
     )
+
+
+def _closer_may_start_a_scalar(padded: bytes) -> bool:
+    """Whether a ``]`` or ``}`` stands where a block value, item or key starts (``k: }``,
+    ``- ]x``, ``}: v``): libyaml, as sigs.k8s.io/yaml's parser, refuses it; rapidyaml reads
+    a string. Only closers after a space or a newline are looked at (a closer right after
+    other text ends a flow collection); one after a colon, a dash or nothing but indentation
+    declines, which also turns away a few closers libyaml accepts (``{a: }``)."""
+    for closer in b"]}":  # a memchr each: most block-style manifests have none or few
+        at = padded.find(closer)
+        while at >= 0:
+            if padded[at - 1] in _SPACE_OR_NEWLINE:
+                before = padded[padded.rfind(b"\n", 0, at) + 1 : at].rstrip(b" ")
+                if not before or before.endswith((b":", b"-")):
+                    return True
+            at = padded.find(closer, at + 1)
+    return False
 
 
 def _flags(data: bytes, table: bytes) -> np.ndarray:

@@ -321,6 +321,8 @@ def test_fast_path_reads_a_document_far_larger_than_the_others() -> None:
         b"kind: Pod\nx: @y\n",
         b"kind: Pod\nx: .Inf\n",
         b"kind: Pod\nx: 1\n---x: 2\n",
+        b"kind: Pod\nx: [?x]\n",
+        b"kind: Pod\nx: [?, y]\n",
         b"kind: Pod\nx: [a:, b]\n",
         b"kind: Pod\nx: {a:}\n",
         b"kind: Pod\nx: [a:[b]]\n",
@@ -329,11 +331,41 @@ def test_fast_path_reads_a_document_far_larger_than_the_others() -> None:
         *("anchor", "tag", "word", "octal", "underscore", "tab", "on-marker", "bad", "no-key"),
         *("no-key-in-item", "no-key-indented", "no-key-in-flow", "directive", "reserved"),
         *("inf", "content-after-marker"),
+        *("flow-complex-key", "flow-lone-question-mark"),
         *("colon-before-comma", "colon-before-brace", "colon-before-bracket"),
     ],
 )
 def test_fast_path_declines_what_it_cannot_prove(data: bytes) -> None:
     assert fast(data) is None
+
+
+@pytest.mark.parametrize(
+    "value", [b"}", b"]", b"\n- }", b"\n- ]x", b"\n  }", b"  ]", b"\n  }: v", b"\n  - a: }"]
+)
+def test_a_closer_where_a_value_starts_is_a_syntax_error_as_in_kubernetes(value: bytes) -> None:
+    # libyaml refuses `k: }`, `- ]x` and `}: v` (no node content, or no key); rapidyaml reads
+    # a string
+    answer = agree(b"kind: Pod\nx: " + value + b"\n")
+    assert isinstance(answer, str)
+    assert "YAML syntax error" in answer
+
+
+@pytest.mark.parametrize(
+    "value", [b"{ a: 1 }", b"[ a, b ]", b"a]", b"a}", b"[a, [b]]", b"{}", b'"}"', b"'a ]'"]
+)
+def test_closers_of_flow_collections_and_inside_scalars_keep_the_fast_path(value: bytes) -> None:
+    data = b"kind: Pod\nx: " + value + b"\n"
+    assert fast(data) is not None
+    agree(data)
+
+
+@pytest.mark.parametrize("header", [b">1:", b"|1x", b"|2-x", b">-1a", b"|1 x"])
+def test_junk_after_an_indentation_indicator_is_a_syntax_error_as_in_kubernetes(
+    header: bytes,
+) -> None:
+    answer = agree(b"kind: Pod\nx: " + header + b"\n  a\n")
+    assert isinstance(answer, str)
+    assert "did not find expected comment or line break" in answer
 
 
 @pytest.mark.parametrize("flow", [b"[a:, b]", b"[a:]", b"{a:}", b"[a:?]", b"[a:[b]]", b"[a:{}]"])
