@@ -64,15 +64,22 @@ _UNHANDLED: tuple[tuple[_Gate, re.Pattern[bytes]], ...] = (
     # an empty key, which libyaml refuses (its colon follows a newline, a space or a dash)
     (re.compile(rb":(?<=[\n -]:)(?=\s)"), re.compile(rb"\n[ -]*:(?=\s)")),
     *((c, re.compile(re.escape(c) + rb"[ ]*:(?=\s)")) for c in (b"[", b"{", b",")),
-    # a plain scalar's colon right before a flow indicator (`[a:, b]`), which libyaml (as
-    # sigs.k8s.io/yaml's parser) refuses in a flow collection and rapidyaml reads as a key
-    (_COLON_BEFORE_FLOW_INDICATOR := re.compile(rb":[,?\[\]{}]"), _COLON_BEFORE_FLOW_INDICATOR),
     # a block scalar's indentation indicator (`|2`, `>-1`): rapidyaml reads past what
     # libyaml refuses after it (`>1:`); rare in manifests, so all of them go to libyaml
     *(
         (c, re.compile(re.escape(c) + rb"(?<= " + re.escape(c) + rb")[-+]?[0-9]"))
         for c in (b"|", b">")
     ),
+    # text after a block scalar's header (`- | x`), which libyaml refuses
+    *(
+        (c, re.compile(re.escape(c) + rb"(?<=[:-] " + re.escape(c) + rb")[-+]?[ ]+[^#\s]"))
+        for c in (b"|", b">")
+    ),
+    # colons where libyaml (as sigs.k8s.io/yaml's parser) and rapidyaml part ways in a flow
+    # collection: right before a flow indicator (`[a:, b]`: refused by libyaml, a key to
+    # rapidyaml) and starting a plain scalar (`[:a]`: a value indicator to libyaml, text to
+    # rapidyaml); one literal-led pattern, its own gate
+    (_FLOW_COLON := re.compile(rb":(?:[,?\[\]{}]|(?<=[\[{,]:)|(?<=[\[{,:] :))"), _FLOW_COLON),
     # rapidyaml writes `.Inf`/`.NaN` as `.inf`/`.nan` even when quoted
     (b".", re.compile(rb"\.(?:inf|Inf|INF|nan|NaN|NAN)")),
 )

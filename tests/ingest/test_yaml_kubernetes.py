@@ -359,6 +359,19 @@ def test_closers_of_flow_collections_and_inside_scalars_keep_the_fast_path(value
     agree(data)
 
 
+@pytest.mark.parametrize("flow", [b"[:a]", b"{:: x}", b"[b, :a]", b"{a: :b}"])
+def test_a_colon_starting_a_flow_scalar_is_left_to_libyaml(flow: bytes) -> None:
+    data = b"kind: Pod\nx: " + flow + b"\n"
+    assert fast(data) is None
+    assert isinstance(exact(data), str)  # libyaml: a value indicator, then no value
+
+
+def test_text_after_a_block_scalar_header_is_a_syntax_error_as_in_kubernetes() -> None:
+    data = b"kind: Pod\nx:\n- | -x\n  a\n"
+    assert fast(data) is None
+    assert "did not find expected comment or line break" in str(agree(data))
+
+
 @pytest.mark.parametrize("header", [b">1:", b"|1x", b"|2-x", b">-1a", b"|1 x"])
 def test_junk_after_an_indentation_indicator_is_a_syntax_error_as_in_kubernetes(
     header: bytes,
