@@ -78,8 +78,18 @@ _UNHANDLED: tuple[tuple[_Gate, re.Pattern[bytes]], ...] = (
     # colons where libyaml (as sigs.k8s.io/yaml's parser) and rapidyaml part ways in a flow
     # collection: right before a flow indicator (`[a:, b]`: refused by libyaml, a key to
     # rapidyaml) and starting a plain scalar (`[:a]`: a value indicator to libyaml, text to
-    # rapidyaml); one literal-led pattern, its own gate
-    (_FLOW_COLON := re.compile(rb":(?:[,?\[\]{}]|(?<=[\[{,]:)|(?<=[\[{,:] :))"), _FLOW_COLON),
+    # rapidyaml); and a key's colon after a space (`1. : v`), whose key the typing scan
+    # does not see as one (Kubernetes' key text of `1.` is `1`); one literal-led pattern,
+    # its own gate
+    (
+        _FLOW_COLON := re.compile(
+            rb":(?:[,?\[\]{}]|(?<=[\[{, ]:)(?:(?<=[\[{,]:)|(?<=[\[{,:] :)|(?<=[\[{,:]  :)|(?=\s)))"
+        ),
+        _FLOW_COLON,
+    ),
+    # a comment on a line that then closes a flow collection (`{a: b # c}`): libyaml's
+    # comment takes the closer with it, rapidyaml's does not (a closer in a comment declines)
+    (b"#", re.compile(rb"#(?<=\s#)[^\n]*[\]}]")),
     # rapidyaml writes `.Inf`/`.NaN` as `.inf`/`.nan` even when quoted
     (b".", re.compile(rb"\.(?:inf|Inf|INF|nan|NaN|NAN)")),
 )

@@ -359,11 +359,24 @@ def test_closers_of_flow_collections_and_inside_scalars_keep_the_fast_path(value
     agree(data)
 
 
-@pytest.mark.parametrize("flow", [b"[:a]", b"{:: x}", b"[b, :a]", b"{a: :b}"])
+@pytest.mark.parametrize("flow", [b"[:a]", b"{:: x}", b"[b, :a]", b"{a: :b}", b"{a:  :b}"])
 def test_a_colon_starting_a_flow_scalar_is_left_to_libyaml(flow: bytes) -> None:
     data = b"kind: Pod\nx: " + flow + b"\n"
     assert fast(data) is None
     assert isinstance(exact(data), str)  # libyaml: a value indicator, then no value
+
+
+@pytest.mark.parametrize("data", [b"kind: Pod\nx:\n  1.  : v\n", b"kind: Pod\nx: {1. : v}\n"])
+def test_a_number_key_before_spaced_colon_has_kubernetes_key_text(data: bytes) -> None:
+    answer = agree(data)
+    assert not isinstance(answer, str)
+    assert answer[0].body["x"] == {"1": "v"}  # sigs.k8s.io/yaml: the float 1.0's text
+
+
+def test_a_comment_before_a_flow_closer_is_a_syntax_error_as_in_kubernetes() -> None:
+    data = b"kind: Pod\nx: {a: b # c}\n"
+    assert fast(data) is None
+    assert "YAML syntax error" in str(agree(data))
 
 
 def test_text_after_a_block_scalar_header_is_a_syntax_error_as_in_kubernetes() -> None:
