@@ -473,6 +473,35 @@ def test_property_scalars_read_the_same_both_ways(pairs: list[tuple[str, str]]) 
     agree(data)
 
 
+# Tokens of YAML's punctuation in every position: where the two parsers part ways on syntax
+# (flow indicators, comments, block scalar headers), the fast path must decline.
+PUNCTUATED = st.text(alphabet="ab1 :,[]{}#'\"-?|>&*!%@`.~", min_size=1, max_size=6)
+PUNCTUATED_PLACES = st.sampled_from(
+    [
+        "v: {t}",
+        "{t}: v",
+        "v: [{t}, x]",
+        "v: {{{t}: x}}",
+        "v:\n- {t}",
+        "v:\n  - a: {t}",
+        "v: [{t}]",
+        "v: {{a: {t}}}",
+        "v: {t} # c",
+        "v:\n  {t}: 1",
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(PUNCTUATED, PUNCTUATED_PLACES), min_size=1, max_size=3))
+def test_property_punctuation_reads_the_same_both_ways(pairs: list[tuple[str, str]]) -> None:
+    lines = [
+        place.format(t=token).replace("v", f"k{index}", 1)
+        for index, (token, place) in enumerate(pairs)
+    ]
+    agree(("kind: ConfigMap\n" + "\n".join(lines) + "\n").encode())
+
+
 # -- JSON: the same refusals -----------------------------------------------------------------
 
 LIST_HEAD = b'{"apiVersion": "v1", "kind": "List", "items": [\n'
