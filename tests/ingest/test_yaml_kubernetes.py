@@ -462,15 +462,19 @@ PLACES = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(TOKENS, PLACES), min_size=1, max_size=4))
-def test_property_scalars_read_the_same_both_ways(pairs: list[tuple[str, str]]) -> None:
+def config_map(pairs: list[tuple[str, str]]) -> bytes:
+    """A ConfigMap with each token in its place, under keys of its own (k0, k1, ...)."""
     lines = [
         place.format(t=token).replace("v", f"k{index}", 1)
         for index, (token, place) in enumerate(pairs)
     ]
-    data = ("kind: ConfigMap\n" + "\n".join(lines) + "\n").encode()
-    agree(data)
+    return ("kind: ConfigMap\n" + "\n".join(lines) + "\n").encode()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(TOKENS, PLACES), min_size=1, max_size=4))
+def test_property_scalars_read_the_same_both_ways(pairs: list[tuple[str, str]]) -> None:
+    agree(config_map(pairs))
 
 
 # Tokens of YAML's punctuation in every position: where the two parsers part ways on syntax
@@ -495,11 +499,7 @@ PUNCTUATED_PLACES = st.sampled_from(
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(PUNCTUATED, PUNCTUATED_PLACES), min_size=1, max_size=3))
 def test_property_punctuation_reads_the_same_both_ways(pairs: list[tuple[str, str]]) -> None:
-    lines = [
-        place.format(t=token).replace("v", f"k{index}", 1)
-        for index, (token, place) in enumerate(pairs)
-    ]
-    agree(("kind: ConfigMap\n" + "\n".join(lines) + "\n").encode())
+    agree(config_map(pairs))
 
 
 # -- JSON: the same refusals -----------------------------------------------------------------
