@@ -1,9 +1,10 @@
 """The ``netreach`` command line: the same engine as the service, no server needed.
 
-One module per group of commands; each registers itself on :data:`app`. Command modules
-import what a command needs inside the command, so ``netreach --help`` and the file-only
-commands (analyze, query, diff of files, lint) never load the database, web or HTTP layers
-(``tests/cli/test_startup.py`` keeps it so).
+One module per group of commands, each on its own Typer; :data:`app` imports and converts a
+module only when one of its commands runs (``--help`` loads them all), so a command never
+imports the others' modules. Command modules import what a command needs inside the
+command, so ``netreach --help`` and the file-only commands (analyze, query, diff of files,
+lint) never load the database, web or HTTP layers (``tests/cli/test_startup.py`` keeps it so).
 
 Exit codes: 0 success (for ``query``: allowed); 1 ``query`` denied or partially allowed, or
 a gated finding; 2 invalid input or usage.
@@ -13,14 +14,7 @@ from __future__ import annotations
 
 import os
 
-from service.cli import (  # noqa: F401  (they register commands)
-    _startup,  # first: pauses the collector while the commands are defined
-    analysis,
-    capture,
-    diffing,
-    github,
-    server,
-)
+from service.cli import _startup  # first: pauses the collector while the CLI starts
 from service.cli.app import app, claim_process
 
 __all__ = ["app", "main"]

@@ -2,30 +2,111 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+import typer.core
+import typer.main
 
 from service.cli import progress
+from service.cli._startup import collector_paused
 from service.engine.deadline import Deadline, DeadlineExceeded
 from service.engine.options import HostNetworkPods, PodIPsInIPBlocks
 
 if TYPE_CHECKING:
+    from typer._click import Command, Context
+
     from service.usecases.manifests import Manifests
+
+# Every command, in the order ``--help`` lists them, and the module of service.cli that
+# defines it (on its own :func:`command_set`).
+COMMAND_MODULES = {
+    "analyze": "analysis",
+    "query": "analysis",
+    "lint": "analysis",
+    "capture": "capture",
+    "diff": "diffing",
+    "history": "diffing",
+    "github-comment": "github",
+    "serve": "server",
+    "demo": "server",
+    "push": "server",
+    "db": "server",
+    "token": "server",
+}
+
+
+class _Commands(MutableMapping[str, "Command"]):
+    """The commands by name, each module imported and converted by Typer (from the
+    functions' signatures) when one of its commands is first looked up.
+
+    Converting every command at each start took about 25 ms, and importing every command
+    module about 10 ms: a command now pays only for its own module; ``--help`` (which lists
+    them all) for all of them, as before."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, Command] = {}
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self._built:
+            module = COMMAND_MODULES[name]  # KeyError: no such command
+            with collector_paused():
+                commands = importlib.import_module(f"service.cli.{module}").commands
+                converted = typer.main.get_command(commands)
+            if isinstance(converted, typer.core.TyperGroup):
+                self._built.update(converted.commands)
+            else:  # a module of one command
+                self._built[converted.name or name] = converted
+            if name not in self._built:  # not a KeyError: that would read "no such command"
+                raise RuntimeError(f"service.cli.{module} defines no command {name!r}")
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(COMMAND_MODULES), **self._built})
+
+    def __len__(self) -> int:
+        return len({**dict.fromkeys(COMMAND_MODULES), **self._built})
+
+
+class _LazyGroup(typer.core.TyperGroup):
+    """The root command: click's lazily loaded subcommands (its documented pattern), on
+    Typer's group class so that help, errors and completion stay Typer's."""
+
+    def __init__(self, **attributes: Any) -> None:
+        super().__init__(**attributes)
+        self.commands = _Commands()
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return list(self.commands)  # the names only: nothing imported or converted
+
 
 app = typer.Typer(
     name="netreach",
+    cls=_LazyGroup,
     help="Who can talk to whom in a Kubernetes cluster, from its NetworkPolicies.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, ...)
     rich_markup_mode=None,  # plain help: loading rich costs 90 ms on every --help
 )
+
+
+def command_set() -> typer.Typer:
+    """The Typer a command module registers its commands on (listed in COMMAND_MODULES);
+    the root :data:`app` converts it when one of them runs."""
+    return typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 
 
 def _version(show: bool) -> None:

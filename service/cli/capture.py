@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from service.cli.app import EXIT_FAILED, EXIT_INVALID, app, fail
+from service.cli.app import EXIT_FAILED, EXIT_INVALID, command_set, fail
 
 if TYPE_CHECKING:
     from service.capture import Capture
 
 LOG = logging.getLogger("netreach.capture")
+commands = command_set()
 
 
 class PushError(Exception):
@@ -47,7 +48,7 @@ class Upload:
     timeout: float
 
 
-@app.command()
+@commands.command()
 def capture(
     kubeconfig: Annotated[
         str | None,

@@ -18,8 +18,8 @@ from service.cli.app import (
     PodIPsOption,
     QuietOption,
     analysis_budget,
-    app,
     checked,
+    command_set,
     fail,
     load,
     quiet_if,
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from service.report.diff import DiffSide
     from service.usecases.manifests import Manifests
 
+commands = command_set()
 SERVER_TIMEOUT = 300.0  # seconds to wait for a server side without --timeout
 
 
@@ -121,7 +122,7 @@ def _write_reports(
             out.write(chunk)
 
 
-@app.command()
+@commands.command()
 def diff(
     sides: Annotated[
         list[str],
@@ -240,7 +241,7 @@ def diff(
         raise typer.Exit(EXIT_FAILED)
 
 
-@app.command()
+@commands.command()
 def history(
     server: Annotated[
         str, typer.Option(envvar="NETREACH_SERVER", help="Base URL, e.g. http://127.0.0.1:8000")

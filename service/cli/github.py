@@ -11,10 +11,12 @@ from typing import Annotated
 
 import typer
 
-from service.cli.app import app, fail
+from service.cli.app import command_set, fail
+
+commands = command_set()
 
 
-@app.command("github-comment")
+@commands.command("github-comment")
 def github_comment(
     body_file: Annotated[Path, typer.Option(help="The markdown to post (netreach diff's).")],
     repository: Annotated[

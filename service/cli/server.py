@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from service.cli.app import EXIT_FAILED, EXIT_INVALID, ExcludeOption, Paths, app, fail, load
+from service.cli.app import EXIT_FAILED, EXIT_INVALID, ExcludeOption, Paths, command_set, fail, load
 from service.cli.database import database_help, opening
 
 if TYPE_CHECKING:
@@ -22,14 +22,15 @@ if TYPE_CHECKING:
     from service.settings import Settings
 
 DATABASE_HELP = database_help()
+commands = command_set()
 db_app = typer.Typer(
     help=f"The database schema (Alembic migrations). {DATABASE_HELP}", no_args_is_help=True
 )
 token_app = typer.Typer(
     help=f"API tokens: bearer secrets with scopes. {DATABASE_HELP}", no_args_is_help=True
 )
-app.add_typer(db_app, name="db")
-app.add_typer(token_app, name="token")
+commands.add_typer(db_app, name="db")
+commands.add_typer(token_app, name="token")
 
 
 class TokenScope(StrEnum):
@@ -79,7 +80,7 @@ def _missing_sqlite_file(url: str) -> str | None:
     return None if Path(parsed.database).exists() else parsed.database
 
 
-@app.command(
+@commands.command(
     help="Run the API (uvicorn). Settings come from NETREACH_* variables; flags override "
     f"them. {DATABASE_HELP}"
 )
@@ -141,7 +142,7 @@ def serve(
     )
 
 
-@app.command(
+@commands.command(
     help="Load the demo cluster (two versions of a small shop), print curl examples, "
     f"serve. {DATABASE_HELP}"
 )
@@ -305,7 +306,7 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")])
     typer.echo(f"revoked token {name!r}")
 
 
-@app.command()
+@commands.command()
 def push(
     paths: Paths,
     server: Annotated[

@@ -1,7 +1,8 @@
 """Start-up: file-only commands never import the database, web or HTTP layers.
 
 Each command runs in a fresh interpreter, which then reports which of the heavy server-side
-packages got imported. ``netreach --help`` must not even load the engine.
+packages got imported. ``netreach --help`` must not even load the engine. A command imports
+only its own module of service.cli (the others are imported for ``--help``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer.core
+import typer.main
+
+from service.cli import app
+from service.cli.app import COMMAND_MODULES
 
 DEMO = Path(__file__).resolve().parents[2] / "service" / "demo"
 SERVER_SIDE = ("sqlalchemy", "alembic", "fastapi", "starlette", "uvicorn", "httpx", "psycopg")
@@ -56,3 +62,27 @@ def test_help_loads_neither_the_engine_nor_the_server_side() -> None:
     loaded = _loaded_modules("--help")
     assert "service.cli" in loaded
     assert not loaded & {*SERVER_SIDE, *ENGINE}, sorted(loaded & {*SERVER_SIDE, *ENGINE})
+
+
+COMMAND_MODULE_NAMES = {f"service.cli.{module}" for module in COMMAND_MODULES.values()}
+
+
+@pytest.mark.parametrize("name", sorted(FILE_COMMANDS))
+def test_a_command_imports_only_its_own_command_module(name: str) -> None:
+    loaded = _loaded_modules(*FILE_COMMANDS[name])
+    own = f"service.cli.{COMMAND_MODULES[name]}"
+    assert loaded & COMMAND_MODULE_NAMES == {own}, sorted(loaded & COMMAND_MODULE_NAMES)
+
+
+def test_help_lists_every_command_and_each_resolves() -> None:
+    loaded = _loaded_modules("--help")
+    assert loaded >= COMMAND_MODULE_NAMES
+    group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)
+    context = typer.Context(group)
+    assert group.list_commands(context) == list(COMMAND_MODULES)
+    for name in COMMAND_MODULES:
+        command = group.get_command(context, name)
+        assert command is not None, name
+        assert command.help, name
+    assert group.get_command(context, "no-such-command") is None
