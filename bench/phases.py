@@ -30,8 +30,10 @@ def mark(name):
     marks.append((name, time.process_time()))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the command line sets it
 import service.cli
-mark("import the command line")
 from service.cli._startup import collector_paused
+with collector_paused():  # as the command line imports the module of the command it runs
+    import service.cli.analysis
+mark("import the command line")
 with collector_paused():  # as analyze imports them
     from service.engine.connectivity import connectivity_map
     from service.engine.deadline import NO_DEADLINE
