@@ -5,6 +5,10 @@ module only when one of its commands runs (``--help`` loads them all), so a comm
 imports the others' modules. Command modules import what a command needs inside the
 command, so ``netreach --help`` and the file-only commands (analyze, query, diff of files,
 lint) never load the database, web or HTTP layers (``tests/cli/test_startup.py`` keeps it so).
+Command modules have no ``from __future__ import annotations``: Typer reads a command's
+signature each time it converts it, and evaluates string annotations (twice); real ones
+halve the conversion (all 16 commands, as ``--help`` converts them: about 22 ms -> 7 ms).
+Names imported only for type checking are quoted instead.
 
 Exit codes: 0 success (for ``query``: allowed); 1 ``query`` denied or partially allowed, or
 a gated finding; 2 invalid input or usage.

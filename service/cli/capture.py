@@ -5,8 +5,6 @@ The Kubernetes client library and httpx are imported inside the command: ``--hel
 other commands never load them.
 """
 
-from __future__ import annotations
-
 import json
 import logging
 import sys
@@ -119,7 +117,7 @@ def capture(
     if server is not None and cluster:
         upload = Upload(server, cluster, token, source, tuple(label or ()), gzip, push_timeout)
 
-    def read() -> Capture:
+    def read() -> "Capture":
         from service.capture import KubeApi, capture, load_configuration
 
         configuration, target = load_configuration(kubeconfig, context)
@@ -147,7 +145,7 @@ def capture(
             fail(str(error), EXIT_INVALID if error.invalid else EXIT_FAILED)
 
 
-def _write(captured: Capture, out: Path) -> None:
+def _write(captured: "Capture", out: Path) -> None:
     if out.suffix in (".yaml", ".yml"):
         import yaml
 
@@ -165,7 +163,7 @@ def _write(captured: Capture, out: Path) -> None:
         fail(f"cannot write {out}: {error}", EXIT_FAILED)
 
 
-def _push(captured: Capture, upload: Upload) -> str:
+def _push(captured: "Capture", upload: Upload) -> str:
     """POST the List as the cluster's next version, as ``netreach push`` does; returns the
     line ``push`` prints. Raises :class:`PushError`."""
     from service.client import NetreachClient, NetreachError, UnreachableError
@@ -192,7 +190,7 @@ def _push(captured: Capture, upload: Upload) -> str:
     return f"{stored.cluster} version {stored.version} ({outcome})"
 
 
-def _run_every(interval: float, read: Callable[[], Capture], upload: Upload) -> None:
+def _run_every(interval: float, read: "Callable[[], Capture]", upload: Upload) -> None:
     from service.capture import CaptureError
     from service.capture.periodic import StopSignals, run_every
 

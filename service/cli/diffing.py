@@ -1,8 +1,6 @@
 """``diff`` (files, directories, git revisions of the current repository, or a server's
 stored snapshots) and ``history`` (time travel over a server's versions)."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -40,7 +38,7 @@ SERVER_TIMEOUT = 300.0  # seconds to wait for a server side without --timeout
 
 def _diff_side(
     spec: str, token: str | None, timeout: float, exclude: list[str]
-) -> tuple[Manifests, str]:
+) -> "tuple[Manifests, str]":
     """A file, a directory, ``-`` (standard input), or ``URL#CLUSTER@REF`` of a server
     (its stored objects)."""
     if spec == STDIN:
@@ -52,7 +50,7 @@ def _diff_side(
     return _stored_side(spec, token, timeout)
 
 
-def _stored_side(spec: str, token: str | None, timeout: float) -> tuple[Manifests, str]:
+def _stored_side(spec: str, token: str | None, timeout: float) -> "tuple[Manifests, str]":
     from service.client import NetreachClient, NetreachError, UnreachableError
     from service.engine.model import Document, ManifestError, Origin
     from service.engine.parse.counts import CountLimits
@@ -80,7 +78,7 @@ def _stored_side(spec: str, token: str | None, timeout: float) -> tuple[Manifest
         fail(f"{spec}: the stored objects do not validate: {error}")
 
 
-def _parse_gates(fail_on: str | None) -> frozenset[Finding]:
+def _parse_gates(fail_on: str | None) -> "frozenset[Finding]":
     from service.engine.diff import Finding
 
     gates: set[Finding] = set()
@@ -92,7 +90,7 @@ def _parse_gates(fail_on: str | None) -> frozenset[Finding]:
     return frozenset(gates)
 
 
-def _revision_side(ref: str, paths: list[str], exclude: list[str]) -> tuple[Manifests, str]:
+def _revision_side(ref: str, paths: list[str], exclude: list[str]) -> "tuple[Manifests, str]":
     """The manifests under ``paths`` at git revision ``ref`` of the current repository."""
     from service.ingest.git import GitError, Revision
     from service.usecases.manifests import load_sources
@@ -108,7 +106,7 @@ def _revision_side(ref: str, paths: list[str], exclude: list[str]) -> tuple[Mani
 
 
 def _write_reports(
-    directory: Path, result: SemanticDiff, sides: tuple[DiffSide, DiffSide], comment: str
+    directory: Path, result: "SemanticDiff", sides: "tuple[DiffSide, DiffSide]", comment: str
 ) -> None:
     """The comment, the full markdown report and the JSON report, for a CI job's artifact."""
     from service.report.diff import iter_diff_json, render_markdown

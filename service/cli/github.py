@@ -4,8 +4,6 @@ What the GitHub Action runs after ``netreach diff``; every input has the environ
 variable a runner sets as its default, so in a workflow it needs only ``--body-file``.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -3,8 +3,6 @@
 Their imports stay inside the commands: nothing else needs FastAPI, uvicorn or the database.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,7 +37,7 @@ class TokenScope(StrEnum):
     ADMIN = "admin"
 
 
-def _settings(**overrides: object) -> Settings:
+def _settings(**overrides: object) -> "Settings":
     """Settings from the environment (``NETREACH_*``), CLI flags overriding."""
     from service.settings import Settings, get_settings
 
@@ -51,8 +49,8 @@ def _settings(**overrides: object) -> Settings:
 
 @contextmanager
 def _database(
-    settings: Settings, *, write: bool = False, structured: bool = False
-) -> Iterator[sessionmaker[Session]]:
+    settings: "Settings", *, write: bool = False, structured: bool = False
+) -> "Iterator[sessionmaker[Session]]":
     """Sessions on the configured database, migrated first when ``migrate_on_start``;
     ``write``: transactions that take SQLite's write lock when they begin."""
     from service.store import make_engine, make_session_factory

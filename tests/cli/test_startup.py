@@ -7,6 +7,7 @@ only its own module of service.cli (the others are imported for ``--help``).
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -86,3 +87,15 @@ def test_help_lists_every_command_and_each_resolves() -> None:
         assert command is not None, name
         assert command.help, name
     assert group.get_command(context, "no-such-command") is None
+
+
+@pytest.mark.parametrize("module", sorted(set(COMMAND_MODULES.values())))
+def test_command_signatures_hold_no_string_annotations(module: str) -> None:
+    """Typer would evaluate them at every start (see service.cli)."""
+    commands = importlib.import_module(f"service.cli.{module}").commands
+    typers = [commands, *(group.typer_instance for group in commands.registered_groups)]
+    callbacks = [c.callback for t in typers if t for c in t.registered_commands]
+    assert callbacks
+    for callback in callbacks:
+        strings = {k: v for k, v in callback.__annotations__.items() if isinstance(v, str)}
+        assert not strings, f"{callback.__name__}: {strings}"
