@@ -90,6 +90,17 @@ def test_help_lists_every_command_and_each_resolves() -> None:
 
 
 @pytest.mark.parametrize("module", sorted(set(COMMAND_MODULES.values())))
+def test_the_table_names_every_command_a_module_defines(module: str) -> None:
+    converted = typer.main.get_command(importlib.import_module(f"service.cli.{module}").commands)
+    names = (
+        set(converted.commands)
+        if isinstance(converted, typer.core.TyperGroup)
+        else {converted.name}
+    )
+    assert names == {name for name, owner in COMMAND_MODULES.items() if owner == module}
+
+
+@pytest.mark.parametrize("module", sorted(set(COMMAND_MODULES.values())))
 def test_command_signatures_hold_no_string_annotations(module: str) -> None:
     """Typer would evaluate them at every start (see service.cli)."""
     commands = importlib.import_module(f"service.cli.{module}").commands
