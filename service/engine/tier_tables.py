@@ -74,7 +74,7 @@ class TierTable:
         self._by_state: dict[int, dict[int, int]] = {}
         self._by_allowed: dict[int, dict[PortSet, int]] = {}
         self._allowed_sources: dict[int, int] = {}
-        self._results: dict[tuple[int, PortSet | None], PortSet] = {}
+        self._results: dict[PortSet | None, dict[int, PortSet]] = {}
 
     def group(self, destination: int, *, dns: bool = False) -> int:
         """``dns``: the group as a DNS-resolved destination."""
@@ -127,11 +127,18 @@ class TierTable:
             self._allowed_sources[group] = found
         return found
 
-    def result(self, state: int, policy: PortSet | None) -> PortSet:
-        key = (state, policy)
-        found = self._results.get(key)
+    def results(self, policy: PortSet | None) -> dict[int, PortSet]:
+        """The ports let through per state known so far, given NetworkPolicy's verdict
+        (filled by :meth:`result`)."""
+        found = self._results.get(policy)
         if found is None:
-            found = self._results[key] = self.states[state].result(policy)
+            found = self._results[policy] = {}
+        return found
+
+    def result(self, state: int, policy: PortSet | None) -> PortSet:
+        found = self.results(policy).get(state)
+        if found is None:
+            found = self._results[policy][state] = self.states[state].result(policy)
         return found
 
 
@@ -199,8 +206,12 @@ def tier_table(
     by_peer = _packed(peer_signature[peer_first])
     pair_named = (subject_named[subject_first][:, None] + peer_named[peer_first]).ravel()
     first, set_of_pair = _distinct_pairs(by_subject, by_peer, pair_named)
-    sets = by_subject[first // len(peer_first)] & by_peer[first % len(peer_first)]
-    atoms, allowed, denied, baseline_denied = _walk(rules, sets, pair_named[first], list(names))
+    sets = _Cut(rules)(by_subject[first // len(peer_first)] & by_peer[first % len(peer_first)])
+    # sets that differ only past a rule deciding every port walk alike: walked once
+    walked, walk_of_set = _distinct_rows(_with(sets, pair_named[first]))
+    set_of_pair = walk_of_set[set_of_pair]
+    sets, walked_named = sets[walked], pair_named[first][walked]
+    atoms, allowed, denied, baseline_denied = _walk(rules, sets, walked_named, list(names))
 
     combos = set_of_pair.reshape(len(subject_first), len(peer_first))[subject_group[final_first]]
     combos = 2 * combos + isolated[final_first][:, None]  # (final subject group, peer group)
@@ -220,6 +231,43 @@ def tier_table(
     destination_group[0, plain] = peer_group[: len(plain)]
     destination_group[1, resolved] = peer_group[len(plain) :]
     return TierTable(destination_group, final_group, np.ascontiguousarray(matrix.T), states)
+
+
+class _Cut:
+    """Rule sets cut after the first rule of each tier that decides every port: the
+    tier's later rules never decide anything (broad Deny and Pass rules often name no
+    ports, and many sets differ only past one)."""
+
+    def __init__(self, rules: Sequence[CompiledAdminRule]) -> None:
+        self.tiers: list[tuple[Words, Words]] = []
+        for baseline in (False, True):
+            tier = [rule.policy.baseline is baseline for rule in rules]
+            full = [t and rule.numeric_ports == _ALL for t, rule in zip(tier, rules, strict=True)]
+            if any(full):
+                words = _packed(np.array([tier, full], dtype=bool))
+                self.tiers.append((words[0], words[1]))
+
+    def __call__(self, sets: Words) -> Words:
+        sets = sets.copy()
+        columns = np.arange(sets.shape[1])
+        for tier, full in self.tiers:
+            hit = sets & full
+            found = hit != 0
+            rows = np.flatnonzero(found.any(axis=1))
+            if not len(rows):
+                continue
+            word = found[rows].argmax(axis=1)  # each row's first word holding such a rule
+            x = hit[rows, word]
+            lowest = x & (~x + np.uint64(1))
+            through = lowest | (lowest - np.uint64(1))  # that rule and every earlier one
+            keep = np.where(columns < word[:, None], ~np.uint64(0), np.uint64(0))
+            keep[np.arange(len(rows)), word] = through
+            sets[rows] &= keep | ~tier
+        return sets
+
+
+def _with(words: Words, extra: IntArray) -> Words:
+    return np.concatenate((words, extra.astype(np.uint64)[:, None]), axis=1)
 
 
 def _walk(

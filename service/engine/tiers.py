@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from service.engine.compile import CompiledCluster
+from service.engine.compile import CompiledCluster, CompiledPolicy
 from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.grouping import disjoint, egress_groups_by_target, map_stage
 from service.engine.model import Direction, PortSet
@@ -58,15 +58,19 @@ def _side(table: TierTable, group: int, policy: PolicyCells) -> Side:
     """Both parts of one side combined: disjoint peer sets with the ports they get."""
     found: dict[PortSet, int] = defaultdict(int)
     admin_only = 0  # not isolated, or NetworkPolicy admits nothing: the admin tiers' verdict
-    by_state = table.by_state(group)
+    by_state = table.by_state(group).items()
+    result = table.result
     for verdict, policy_bits in policy.items():
         if not verdict:
             admin_only |= policy_bits
             continue
-        for state, state_bits in by_state.items():
+        results = table.results(verdict)
+        for state, state_bits in by_state:
             bits = state_bits & policy_bits
             if bits:
-                ports = table.result(state, verdict)
+                ports = results.get(state)
+                if ports is None:
+                    ports = result(state, verdict)
                 if ports:
                     found[ports] |= bits
     if admin_only:
@@ -170,33 +174,85 @@ def _tiered(
             reaches[id(side)] = found
         return found
 
+    uppers: dict[tuple[int, ...], int] = {}
+
+    def upper(policies: list[CompiledPolicy]) -> int:
+        """Every source some ingress rule of ``policies`` names (NetworkPolicy admits no
+        other)."""
+        key = tuple(map(id, policies))
+        found = uppers.get(key)
+        if found is None:
+            found = 0
+            for policy in policies:
+                for rule in policy.ingress:
+                    found |= rule.bits
+            uppers[key] = found
+        return found
+
+    alike: dict[tuple[object, ...], list[tuple[int, PortSet]]] = {}
+
     def row(target: int, dns: bool) -> list[tuple[int, PortSet]]:
+        """One destination's disjoint sources with their ports: destinations alike in
+        every part of it (admin groups, named ports, the policies that reach or select
+        them) share it."""
+        named = named_of[target]
+        np_key: tuple[object, ...] = (False, named, *map(id, reaching[target]))
+        group = egress.group(target, dns=dns)
+        if subject[target]:
+            row_key: tuple[object, ...] = (
+                group,
+                target >= classes,
+                ingress.group(target),
+                np_key,
+                *map(id, applied[target]),
+            )
+        else:
+            row_key = (group, target >= classes, np_key)
+        found = alike.get(row_key)
+        if found is None:
+            found = alike[row_key] = computed(target, dns, named, np_key, group)
+        return list(found)
+
+    def computed(
+        target: int, dns: bool, named: object, np_key: tuple[object, ...], group: int
+    ) -> list[tuple[int, PortSet]]:
         """One destination's disjoint sources with their ports; sides whose sources cannot
         meet are not computed (most destinations of a guarded cluster get nothing)."""
-        named = named_of[target]
         external = target >= classes
-        np_key: tuple[object, ...] = (False, named, *map(id, reaching[target]))
         verdict = verdicts.get(np_key)
         if verdict is None:
             entries: dict[PortSet, int] = defaultdict(int)
             for g in (*reaching[target], *universal):
-                entries[g.rule.ports_for(named)] |= g.sources
+                entries[g.rule.ports_for(named)] |= g.sources  # type: ignore[arg-type]
             verdict = verdicts[np_key] = intern(_policy_cells(entries, egress_isolated, everyone))
-        group = egress.group(target, dns=dns)
         key = (False, group, id(verdict))
         leaving = sides.get(key)
-        if leaving is None:
-            if not bound(egress, key, verdict) & (all_classes if external else everyone):
-                return []
-            leaving = sides[key] = _side(egress, group, verdict)
         if subject[target]:
             policies = applied[target]
+            group = ingress.group(target)
+            # every source the destination could admit: those some ingress rule names, and
+            # those the admin tiers alone let in
+            admits = ingress.allowed_sources(group) | upper(policies)
+            if external:
+                admits &= all_classes  # external to external: no policy
+            if leaving is None and not bound(egress, key, verdict) & admits:
+                return []  # the side is not needed: no source it could hold is admitted
+        else:
+            admits = all_classes if external else everyone
+        if leaving is None:
+            if not bound(egress, key, verdict) & admits:
+                return []
+            leaving = sides[key] = _side(egress, key[1], verdict)
+        if subject[target]:
+            reach_out = reach(leaving) & admits
+            if not reach_out:
+                return []  # no source may leave that the destination could admit
             np_key = (True, named, *map(id, policies))
             verdict = verdicts.get(np_key)
             if verdict is None:
                 # named ports differ far more often than the ports they resolve to
                 rules = [rule for policy in policies for rule in policy.ingress]
-                resolved = tuple(rule.ports_for(named) for rule in rules)
+                resolved = tuple(rule.ports_for(named) for rule in rules)  # type: ignore[arg-type]
                 ports_key = (*map(id, policies), *resolved)
                 verdict = by_ports.get(ports_key)
                 if verdict is None:
@@ -207,13 +263,9 @@ def _tiered(
                     verdict = intern(_policy_cells(entries, isolated, everyone))
                     by_ports[ports_key] = verdict
                 verdicts[np_key] = verdict
-            group = ingress.group(target)
             key = (True, group, id(verdict))
             admitted = sides.get(key)
             if admitted is None:
-                reach_out = reach(leaving)
-                if external:
-                    reach_out &= all_classes  # external to external: no policy
                 if not bound(ingress, key, verdict) & reach_out:
                     return []  # no source the destination side can hold may leave
                 admitted = sides[key] = _side(ingress, group, verdict)
@@ -240,7 +292,7 @@ def _tiered(
                         if ports:
                             found[ports] |= bits
             found_pairs = pairs[pair_key] = [(bits, ports) for ports, bits in found.items()]
-        return list(found_pairs)
+        return found_pairs
 
     passes: list[list[list[tuple[int, PortSet]]]] = []
     for dns, order in ((False, targets), (True, dns_targets)):
