@@ -12,7 +12,7 @@ one walk of the rules in evaluation order, in numpy, each port atom
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,8 +69,11 @@ class TierTable:
         self._source_group = source_group  # per peer
         self._matrix = matrix  # destination groups x source groups
         self.states = states
-        self._allows = np.array([bool(s.allowed) for s in states], dtype=bool)
-        self._source_bits: list[int] | None = None
+        self._allows = [bool(s.allowed) for s in states]
+        self._allow_flags = np.array(self._allows, dtype=bool)
+        self._allowed_order: dict[int, dict[PortSet, int]] = {}
+        self._rows: dict[int, list[int]] = {}
+        self._source_groups: list[int] | None = None
         self._by_state: dict[int, dict[int, int]] = {}
         self._by_allowed: dict[int, dict[PortSet, int]] = {}
         self._allowed_sources: dict[int, int] = {}
@@ -107,24 +110,45 @@ class TierTable:
         isolate (the Admin tier's Accept are usually narrow: few source groups)."""
         found = self._by_allowed.get(group)
         if found is None:
-            if self._source_bits is None:
-                self._source_bits = _member_bits(self._source_group, self._matrix.shape[1])
-            row = self._matrix[group]
             cells: dict[PortSet, int] = defaultdict(int)
-            for j in np.flatnonzero(self._allows[row]).tolist():
-                cells[self.states[row[j]].allowed] |= self._source_bits[j]
+            states, allows, by_state = self.states, self._allows, self.by_state(group)
+            # in the order of the source groups (which the map's port sets keep)
+            for state in dict.fromkeys(self._matrix[group].tolist()):
+                if allows[state]:
+                    cells[states[state].allowed] |= by_state[state]
             found = self._by_allowed[group] = dict(cells)
         return found
+
+    def allowed_order(self, group: int) -> dict[PortSet, int]:
+        """The keys of :meth:`by_allowed`, numbered in its order (without its bitsets)."""
+        found = self._allowed_order.get(group)
+        if found is None:
+            found = {}
+            states, allows = self.states, self._allows
+            for state in dict.fromkeys(self._matrix[group].tolist()):
+                if allows[state]:
+                    found.setdefault(states[state].allowed, len(found))
+            self._allowed_order[group] = found
+        return found
+
+    def state_of(self, group: int) -> Callable[[int], int]:
+        """Each source's state towards a destination group: ``state_of(group)(source)``."""
+        row = self._rows.get(group)
+        if row is None:
+            row = self._rows[group] = self._matrix[group].tolist()
+        if self._source_groups is None:
+            self._source_groups = self._source_group.tolist()
+        of_source = self._source_groups
+        return lambda source: row[of_source[source]]
 
     def allowed_sources(self, group: int) -> int:
         """Every source to which the admin tiers alone let some port through (the union of
         :meth:`by_allowed`)."""
         found = self._allowed_sources.get(group)
         if found is None:
-            found = 0
-            for bits in self.by_allowed(group).values():
-                found |= bits
-            self._allowed_sources[group] = found
+            flags = self._allow_flags[self._matrix[group]][self._source_group]
+            packed = np.packbits(flags, bitorder="little")
+            found = self._allowed_sources[group] = int.from_bytes(packed.tobytes(), "little")
         return found
 
     def results(self, policy: PortSet | None) -> dict[int, PortSet]:
@@ -140,15 +164,6 @@ class TierTable:
         if found is None:
             found = self._results[policy][state] = self.states[state].result(policy)
         return found
-
-
-def _member_bits(group_of: IntArray, groups: int) -> list[int]:
-    """Each group's members (positions in ``group_of``) as a bitset."""
-    if not groups:
-        return []
-    flags = group_of[None, :] == np.arange(groups)[:, None]
-    packed = np.packbits(flags, axis=1, bitorder="little")
-    return [int.from_bytes(packed[g].tobytes(), "little") for g in range(groups)]
 
 
 def tier_table(
