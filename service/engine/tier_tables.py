@@ -46,6 +46,32 @@ class TierState:
         return self.allowed | (rest - self.baseline_denied)
 
 
+class States:
+    """The distinct states of one table, made when first asked for (most are never: a
+    map looks up the states of the few sources its destinations need)."""
+
+    def __init__(self, atoms: PortAtoms, allowed: Words, denied: Words) -> None:
+        self._atoms = atoms
+        self._allowed = allowed
+        self._denied = denied
+        self._made: dict[int, TierState] = {}
+        self.allows = (allowed != 0).any(axis=1).tolist()  # whether each lets a port through
+
+    def __len__(self) -> int:
+        return len(self._allowed)
+
+    def __getitem__(self, state: int) -> TierState:
+        found = self._made.get(state)
+        if found is None:
+            atoms = self._atoms
+            found = self._made[state] = TierState(
+                atoms.portset(atoms.from_words(self._allowed[state])),
+                atoms.portset(atoms.from_words(self._denied[state])),
+                PortSet.empty(),
+            )
+        return found
+
+
 class TierTable:
     """Per destination group, per source group, a state id (into ``states``)."""
 
@@ -54,7 +80,7 @@ class TierTable:
         destination_group: IntArray,
         source_group: IntArray,
         matrix: IntArray,
-        states: list[TierState],
+        states: States,
     ) -> None:
         # destination groups whose states are the same towards every source group are one
         # (their sides, computed per group, are then shared)
@@ -69,7 +95,7 @@ class TierTable:
         self._source_group = source_group  # per peer
         self._matrix = matrix  # destination groups x source groups
         self.states = states
-        self._allows = [bool(s.allowed) for s in states]
+        self._allows: list[bool] = states.allows
         self._allow_flags = np.array(self._allows, dtype=bool)
         self._allowed_order: dict[int, dict[PortSet, int]] = {}
         self._rows: dict[int, list[int]] = {}
@@ -334,7 +360,7 @@ def _states(
     denied: Words,
     baseline_denied: Words,
     isolated: npt.NDArray[np.bool_],
-) -> tuple[IntArray, list[TierState]]:
+) -> tuple[IntArray, States]:
     """The distinct states of walks' outcomes, and each outcome's state id. Not isolated,
     the verdict is final, kept as (those ports, the others); isolated, what NetworkPolicy's
     verdict is combined with (the Baseline tier is never reached)."""
@@ -343,15 +369,7 @@ def _states(
     allowed = np.where(isolated[:, None], allowed, final)
     denied = np.where(isolated[:, None], denied, full & ~final)
     first, state_of = _distinct_rows(np.concatenate((allowed, denied), axis=1))
-    states = [
-        TierState(
-            atoms.portset(atoms.from_words(allowed[i])),
-            atoms.portset(atoms.from_words(denied[i])),
-            PortSet.empty(),
-        )
-        for i in first.tolist()
-    ]
-    return state_of, states
+    return state_of, States(atoms, allowed[first], denied[first])
 
 
 def _words(atoms: PortAtoms, masks: Sequence[int]) -> Words:
