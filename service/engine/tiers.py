@@ -307,11 +307,10 @@ def _tiered(
             planned.append(plan(target, dns))
         plans.append(planned)
 
-    deadline.check("connectivity map: admin tiers (sides)")
-    sides = {
-        key: _side(ingress if key[0] else egress, key[1], of_key[key], bits)
-        for key, bits in needed.items()
-    }
+    sides: dict[SideKey, Side] = {}
+    for key, bits in needed.items():
+        deadline.check("connectivity map: admin tiers (sides)")
+        sides[key] = _side(ingress if key[0] else egress, key[1], of_key[key], bits)
 
     pairs: dict[tuple[SideKey, SideKey | None, bool], list[tuple[int, PortSet]]] = {}
     both: dict[tuple[PortSet, PortSet], PortSet] = {}
@@ -340,9 +339,10 @@ def _tiered(
 
     everything: Side = [(everyone, _ALL)]
     passes: list[list[list[tuple[int, PortSet]]]] = []
-    for planned in plans:
+    for planned, order in zip(plans, (targets, dns_targets), strict=True):
         rows: list[list[tuple[int, PortSet]]] = []
-        for step in planned:
+        for target, step in zip(order, planned, strict=True):
+            deadline.check(lambda: map_stage(target, compiled))  # noqa: B023  (called now)
             if step is None:
                 rows.append([])
                 continue
