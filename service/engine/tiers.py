@@ -225,10 +225,9 @@ def _tiered(
 
     uppers: dict[tuple[int, ...], int] = {}
 
-    def upper(policies: list[CompiledPolicy]) -> int:
-        """Every source some ingress rule of ``policies`` names (NetworkPolicy admits no
-        other)."""
-        key = tuple(map(id, policies))
+    def upper(policies: list[CompiledPolicy], key: tuple[int, ...]) -> int:
+        """Every source some ingress rule of ``policies`` (whose ids are ``key``) names
+        (NetworkPolicy admits no other)."""
         found = uppers.get(key)
         if found is None:
             found = 0
@@ -248,14 +247,16 @@ def _tiered(
             verdict = verdicts[np_key] = intern(_policy_cells(entries, egress_isolated, everyone))
         return verdict
 
-    def ingress_verdict(named: NamedPorts | None, policies: list[CompiledPolicy]) -> PolicyCells:
-        np_key = (True, named, *map(id, policies))
+    def ingress_verdict(
+        named: NamedPorts | None, policies: list[CompiledPolicy], ids: tuple[int, ...]
+    ) -> PolicyCells:
+        np_key = (True, named, ids)
         verdict = verdicts.get(np_key)
         if verdict is None:
             # named ports differ far more often than the ports they resolve to
             rules = [rule for policy in policies for rule in policy.ingress]
             resolved = tuple(rule.ports_for(named) for rule in rules)
-            ports_key = (*map(id, policies), *resolved)
+            ports_key = (ids, *resolved)
             verdict = by_ports.get(ports_key)
             if verdict is None:
                 entries: dict[PortSet, int] = defaultdict(int)
@@ -279,7 +280,8 @@ def _tiered(
             group = ingress.group(target)
             # every source the destination could admit: those some ingress rule names, and
             # those the admin tiers alone let in
-            admits = ingress.allowed_sources(group) | upper(policies)
+            ids = tuple(map(id, policies))
+            admits = ingress.allowed_sources(group) | upper(policies, ids)
         else:
             admits = everyone
         if external:
@@ -290,7 +292,7 @@ def _tiered(
         if not subject[target]:
             needed[leaving] |= may_leave
             return (leaving, None, external)
-        verdict = ingress_verdict(named, policies)
+        verdict = ingress_verdict(named, policies, ids)
         admitted: SideKey = (True, group, id(verdict))
         meets = bound(ingress, admitted, verdict) & may_leave
         if not meets:
