@@ -54,7 +54,7 @@ def _split_cells(policy: PolicyCells) -> tuple[int, int]:
     return admitted, admin_only
 
 
-_FEW = 64  # needed sources looked up one by one up to this many (most sides need a few)
+_FEW = 8  # needed sources looked up one by one up to this many (most sides need a few)
 
 
 def _side(table: TierTable, group: int, policy: PolicyCells, needed: int) -> Side:
