@@ -12,7 +12,7 @@ one walk of the rules in evaluation order, in numpy, each port atom
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +46,32 @@ class TierState:
         return self.allowed | (rest - self.baseline_denied)
 
 
+class States:
+    """The distinct states of one table, made when first asked for (most are never: a
+    map looks up the states of the few sources its destinations need)."""
+
+    def __init__(self, atoms: PortAtoms, allowed: Words, denied: Words) -> None:
+        self._atoms = atoms
+        self._allowed = allowed
+        self._denied = denied
+        self._made: dict[int, TierState] = {}
+        self.allows = (allowed != 0).any(axis=1).tolist()  # whether each lets a port through
+
+    def __len__(self) -> int:
+        return len(self._allowed)
+
+    def __getitem__(self, state: int) -> TierState:
+        found = self._made.get(state)
+        if found is None:
+            atoms = self._atoms
+            found = self._made[state] = TierState(
+                atoms.portset(atoms.from_words(self._allowed[state])),
+                atoms.portset(atoms.from_words(self._denied[state])),
+                PortSet.empty(),
+            )
+        return found
+
+
 class TierTable:
     """Per destination group, per source group, a state id (into ``states``)."""
 
@@ -54,7 +80,7 @@ class TierTable:
         destination_group: IntArray,
         source_group: IntArray,
         matrix: IntArray,
-        states: list[TierState],
+        states: States,
     ) -> None:
         # destination groups whose states are the same towards every source group are one
         # (their sides, computed per group, are then shared)
@@ -69,12 +95,15 @@ class TierTable:
         self._source_group = source_group  # per peer
         self._matrix = matrix  # destination groups x source groups
         self.states = states
-        self._allows = np.array([bool(s.allowed) for s in states], dtype=bool)
-        self._source_bits: list[int] | None = None
+        self._allows: list[bool] = states.allows
+        self._allow_flags = np.array(self._allows, dtype=bool)
+        self._allowed_order: dict[int, dict[PortSet, int]] = {}
+        self._rows: dict[int, list[int]] = {}
+        self._source_groups: list[int] | None = None
         self._by_state: dict[int, dict[int, int]] = {}
         self._by_allowed: dict[int, dict[PortSet, int]] = {}
         self._allowed_sources: dict[int, int] = {}
-        self._results: dict[tuple[int, PortSet | None], PortSet] = {}
+        self._results: dict[PortSet | None, dict[int, PortSet]] = {}
 
     def group(self, destination: int, *, dns: bool = False) -> int:
         """``dns``: the group as a DNS-resolved destination."""
@@ -107,41 +136,60 @@ class TierTable:
         isolate (the Admin tier's Accept are usually narrow: few source groups)."""
         found = self._by_allowed.get(group)
         if found is None:
-            if self._source_bits is None:
-                self._source_bits = _member_bits(self._source_group, self._matrix.shape[1])
-            row = self._matrix[group]
             cells: dict[PortSet, int] = defaultdict(int)
-            for j in np.flatnonzero(self._allows[row]).tolist():
-                cells[self.states[row[j]].allowed] |= self._source_bits[j]
+            states, allows, by_state = self.states, self._allows, self.by_state(group)
+            # in the order of the source groups (which the map's port sets keep)
+            for state in dict.fromkeys(self._matrix[group].tolist()):
+                if allows[state]:
+                    cells[states[state].allowed] |= by_state[state]
             found = self._by_allowed[group] = dict(cells)
         return found
+
+    def allowed_order(self, group: int) -> dict[PortSet, int]:
+        """The keys of :meth:`by_allowed`, numbered in its order (without its bitsets)."""
+        found = self._allowed_order.get(group)
+        if found is None:
+            found = {}
+            states, allows = self.states, self._allows
+            for state in dict.fromkeys(self._matrix[group].tolist()):
+                if allows[state]:
+                    found.setdefault(states[state].allowed, len(found))
+            self._allowed_order[group] = found
+        return found
+
+    def state_of(self, group: int) -> Callable[[int], int]:
+        """Each source's state towards a destination group: ``state_of(group)(source)``."""
+        row = self._rows.get(group)
+        if row is None:
+            row = self._rows[group] = self._matrix[group].tolist()
+        if self._source_groups is None:
+            self._source_groups = self._source_group.tolist()
+        of_source = self._source_groups
+        return lambda source: row[of_source[source]]
 
     def allowed_sources(self, group: int) -> int:
         """Every source to which the admin tiers alone let some port through (the union of
         :meth:`by_allowed`)."""
         found = self._allowed_sources.get(group)
         if found is None:
-            found = 0
-            for bits in self.by_allowed(group).values():
-                found |= bits
-            self._allowed_sources[group] = found
+            flags = self._allow_flags[self._matrix[group]][self._source_group]
+            packed = np.packbits(flags, bitorder="little")
+            found = self._allowed_sources[group] = int.from_bytes(packed.tobytes(), "little")
+        return found
+
+    def results(self, policy: PortSet | None) -> dict[int, PortSet]:
+        """The ports let through per state known so far, given NetworkPolicy's verdict
+        (filled by :meth:`result`)."""
+        found = self._results.get(policy)
+        if found is None:
+            found = self._results[policy] = {}
         return found
 
     def result(self, state: int, policy: PortSet | None) -> PortSet:
-        key = (state, policy)
-        found = self._results.get(key)
+        found = self.results(policy).get(state)
         if found is None:
-            found = self._results[key] = self.states[state].result(policy)
+            found = self._results[policy][state] = self.states[state].result(policy)
         return found
-
-
-def _member_bits(group_of: IntArray, groups: int) -> list[int]:
-    """Each group's members (positions in ``group_of``) as a bitset."""
-    if not groups:
-        return []
-    flags = group_of[None, :] == np.arange(groups)[:, None]
-    packed = np.packbits(flags, axis=1, bitorder="little")
-    return [int.from_bytes(packed[g].tobytes(), "little") for g in range(groups)]
 
 
 def tier_table(
@@ -199,8 +247,12 @@ def tier_table(
     by_peer = _packed(peer_signature[peer_first])
     pair_named = (subject_named[subject_first][:, None] + peer_named[peer_first]).ravel()
     first, set_of_pair = _distinct_pairs(by_subject, by_peer, pair_named)
-    sets = by_subject[first // len(peer_first)] & by_peer[first % len(peer_first)]
-    atoms, allowed, denied, baseline_denied = _walk(rules, sets, pair_named[first], list(names))
+    sets = _Cut(rules)(by_subject[first // len(peer_first)] & by_peer[first % len(peer_first)])
+    # sets that differ only past a rule deciding every port walk alike: walked once
+    walked, walk_of_set = _distinct_rows(_with(sets, pair_named[first]))
+    set_of_pair = walk_of_set[set_of_pair]
+    sets, walked_named = sets[walked], pair_named[first][walked]
+    atoms, allowed, denied, baseline_denied = _walk(rules, sets, walked_named, list(names))
 
     combos = set_of_pair.reshape(len(subject_first), len(peer_first))[subject_group[final_first]]
     combos = 2 * combos + isolated[final_first][:, None]  # (final subject group, peer group)
@@ -220,6 +272,43 @@ def tier_table(
     destination_group[0, plain] = peer_group[: len(plain)]
     destination_group[1, resolved] = peer_group[len(plain) :]
     return TierTable(destination_group, final_group, np.ascontiguousarray(matrix.T), states)
+
+
+class _Cut:
+    """Rule sets cut after the first rule of each tier that decides every port: the
+    tier's later rules never decide anything (broad Deny and Pass rules often name no
+    ports, and many sets differ only past one)."""
+
+    def __init__(self, rules: Sequence[CompiledAdminRule]) -> None:
+        self.tiers: list[tuple[Words, Words]] = []
+        for baseline in (False, True):
+            tier = [rule.policy.baseline is baseline for rule in rules]
+            full = [t and rule.numeric_ports == _ALL for t, rule in zip(tier, rules, strict=True)]
+            if any(full):
+                words = _packed(np.array([tier, full], dtype=bool))
+                self.tiers.append((words[0], words[1]))
+
+    def __call__(self, sets: Words) -> Words:
+        sets = sets.copy()
+        columns = np.arange(sets.shape[1])
+        for tier, full in self.tiers:
+            hit = sets & full
+            found = hit != 0
+            rows = np.flatnonzero(found.any(axis=1))
+            if not len(rows):
+                continue
+            word = found[rows].argmax(axis=1)  # each row's first word holding such a rule
+            x = hit[rows, word]
+            lowest = x & (~x + np.uint64(1))
+            through = lowest | (lowest - np.uint64(1))  # that rule and every earlier one
+            keep = np.where(columns < word[:, None], ~np.uint64(0), np.uint64(0))
+            keep[np.arange(len(rows)), word] = through
+            sets[rows] &= keep | ~tier
+        return sets
+
+
+def _with(words: Words, extra: IntArray) -> Words:
+    return np.concatenate((words, extra.astype(np.uint64)[:, None]), axis=1)
 
 
 def _walk(
@@ -271,7 +360,7 @@ def _states(
     denied: Words,
     baseline_denied: Words,
     isolated: npt.NDArray[np.bool_],
-) -> tuple[IntArray, list[TierState]]:
+) -> tuple[IntArray, States]:
     """The distinct states of walks' outcomes, and each outcome's state id. Not isolated,
     the verdict is final, kept as (those ports, the others); isolated, what NetworkPolicy's
     verdict is combined with (the Baseline tier is never reached)."""
@@ -280,15 +369,7 @@ def _states(
     allowed = np.where(isolated[:, None], allowed, final)
     denied = np.where(isolated[:, None], denied, full & ~final)
     first, state_of = _distinct_rows(np.concatenate((allowed, denied), axis=1))
-    states = [
-        TierState(
-            atoms.portset(atoms.from_words(allowed[i])),
-            atoms.portset(atoms.from_words(denied[i])),
-            PortSet.empty(),
-        )
-        for i in first.tolist()
-    ]
-    return state_of, states
+    return state_of, States(atoms, allowed[first], denied[first])
 
 
 def _words(atoms: PortAtoms, masks: Sequence[int]) -> Words:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from service.engine.compile import CompiledCluster
+from service.engine.compile import CompiledCluster, CompiledPolicy, NamedPorts
 from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.grouping import disjoint, egress_groups_by_target, map_stage
 from service.engine.model import Direction, PortSet
@@ -54,19 +54,32 @@ def _split_cells(policy: PolicyCells) -> tuple[int, int]:
     return admitted, admin_only
 
 
-def _side(table: TierTable, group: int, policy: PolicyCells) -> Side:
-    """Both parts of one side combined: disjoint peer sets with the ports they get."""
+_FEW = 8  # needed sources looked up one by one up to this many (most sides need a few)
+
+
+def _side(table: TierTable, group: int, policy: PolicyCells, needed: int) -> Side:
+    """Both parts of one side combined, for the sources of ``needed`` only: disjoint peer
+    sets with the ports they get."""
+    if needed.bit_count() <= _FEW:
+        return _few(table, group, policy, needed)
     found: dict[PortSet, int] = defaultdict(int)
     admin_only = 0  # not isolated, or NetworkPolicy admits nothing: the admin tiers' verdict
-    by_state = table.by_state(group)
+    by_state = [(state, bits) for state, bits in table.by_state(group).items() if bits & needed]
+    result = table.result
     for verdict, policy_bits in policy.items():
+        policy_bits &= needed
+        if not policy_bits:
+            continue
         if not verdict:
             admin_only |= policy_bits
             continue
-        for state, state_bits in by_state.items():
+        results = table.results(verdict)
+        for state, state_bits in by_state:
             bits = state_bits & policy_bits
             if bits:
-                ports = table.result(state, verdict)
+                ports = results.get(state)
+                if ports is None:
+                    ports = result(state, verdict)
                 if ports:
                     found[ports] |= bits
     if admin_only:
@@ -74,6 +87,49 @@ def _side(table: TierTable, group: int, policy: PolicyCells) -> Side:
             bits = admin_bits & admin_only
             if bits:
                 found[ports] |= bits
+    return [(bits, ports) for ports, bits in found.items()]
+
+
+def _few(table: TierTable, group: int, policy: PolicyCells, needed: int) -> Side:
+    """As :func:`_side`, one source at a time (the same cells, in the same order: those
+    NetworkPolicy admits something by verdict then state, then the others in the order of
+    :meth:`TierTable.by_allowed`)."""
+    cells = list(policy.items())
+    known = [table.results(verdict) if verdict else None for verdict, _ in cells]
+    states = table.states
+    result = table.result
+    state_of = table.state_of(group)
+    admitted: list[tuple[int, int, PortSet, int]] = []  # (cell, state, ports, source bit)
+    admin_only: list[tuple[int, PortSet, int]] = []  # (place in by_allowed, ports, bit)
+    order: dict[PortSet, int] | None = None
+    rest = needed
+    while rest:
+        bit = rest & -rest
+        rest ^= bit
+        state = state_of(bit.bit_length() - 1)
+        cell = next(i for i, (_, bits) in enumerate(cells) if bits & bit)  # they cover all
+        results = known[cell]
+        if results is not None:
+            ports = results.get(state)
+            if ports is None:
+                ports = result(state, cells[cell][0])
+            if ports:
+                admitted.append((cell, state, ports, bit))
+        else:
+            ports = states[state].allowed
+            if ports:
+                if order is None:
+                    order = table.allowed_order(group)
+                admin_only.append((order[ports], ports, bit))
+    found: dict[PortSet, int] = defaultdict(int)
+    if len(admitted) > 1:
+        admitted.sort(key=lambda entry: (entry[0], entry[1]))
+    for _, _, ports, bit in admitted:
+        found[ports] |= bit
+    if len(admin_only) > 1:
+        admin_only.sort(key=lambda entry: entry[0])
+    for _, ports, bit in admin_only:
+        found[ports] |= bit
     return [(bits, ports) for ports, bits in found.items()]
 
 
@@ -106,6 +162,10 @@ def dns_class_connectivity(
     return unresolved[:classes] + definite, nothing + dependent
 
 
+SideKey = tuple[bool, int, int]  # (ingress, admin group, id of NetworkPolicy's verdict)
+Plan = tuple[SideKey, SideKey | None, bool] | None  # sides (ingress None: all), external
+
+
 def _tiered(
     compiled: CompiledCluster,
     deadline: Deadline,
@@ -117,7 +177,11 @@ def _tiered(
 
     Each side is NetworkPolicy's verdict per peer combined with the admin tiers' state per
     peer (:mod:`service.engine.tier_tables`); destinations with the same admin group and
-    the same NetworkPolicy verdict share their side, and both passes share the tables."""
+    the same NetworkPolicy verdict share their side, and both passes share the tables.
+    Every destination's sides are named first, with the sources that could reach it
+    through both (bounds: cheap, per side); each side is then computed once, over only the
+    sources some destination of it needs (most of a guarded cluster's are needed by none),
+    and the destinations' sides are combined last."""
     classes = compiled.class_count
     everyone = compiled.all_peers
     egress_isolated = compiled.isolated[Direction.EGRESS]
@@ -129,13 +193,11 @@ def _tiered(
     subjects = sorted({t for t in (*targets, *dns_targets) if compiled.is_subject(t)})
     ingress = tier_table(compiled, Direction.INGRESS, subjects)
 
-    sides: dict[tuple[bool, int, int], Side] = {}
     verdicts: dict[tuple[object, ...], PolicyCells] = {}
     by_ports: dict[tuple[object, ...], PolicyCells] = {}  # ingress: policies, resolved ports
-    pairs: dict[tuple[int, int, bool], list[tuple[int, PortSet]]] = {}
-    both: dict[tuple[PortSet, PortSet], PortSet] = {}
-    everything: Side = [(everyone, _ALL)]
     same: dict[frozenset[tuple[PortSet | None, int]], PolicyCells] = {}
+    of_key: dict[SideKey, PolicyCells] = {}  # each side's verdict
+    needed: dict[SideKey, int] = defaultdict(int)  # each side's sources some destination needs
 
     def intern(cells: PolicyCells) -> PolicyCells:
         """One object per distinct verdict: sides are shared by (group, verdict)."""
@@ -145,13 +207,12 @@ def _tiered(
     named_of = [compiled.named_ports_of(t) for t in range(compiled.peer_count)]
     subject = [compiled.is_subject(t) for t in range(compiled.peer_count)]
 
-    bounds: dict[tuple[bool, int, int], int] = {}
+    bounds: dict[SideKey, int] = {}
     split_cells: dict[int, tuple[int, int]] = {}
-    reaches: dict[int, int] = {}  # per side: every source it holds
 
-    def bound(table: TierTable, key: tuple[bool, int, int], verdict: PolicyCells) -> int:
-        """Every source a side (not yet computed) can hold: those NetworkPolicy lets some
-        port through, and of the others those the admin tiers alone let through."""
+    def bound(table: TierTable, key: SideKey, verdict: PolicyCells) -> int:
+        """Every source a side can hold: those NetworkPolicy lets some port through, and
+        of the others those the admin tiers alone let through."""
         found = bounds.get(key)
         if found is None:
             cells = split_cells.get(id(verdict))
@@ -159,95 +220,140 @@ def _tiered(
                 cells = split_cells[id(verdict)] = _split_cells(verdict)
             admitted, admin_only = cells
             found = bounds[key] = admitted | (admin_only & table.allowed_sources(key[1]))
+            of_key[key] = verdict
         return found
 
-    def reach(side: Side) -> int:
-        found = reaches.get(id(side))
+    uppers: dict[tuple[int, ...], int] = {}
+
+    def upper(policies: list[CompiledPolicy], key: tuple[int, ...]) -> int:
+        """Every source some ingress rule of ``policies`` (whose ids are ``key``) names
+        (NetworkPolicy admits no other)."""
+        found = uppers.get(key)
         if found is None:
             found = 0
-            for bits, _ in side:
-                found |= bits
-            reaches[id(side)] = found
+            for policy in policies:
+                for rule in policy.ingress:
+                    found |= rule.bits
+            uppers[key] = found
         return found
 
-    def row(target: int, dns: bool) -> list[tuple[int, PortSet]]:
-        """One destination's disjoint sources with their ports; sides whose sources cannot
-        meet are not computed (most destinations of a guarded cluster get nothing)."""
-        named = named_of[target]
-        external = target >= classes
-        np_key: tuple[object, ...] = (False, named, *map(id, reaching[target]))
+    def egress_verdict(target: int, named: NamedPorts | None) -> PolicyCells:
+        np_key = (False, named, *map(id, reaching[target]))
         verdict = verdicts.get(np_key)
         if verdict is None:
             entries: dict[PortSet, int] = defaultdict(int)
             for g in (*reaching[target], *universal):
                 entries[g.rule.ports_for(named)] |= g.sources
             verdict = verdicts[np_key] = intern(_policy_cells(entries, egress_isolated, everyone))
-        group = egress.group(target, dns=dns)
-        key = (False, group, id(verdict))
-        leaving = sides.get(key)
-        if leaving is None:
-            if not bound(egress, key, verdict) & (all_classes if external else everyone):
-                return []
-            leaving = sides[key] = _side(egress, group, verdict)
+        return verdict
+
+    def ingress_verdict(
+        named: NamedPorts | None, policies: list[CompiledPolicy], ids: tuple[int, ...]
+    ) -> PolicyCells:
+        np_key = (True, named, ids)
+        verdict = verdicts.get(np_key)
+        if verdict is None:
+            # named ports differ far more often than the ports they resolve to
+            rules = [rule for policy in policies for rule in policy.ingress]
+            resolved = tuple(rule.ports_for(named) for rule in rules)
+            ports_key = (ids, *resolved)
+            verdict = by_ports.get(ports_key)
+            if verdict is None:
+                entries: dict[PortSet, int] = defaultdict(int)
+                for rule, rule_ports in zip(rules, resolved, strict=True):
+                    entries[rule_ports] |= rule.bits
+                isolated = everyone if policies else 0
+                verdict = intern(_policy_cells(entries, isolated, everyone))
+                by_ports[ports_key] = verdict
+            verdicts[np_key] = verdict
+        return verdict
+
+    def plan(target: int, dns: bool) -> Plan:
+        """One destination's sides, the sources it needs of them noted; None when no
+        source can reach it (most destinations of a guarded cluster)."""
+        named = named_of[target]
+        external = target >= classes
+        verdict = egress_verdict(target, named)
+        leaving: SideKey = (False, egress.group(target, dns=dns), id(verdict))
         if subject[target]:
             policies = applied[target]
-            np_key = (True, named, *map(id, policies))
-            verdict = verdicts.get(np_key)
-            if verdict is None:
-                # named ports differ far more often than the ports they resolve to
-                rules = [rule for policy in policies for rule in policy.ingress]
-                resolved = tuple(rule.ports_for(named) for rule in rules)
-                ports_key = (*map(id, policies), *resolved)
-                verdict = by_ports.get(ports_key)
-                if verdict is None:
-                    entries = defaultdict(int)
-                    for rule, rule_ports in zip(rules, resolved, strict=True):
-                        entries[rule_ports] |= rule.bits
-                    isolated = everyone if policies else 0
-                    verdict = intern(_policy_cells(entries, isolated, everyone))
-                    by_ports[ports_key] = verdict
-                verdicts[np_key] = verdict
             group = ingress.group(target)
-            key = (True, group, id(verdict))
-            admitted = sides.get(key)
-            if admitted is None:
-                reach_out = reach(leaving)
-                if external:
-                    reach_out &= all_classes  # external to external: no policy
-                if not bound(ingress, key, verdict) & reach_out:
-                    return []  # no source the destination side can hold may leave
-                admitted = sides[key] = _side(ingress, group, verdict)
+            # every source the destination could admit: those some ingress rule names, and
+            # those the admin tiers alone let in
+            ids = tuple(map(id, policies))
+            admits = ingress.allowed_sources(group) | upper(policies, ids)
         else:
-            admitted = everything
-        pair_key = (id(leaving), id(admitted), external)
-        found_pairs = pairs.get(pair_key)
-        if found_pairs is None:
-            found: dict[PortSet, int] = defaultdict(int)
-            meets = reach(admitted)  # every source the destination side admits
-            if external:
-                meets &= all_classes  # external to external: no policy
-            for out_bits, out_ports in leaving:
-                if not out_bits & meets:
-                    continue
-                for in_bits, in_ports in admitted:
-                    bits = out_bits & in_bits
-                    if external:
-                        bits &= all_classes
-                    if bits:
-                        ports = both.get((out_ports, in_ports))
-                        if ports is None:
-                            ports = both[out_ports, in_ports] = out_ports & in_ports
-                        if ports:
-                            found[ports] |= bits
-            found_pairs = pairs[pair_key] = [(bits, ports) for ports, bits in found.items()]
-        return list(found_pairs)
+            admits = everyone
+        if external:
+            admits &= all_classes  # external to external: no policy
+        may_leave = bound(egress, leaving, verdict) & admits
+        if not may_leave:
+            return None
+        if not subject[target]:
+            needed[leaving] |= may_leave
+            return (leaving, None, external)
+        verdict = ingress_verdict(named, policies, ids)
+        admitted: SideKey = (True, group, id(verdict))
+        meets = bound(ingress, admitted, verdict) & may_leave
+        if not meets:
+            return None
+        needed[leaving] |= meets
+        needed[admitted] |= meets
+        return (leaving, admitted, external)
 
-    passes: list[list[list[tuple[int, PortSet]]]] = []
+    plans: list[list[Plan]] = []
     for dns, order in ((False, targets), (True, dns_targets)):
-        rows = []
+        planned = []
         for target in order:
             deadline.check(lambda: map_stage(target, compiled))  # noqa: B023  (called now)
-            rows.append(row(target, dns))
+            planned.append(plan(target, dns))
+        plans.append(planned)
+
+    sides: dict[SideKey, Side] = {}
+    for key, bits in needed.items():
+        deadline.check("connectivity map: admin tiers (sides)")
+        sides[key] = _side(ingress if key[0] else egress, key[1], of_key[key], bits)
+
+    pairs: dict[tuple[SideKey, SideKey | None, bool], list[tuple[int, PortSet]]] = {}
+    both: dict[tuple[PortSet, PortSet], PortSet] = {}
+
+    def combined(leaving: Side, admitted: Side, external: bool) -> list[tuple[int, PortSet]]:
+        found: dict[PortSet, int] = defaultdict(int)
+        meets = 0  # every source the destination side admits
+        for bits, _ in admitted:
+            meets |= bits
+        if external:
+            meets &= all_classes  # external to external: no policy
+        for out_bits, out_ports in leaving:
+            if not out_bits & meets:
+                continue
+            for in_bits, in_ports in admitted:
+                bits = out_bits & in_bits
+                if external:
+                    bits &= all_classes
+                if bits:
+                    ports = both.get((out_ports, in_ports))
+                    if ports is None:
+                        ports = both[out_ports, in_ports] = out_ports & in_ports
+                    if ports:
+                        found[ports] |= bits
+        return [(bits, ports) for ports, bits in found.items()]
+
+    everything: Side = [(everyone, _ALL)]
+    passes: list[list[list[tuple[int, PortSet]]]] = []
+    for planned, order in zip(plans, (targets, dns_targets), strict=True):
+        rows: list[list[tuple[int, PortSet]]] = []
+        for target, step in zip(order, planned, strict=True):
+            deadline.check(lambda: map_stage(target, compiled))  # noqa: B023  (called now)
+            if step is None:
+                rows.append([])
+                continue
+            found = pairs.get(step)
+            if found is None:
+                leaving_key, admitted_key, external = step
+                admitted = everything if admitted_key is None else sides[admitted_key]
+                found = pairs[step] = combined(sides[leaving_key], admitted, external)
+            rows.append(list(found))
         passes.append(rows)
     return passes[0], passes[1]
 
