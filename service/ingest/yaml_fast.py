@@ -39,6 +39,7 @@ from service.engine.model import Origin
 from service.ingest.collect import Collector, ItemLines, is_list
 from service.ingest.exact import compact, depth, long_digits, looks_exact, same_json_keys
 from service.ingest.limits import Limits
+from service.ingest.yaml_typing import WORDS as TYPED_WORDS
 from service.ingest.yaml_typing import OutOfRange, plain_key_text, resolve_plain
 
 _NOT_PRINTABLE = "[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
@@ -105,14 +106,15 @@ def _byte_table(chars: bytes) -> np.ndarray:
     return table
 
 
-def _translation(chars: bytes) -> bytes:
-    """A ``bytes.translate`` table mapping ``chars`` to 1 and every other byte to 0."""
-    return bytes(1 if byte in chars else 0 for byte in range(256))
-
-
-_DELIMITER = _translation(b" \n\r,[]{}")
-_BEFORE_SCALAR = _translation(b" \n:,[{")
-_RISKY_START = _translation(b"yYnNoOTFN~0123456789+-.")
+# Byte classes, a bit each (see _Scan): where a plain scalar may start after, what a risky
+# token starts with (the bit right above: a start is one shift and two masks), what ends one.
+_BEFORE_SCALAR = 1
+_RISKY_START = 2
+_DELIMITER = 4
+_CLASS_BYTES = ((_BEFORE_SCALAR, b" \n:,[{"), (_RISKY_START, b"yYnNoOTFN~0123456789+-."),
+                (_DELIMITER, b" \n\r,[]{}"))  # fmt: skip
+_CLASSES = bytes(sum(bit for bit, chars in _CLASS_BYTES if byte in chars) for byte in range(256))
+_WORD_START = frozenset(b"yYnNoOTFN~")  # the risky first bytes that start no number
 _DIGIT_START = _byte_table(b"0123456789+-.")
 _BASE_MARK = _byte_table(b"0123456789xXoObBeE_")
 _INF_NAN = _byte_table(b"iInN")
@@ -204,10 +206,21 @@ def _closer_may_start_a_scalar(padded: bytes) -> bool:
     return False
 
 
-def _flags(data: bytes, table: bytes) -> np.ndarray:
-    """Which bytes of ``data`` are in a class (``table`` maps each byte to 0 or 1): one
-    translate in C, read by numpy as booleans without a copy."""
-    return np.frombuffer(data.translate(table), dtype=np.bool_)
+class _Scan:
+    """The input between two newlines (``padded``), as numpy bytes and as byte classes: one
+    translate in C gives every byte the bits of the classes it belongs to (``_CLASSES``), and
+    each check reads the bits it needs (a shift and a mask: a tenth of a translate)."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.padded = b"".join((b"\n", raw, b"\n"))  # one copy for every scan
+        self.data = np.frombuffer(self.padded, dtype=np.uint8)
+        self.classes = np.frombuffer(self.padded.translate(_CLASSES), dtype=np.uint8)
+
+    def bit(self, bit: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Which bytes of ``padded[start:stop]`` are in the class of ``bit``, as booleans."""
+        shift = bit.bit_length() - 1
+        return ((self.classes[start:stop] >> shift) & 1).view(np.bool_)
 
 
 _SHORT_WORD = 6  # the longest word _WORDS holds
@@ -240,26 +253,24 @@ def _token_ends(delimiter: np.ndarray, starts: np.ndarray, digit: np.ndarray) ->
     return ends
 
 
-def _candidates(padded: bytes) -> list[tuple[int, int]]:
-    """Spans of the tokens that may type differently in Kubernetes and in rapidyaml: short
-    words that could be a YAML 1.1 boolean or null, numbers with a leading zero or an
-    underscore, numbers used as mapping keys. Found in numpy over the whole buffer
-    (``padded``: the input between two newlines; the spans are offsets in the input)."""
-    data = np.frombuffer(padded, dtype=np.uint8)
-    starts = np.flatnonzero(_flags(padded, _BEFORE_SCALAR)[:-1] & _flags(padded, _RISKY_START)[1:])
+def _candidate_spans(scan: _Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Spans (starts, ends, and whether each starts like a number) of the tokens that may
+    type differently in Kubernetes and in rapidyaml: short words that could be a YAML 1.1
+    boolean or null, numbers with a leading zero or an underscore, numbers used as mapping
+    keys. Found in numpy over the whole buffer; the spans are offsets in ``scan.padded``."""
+    data, classes = scan.data, scan.classes
+    # a risky first byte right after a byte that may precede a scalar
+    starts = np.flatnonzero(((classes[:-1] & (classes[1:] >> 1)) & _BEFORE_SCALAR).view(np.bool_))
     starts += 1
     if not len(starts):
-        return []
+        return starts, starts, starts.astype(np.bool_)
     digit = _DIGIT_START[data[starts]]
-    ends = _token_ends(_flags(padded, _DELIMITER), starts, digit)
+    ends = _token_ends(scan.bit(_DELIMITER), starts, digit)
     lengths = ends - starts
-    underscores = np.flatnonzero(data == ord("_")) if b"_" in padded else starts[:0]
-    second = data[
-        np.minimum(
-            starts + 1 + (data[starts] == ord("-")) + (data[starts] == ord("+")), len(data) - 1
-        )
-    ]
-    first_digit = data[starts + (data[starts] == ord("-")) + (data[starts] == ord("+"))]
+    underscores = np.flatnonzero(data == ord("_")) if b"_" in scan.padded else starts[:0]
+    sign = (data[starts] == ord("-")) | (data[starts] == ord("+"))
+    second = data[np.minimum(starts + 1 + sign, len(data) - 1)]
+    first_digit = data[starts + sign]
     keep = np.where(
         digit,
         ((first_digit == ord("0")) & _BASE_MARK[second])
@@ -268,7 +279,25 @@ def _candidates(padded: bytes) -> list[tuple[int, int]]:
         | (data[ends - 1] == ord(":")),
         lengths <= _SHORT_WORD,
     )
-    return list(zip((starts[keep] - 1).tolist(), (ends[keep] - 1).tolist(), strict=True))
+    return starts[keep], ends[keep], digit[keep]
+
+
+def _candidates(padded: bytes) -> list[tuple[int, int]]:
+    """The spans of :func:`_candidate_spans` in the input (``padded``: it between two
+    newlines)."""
+    starts, ends, _ = _candidate_spans(_Scan(padded[1:-1]))
+    return list(zip((starts - 1).tolist(), (ends - 1).tolist(), strict=True))
+
+
+def _word_codes(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Each token of at most ``_SHORT_WORD`` bytes as one integer: its bytes and its length
+    (longer tokens get codes no word has)."""
+    codes = lengths.astype(np.uint64) << np.uint64(56)
+    last = len(data) - 1
+    for index in range(_SHORT_WORD):
+        byte = data[np.minimum(starts + index, last)].astype(np.uint64) << np.uint64(8 * index)
+        codes |= np.where(index < lengths, byte, np.uint64(0))
+    return codes
 
 
 def _starts_scalar(raw: bytes, low: int) -> bool:
@@ -293,10 +322,34 @@ def _differs(token: bytes) -> bool:
         return True
 
 
-def _typing_agrees(raw: bytes, padded: bytes) -> bool:
+# The word-like tokens (a first byte that starts no number) that may differ. Any other such
+# token does not: as a value it is a string to both unless it is one of ``_WORDS``, and as a
+# key (``t:``) Kubernetes' key text is the token itself unless a YAML 1.1 word resolves it.
+_RISKY_WORDS = frozenset(
+    token
+    for token in {word.encode() for word in _WORDS} | {w.encode() + b":" for w in TYPED_WORDS}
+    if token and token[0] in _WORD_START and _differs(token)
+)
+_RISKY_WORD_CODES = np.unique(
+    _word_codes(
+        np.frombuffer(b"".join(_RISKY_WORDS) + b"\n", dtype=np.uint8),
+        np.cumsum([0] + [len(word) for word in _RISKY_WORDS])[:-1],
+        np.array([len(word) for word in _RISKY_WORDS]),
+    )
+)
+
+
+def _typing_agrees(scan: _Scan) -> bool:
     """Whether rapidyaml types every plain scalar as Kubernetes does (a False may be wrong
-    the safe way: it only costs the exact reader). ``padded``: ``raw`` between newlines."""
-    spans = _candidates(padded)
+    the safe way: it only costs the exact reader)."""
+    starts, ends, digit = _candidate_spans(scan)
+    words = np.flatnonzero(~digit)
+    codes = _word_codes(scan.data, starts[words], ends[words] - starts[words])
+    keep = digit.copy()
+    found = np.minimum(np.searchsorted(_RISKY_WORD_CODES, codes), len(_RISKY_WORD_CODES) - 1)
+    keep[words] = _RISKY_WORD_CODES[found] == codes  # the other words are no candidates
+    spans = list(zip((starts[keep] - 1).tolist(), (ends[keep] - 1).tolist(), strict=True))
+    raw = scan.raw
     differing = {token for token in {raw[low:high] for low, high in spans} if _differs(token)}
     if not differing:
         return True
@@ -455,9 +508,10 @@ def read_yaml_fast(
 ) -> bool:
     """Read a YAML stream into ``out`` if its result can be proved equal to the exact
     reader's; False (with nothing added) otherwise. ``raw`` is ``text`` as UTF-8."""
-    padded = b"".join((b"\n", raw, b"\n"))  # one copy for both (copying 4 MB takes 3 ms)
+    scan = _Scan(raw)
+    padded = scan.padded
     flow = _flow_depth(raw)
-    if not _simple(text, raw, padded, flow, limits) or not _typing_agrees(raw, padded):
+    if not _simple(text, raw, padded, flow, limits) or not _typing_agrees(scan):
         return False
     try:
         parsed = _Tree(bytearray(raw), raw)

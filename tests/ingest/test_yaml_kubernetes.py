@@ -23,11 +23,17 @@ from service.ingest.collect import Collector
 from service.ingest.exact import compact, depth
 from service.ingest.yaml_exact import read_yaml_exact
 from service.ingest.yaml_fast import (
+    _RISKY_WORDS,
+    _WORD_START,
     _candidates,
+    _differs,
     _emit,
     _flow_depth,
+    _Scan,
     _shallow,
+    _starts_scalar,
     _Tree,
+    _typing_agrees,
     read_yaml_fast,
 )
 
@@ -697,6 +703,33 @@ def test_candidates_of_long_tokens_are_found(raw: bytes) -> None:
 @given(st.lists(PIECES, min_size=1, max_size=40).map(b"".join))
 def test_property_candidates_are_found_as_written_out(raw: bytes) -> None:
     assert _candidates(b"\n" + raw + b"\n") == reference_candidates(raw)
+
+
+def reference_typing_agrees(raw: bytes) -> bool:
+    """``_typing_agrees`` written out: no candidate that types otherwise where a plain
+    scalar starts."""
+    return not any(
+        _differs(raw[low:high]) and _starts_scalar(raw, low)
+        for low, high in reference_candidates(raw)
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(PIECES | st.sampled_from([b"yes:", b"no:", b"~:", b"null:", b"NULL", b"Onx"]),
+                min_size=1, max_size=40).map(b"".join))  # fmt: skip
+def test_property_typing_agrees_as_written_out(raw: bytes) -> None:
+    assert _typing_agrees(_Scan(raw)) == reference_typing_agrees(raw)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.sampled_from(sorted(_WORD_START)),
+    st.text(alphabet="yYnNoOTFNeEsSrRuUlLaA~:.0_", max_size=7),
+)
+def test_property_the_words_that_may_type_otherwise_are_all_known(first: int, rest: str) -> None:
+    # the typing scan looks only at the word-like tokens of _RISKY_WORDS
+    token = bytes([first]) + rest.encode()
+    assert not _differs(token) or token in _RISKY_WORDS
 
 
 # -- the nesting read from the emitted layout never understates it --------------------------
