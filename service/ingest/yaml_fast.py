@@ -29,7 +29,8 @@ What is proved, and how:
 from __future__ import annotations
 
 import re
-from typing import Any
+from functools import cached_property
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -37,66 +38,94 @@ import ryml  # type: ignore[import-untyped]
 
 from service.engine.model import Origin
 from service.ingest.collect import Collector, ItemLines, is_list
-from service.ingest.exact import compact, depth, long_digits, looks_exact, same_json_keys
+from service.ingest.exact import compact, depth, looks_exact, same_json_keys
 from service.ingest.limits import Limits
 from service.ingest.yaml_typing import WORDS as TYPED_WORDS
 from service.ingest.yaml_typing import OutOfRange, plain_key_text, resolve_plain
 
 _NOT_PRINTABLE = "[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 _PRINTABLE_ASCII = bytes([9, 10, 13, *range(0x20, 0x7F)])
-_INDICATORS = (b"&", b"*", b"!", b"%", b"@", b"`")
-# Constructs the fast path leaves to the exact reader, each found by a scan that starts with
-# a literal: anchors, aliases, tags, directives, reserved indicators and complex keys where
-# a token starts; merge keys; content on a `---` line; `...` document ends; tabs.
-# (One pattern per leading character: a literal start lets the regex engine skip ahead.)
-# Each pattern comes with a gate that any match passes: a byte (a memchr, seven times faster
-# than the pattern's own scan; most of these constructs are absent from most manifests) or
-# a cheaper pattern; the pattern runs only past its gate.
-_Gate = bytes | re.Pattern[bytes]
-_UNHANDLED: tuple[tuple[_Gate, re.Pattern[bytes]], ...] = (
+_INDICATORS = b"&*!%@`"
+_SPACE = b" \t\n\r\f\v"  # what `\s` matches in a bytes pattern
+
+
+class _Where(NamedTuple):
+    """Where a match of a pattern may start: at ``byte``, after a byte of ``before`` (if
+    given) and followed by a byte of each of ``after`` in turn; or, with ``line_start``, at
+    the newline before such a byte. A necessary condition, tested in numpy on the byte's
+    positions: the pattern itself runs only where it holds."""
+
+    byte: int
+    before: bytes | None = None
+    after: tuple[bytes, ...] = ()
+    line_start: bool = False
+
+
+# Constructs the fast path leaves to the exact reader, each a pattern with the places where
+# a match of it may start (see _Scan.matches): anchors, aliases, tags, directives, reserved
+# indicators and complex keys where a token starts; merge keys; content on a `---` line;
+# `...` document ends; tabs. Most are absent from most manifests, and their first byte
+# with it (a memchr finds that out); the others are tried where their neighbours allow.
+_UNHANDLED: tuple[tuple[re.Pattern[bytes], tuple[_Where, ...]], ...] = (
     *(
-        (c, re.compile(re.escape(c) + rb"(?<=[\s\[\]{},:]" + re.escape(c) + rb")"))
-        for c in _INDICATORS
+        (
+            re.compile(re.escape(c) + rb"(?<=[\s\[\]{},:]" + re.escape(c) + rb")"),
+            (_Where(c[0], before=_SPACE + b"[]{},:"),),
+        )
+        # a `?` where a token starts: a complex key, and in a flow collection always one
+        # for libyaml (`[?x]` is `[{x: null}]`), which rapidyaml reads as text
+        for c in (*(bytes([i]) for i in _INDICATORS), b"?")
     ),
-    # a `?` where a token starts: a complex key, and in a flow collection always one for
-    # libyaml (`[?x]` is `[{x: null}]`), which rapidyaml reads as text
-    (b"?", re.compile(rb"\?(?<=[\s\[\]{},:]\?)")),
-    (re.compile(rb"---"), re.compile(rb"\n---[ ]*[^\s#]")),
+    (re.compile(rb"\n---[ ]*[^\s#]"), (_Where(ord("\n"), after=(b"-", b"-", b"-")),)),
     # an empty key, which libyaml refuses (its colon follows a newline, a space or a dash)
-    (re.compile(rb":(?<=[\n -]:)(?=\s)"), re.compile(rb"\n[ -]*:(?=\s)")),
-    *((c, re.compile(re.escape(c) + rb"[ ]*:(?=\s)")) for c in (b"[", b"{", b",")),
+    (
+        re.compile(rb"\n[ -]*:(?=\s)"),
+        (_Where(ord(":"), before=b"\n -", after=(_SPACE,), line_start=True),),
+    ),
+    *(
+        (re.compile(re.escape(c) + rb"[ ]*:(?=\s)"), (_Where(c[0], after=(b" :",)),))
+        for c in (b"[", b"{", b",")
+    ),
     # a block scalar's indentation indicator (`|2`, `>-1`): rapidyaml reads past what
     # libyaml refuses after it (`>1:`); rare in manifests, so all of them go to libyaml
     *(
-        (c, re.compile(re.escape(c) + rb"(?<= " + re.escape(c) + rb")[-+]?[0-9]"))
+        (
+            re.compile(re.escape(c) + rb"(?<= " + re.escape(c) + rb")[-+]?[0-9]"),
+            (_Where(c[0], before=b" ", after=(b"-+0123456789",)),),
+        )
         for c in (b"|", b">")
     ),
     # text after a block scalar's header (`- | x`), which libyaml refuses
     *(
-        (c, re.compile(re.escape(c) + rb"(?<=[:-] " + re.escape(c) + rb")[-+]?[ ]+[^#\s]"))
+        (
+            re.compile(re.escape(c) + rb"(?<=[:-] " + re.escape(c) + rb")[-+]?[ ]+[^#\s]"),
+            (_Where(c[0], before=b" ", after=(b"-+ ",)),),
+        )
         for c in (b"|", b">")
     ),
     # colons where libyaml (as sigs.k8s.io/yaml's parser) and rapidyaml part ways in a flow
     # collection: right before a flow indicator (`[a:, b]`: refused by libyaml, a key to
     # rapidyaml) and starting a plain scalar (`[:a]`: a value indicator to libyaml, text to
     # rapidyaml); and a key's colon after a space (`1. : v`), whose key the typing scan
-    # does not see as one (Kubernetes' key text of `1.` is `1`); one literal-led pattern,
-    # its own gate
+    # does not see as one (Kubernetes' key text of `1.` is `1`)
     (
-        _FLOW_COLON := re.compile(
+        re.compile(
             rb":(?:[,?\[\]{}]|(?<=[\[{, ]:)(?:(?<=[\[{,]:)|(?<=[\[{,:] :)|(?<=[\[{,:]  :)|(?=\s)))"
         ),
-        _FLOW_COLON,
+        (_Where(ord(":"), after=(b",?[]{}",)), _Where(ord(":"), before=b"[{, ")),
     ),
     # a comment on a line that then closes a flow collection (`{a: b # c}`): libyaml's
     # comment takes the closer with it, rapidyaml's does not (a closer in a comment declines)
-    (b"#", re.compile(rb"#(?<=\s#)[^\n]*[\]}]")),
+    (re.compile(rb"#(?<=\s#)[^\n]*[\]}]"), (_Where(ord("#"), before=_SPACE),)),
     # rapidyaml writes `.Inf`/`.NaN` as `.inf`/`.nan` even when quoted
-    (b".", re.compile(rb"\.(?:inf|Inf|INF|nan|NaN|NAN)")),
+    (
+        re.compile(rb"\.(?:inf|Inf|INF|nan|NaN|NAN)"),
+        (_Where(ord("."), after=(b"iInN", b"nNaA", b"fFNn")),),
+    ),
+    (re.compile(rb"<<"), (_Where(ord("<"), after=(b"<",)),)),  # a merge key
+    (re.compile(rb"\n\.\.\."), (_Where(ord("\n"), after=(b".", b".", b".")),)),
+    (re.compile(rb"\t"), (_Where(ord("\t")),)),
 )
-# Each with a byte to look for first (memchr): the longer search runs only if it is there.
-_UNHANDLED_LITERALS = ((b"<", b"<<"), (b"\n", b"\n..."), (b"\t", b"\t"))
-_SPACE_OR_NEWLINE = b" \n"
 _MAX_RESERVED_NODES = 1 << 20
 
 
@@ -107,12 +136,25 @@ def _byte_table(chars: bytes) -> np.ndarray:
 
 
 # Byte classes, a bit each (see _Scan): where a plain scalar may start after, what a risky
-# token starts with (the bit right above: a start is one shift and two masks), what ends one.
+# token starts with (the bit right above: a start is one shift and two masks), what ends one;
+# bytes YAML may forbid; digits, and what a number may follow (see exact.long_digits); flow
+# brackets.
 _BEFORE_SCALAR = 1
 _RISKY_START = 2
 _DELIMITER = 4
-_CLASS_BYTES = ((_BEFORE_SCALAR, b" \n:,[{"), (_RISKY_START, b"yYnNoOTFN~0123456789+-."),
-                (_DELIMITER, b" \n\r,[]{}"))  # fmt: skip
+_NOT_PRINTABLE_ASCII = 8
+_DIGIT = 16
+_NUMBER_SEPARATOR = 32
+_FLOW = 64
+_CLASS_BYTES = (
+    (_BEFORE_SCALAR, b" \n:,[{"),
+    (_RISKY_START, b"yYnNoOTFN~0123456789+-."),
+    (_DELIMITER, b" \n\r,[]{}"),
+    (_NOT_PRINTABLE_ASCII, bytes(sorted(set(range(256)) - set(_PRINTABLE_ASCII)))),
+    (_DIGIT, b"0123456789"),
+    (_NUMBER_SEPARATOR, b":[,- \t\r\n"),  # as exact.long_digits has it
+    (_FLOW, b"[]{}"),
+)
 _CLASSES = bytes(sum(bit for bit, chars in _CLASS_BYTES if byte in chars) for byte in range(256))
 _WORD_START = frozenset(b"yYnNoOTFN~")  # the risky first bytes that start no number
 _DIGIT_START = _byte_table(b"0123456789+-.")
@@ -122,7 +164,9 @@ _FLOW_STEP = np.zeros(256, dtype=np.int8)
 _FLOW_STEP[[ord("["), ord("{")]] = 1
 _FLOW_STEP[[ord("]"), ord("}")]] = -1
 _SCALAR_STARTS = frozenset(b":-[{,?\n")
-_NOT_FLOW = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_CLOSER = _byte_table(b"]}")
+_SPACE_OR_NEWLINE = _byte_table(b" \n")
+_LONG_NUMBER = 19  # digits after a separator that may exceed int64 (see exact.long_digits)
 _WORDS = frozenset(
     [
         "y",
@@ -157,70 +201,157 @@ _WORDS = frozenset(
 )  # rapidyaml rewrites `.Inf` as `.inf`: netreach keeps what was written
 
 
-def _flow_depth(raw: bytes) -> int:
-    """The deepest nesting of flow brackets (counting those inside strings too: an
-    overestimate only declines)."""
-    brackets = raw.translate(None, _NOT_FLOW)  # in C: only the brackets are left
-    if not brackets:
-        return 0
-    steps = _FLOW_STEP[np.frombuffer(brackets, dtype=np.uint8)]
-    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
-
-
-def _simple(text: str, raw: bytes, padded: bytes, flow: int, limits: Limits) -> bool:
-    """No character YAML forbids, none of the constructs the fast path leaves alone, and no
-    flow nesting (``flow``: its depth) beyond the depth limit (which rapidyaml's emitter
-    would refuse noisily)."""
-    if raw.translate(None, _PRINTABLE_ASCII) and re.search(_NOT_PRINTABLE, text):
-        return False  # (compiled only for such input: compiling it takes 3 ms)
-    if flow > limits.max_depth:
-        return False
-    if long_digits(raw):
-        return False  # an integer rapidyaml and orjson would turn into a float
-    if any(byte in padded and literal in padded for byte, literal in _UNHANDLED_LITERALS):
-        return False
-    end = len(padded) - 1  # the patterns see the input after a newline, not the one after it
-    if _closer_may_start_a_scalar(padded):
-        return False
-    return not any(
-        pattern.search(padded, 0, end)
-        for gate, pattern in _UNHANDLED
-        if (gate in padded if isinstance(gate, bytes) else gate.search(padded, 0, end))
-    )
-
-
-def _closer_may_start_a_scalar(padded: bytes) -> bool:
-    """Whether a ``]`` or ``}`` stands where a block value, item or key starts (``k: }``,
-    ``- ]x``, ``}: v``): libyaml, as sigs.k8s.io/yaml's parser, refuses it; rapidyaml reads
-    a string. Only closers after a space or a newline are looked at (a closer right after
-    other text ends a flow collection); one after a colon, a dash or nothing but indentation
-    declines, which also turns away a few closers libyaml accepts (``{a: }``)."""
-    for closer in b"]}":  # a memchr each: most block-style manifests have none or few
-        at = padded.find(closer)
-        while at >= 0:
-            if padded[at - 1] in _SPACE_OR_NEWLINE:
-                before = padded[padded.rfind(b"\n", 0, at) + 1 : at].rstrip(b" ")
-                if not before or before.endswith((b":", b"-")):
-                    return True
-            at = padded.find(closer, at + 1)
-    return False
-
-
 class _Scan:
     """The input between two newlines (``padded``), as numpy bytes and as byte classes: one
     translate in C gives every byte the bits of the classes it belongs to (``_CLASSES``), and
-    each check reads the bits it needs (a shift and a mask: a tenth of a translate)."""
+    each check reads the bits it needs (a shift and a mask: a tenth of a translate), or the
+    positions of the bytes it looks at."""
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
         self.padded = b"".join((b"\n", raw, b"\n"))  # one copy for every scan
         self.data = np.frombuffer(self.padded, dtype=np.uint8)
         self.classes = np.frombuffer(self.padded.translate(_CLASSES), dtype=np.uint8)
+        self.end = len(self.padded) - 1  # the patterns see the input after a newline only
+        # past this many places, one search of a pattern costs less than a match at each
+        self.many = max(len(self.padded) >> 10, 64)
+        self._positions: dict[int, np.ndarray] = {}
 
-    def bit(self, bit: int, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """Which bytes of ``padded[start:stop]`` are in the class of ``bit``, as booleans."""
+    def bit(self, bit: int) -> np.ndarray:
+        """Which bytes of ``padded`` are in the class of ``bit``, as booleans."""
         shift = bit.bit_length() - 1
-        return ((self.classes[start:stop] >> shift) & 1).view(np.bool_)
+        return ((self.classes >> shift) & 1).view(np.bool_)
+
+    @cached_property
+    def newlines(self) -> np.ndarray:
+        return np.flatnonzero(self.data == ord("\n"))
+
+    @cached_property
+    def flow(self) -> np.ndarray:
+        """Where the flow brackets are."""
+        return np.flatnonzero(self.bit(_FLOW))
+
+    def positions(self, byte: int) -> np.ndarray:
+        """Where ``byte`` is in ``padded`` (found once per byte)."""
+        if byte == ord("\n"):
+            return self.newlines
+        found = self._positions.get(byte)
+        if found is None:
+            if byte in self.padded:  # a memchr: most of the bytes looked for are absent
+                found = np.flatnonzero(self.data == byte)
+            else:
+                found = np.empty(0, dtype=np.intp)
+            self._positions[byte] = found
+        return found
+
+    def where(self, place: _Where) -> np.ndarray:
+        """The positions of ``place.byte`` that meet its conditions (see :class:`_Where`)."""
+        at = self.positions(place.byte)
+        data, last = self.data, len(self.data) - 1
+        if place.before is not None and len(at):
+            at = at[_table(place.before)[data[np.maximum(at - 1, 0)]]]
+        for step, chars in enumerate(place.after, 1):
+            if not len(at):
+                break
+            at = at[_table(chars)[data[np.minimum(at + step, last)]]]
+        if place.line_start and len(at):
+            newlines = self.newlines
+            at = newlines[np.searchsorted(newlines, at) - 1]  # the newline before each
+        return at
+
+    def matches(self, pattern: re.Pattern[bytes], places: tuple[_Where, ...]) -> bool:
+        """Whether ``pattern`` matches in ``padded`` (before its last newline), tried only
+        where ``places`` says a match may start, or with one search if there are many."""
+        found = [self.where(place) for place in places]
+        count = sum(len(at) for at in found)
+        if not count:
+            return False
+        if count > self.many:
+            return pattern.search(self.padded, 0, self.end) is not None
+        padded, end = self.padded, self.end
+        return any(pattern.match(padded, at, end) for part in found for at in part.tolist())
+
+
+_TABLES: dict[bytes, np.ndarray] = {}
+
+
+def _table(chars: bytes) -> np.ndarray:
+    """A 256-entry boolean table of ``chars`` (made once per set)."""
+    table = _TABLES.get(chars)
+    if table is None:
+        table = _TABLES[chars] = _byte_table(chars)
+    return table
+
+
+def _flow_depth(scan: _Scan) -> int:
+    """The deepest nesting of flow brackets (counting those inside strings too: an
+    overestimate only declines)."""
+    if not len(scan.flow):
+        return 0
+    steps = _FLOW_STEP[scan.data[scan.flow]]
+    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
+
+
+def _long_digits(scan: _Scan) -> bool:
+    """:func:`service.ingest.exact.long_digits` of the input (19 digits right after a
+    separator), found in numpy: such a run covers two consecutive multiples of 9 and every
+    byte between, so only the runs of 10 digits that start at a multiple of 9 are looked at,
+    each in the window of bytes where its separator and 19 digits may lie."""
+    digit = scan.bit(_DIGIT)
+    aligned = digit[::9]
+    # the multiples of 9 starting a run of 10 digits, found one byte after another
+    at = np.flatnonzero(aligned[:-1] & aligned[1:]) * 9
+    last = len(digit) - 1
+    for step in range(1, 9):
+        if not len(at):
+            return False
+        at = at[digit[np.minimum(at + step, last)]]
+    if not len(at):
+        return False
+    # each window: the separator 10 to 1 bytes before the aligned run, then 19 digits
+    window = at[:, None] + np.arange(-10, _LONG_NUMBER, dtype=np.intp)
+    classes = scan.classes[np.clip(window, 0, last)]
+    digits = np.cumsum((classes & _DIGIT) != 0, axis=1, dtype=np.int32)
+    run = digits[:, _LONG_NUMBER : _LONG_NUMBER + 10] - digits[:, :10] == _LONG_NUMBER
+    separator = ((classes[:, :10] & _NUMBER_SEPARATOR) != 0) & (window[:, :10] >= 1)
+    return bool((run & separator).any())  # (the padding's first newline is no separator)
+
+
+def _printable(text: str, scan: _Scan) -> bool:
+    """No character YAML forbids (looked for in the text only if a byte is not printable
+    ASCII: compiling the pattern takes 3 ms)."""
+    if not (scan.classes & _NOT_PRINTABLE_ASCII).any():
+        return True
+    return re.search(_NOT_PRINTABLE, text) is None
+
+
+def _simple(text: str, scan: _Scan, flow: int, limits: Limits) -> bool:
+    """No character YAML forbids, none of the constructs the fast path leaves alone, and no
+    flow nesting (``flow``: its depth) beyond the depth limit (which rapidyaml's emitter
+    would refuse noisily)."""
+    if not _printable(text, scan) or flow > limits.max_depth:
+        return False
+    if _long_digits(scan):
+        return False  # an integer rapidyaml and orjson would turn into a float
+    if _closer_may_start_a_scalar(scan):
+        return False
+    return not any(scan.matches(pattern, places) for pattern, places in _UNHANDLED)
+
+
+def _closer_may_start_a_scalar(scan: _Scan) -> bool:
+    """Whether a ``]`` or ``}`` stands where a block value, item or key starts (``k: }``,
+    ``- ]x``, ``}: v``): libyaml, as sigs.k8s.io/yaml's parser, refuses it; rapidyaml reads
+    a string. Only closers after a space or a newline are looked at (a closer right after
+    other text ends a flow collection); one after a colon, a dash or nothing but indentation
+    declines, which also turns away a few closers libyaml accepts (``{a: }``)."""
+    data, padded = scan.data, scan.padded
+    at = scan.flow
+    at = at[_CLOSER[data[at]] & _SPACE_OR_NEWLINE[data[at - 1]]]  # (a bracket is never first)
+    for position in at.tolist():
+        before = padded[padded.rfind(b"\n", 0, position) + 1 : position].rstrip(b" ")
+        if not before or before.endswith((b":", b"-")):
+            return True
+    return False
 
 
 _SHORT_WORD = 6  # the longest word _WORDS holds
@@ -509,9 +640,8 @@ def read_yaml_fast(
     """Read a YAML stream into ``out`` if its result can be proved equal to the exact
     reader's; False (with nothing added) otherwise. ``raw`` is ``text`` as UTF-8."""
     scan = _Scan(raw)
-    padded = scan.padded
-    flow = _flow_depth(raw)
-    if not _simple(text, raw, padded, flow, limits) or not _typing_agrees(scan):
+    flow = _flow_depth(scan)
+    if not _simple(text, scan, flow, limits) or not _typing_agrees(scan):
         return False
     try:
         parsed = _Tree(bytearray(raw), raw)

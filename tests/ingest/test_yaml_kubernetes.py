@@ -20,15 +20,18 @@ from hypothesis import strategies as st
 from service.engine.model import Document, ManifestError
 from service.ingest import Limits, read_bytes
 from service.ingest.collect import Collector
-from service.ingest.exact import compact, depth
+from service.ingest.exact import compact, depth, long_digits
 from service.ingest.yaml_exact import read_yaml_exact
 from service.ingest.yaml_fast import (
     _RISKY_WORDS,
+    _UNHANDLED,
     _WORD_START,
     _candidates,
+    _closer_may_start_a_scalar,
     _differs,
     _emit,
     _flow_depth,
+    _long_digits,
     _Scan,
     _shallow,
     _starts_scalar,
@@ -732,6 +735,77 @@ def test_property_the_words_that_may_type_otherwise_are_all_known(first: int, re
     assert not _differs(token) or token in _RISKY_WORDS
 
 
+# -- the scans for unhandled constructs: numpy narrows where each pattern is tried ---------
+
+SYNTAX = st.sampled_from(
+    [b" ", b"\n", b"\t", b"\r", b":", b"-", b"---", b"...", b".", b"..", b"?", b",", b"[", b"]",
+     b"{", b"}", b"#", b"|", b">", b"<", b"&", b"*", b"!", b"%", b"@", b"`", b"'", b'"', b"a",
+     b"1", b"2", b"+", b"inf", b"NaN", b"0" * 9, b"1" * 10, b"x: ", b"- ", b"  "]
+)  # fmt: skip
+SYNTAX_TEXT = st.lists(SYNTAX, min_size=1, max_size=60).map(b"".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(SYNTAX_TEXT)
+def test_property_each_pattern_is_tried_wherever_it_matches(raw: bytes) -> None:
+    scan = _Scan(raw)
+    for pattern, places in _UNHANDLED:
+        starts = {int(at) for place in places for at in scan.where(place)}
+        for at in range(len(scan.padded)):
+            if pattern.match(scan.padded, at, scan.end):
+                assert at in starts, (pattern.pattern, raw, at)
+        found = pattern.search(scan.padded, 0, scan.end) is not None
+        assert scan.matches(pattern, places) == found
+        scan.many = 0  # one search instead of a match at each place: the same answer
+        assert scan.matches(pattern, places) == found
+        scan.many = len(raw) + 64
+
+
+def reference_closer_may_start_a_scalar(padded: bytes) -> bool:
+    for closer in b"]}":
+        at = padded.find(closer)
+        while at >= 0:
+            if padded[at - 1] in b" \n":
+                before = padded[padded.rfind(b"\n", 0, at) + 1 : at].rstrip(b" ")
+                if not before or before.endswith((b":", b"-")):
+                    return True
+            at = padded.find(closer, at + 1)
+    return False
+
+
+def reference_flow_depth(raw: bytes) -> int:
+    level = deepest = 0
+    for byte in raw:
+        level += (byte in b"[{") - (byte in b"]}")
+        deepest = max(deepest, level)
+    return deepest
+
+
+@settings(max_examples=1000, deadline=None)
+@given(SYNTAX_TEXT)
+def test_property_scans_of_the_whole_input_as_written_out(raw: bytes) -> None:
+    scan = _Scan(raw)
+    assert _closer_may_start_a_scalar(scan) == reference_closer_may_start_a_scalar(scan.padded)
+    assert _flow_depth(scan) == reference_flow_depth(raw)
+    assert _long_digits(scan) == long_digits(raw)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from([b"1", b"12", b"1" * 9, b"7" * 19, b"0" * 20, b"a", b":", b"-",
+                                 b" ", b"\n", b"[", b",", b"\t", b"x", b'"', b"."]),
+                min_size=1, max_size=40).map(b"".join))  # fmt: skip
+def test_property_long_numbers_are_found_as_exact_finds_them(raw: bytes) -> None:
+    assert _long_digits(_Scan(raw)) == long_digits(raw)
+
+
+@pytest.mark.parametrize("offset", range(12))
+def test_long_numbers_are_found_at_every_alignment(offset: int) -> None:
+    for digits, found in ((18, False), (19, True), (40, True)):
+        raw = b"x" * offset + b" " + b"9" * digits + b"\n"
+        assert _long_digits(_Scan(raw)) is found, (offset, digits)
+        assert _long_digits(_Scan(raw[offset + 1 :])) is False  # no separator before it
+
+
 # -- the nesting read from the emitted layout never understates it --------------------------
 
 
@@ -788,6 +862,8 @@ def test_property_the_emitted_layout_bounds_the_nesting(value: dict[str, Any], f
     assert json.loads(dumped) == value, raw
     nesting = depth(dumped)
     for limit in range(1, 12):
-        if _shallow(emitted, _flow_depth(raw), Limits(max_depth=limit)):
+        if _shallow(emitted, _flow_depth(_Scan(raw)), Limits(max_depth=limit)):
             assert nesting <= limit, (raw, emitted)
-    assert _shallow(emitted, _flow_depth(raw), Limits(max_depth=nesting + _flow_depth(raw) + 1))
+    assert _shallow(
+        emitted, _flow_depth(_Scan(raw)), Limits(max_depth=nesting + _flow_depth(_Scan(raw)) + 1)
+    )
