@@ -127,6 +127,7 @@ _UNHANDLED: tuple[tuple[re.Pattern[bytes], tuple[_Where, ...]], ...] = (
     (re.compile(rb"\t"), (_Where(ord("\t")),)),
 )
 _MAX_RESERVED_NODES = 1 << 20
+_BLOCK_MAP = ryml.MAP | ryml.BLOCK  # a node type's flags
 
 
 def _byte_table(chars: bytes) -> np.ndarray:
@@ -507,15 +508,15 @@ class _Decline(Exception):  # noqa: N818 - a control-flow signal
 class _Tree:
     """The parsed stream, with offsets of keys in the input buffer turned into lines."""
 
-    def __init__(self, buf: bytearray, raw: bytes) -> None:
+    def __init__(self, buf: bytearray, scan: _Scan) -> None:
         self.buf = buf
         self.tree = ryml.Tree()
-        data = np.frombuffer(raw, dtype=np.uint8)
-        self.newlines = np.flatnonzero(data == 10)
+        self.newlines = scan.newlines[1:-1] - 1  # the input's own (not the padding's)
         # Room for about a node per line, and one more per sequence item (``- a: 1`` is an
         # item and its mapping), up front: growing the tree while parsing copies it again
         # (over a third of the parse's time on a 4.5 MB file). The items are counted in
         # numpy: ``bytes.count(b"- ")`` is four times slower, spaces being everywhere.
+        data = scan.data
         items = int(np.count_nonzero((data[:-1] == ord("-")) & (data[1:] == ord(" "))))
         nodes = len(self.newlines) + items + 16
         self.tree.reserve(min(nodes, _MAX_RESERVED_NODES))
@@ -532,26 +533,38 @@ class _Tree:
         return self.children(root)
 
     def children(self, node: int) -> list[int]:
-        tree = self.tree
+        next_sibling = self.tree.next_sibling
         found = []
-        child = tree.first_child(node)
+        child = self.tree.first_child(node)
         while child != ryml.NONE:
             found.append(child)
-            child = tree.next_sibling(child)
+            child = next_sibling(child)
         return found
 
     def offset(self, node: int) -> int:
         """Where a block mapping's first key starts in the buffer (its node's position)."""
+        return self.offsets([node])[0]
+
+    def offsets(self, nodes: list[int]) -> list[int]:
+        """:meth:`offset` of each node (one node type read for its map and block flags)."""
         tree = self.tree
-        if not (tree.is_map(node) and tree.is_block(node) and tree.has_children(node)):
-            raise _Decline
-        key = tree.key(tree.first_child(node))
-        if len(key) == 0:
-            raise _Decline
-        offset = int(np.frombuffer(key, dtype=np.uint8).__array_interface__["data"][0]) - self.base
-        if not 0 <= offset < self.size:
-            raise _Decline
-        return offset
+        node_type, first_child, key_of = tree.type, tree.first_child, tree.key
+        base, size = self.base, self.size
+        found = []
+        for node in nodes:
+            if node_type(node) & _BLOCK_MAP != _BLOCK_MAP:
+                raise _Decline
+            child = first_child(node)
+            if child == ryml.NONE:
+                raise _Decline
+            key = key_of(child)
+            if len(key) == 0:
+                raise _Decline
+            offset = np.frombuffer(key, dtype=np.uint8).ctypes.data - base
+            if not 0 <= offset < size:
+                raise _Decline
+            found.append(offset)
+        return found
 
     def lines(self, offsets: list[int]) -> list[int]:
         found = np.searchsorted(self.newlines, np.asarray(offsets, dtype=np.int64)) + 1
@@ -570,7 +583,7 @@ class _Tree:
         item_nodes = self.children(items_node)
         if len(item_nodes) != len(items):
             raise _Decline
-        lines = self.lines([self.offset(item) for item in item_nodes])
+        lines = self.lines(self.offsets(item_nodes))
         nested: dict[int, _Lines] = {}
         for index, item in enumerate(items):
             if type(item) is dict and is_list(item):
@@ -644,7 +657,7 @@ def read_yaml_fast(
     if not _simple(text, scan, flow, limits) or not _typing_agrees(scan):
         return False
     try:
-        parsed = _Tree(bytearray(raw), raw)
+        parsed = _Tree(bytearray(raw), scan)
     except Exception:
         return False
     documents = parsed.documents()

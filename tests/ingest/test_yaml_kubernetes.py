@@ -853,7 +853,7 @@ NESTED = st.recursive(
 @given(st.dictionaries(st.sampled_from(["k", "m"]), NESTED, min_size=1), st.integers(0, 4))
 def test_property_the_emitted_layout_bounds_the_nesting(value: dict[str, Any], flow: int) -> None:
     raw = _block(value, 0, flow).encode()
-    parsed = _Tree(bytearray(raw), raw)
+    parsed = _Tree(bytearray(raw), _Scan(raw))
     (node,) = parsed.documents()
     emitted = _emit(parsed.tree, node, 4096)
     assert emitted is not None
