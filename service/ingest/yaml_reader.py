@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from service.ingest.collect import Collector
 from service.ingest.limits import Limits
 from service.ingest.yaml_fast import read_yaml_fast
@@ -19,10 +21,20 @@ _EMPTY_BETWEEN = re.compile(
 )
 
 
+def _dashes_at_most(data: bytes, cap: int) -> bool:
+    """Whether ``data`` holds at most ``cap`` (non-overlapping) ``---``: counted in numpy,
+    overlapping ones too (at least as many; four times cheaper than ``bytes.count``, which
+    follows every dash), and by ``bytes.count`` only if that is more."""
+    dash = np.frombuffer(data, dtype=np.uint8) == ord("-")
+    if int(np.count_nonzero(dash[:-2] & dash[1:-1] & dash[2:])) <= cap:
+        return True
+    return data.count(b"---") <= cap
+
+
 def _surely_empty(data: bytes, cap: int) -> int:
     """How many documents are certainly empty (up to ``cap + 1``), found in the text alone,
     so that a flood of separators is refused before either reader walks it."""
-    if data.count(b"---") <= cap:
+    if _dashes_at_most(data, cap):
         return 0
     found = 0
     for _ in _EMPTY_BETWEEN.finditer(data):
