@@ -318,15 +318,15 @@ def _long_digits(scan: _Scan) -> bool:
     return bool((run & separator).any())  # (the padding's first newline is no separator)
 
 
-def _printable(text: str, scan: _Scan) -> bool:
+def _printable(text: str | None, scan: _Scan) -> bool:
     """No character YAML forbids (looked for in the text only if a byte is not printable
-    ASCII: compiling the pattern takes 3 ms)."""
+    ASCII: compiling the pattern takes 3 ms; ``text`` None: the input is ASCII)."""
     if not (scan.classes & _NOT_PRINTABLE_ASCII).any():
         return True
-    return re.search(_NOT_PRINTABLE, text) is None
+    return re.search(_NOT_PRINTABLE, text if text is not None else scan.raw.decode()) is None
 
 
-def _simple(text: str, scan: _Scan, flow: int, limits: Limits) -> bool:
+def _simple(text: str | None, scan: _Scan, flow: int, limits: Limits) -> bool:
     """No character YAML forbids, none of the constructs the fast path leaves alone, and no
     flow nesting (``flow``: its depth) beyond the depth limit (which rapidyaml's emitter
     would refuse noisily)."""
@@ -648,10 +648,11 @@ def _decode(emitted: bytearray | None, flow: int, limits: Limits) -> Any:
 
 
 def read_yaml_fast(
-    text: str, raw: bytes, source: str | None, limits: Limits, out: Collector
+    text: str | None, raw: bytes, source: str | None, limits: Limits, out: Collector
 ) -> bool:
     """Read a YAML stream into ``out`` if its result can be proved equal to the exact
-    reader's; False (with nothing added) otherwise. ``raw`` is ``text`` as UTF-8."""
+    reader's; False (with nothing added) otherwise. ``raw`` is ``text`` as UTF-8 (``text``
+    None: ``raw`` is ASCII)."""
     scan = _Scan(raw)
     flow = _flow_depth(scan)
     if not _simple(text, scan, flow, limits) or not _typing_agrees(scan):

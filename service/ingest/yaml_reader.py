@@ -45,15 +45,25 @@ def _surely_empty(data: bytes, cap: int) -> int:
 
 
 def read_yaml(
-    text: str, source: str | None, limits: Limits, out: Collector, raw: bytes | None = None
+    text: str | None,
+    source: str | None,
+    limits: Limits,
+    out: Collector,
+    raw: bytes | None = None,
 ) -> None:
     """Decode every document of a YAML stream into ``out`` (``raw``: ``text`` as UTF-8, if
-    the caller has it). Raises StopReading on a syntax error (the rest of the stream is
-    lost); other problems are collected per document."""
-    data = raw if raw is not None else text.encode("utf-8", "surrogatepass")
+    the caller has it; ``text`` may be None when ``raw`` is ASCII, and is decoded only if
+    needed). Raises StopReading on a syntax error (the rest of the stream is lost); other
+    problems are collected per document."""
+    if raw is not None:
+        data = raw
+    elif text is not None:
+        data = text.encode("utf-8", "surrogatepass")
+    else:
+        raise ValueError("read_yaml needs the text or its bytes")
     out.check_empty(_surely_empty(data, limits.max_empty_documents - out.empty))
     if read_yaml_fast(text, data, source, limits, out):
         return
     from service.ingest.yaml_exact import read_yaml_exact  # libyaml: loaded only when needed
 
-    read_yaml_exact(text, source, limits, out)
+    read_yaml_exact(text if text is not None else data.decode("ascii"), source, limits, out)
