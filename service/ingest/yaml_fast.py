@@ -50,19 +50,20 @@ _SPACE = b" \t\n\r\f\v"  # what `\s` matches in a bytes pattern
 
 
 class _Where(NamedTuple):
-    """Where a match of a pattern may start: at ``byte``, after a byte of ``before`` (if
-    given) and followed by a byte of each of ``after`` in turn; or, with ``line_start``, at
-    the newline before such a byte. A necessary condition, tested in numpy on the byte's
-    positions: the pattern itself runs only where it holds."""
+    """Where a match of a pattern may start: at ``byte`` (or ``back`` bytes before it),
+    after a byte of ``before`` (if given) and followed by a byte of each of ``after`` in
+    turn; or, with ``line_start``, at the newline before such a byte. A necessary condition,
+    tested in numpy on the byte's positions: the pattern itself runs only where it holds."""
 
     byte: int
     before: bytes | None = None
     after: tuple[bytes, ...] = ()
     line_start: bool = False
+    back: int = 0
 
 
 # Constructs the fast path leaves to the exact reader, each a pattern with the places where
-# a match of it may start (see _Scan.matches): anchors, aliases, tags, directives, reserved
+# a match of it may start (see Scan.matches): anchors, aliases, tags, directives, reserved
 # indicators and complex keys where a token starts; merge keys; content on a `---` line;
 # `...` document ends; tabs. Most are absent from most manifests, and their first byte
 # with it (a memchr finds that out); the others are tried where their neighbours allow.
@@ -76,7 +77,7 @@ _UNHANDLED: tuple[tuple[re.Pattern[bytes], tuple[_Where, ...]], ...] = (
         # for libyaml (`[?x]` is `[{x: null}]`), which rapidyaml reads as text
         for c in (*(bytes([i]) for i in _INDICATORS), b"?")
     ),
-    (re.compile(rb"\n---[ ]*[^\s#]"), (_Where(ord("\n"), after=(b"-", b"-", b"-")),)),
+    (re.compile(rb"\n---[ ]*[^\s#]"), (_Where(ord("-"), b"\n", (b"-", b"-"), back=1),)),
     # an empty key, which libyaml refuses (its colon follows a newline, a space or a dash)
     (
         re.compile(rb"\n[ -]*:(?=\s)"),
@@ -123,7 +124,7 @@ _UNHANDLED: tuple[tuple[re.Pattern[bytes], tuple[_Where, ...]], ...] = (
         (_Where(ord("."), after=(b"iInN", b"nNaA", b"fFNn")),),
     ),
     (re.compile(rb"<<"), (_Where(ord("<"), after=(b"<",)),)),  # a merge key
-    (re.compile(rb"\n\.\.\."), (_Where(ord("\n"), after=(b".", b".", b".")),)),
+    (re.compile(rb"\n\.\.\."), (_Where(ord("."), b"\n", (b".", b"."), back=1),)),
     (re.compile(rb"\t"), (_Where(ord("\t")),)),
 )
 _MAX_RESERVED_NODES = 1 << 20
@@ -136,7 +137,7 @@ def _byte_table(chars: bytes) -> np.ndarray:
     return table
 
 
-# Byte classes, a bit each (see _Scan): where a plain scalar may start after, what a risky
+# Byte classes, a bit each (see Scan): where a plain scalar may start after, what a risky
 # token starts with (the bit right above: a start is one shift and two masks), what ends one;
 # bytes YAML may forbid; digits, and what a number may follow (see exact.long_digits); flow
 # brackets.
@@ -202,7 +203,7 @@ _WORDS = frozenset(
 )  # rapidyaml rewrites `.Inf` as `.inf`: netreach keeps what was written
 
 
-class _Scan:
+class Scan:
     """The input between two newlines (``padded``), as numpy bytes and as byte classes: one
     translate in C gives every byte the bits of the classes it belongs to (``_CLASSES``), and
     each check reads the bits it needs (a shift and a mask: a tenth of a translate), or the
@@ -210,22 +211,43 @@ class _Scan:
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
-        self.padded = b"".join((b"\n", raw, b"\n"))  # one copy for every scan
+        # one copy for every scan, and then the buffer rapidyaml parses in place
+        self.padded = bytearray().join((b"\n", raw, b"\n"))
         self.data = np.frombuffer(self.padded, dtype=np.uint8)
         self.classes = np.frombuffer(self.padded.translate(_CLASSES), dtype=np.uint8)
         self.end = len(self.padded) - 1  # the patterns see the input after a newline only
         # past this many places, one search of a pattern costs less than a match at each
         self.many = max(len(self.padded) >> 10, 64)
         self._positions: dict[int, np.ndarray] = {}
+        self._work = np.empty(0, dtype=np.intp)
+        self._work_bytes = np.empty(0, dtype=np.uint8)
+        self._work_flags = np.empty(0, dtype=np.bool_)
+        # Room for the masks over the whole input, made once (each new array of that size
+        # costs its pages' first touch, a page fault each, more than the operation itself),
+        # and then for the documents as JSON (about 1.5 times the YAML), one at a time.
+        self.room = bytearray(2 * len(self.padded) + 4096)
+        self._mask = np.frombuffer(self.room, dtype=np.uint8, count=len(self.padded))
+
+    def scratch(self, size: int | None = None) -> np.ndarray:
+        """Room for a mask of ``size`` bytes (all of ``padded``'s length by default): what
+        was left there is overwritten by the next user."""
+        return self._mask[: len(self.padded) if size is None else size]
 
     def bit(self, bit: int) -> np.ndarray:
-        """Which bytes of ``padded`` are in the class of ``bit``, as booleans."""
-        shift = bit.bit_length() - 1
-        return ((self.classes >> shift) & 1).view(np.bool_)
+        """Which bytes of ``padded`` are in the class of ``bit``, as booleans (in the
+        scratch room)."""
+        out = self.scratch()
+        np.right_shift(self.classes, bit.bit_length() - 1, out=out)
+        np.bitwise_and(out, 1, out=out)
+        return out.view(np.bool_)
+
+    def equal(self, byte: int) -> np.ndarray:
+        """Which bytes of ``padded`` are ``byte`` (in the scratch room)."""
+        return np.equal(self.data, byte, out=self.scratch().view(np.bool_))
 
     @cached_property
     def newlines(self) -> np.ndarray:
-        return np.flatnonzero(self.data == ord("\n"))
+        return np.flatnonzero(self.equal(ord("\n")))
 
     @cached_property
     def flow(self) -> np.ndarray:
@@ -239,7 +261,7 @@ class _Scan:
         found = self._positions.get(byte)
         if found is None:
             if byte in self.padded:  # a memchr: most of the bytes looked for are absent
-                found = np.flatnonzero(self.data == byte)
+                found = np.flatnonzero(self.equal(byte))
             else:
                 found = np.empty(0, dtype=np.intp)
             self._positions[byte] = found
@@ -248,17 +270,30 @@ class _Scan:
     def where(self, place: _Where) -> np.ndarray:
         """The positions of ``place.byte`` that meet its conditions (see :class:`_Where`)."""
         at = self.positions(place.byte)
-        data, last = self.data, len(self.data) - 1
         if place.before is not None and len(at):
-            at = at[_table(place.before)[data[np.maximum(at - 1, 0)]]]
+            at = at[self._near(at, -1, place.before)]
         for step, chars in enumerate(place.after, 1):
             if not len(at):
                 break
-            at = at[_table(chars)[data[np.minimum(at + step, last)]]]
+            at = at[self._near(at, step, chars)]
         if place.line_start and len(at):
             newlines = self.newlines
             at = newlines[np.searchsorted(newlines, at) - 1]  # the newline before each
-        return at
+        return at - place.back if place.back else at
+
+    def _near(self, at: np.ndarray, step: int, chars: bytes) -> np.ndarray:
+        """Whether the byte ``step`` bytes after each position (clipped to the buffer) is
+        one of ``chars``: computed in work arrays kept for the next call (new arrays of a
+        position per byte would each touch fresh pages)."""
+        count = len(at)
+        if len(self._work) < count:
+            size = max(count, 2 * len(self._work))
+            self._work = np.empty(size, dtype=np.intp)
+            self._work_bytes = np.empty(size, dtype=np.uint8)
+            self._work_flags = np.empty(size, dtype=np.bool_)
+        index = np.add(at, step, out=self._work[:count])
+        near = np.take(self.data, index, mode="clip", out=self._work_bytes[:count])
+        return np.take(_table(chars), near, out=self._work_flags[:count])
 
     def matches(self, pattern: re.Pattern[bytes], places: tuple[_Where, ...]) -> bool:
         """Whether ``pattern`` matches in ``padded`` (before its last newline), tried only
@@ -284,7 +319,7 @@ def _table(chars: bytes) -> np.ndarray:
     return table
 
 
-def _flow_depth(scan: _Scan) -> int:
+def _flow_depth(scan: Scan) -> int:
     """The deepest nesting of flow brackets (counting those inside strings too: an
     overestimate only declines)."""
     if not len(scan.flow):
@@ -293,7 +328,7 @@ def _flow_depth(scan: _Scan) -> int:
     return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
 
 
-def _long_digits(scan: _Scan) -> bool:
+def _long_digits(scan: Scan) -> bool:
     """:func:`service.ingest.exact.long_digits` of the input (19 digits right after a
     separator), found in numpy: such a run covers two consecutive multiples of 9 and every
     byte between, so only the runs of 10 digits that start at a multiple of 9 are looked at,
@@ -318,15 +353,15 @@ def _long_digits(scan: _Scan) -> bool:
     return bool((run & separator).any())  # (the padding's first newline is no separator)
 
 
-def _printable(text: str | None, scan: _Scan) -> bool:
+def _printable(text: str | None, scan: Scan) -> bool:
     """No character YAML forbids (looked for in the text only if a byte is not printable
     ASCII: compiling the pattern takes 3 ms; ``text`` None: the input is ASCII)."""
-    if not (scan.classes & _NOT_PRINTABLE_ASCII).any():
+    if not np.bitwise_and(scan.classes, _NOT_PRINTABLE_ASCII, out=scan.scratch()).any():
         return True
     return re.search(_NOT_PRINTABLE, text if text is not None else scan.raw.decode()) is None
 
 
-def _simple(text: str | None, scan: _Scan, flow: int, limits: Limits) -> bool:
+def _simple(text: str | None, scan: Scan, flow: int, limits: Limits) -> bool:
     """No character YAML forbids, none of the constructs the fast path leaves alone, and no
     flow nesting (``flow``: its depth) beyond the depth limit (which rapidyaml's emitter
     would refuse noisily)."""
@@ -339,7 +374,7 @@ def _simple(text: str | None, scan: _Scan, flow: int, limits: Limits) -> bool:
     return not any(scan.matches(pattern, places) for pattern, places in _UNHANDLED)
 
 
-def _closer_may_start_a_scalar(scan: _Scan) -> bool:
+def _closer_may_start_a_scalar(scan: Scan) -> bool:
     """Whether a ``]`` or ``}`` stands where a block value, item or key starts (``k: }``,
     ``- ]x``, ``}: v``): libyaml, as sigs.k8s.io/yaml's parser, refuses it; rapidyaml reads
     a string. Only closers after a space or a newline are looked at (a closer right after
@@ -385,21 +420,25 @@ def _token_ends(delimiter: np.ndarray, starts: np.ndarray, digit: np.ndarray) ->
     return ends
 
 
-def _candidate_spans(scan: _Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _candidate_spans(scan: Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Spans (starts, ends, and whether each starts like a number) of the tokens that may
     type differently in Kubernetes and in rapidyaml: short words that could be a YAML 1.1
     boolean or null, numbers with a leading zero or an underscore, numbers used as mapping
     keys. Found in numpy over the whole buffer; the spans are offsets in ``scan.padded``."""
     data, classes = scan.data, scan.classes
     # a risky first byte right after a byte that may precede a scalar
-    starts = np.flatnonzero(((classes[:-1] & (classes[1:] >> 1)) & _BEFORE_SCALAR).view(np.bool_))
+    pairs = scan.scratch(len(classes) - 1)
+    np.right_shift(classes[1:], 1, out=pairs)
+    np.bitwise_and(pairs, classes[:-1], out=pairs)
+    np.bitwise_and(pairs, _BEFORE_SCALAR, out=pairs)
+    starts = np.flatnonzero(pairs.view(np.bool_))
     starts += 1
     if not len(starts):
         return starts, starts, starts.astype(np.bool_)
     digit = _DIGIT_START[data[starts]]
-    ends = _token_ends(scan.bit(_DELIMITER), starts, digit)
+    ends = _token_ends(scan.bit(_DELIMITER), starts, digit)  # (the pairs are done with)
     lengths = ends - starts
-    underscores = np.flatnonzero(data == ord("_")) if b"_" in scan.padded else starts[:0]
+    underscores = scan.positions(ord("_"))
     sign = (data[starts] == ord("-")) | (data[starts] == ord("+"))
     second = data[np.minimum(starts + 1 + sign, len(data) - 1)]
     first_digit = data[starts + sign]
@@ -417,7 +456,7 @@ def _candidate_spans(scan: _Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _candidates(padded: bytes) -> list[tuple[int, int]]:
     """The spans of :func:`_candidate_spans` in the input (``padded``: it between two
     newlines)."""
-    starts, ends, _ = _candidate_spans(_Scan(padded[1:-1]))
+    starts, ends, _ = _candidate_spans(Scan(padded[1:-1]))
     return list(zip((starts - 1).tolist(), (ends - 1).tolist(), strict=True))
 
 
@@ -471,7 +510,7 @@ _RISKY_WORD_CODES = np.unique(
 )
 
 
-def _typing_agrees(scan: _Scan) -> bool:
+def _typing_agrees(scan: Scan) -> bool:
     """Whether rapidyaml types every plain scalar as Kubernetes does (a False may be wrong
     the safe way: it only costs the exact reader)."""
     starts, ends, digit = _candidate_spans(scan)
@@ -508,22 +547,21 @@ class _Decline(Exception):  # noqa: N818 - a control-flow signal
 class _Tree:
     """The parsed stream, with offsets of keys in the input buffer turned into lines."""
 
-    def __init__(self, buf: bytearray, scan: _Scan) -> None:
-        self.buf = buf
+    def __init__(self, scan: Scan) -> None:
+        self.scan = scan  # its padded copy of the input is parsed in place
         self.tree = ryml.Tree()
         self.newlines = scan.newlines[1:-1] - 1  # the input's own (not the padding's)
         # Room for about a node per line, and one more per sequence item (``- a: 1`` is an
         # item and its mapping), up front: growing the tree while parsing copies it again
-        # (over a third of the parse's time on a 4.5 MB file). The items are counted in
-        # numpy: ``bytes.count(b"- ")`` is four times slower, spaces being everywhere.
-        data = scan.data
-        items = int(np.count_nonzero((data[:-1] == ord("-")) & (data[1:] == ord(" "))))
+        # (over a third of the parse's time on a 4.5 MB file).
+        dashes = scan.positions(ord("-"))
+        items = int(np.count_nonzero(scan.data[dashes + 1] == ord(" ")))  # (never the last)
         nodes = len(self.newlines) + items + 16
         self.tree.reserve(min(nodes, _MAX_RESERVED_NODES))
-        ryml.parse_in_place(buf, self.tree)
-        view = np.frombuffer(buf, dtype=np.uint8)
-        self.base = int(view.ctypes.data)
-        self.size = len(buf)
+        self.buf = memoryview(scan.padded)[1:-1]
+        ryml.parse_in_place(self.buf, self.tree)
+        self.base = int(scan.data.ctypes.data) + 1
+        self.size = len(self.buf)
 
     def documents(self) -> list[int]:
         tree = self.tree
@@ -593,10 +631,13 @@ class _Tree:
         return _Lines(lines, nested)
 
 
-def _emit(tree: Any, node: int, size_hint: int) -> bytearray | None:
-    """The document as JSON (None when empty), emitted into a buffer of ``size_hint`` bytes
-    or, if that is too small, of the size the emitter asked for."""
-    out = bytearray(size_hint)
+_Emitted = tuple[bytearray, int]  # a buffer, and how many of its bytes the JSON is
+
+
+def _emit(tree: Any, node: int, room: bytearray) -> _Emitted | None:
+    """The document as JSON (None when empty), emitted into ``room`` or, if that is too
+    small, into a buffer of the size the emitter asked for."""
+    out = room
     try:
         failed, size = ryml.emit_json_to_substr(tree, node, out)
         if failed:
@@ -608,11 +649,10 @@ def _emit(tree: Any, node: int, size_hint: int) -> bytearray | None:
         raise _Decline
     if not size:
         return None
-    del out[size:]
-    return out
+    return out, size
 
 
-def _shallow(emitted: bytearray, flow: int, limits: Limits) -> bool:
+def _shallow(emitted: _Emitted, flow: int, limits: Limits) -> bool:
     """Whether the emitted document surely nests no deeper than the limit, seen from its
     layout alone (else :func:`depth` measures it).
 
@@ -623,15 +663,18 @@ def _shallow(emitted: bytearray, flow: int, limits: Limits) -> bool:
     input, counted generously). No line indented ``2 (max_depth - flow)`` spaces or more:
     no value deeper than ``max_depth``. (One search in C, a tenth of measuring.)"""
     blocks = limits.max_depth - flow
-    return blocks > 0 and emitted.find(b"\n" + b" " * (2 * blocks)) < 0
+    buffer, size = emitted
+    return blocks > 0 and buffer.find(b"\n" + b" " * (2 * blocks), 0, size) < 0
 
 
-def _decode(emitted: bytearray | None, flow: int, limits: Limits) -> Any:
+def _decode(emitted: _Emitted | None, flow: int, limits: Limits) -> Any:
     """One emitted document, decoded and checked (``_Decline`` when it cannot be proved)."""
     if emitted is None:
         return None
+    buffer, size = emitted
+    json = memoryview(buffer)[:size]  # (no copy)
     try:
-        value = orjson.loads(emitted)
+        value = orjson.loads(json)
     except orjson.JSONDecodeError:
         raise _Decline from None
     if value is None:
@@ -639,7 +682,7 @@ def _decode(emitted: bytearray | None, flow: int, limits: Limits) -> Any:
     dumped = compact(value)
     if (
         dumped is None
-        or not same_json_keys(emitted, dumped)  # (colons counted: twice as fast as keys)
+        or not same_json_keys(json, dumped)  # (colons counted: twice as fast as keys)
         or not looks_exact(dumped)
         or (not _shallow(emitted, flow, limits) and depth(dumped) > limits.max_depth)
     ):
@@ -648,17 +691,22 @@ def _decode(emitted: bytearray | None, flow: int, limits: Limits) -> Any:
 
 
 def read_yaml_fast(
-    text: str | None, raw: bytes, source: str | None, limits: Limits, out: Collector
+    text: str | None,
+    raw: bytes,
+    source: str | None,
+    limits: Limits,
+    out: Collector,
+    scan: Scan | None = None,
 ) -> bool:
     """Read a YAML stream into ``out`` if its result can be proved equal to the exact
     reader's; False (with nothing added) otherwise. ``raw`` is ``text`` as UTF-8 (``text``
-    None: ``raw`` is ASCII)."""
-    scan = _Scan(raw)
+    None: ``raw`` is ASCII); ``scan``: ``Scan(raw)``, if the caller made it."""
+    scan = scan if scan is not None else Scan(raw)
     flow = _flow_depth(scan)
     if not _simple(text, scan, flow, limits) or not _typing_agrees(scan):
         return False
     try:
-        parsed = _Tree(bytearray(raw), scan)
+        parsed = _Tree(scan)
     except Exception:
         return False
     documents = parsed.documents()
@@ -666,10 +714,9 @@ def read_yaml_fast(
     decoded: list[tuple[Origin, dict[str, Any], _Lines | None]] = []
     empty = 0
     offsets: list[int] = []
-    size_hint = 2 * len(raw) // max(len(documents), 1) + 4096  # JSON is about 1.5x the YAML
     try:
         for index, node in enumerate(documents):
-            value = _decode(_emit(parsed.tree, node, size_hint), flow, limits)
+            value = _decode(_emit(parsed.tree, node, scan.room), flow, limits)
             if value is None:
                 empty += 1
                 out.check_empty(empty)  # the exact reader would refuse them too

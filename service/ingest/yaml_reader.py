@@ -9,7 +9,7 @@ import numpy as np
 
 from service.ingest.collect import Collector
 from service.ingest.limits import Limits
-from service.ingest.yaml_fast import read_yaml_fast
+from service.ingest.yaml_fast import Scan, read_yaml_fast
 
 # A `---` line (alone, or with a null: `--- ~`) followed, after blank and comment lines
 # only, by another: an empty document between them (a `---` at the start of a line always is
@@ -21,23 +21,25 @@ _EMPTY_BETWEEN = re.compile(
 )
 
 
-def _dashes_at_most(data: bytes, cap: int) -> bool:
-    """Whether ``data`` holds at most ``cap`` (non-overlapping) ``---``: counted in numpy,
-    overlapping ones too (at least as many; four times cheaper than ``bytes.count``, which
-    follows every dash), and by ``bytes.count`` only if that is more."""
-    dash = np.frombuffer(data, dtype=np.uint8) == ord("-")
-    if int(np.count_nonzero(dash[:-2] & dash[1:-1] & dash[2:])) <= cap:
+def _dashes_at_most(scan: Scan, cap: int) -> bool:
+    """Whether the input holds at most ``cap`` (non-overlapping) ``---``: counted in numpy
+    from the scan's dashes, overlapping ones too (at least as many; bytes.count follows every
+    dash, four times slower), and by ``bytes.count`` only if that is more."""
+    data, last = scan.data, len(scan.data) - 1
+    dashes = scan.positions(ord("-"))
+    dashes = dashes[data[np.minimum(dashes + 1, last)] == ord("-")]
+    if int(np.count_nonzero(data[np.minimum(dashes + 2, last)] == ord("-"))) <= cap:
         return True
-    return data.count(b"---") <= cap
+    return scan.raw.count(b"---") <= cap
 
 
-def _surely_empty(data: bytes, cap: int) -> int:
+def _surely_empty(scan: Scan, cap: int) -> int:
     """How many documents are certainly empty (up to ``cap + 1``), found in the text alone,
     so that a flood of separators is refused before either reader walks it."""
-    if _dashes_at_most(data, cap):
+    if _dashes_at_most(scan, cap):
         return 0
     found = 0
-    for _ in _EMPTY_BETWEEN.finditer(data):
+    for _ in _EMPTY_BETWEEN.finditer(scan.raw):
         found += 1
         if found > cap:
             break
@@ -61,8 +63,9 @@ def read_yaml(
         data = text.encode("utf-8", "surrogatepass")
     else:
         raise ValueError("read_yaml needs the text or its bytes")
-    out.check_empty(_surely_empty(data, limits.max_empty_documents - out.empty))
-    if read_yaml_fast(text, data, source, limits, out):
+    scan = Scan(data)
+    out.check_empty(_surely_empty(scan, limits.max_empty_documents - out.empty))
+    if read_yaml_fast(text, data, source, limits, out, scan):
         return
     from service.ingest.yaml_exact import read_yaml_exact  # libyaml: loaded only when needed
 
