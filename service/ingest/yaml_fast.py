@@ -148,6 +148,8 @@ _NOT_PRINTABLE_ASCII = 8
 _DIGIT = 16
 _NUMBER_SEPARATOR = 32
 _FLOW = 64
+_RARE = 128
+_RARE_BYTES = b"&*!%@`?|>#<[{\t"  # the first bytes of unhandled constructs, rare in manifests
 _CLASS_BYTES = (
     (_BEFORE_SCALAR, b" \n:,[{"),
     (_RISKY_START, b"yYnNoOTFN~0123456789+-."),
@@ -156,6 +158,7 @@ _CLASS_BYTES = (
     (_DIGIT, b"0123456789"),
     (_NUMBER_SEPARATOR, b":[,- \t\r\n"),  # as exact.long_digits has it
     (_FLOW, b"[]{}"),
+    (_RARE, _RARE_BYTES),
 )
 _CLASSES = bytes(sum(bit for bit, chars in _CLASS_BYTES if byte in chars) for byte in range(256))
 _WORD_START = frozenset(b"yYnNoOTFN~")  # the risky first bytes that start no number
@@ -260,12 +263,20 @@ class Scan:
             return self.newlines
         found = self._positions.get(byte)
         if found is None:
-            if byte in self.padded:  # a memchr: most of the bytes looked for are absent
+            if byte in _RARE_BYTES:  # all found at once, then told apart
+                rare = self.rare
+                found = rare[self.data[rare] == byte]
+            elif byte in self.padded:  # a memchr: most of the bytes looked for are absent
                 found = np.flatnonzero(self.equal(byte))
             else:
                 found = np.empty(0, dtype=np.intp)
             self._positions[byte] = found
         return found
+
+    @cached_property
+    def rare(self) -> np.ndarray:
+        """Where the bytes of ``_RARE_BYTES`` are."""
+        return np.flatnonzero(self.bit(_RARE))
 
     def where(self, place: _Where) -> np.ndarray:
         """The positions of ``place.byte`` that meet its conditions (see :class:`_Where`)."""
