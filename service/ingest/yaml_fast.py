@@ -431,11 +431,13 @@ def _token_ends(delimiter: np.ndarray, starts: np.ndarray, digit: np.ndarray) ->
     return ends
 
 
-def _candidate_spans(scan: Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _candidate_spans(scan: Scan, prune: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Spans (starts, ends, and whether each starts like a number) of the tokens that may
     type differently in Kubernetes and in rapidyaml: short words that could be a YAML 1.1
     boolean or null, numbers with a leading zero or an underscore, numbers used as mapping
-    keys. Found in numpy over the whole buffer; the spans are offsets in ``scan.padded``."""
+    keys. Found in numpy over the whole buffer; the spans are offsets in ``scan.padded``.
+    With ``prune``, a token is followed only if its first two bytes may start a risky word
+    or a number of two bytes or more (a one-byte number is never kept)."""
     data, classes = scan.data, scan.classes
     # a risky first byte right after a byte that may precede a scalar
     pairs = scan.scratch(len(classes) - 1)
@@ -444,6 +446,8 @@ def _candidate_spans(scan: Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     np.bitwise_and(pairs, _BEFORE_SCALAR, out=pairs)
     starts = np.flatnonzero(pairs.view(np.bool_))
     starts += 1
+    if prune:  # (a start is never the last byte: that is the padding's newline)
+        starts = starts[_RISKY_PAIRS[(data[starts].astype(np.intp) << 8) | data[starts + 1]]]
     if not len(starts):
         return starts, starts, starts.astype(np.bool_)
     digit = _DIGIT_START[data[starts]]
@@ -521,10 +525,27 @@ _RISKY_WORD_CODES = np.unique(
 )
 
 
+def _risky_pairs() -> np.ndarray:
+    """Which first two bytes (``first << 8 | second``) may start a token the typing scan
+    keeps: a risky word's, or a number's but for a one-byte number (a delimiter next)."""
+    table = np.zeros(1 << 16, dtype=np.bool_)
+    delimiters = [byte for byte in range(256) if _CLASSES[byte] & _DELIMITER]
+    for first in _DIGIT_START.nonzero()[0].tolist():
+        table[first << 8 : (first + 1) << 8] = True
+        table[[first << 8 | byte for byte in delimiters]] = False
+    for word in _RISKY_WORDS:
+        seconds = [word[1]] if len(word) > 1 else delimiters
+        table[[word[0] << 8 | byte for byte in seconds]] = True
+    return table
+
+
+_RISKY_PAIRS = _risky_pairs()
+
+
 def _typing_agrees(scan: Scan) -> bool:
     """Whether rapidyaml types every plain scalar as Kubernetes does (a False may be wrong
     the safe way: it only costs the exact reader)."""
-    starts, ends, digit = _candidate_spans(scan)
+    starts, ends, digit = _candidate_spans(scan, prune=True)
     words = np.flatnonzero(~digit)
     codes = _word_codes(scan.data, starts[words], ends[words] - starts[words])
     keep = digit.copy()
