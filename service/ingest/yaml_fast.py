@@ -24,6 +24,14 @@ What is proved, and how:
   nesting deeper than ``Limits.max_depth`` (see :mod:`service.ingest.exact`).
 - *Line numbers*: a document's and a List item's line is the line of its first key, as
   located in the input buffer; a document or item that is not a block mapping declines.
+
+How the text is searched (:class:`Scan`): one translate gives every byte its classes, and
+numpy finds from them, in a few passes over the input, the places each check looks at (the
+first bytes of constructs with the neighbours a match needs, token starts, digit runs,
+brackets); the patterns and the typing rules then run at those places only. Each such
+narrowing is a necessary condition of what it stands for, so it never changes an answer.
+Masks over the whole input share one room, later reused for the JSON: a fresh page costs
+a page fault, more than the operation that touches it.
 """
 
 from __future__ import annotations
