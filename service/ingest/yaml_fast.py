@@ -136,6 +136,7 @@ _UNHANDLED: tuple[tuple[re.Pattern[bytes], tuple[_Where, ...]], ...] = (
     (re.compile(rb"\t"), (_Where(ord("\t")),)),
 )
 _MAX_RESERVED_NODES = 1 << 20
+_SHARED_ROOM = 64 << 20  # inputs up to this size share their masks' room with their JSON
 _BLOCK_MAP = ryml.MAP | ryml.BLOCK  # a node type's flags
 
 
@@ -235,8 +236,11 @@ class Scan:
         self._work_flags = np.empty(0, dtype=np.bool_)
         # Room for the masks over the whole input, made once (each new array of that size
         # costs its pages' first touch, a page fault each, more than the operation itself),
-        # and then for the documents as JSON (about 1.5 times the YAML), one at a time.
-        self.room = bytearray(2 * len(self.padded) + 4096)
+        # and then for the documents as JSON (about 1.5 times the YAML), one at a time; for
+        # a large input, only the masks' (a document's JSON gets a buffer of its own, if
+        # larger: room for all of the input's would be memory held for a rare case).
+        shared = len(self.padded) <= _SHARED_ROOM
+        self.room = bytearray(2 * len(self.padded) + 4096 if shared else len(self.padded))
         self._mask = np.frombuffer(self.room, dtype=np.uint8, count=len(self.padded))
 
     def scratch(self, size: int | None = None) -> np.ndarray:
@@ -754,9 +758,12 @@ def read_yaml_fast(
     decoded: list[tuple[Origin, dict[str, Any], _Lines | None]] = []
     empty = 0
     offsets: list[int] = []
+    room = scan.room
+    if len(room) < (hint := 2 * len(raw) // max(len(documents), 1) + 4096):
+        room = bytearray(hint)  # a large input's documents: JSON is about 1.5x the YAML
     try:
         for index, node in enumerate(documents):
-            value = _decode(_emit(parsed.tree, node, scan.room), flow, limits)
+            value = _decode(_emit(parsed.tree, node, room), flow, limits)
             if value is None:
                 empty += 1
                 out.check_empty(empty)  # the exact reader would refuse them too

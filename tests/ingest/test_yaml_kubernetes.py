@@ -311,6 +311,19 @@ def test_fast_path_reads_a_document_far_larger_than_the_others() -> None:
     assert docs[-1].origin.line == len(small.splitlines()) + 2
 
 
+@pytest.mark.parametrize("documents", [1, 3])
+def test_a_large_input_emits_its_json_into_rooms_of_its_own(
+    documents: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import service.ingest.yaml_fast as yaml_fast
+
+    monkeypatch.setattr(yaml_fast, "_SHARED_ROOM", 0)  # as if the input were large
+    data = b"---\n".join([KUBECTL] * documents)
+    docs = fast(data)
+    assert isinstance(docs, list)
+    assert docs == exact(data)
+
+
 @pytest.mark.parametrize(
     "data",
     [
