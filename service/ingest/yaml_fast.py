@@ -148,17 +148,17 @@ def _byte_table(chars: bytes) -> np.ndarray:
 
 # Byte classes, a bit each (see Scan): where a plain scalar may start after, what a risky
 # token starts with (the bit right above: a start is one shift and two masks), what ends one;
-# bytes YAML may forbid; digits, and what a number may follow (see exact.long_digits); flow
-# brackets.
+# bytes YAML may forbid; digits, and what a number may follow (see exact.long_digits); the
+# rare bytes the scans for unhandled constructs and flow brackets look at.
 _BEFORE_SCALAR = 1
 _RISKY_START = 2
 _DELIMITER = 4
 _NOT_PRINTABLE_ASCII = 8
 _DIGIT = 16
 _NUMBER_SEPARATOR = 32
-_FLOW = 64
 _RARE = 128
-_RARE_BYTES = b"&*!%@`?|>#<[{\t"  # the first bytes of unhandled constructs, rare in manifests
+# the first bytes of unhandled constructs, and the flow brackets: rare in most manifests
+_RARE_BYTES = b"&*!%@`?|>#<[]{}\t"
 _CLASS_BYTES = (
     (_BEFORE_SCALAR, b" \n:,[{"),
     (_RISKY_START, b"yYnNoOTFN~0123456789+-."),
@@ -166,7 +166,6 @@ _CLASS_BYTES = (
     (_NOT_PRINTABLE_ASCII, bytes(sorted(set(range(256)) - set(_PRINTABLE_ASCII)))),
     (_DIGIT, b"0123456789"),
     (_NUMBER_SEPARATOR, b":[,- \t\r\n"),  # as exact.long_digits has it
-    (_FLOW, b"[]{}"),
     (_RARE, _RARE_BYTES),
 )
 _CLASSES = bytes(sum(bit for bit, chars in _CLASS_BYTES if byte in chars) for byte in range(256))
@@ -179,6 +178,7 @@ _FLOW_STEP[[ord("["), ord("{")]] = 1
 _FLOW_STEP[[ord("]"), ord("}")]] = -1
 _SCALAR_STARTS = frozenset(b":-[{,?\n")
 _CLOSER = _byte_table(b"]}")
+_FLOW_BYTE = _byte_table(b"[]{}")
 _SPACE_OR_NEWLINE = _byte_table(b" \n")
 _LONG_NUMBER = 19  # digits after a separator that may exceed int64 (see exact.long_digits)
 _WORDS = frozenset(
@@ -267,7 +267,9 @@ class Scan:
     @cached_property
     def flow(self) -> np.ndarray:
         """Where the flow brackets are."""
-        return np.flatnonzero(self.bit(_FLOW))
+        rare: np.ndarray = self.rare
+        flow: np.ndarray = rare[_FLOW_BYTE[self.data[rare]]]
+        return flow
 
     def positions(self, byte: int) -> np.ndarray:
         """Where ``byte`` is in ``padded`` (found once per byte)."""
