@@ -112,6 +112,11 @@ _UNHANDLED: tuple[tuple[re.Pattern[bytes], tuple[_Where, ...]], ...] = (
         )
         for c in (b"|", b">")
     ),
+    # the same after indentation only (`k:\n  | -: 1`), which rapidyaml reads
+    (
+        re.compile(rb"\n[ ]*[|>][-+]?[ ]+[^#\s]"),
+        tuple(_Where(ord(c), before=b" \n", after=(b"-+ ",), line_start=True) for c in "|>"),
+    ),
     # colons where libyaml (as sigs.k8s.io/yaml's parser) and rapidyaml part ways in a flow
     # collection: right before a flow indicator (`[a:, b]`: refused by libyaml, a key to
     # rapidyaml) and starting a plain scalar (`[:a]`: a value indicator to libyaml, text to
