@@ -70,36 +70,36 @@ class _Where(NamedTuple):
     back: int = 0
 
 
-# Constructs the fast path leaves to the exact reader, each a pattern with the places where
-# a match of it may start (see Scan.matches): anchors, aliases, tags, directives, reserved
-# indicators and complex keys where a token starts; merge keys; content on a `---` line;
-# `...` document ends; tabs. Most are absent from most manifests, and their first byte
-# with it (a memchr finds that out); the others are tried where their neighbours allow.
-_UNHANDLED: tuple[tuple[re.Pattern[bytes], tuple[_Where, ...]], ...] = (
+# Constructs the fast path leaves to the exact reader, each a pattern (its source) with the
+# places where a match of it may start (see Scan.matches): anchors, aliases, tags,
+# directives, reserved indicators and complex keys where a token starts; merge keys; content
+# on a `---` line; `...` document ends; tabs. Most are absent from most manifests, and their
+# first bytes with them; the others are tried where their neighbours allow.
+_UNHANDLED: tuple[tuple[bytes, tuple[_Where, ...]], ...] = (
     *(
         (
-            re.compile(re.escape(c) + rb"(?<=[\s\[\]{},:]" + re.escape(c) + rb")"),
+            re.escape(c) + rb"(?<=[\s\[\]{},:]" + re.escape(c) + rb")",
             (_Where(c[0], before=_SPACE + b"[]{},:"),),
         )
         # a `?` where a token starts: a complex key, and in a flow collection always one
         # for libyaml (`[?x]` is `[{x: null}]`), which rapidyaml reads as text
         for c in (*(bytes([i]) for i in _INDICATORS), b"?")
     ),
-    (re.compile(rb"\n---[ ]*[^\s#]"), (_Where(ord("-"), b"\n", (b"-", b"-"), back=1),)),
+    (rb"\n---[ ]*[^\s#]", (_Where(ord("-"), b"\n", (b"-", b"-"), back=1),)),
     # an empty key, which libyaml refuses (its colon follows a newline, a space or a dash)
     (
-        re.compile(rb"\n[ -]*:(?=\s)"),
+        rb"\n[ -]*:(?=\s)",
         (_Where(ord(":"), before=b"\n -", after=(_SPACE,), line_start=True),),
     ),
     *(
-        (re.compile(re.escape(c) + rb"[ ]*:(?=\s)"), (_Where(c[0], after=(b" :",)),))
+        (re.escape(c) + rb"[ ]*:(?=\s)", (_Where(c[0], after=(b" :",)),))
         for c in (b"[", b"{", b",")
     ),
     # a block scalar's indentation indicator (`|2`, `>-1`): rapidyaml reads past what
     # libyaml refuses after it (`>1:`); rare in manifests, so all of them go to libyaml
     *(
         (
-            re.compile(re.escape(c) + rb"(?<= " + re.escape(c) + rb")[-+]?[0-9]"),
+            re.escape(c) + rb"(?<= " + re.escape(c) + rb")[-+]?[0-9]",
             (_Where(c[0], before=b" ", after=(b"-+0123456789",)),),
         )
         for c in (b"|", b">")
@@ -107,14 +107,14 @@ _UNHANDLED: tuple[tuple[re.Pattern[bytes], tuple[_Where, ...]], ...] = (
     # text after a block scalar's header (`- | x`), which libyaml refuses
     *(
         (
-            re.compile(re.escape(c) + rb"(?<=[:-] " + re.escape(c) + rb")[-+]?[ ]+[^#\s]"),
+            re.escape(c) + rb"(?<=[:-] " + re.escape(c) + rb")[-+]?[ ]+[^#\s]",
             (_Where(c[0], before=b" ", after=(b"-+ ",)),),
         )
         for c in (b"|", b">")
     ),
     # the same after indentation only (`k:\n  | -: 1`), which rapidyaml reads
     (
-        re.compile(rb"\n[ ]*[|>][-+]?[ ]+[^#\s]"),
+        rb"\n[ ]*[|>][-+]?[ ]+[^#\s]",
         tuple(_Where(ord(c), before=b" \n", after=(b"-+ ",), line_start=True) for c in "|>"),
     ),
     # colons where libyaml (as sigs.k8s.io/yaml's parser) and rapidyaml part ways in a flow
@@ -123,22 +123,20 @@ _UNHANDLED: tuple[tuple[re.Pattern[bytes], tuple[_Where, ...]], ...] = (
     # rapidyaml); and a key's colon after a space (`1. : v`), whose key the typing scan
     # does not see as one (Kubernetes' key text of `1.` is `1`)
     (
-        re.compile(
-            rb":(?:[,?\[\]{}]|(?<=[\[{, ]:)(?:(?<=[\[{,]:)|(?<=[\[{,:] :)|(?<=[\[{,:]  :)|(?=\s)))"
-        ),
+        rb":(?:[,?\[\]{}]|(?<=[\[{, ]:)(?:(?<=[\[{,]:)|(?<=[\[{,:] :)|(?<=[\[{,:]  :)|(?=\s)))",
         (_Where(ord(":"), after=(b",?[]{}",)), _Where(ord(":"), before=b"[{, ")),
     ),
     # a comment on a line that then closes a flow collection (`{a: b # c}`): libyaml's
     # comment takes the closer with it, rapidyaml's does not (a closer in a comment declines)
-    (re.compile(rb"#(?<=\s#)[^\n]*[\]}]"), (_Where(ord("#"), before=_SPACE),)),
+    (rb"#(?<=\s#)[^\n]*[\]}]", (_Where(ord("#"), before=_SPACE),)),
     # rapidyaml writes `.Inf`/`.NaN` as `.inf`/`.nan` even when quoted
     (
-        re.compile(rb"\.(?:inf|Inf|INF|nan|NaN|NAN)"),
+        rb"\.(?:inf|Inf|INF|nan|NaN|NAN)",
         (_Where(ord("."), after=(b"iInN", b"nNaA", b"fFNn")),),
     ),
-    (re.compile(rb"<<"), (_Where(ord("<"), after=(b"<",)),)),  # a merge key
-    (re.compile(rb"\n\.\.\."), (_Where(ord("."), b"\n", (b".", b"."), back=1),)),
-    (re.compile(rb"\t"), (_Where(ord("\t")),)),
+    (rb"<<", (_Where(ord("<"), after=(b"<",)),)),  # a merge key
+    (rb"\n\.\.\.", (_Where(ord("."), b"\n", (b".", b"."), back=1),)),
+    (rb"\t", (_Where(ord("\t")),)),
 )
 _MAX_RESERVED_NODES = 1 << 20
 _SHARED_ROOM = 64 << 20  # inputs up to this size share their masks' room with their JSON
@@ -325,13 +323,15 @@ class Scan:
         near = np.take(self.data, index, mode="clip", out=self._work_bytes[:count])
         return np.take(_table(chars), near, out=self._work_flags[:count])
 
-    def matches(self, pattern: re.Pattern[bytes], places: tuple[_Where, ...]) -> bool:
-        """Whether ``pattern`` matches in ``padded`` (before its last newline), tried only
-        where ``places`` says a match may start, or with one search if there are many."""
+    def matches(self, source: bytes, places: tuple[_Where, ...]) -> bool:
+        """Whether the pattern ``source`` matches in ``padded`` (before its last newline),
+        tried only where ``places`` says a match may start, or with one search if there are
+        many. (Compiled only then: most inputs need few of the patterns, if any.)"""
         found = [self.where(place) for place in places]
         count = sum(len(at) for at in found)
         if not count:
             return False
+        pattern = re.compile(source)  # (the re module keeps it)
         if count > self.many:
             return pattern.search(self.padded, 0, self.end) is not None
         padded, end = self.padded, self.end
@@ -401,7 +401,7 @@ def _simple(text: str | None, scan: Scan, flow: int, limits: Limits) -> bool:
         return False  # an integer rapidyaml and orjson would turn into a float
     if _closer_may_start_a_scalar(scan):
         return False
-    return not any(scan.matches(pattern, places) for pattern, places in _UNHANDLED)
+    return not any(scan.matches(source, places) for source, places in _UNHANDLED)
 
 
 def _closer_may_start_a_scalar(scan: Scan) -> bool:
