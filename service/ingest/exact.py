@@ -302,19 +302,33 @@ _STRICT = json.JSONDecoder(
 
 _COLON_OR_NUL_ESCAPE = re.compile(rb"\\u00(?:00|3[aA])")
 _COLON = ord(":")
+_BACKSLASH = ord("\\")
 
 
-def byte_count(data: bytes | bytearray, byte: int) -> int:
+_COUNTED = 1 << 16  # bytes compared at a time: a mask of this size is reused, never new pages
+
+
+def byte_count(data: bytes | bytearray | memoryview, byte: int) -> int:
     """How many times ``byte`` occurs in ``data``: numpy compares a whole buffer about
-    four times faster than ``bytes.count`` scans it for one byte (a megabyte batch: 0.2 ms).
+    four times faster than ``bytes.count`` scans it for one byte (a megabyte batch: 0.2 ms),
+    a slice at a time into one small mask (a mask of the whole input would touch as many
+    new pages, which costs more than the comparison).
 
     >>> byte_count(b'{"a":"x:y"}', ord(":"))
     2
     """
-    return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == byte))
+    view = np.frombuffer(data, dtype=np.uint8)
+    if len(view) <= _COUNTED:
+        return int(np.count_nonzero(view == byte))
+    mask = np.empty(_COUNTED, dtype=np.bool_)
+    total = 0
+    for start in range(0, len(view), _COUNTED):
+        part = view[start : start + _COUNTED]
+        total += int(np.count_nonzero(np.equal(part, byte, out=mask[: len(part)])))
+    return total
 
 
-def same_json_keys(source: bytes | bytearray, dumped: bytes) -> bool:
+def same_json_keys(source: bytes | bytearray | memoryview, dumped: bytes) -> bool:
     r"""Whether ``dumped`` (orjson's form of what was decoded from the JSON ``source``) kept
     every key of ``source`` and holds no NUL, judged by counting colons: single-byte counts
     in C, cheaper than :func:`key_count` (which YAML needs, JSON does not).
@@ -335,7 +349,11 @@ def same_json_keys(source: bytes | bytearray, dumped: bytes) -> bool:
     """
     if byte_count(source, _COLON) != byte_count(dumped, _COLON):
         return False
-    return b"\\" not in source or _COLON_OR_NUL_ESCAPE.search(source) is None
+    if isinstance(source, memoryview):  # no memchr: counted
+        escaped = byte_count(source, _BACKSLASH) > 0
+    else:
+        escaped = b"\\" in source
+    return not escaped or _COLON_OR_NUL_ESCAPE.search(source) is None
 
 
 def check_json(text: str, value: Any) -> list[Any] | None:

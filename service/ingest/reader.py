@@ -176,6 +176,9 @@ def _read(out: Collector, source: str | None, declared: Format | None, data: _In
 
 def _read_yaml(out: Collector, source: str | None, data: _Input) -> None:
     raw = data.whole()
+    if raw.isascii():  # valid UTF-8 as it is: decoded only if a reader needs the text
+        read_yaml(None, source, out.limits, out, raw)
+        return
     text = decode_utf8(raw, source)
     if raw.startswith(BOM_UTF8):
         raw = raw[len(BOM_UTF8) :]

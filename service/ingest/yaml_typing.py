@@ -82,6 +82,7 @@ _WORDS: Final[dict[str, object]] = {
     **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), -math.inf),
     "<<": MERGE,
 }
+WORDS: Final = frozenset(_WORDS)  # the plain scalars that resolve by their spelling alone
 
 # go-yaml's hint: only these first characters can start a non-string plain scalar.
 _NUMERIC_START: Final = frozenset("+-0123456789")

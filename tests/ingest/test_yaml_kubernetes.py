@@ -8,6 +8,7 @@ where the fast path must take over (kubectl output, generated clusters) check th
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,14 +21,23 @@ from hypothesis import strategies as st
 from service.engine.model import Document, ManifestError
 from service.ingest import Limits, read_bytes
 from service.ingest.collect import Collector
-from service.ingest.exact import compact, depth
+from service.ingest.exact import compact, depth, long_digits
 from service.ingest.yaml_exact import read_yaml_exact
 from service.ingest.yaml_fast import (
+    _RISKY_WORDS,
+    _UNHANDLED,
+    _WORD_START,
+    Scan,
     _candidates,
+    _closer_may_start_a_scalar,
+    _differs,
     _emit,
     _flow_depth,
+    _long_digits,
     _shallow,
+    _starts_scalar,
     _Tree,
+    _typing_agrees,
     read_yaml_fast,
 )
 
@@ -285,7 +295,7 @@ def test_fast_path_reads_kubectl_output_with_lines() -> None:
 
 
 def test_fast_path_reads_a_document_far_larger_than_the_others() -> None:
-    # Its JSON outgrows the buffer sized from the average document: emitted again, larger.
+    # Its JSON is far larger than the others' (each emitted into the same room).
     small = b"".join(b"---\nkind: ConfigMap\nmetadata: {name: c%d}\n" % i for i in range(50))
     nested = (
         b"".join(b" " * depth + b"k%d:\n" % depth for depth in range(60)) + b" " * 60 + b"v: 1\n"
@@ -300,6 +310,19 @@ def test_fast_path_reads_a_document_far_larger_than_the_others() -> None:
     assert docs == exact(data)
     assert len(docs) == 51
     assert docs[-1].origin.line == len(small.splitlines()) + 2
+
+
+@pytest.mark.parametrize("documents", [1, 3])
+def test_a_large_input_emits_its_json_into_rooms_of_its_own(
+    documents: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import service.ingest.yaml_fast as yaml_fast
+
+    monkeypatch.setattr(yaml_fast, "_SHARED_ROOM", 0)  # as if the input were large
+    data = b"---\n".join([KUBECTL] * documents)
+    docs = fast(data)
+    assert isinstance(docs, list)
+    assert docs == exact(data)
 
 
 @pytest.mark.parametrize(
@@ -379,8 +402,12 @@ def test_a_comment_before_a_flow_closer_is_a_syntax_error_as_in_kubernetes() -> 
     assert "YAML syntax error" in str(agree(data))
 
 
-def test_text_after_a_block_scalar_header_is_a_syntax_error_as_in_kubernetes() -> None:
-    data = b"kind: Pod\nx:\n- | -x\n  a\n"
+@pytest.mark.parametrize(
+    "data",
+    [b"kind: Pod\nx:\n- | -x\n  a\n", b"kind: Pod\nx:\n  | -: 1\n", b"kind: Pod\nx:\n  > -: 1\n"],
+)
+def test_text_after_a_block_scalar_header_is_a_syntax_error_as_in_kubernetes(data: bytes) -> None:
+    # (`| -: 1` on a line of its own: rapidyaml reads an empty block scalar)
     assert fast(data) is None
     assert "did not find expected comment or line break" in str(agree(data))
 
@@ -699,6 +726,105 @@ def test_property_candidates_are_found_as_written_out(raw: bytes) -> None:
     assert _candidates(b"\n" + raw + b"\n") == reference_candidates(raw)
 
 
+def reference_typing_agrees(raw: bytes) -> bool:
+    """``_typing_agrees`` written out: no candidate that types otherwise where a plain
+    scalar starts."""
+    return not any(
+        _differs(raw[low:high]) and _starts_scalar(raw, low)
+        for low, high in reference_candidates(raw)
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(PIECES | st.sampled_from([b"yes:", b"no:", b"~:", b"null:", b"NULL", b"Onx"]),
+                min_size=1, max_size=40).map(b"".join))  # fmt: skip
+def test_property_typing_agrees_as_written_out(raw: bytes) -> None:
+    assert _typing_agrees(Scan(raw)) == reference_typing_agrees(raw)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.sampled_from(sorted(_WORD_START)),
+    st.text(alphabet="yYnNoOTFNeEsSrRuUlLaA~:.0_", max_size=7),
+)
+def test_property_the_words_that_may_type_otherwise_are_all_known(first: int, rest: str) -> None:
+    # the typing scan looks only at the word-like tokens of _RISKY_WORDS
+    token = bytes([first]) + rest.encode()
+    assert not _differs(token) or token in _RISKY_WORDS
+
+
+# -- the scans for unhandled constructs: numpy narrows where each pattern is tried ---------
+
+SYNTAX = st.sampled_from(
+    [b" ", b"\n", b"\t", b"\r", b":", b"-", b"---", b"...", b".", b"..", b"?", b",", b"[", b"]",
+     b"{", b"}", b"#", b"|", b">", b"<", b"&", b"*", b"!", b"%", b"@", b"`", b"'", b'"', b"a",
+     b"1", b"2", b"+", b"inf", b"NaN", b"0" * 9, b"1" * 10, b"x: ", b"- ", b"  "]
+)  # fmt: skip
+SYNTAX_TEXT = st.lists(SYNTAX, min_size=1, max_size=60).map(b"".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(SYNTAX_TEXT)
+def test_property_each_pattern_is_tried_wherever_it_matches(raw: bytes) -> None:
+    scan = Scan(raw)
+    for source, places in _UNHANDLED:
+        pattern = re.compile(source)
+        starts = {int(at) for place in places for at in scan.where(place)}
+        for at in range(len(scan.padded)):
+            if pattern.match(scan.padded, at, scan.end):
+                assert at in starts, (pattern.pattern, raw, at)
+        found = pattern.search(scan.padded, 0, scan.end) is not None
+        assert scan.matches(source, places) == found
+        scan.many = 0  # one search instead of a match at each place: the same answer
+        assert scan.matches(source, places) == found
+        scan.many = len(raw) + 64
+
+
+def reference_closer_may_start_a_scalar(padded: bytes) -> bool:
+    for closer in b"]}":
+        at = padded.find(closer)
+        while at >= 0:
+            if padded[at - 1] in b" \n":
+                before = padded[padded.rfind(b"\n", 0, at) + 1 : at].rstrip(b" ")
+                if not before or before.endswith((b":", b"-")):
+                    return True
+            at = padded.find(closer, at + 1)
+    return False
+
+
+def reference_flow_depth(raw: bytes) -> int:
+    level = deepest = 0
+    for byte in raw:
+        level += (byte in b"[{") - (byte in b"]}")
+        deepest = max(deepest, level)
+    return deepest
+
+
+@settings(max_examples=1000, deadline=None)
+@given(SYNTAX_TEXT)
+def test_property_scans_of_the_whole_input_as_written_out(raw: bytes) -> None:
+    scan = Scan(raw)
+    assert _closer_may_start_a_scalar(scan) == reference_closer_may_start_a_scalar(scan.padded)
+    assert _flow_depth(scan) == reference_flow_depth(raw)
+    assert _long_digits(scan) == long_digits(raw)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from([b"1", b"12", b"1" * 9, b"7" * 19, b"0" * 20, b"a", b":", b"-",
+                                 b" ", b"\n", b"[", b",", b"\t", b"x", b'"', b"."]),
+                min_size=1, max_size=40).map(b"".join))  # fmt: skip
+def test_property_long_numbers_are_found_as_exact_finds_them(raw: bytes) -> None:
+    assert _long_digits(Scan(raw)) == long_digits(raw)
+
+
+@pytest.mark.parametrize("offset", range(12))
+def test_long_numbers_are_found_at_every_alignment(offset: int) -> None:
+    for digits, found in ((18, False), (19, True), (40, True)):
+        raw = b"x" * offset + b" " + b"9" * digits + b"\n"
+        assert _long_digits(Scan(raw)) is found, (offset, digits)
+        assert _long_digits(Scan(raw[offset + 1 :])) is False  # no separator before it
+
+
 # -- the nesting read from the emitted layout never understates it --------------------------
 
 
@@ -746,15 +872,17 @@ NESTED = st.recursive(
 @given(st.dictionaries(st.sampled_from(["k", "m"]), NESTED, min_size=1), st.integers(0, 4))
 def test_property_the_emitted_layout_bounds_the_nesting(value: dict[str, Any], flow: int) -> None:
     raw = _block(value, 0, flow).encode()
-    parsed = _Tree(bytearray(raw), raw)
+    parsed = _Tree(Scan(raw))
     (node,) = parsed.documents()
-    emitted = _emit(parsed.tree, node, 4096)
+    emitted = _emit(parsed.tree, node, bytearray(64))  # (too small: emitted again)
     assert emitted is not None
-    dumped = compact(json.loads(bytes(emitted)))
+    dumped = compact(json.loads(bytes(emitted[0][: emitted[1]])))
     assert dumped is not None
     assert json.loads(dumped) == value, raw
     nesting = depth(dumped)
     for limit in range(1, 12):
-        if _shallow(emitted, _flow_depth(raw), Limits(max_depth=limit)):
+        if _shallow(emitted, _flow_depth(Scan(raw)), Limits(max_depth=limit)):
             assert nesting <= limit, (raw, emitted)
-    assert _shallow(emitted, _flow_depth(raw), Limits(max_depth=nesting + _flow_depth(raw) + 1))
+    assert _shallow(
+        emitted, _flow_depth(Scan(raw)), Limits(max_depth=nesting + _flow_depth(Scan(raw)) + 1)
+    )
