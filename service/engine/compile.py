@@ -70,6 +70,7 @@ from service.engine.model import (
     Pod,
     PodsOf,
     PolicyPort,
+    PortRange,
     PortSet,
     Protocol,
     Rule,
@@ -118,11 +119,12 @@ def _resolve(
     defining ``named`` has."""
     cached = cache.get(named)
     if cached is None:
-        cached = numeric
-        for name, protocol, number in named:
-            if (name, protocol) in wanted or (name, None) in wanted:
-                cached = cached | PortSet.single(protocol, number)
-        cache[named] = cached
+        found = [
+            PortRange(protocol, number, number)
+            for name, protocol, number in named
+            if (name, protocol) in wanted or (name, None) in wanted
+        ]
+        cached = cache[named] = PortSet((*numeric.ranges, *found)) if found else numeric
     return cached
 
 
