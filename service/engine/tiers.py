@@ -194,7 +194,7 @@ def _tiered(
 
     verdicts: dict[tuple[object, ...], PolicyCells] = {}
     by_ports: dict[tuple[object, ...], PolicyCells] = {}  # ingress: policies, resolved ports
-    by_entries: dict[tuple[bool, frozenset[tuple[PortSet, int]]], PolicyCells] = {}
+    by_entries: dict[tuple[int, frozenset[tuple[PortSet, int]]], PolicyCells] = {}
     same: dict[frozenset[tuple[PortSet | None, int]], PolicyCells] = {}
     of_key: dict[SideKey, PolicyCells] = {}  # each side's verdict
     needed: dict[SideKey, int] = defaultdict(int)  # each side's sources some destination needs
@@ -202,6 +202,16 @@ def _tiered(
     def intern(cells: PolicyCells) -> PolicyCells:
         """One object per distinct verdict: sides are shared by (group, verdict)."""
         return same.setdefault(frozenset(cells.items()), cells)
+
+    def verdict_of(entries: dict[PortSet, int], isolated: int) -> PolicyCells:
+        """NetworkPolicy's verdict from what its rules admit (``entries``), made once per
+        distinct entries: rules that differ often admit alike, and the cells are the same
+        whatever the entries' order."""
+        key = (isolated, frozenset(entries.items()))
+        found = by_entries.get(key)
+        if found is None:
+            found = by_entries[key] = intern(_policy_cells(entries, isolated, everyone))
+        return found
 
     all_classes = compiled.all_classes
     named_of = [compiled.named_ports_of(t) for t in range(compiled.peer_count)]
@@ -244,7 +254,7 @@ def _tiered(
             entries: dict[PortSet, int] = defaultdict(int)
             for g in (*reaching[target], *universal):
                 entries[g.rule.ports_for(named)] |= g.sources
-            verdict = verdicts[np_key] = intern(_policy_cells(entries, egress_isolated, everyone))
+            verdict = verdicts[np_key] = verdict_of(entries, egress_isolated)
         return verdict
 
     def ingress_verdict(
@@ -262,15 +272,7 @@ def _tiered(
                 entries: dict[PortSet, int] = defaultdict(int)
                 for rule, rule_ports in zip(rules, resolved, strict=True):
                     entries[rule_ports] |= rule.bits
-                # policies that differ often admit alike: the verdict is what they admit
-                # (a verdict's cells are the same whatever the order of its entries)
-                admits = (bool(policies), frozenset(entries.items()))
-                verdict = by_entries.get(admits)
-                if verdict is None:
-                    isolated = everyone if policies else 0
-                    verdict = intern(_policy_cells(entries, isolated, everyone))
-                    by_entries[admits] = verdict
-                by_ports[ports_key] = verdict
+                verdict = by_ports[ports_key] = verdict_of(entries, everyone if policies else 0)
             verdicts[np_key] = verdict
         return verdict
 
