@@ -356,7 +356,9 @@ def _ports_per_name(
 ) -> list[list[PortSet]]:
     """Per rule, its ports towards a destination defining each of ``names`` (one entry
     when it names no port). Rules with the same ports resolve alike: resolved once (an
-    administrator's rules repeat a few named ports, and resolving builds port sets)."""
+    administrator's rules repeat a few named ports, and resolving builds port sets); a
+    destination defining none of a rule's names gets its numeric ports."""
+    defined = [frozenset(name for name, _, _ in n or ()) for n in names]
     resolved: dict[tuple[PortSet, tuple[str, ...]], list[PortSet]] = {}
     ports = []
     for rule in rules:
@@ -366,7 +368,11 @@ def _ports_per_name(
         key = (rule.numeric_ports, rule.named_ports)
         found = resolved.get(key)
         if found is None:
-            found = resolved[key] = [rule.ports_for(n) for n in names]
+            wanted = frozenset(rule.named_ports)
+            found = resolved[key] = [
+                rule.ports_for(n) if wanted & d else rule.numeric_ports
+                for n, d in zip(names, defined, strict=True)
+            ]
         ports.append(found)
     return ports
 
