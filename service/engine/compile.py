@@ -70,6 +70,7 @@ from service.engine.model import (
     Pod,
     PodsOf,
     PolicyPort,
+    PortRange,
     PortSet,
     Protocol,
     Rule,
@@ -97,6 +98,7 @@ class PodClass:
 
 
 NamedPorts = tuple[tuple[str, Protocol, int], ...]
+_Resolved = dict[NamedPorts, PortSet]  # a rule's ports per destination's named ports
 
 
 def _matches(peer_sets: PeerSets, bits: int, peer: int | None) -> bool:
@@ -117,11 +119,12 @@ def _resolve(
     defining ``named`` has."""
     cached = cache.get(named)
     if cached is None:
-        cached = numeric
-        for name, protocol, number in named:
-            if (name, protocol) in wanted or (name, None) in wanted:
-                cached = cached | PortSet.single(protocol, number)
-        cache[named] = cached
+        found = [
+            PortRange(protocol, number, number)
+            for name, protocol, number in named
+            if (name, protocol) in wanted or (name, None) in wanted
+        ]
+        cached = cache[named] = PortSet((*numeric.ranges, *found)) if found else numeric
     return cached
 
 
@@ -890,6 +893,9 @@ class _IndexBuilder:
         self._namespace_cache: dict[LabelSelector, int] = {}
         self._peer_cache: dict[tuple[Peer, str], PeerSet] = {}
         self._nodes_cache: dict[LabelSelector, PeerSet] = {}
+        # rules with the same ports resolve named ports alike: they share one cache (most
+        # rules repeat a few port lists, and resolving builds port sets)
+        self._resolved: dict[tuple[bool, PortSet, tuple[object, ...]], _Resolved] = {}
 
         # Which classes each external piece's addresses belong to (rules 6 and 7).
         match_pods = options.pod_ips_in_ipblocks is PodIPsInIPBlocks.MATCH
@@ -1005,7 +1011,10 @@ class _IndexBuilder:
         peer_sets = PeerSets(self.peer(p, policy.namespace) for p in rule.peers)
         bits = peer_sets.union_bits() if peer_sets else self.all_peers
         numeric, named = _split_ports(rule.ports)
-        return CompiledRule(policy, direction, index, rule, peer_sets, bits, numeric, named)
+        resolved = self._resolved.setdefault((False, numeric, named), {})
+        return CompiledRule(
+            policy, direction, index, rule, peer_sets, bits, numeric, named, resolved
+        )
 
     def admin_policy(self, policy: AdminPolicy) -> CompiledAdminPolicy:
         def rules(direction: Direction) -> tuple[CompiledAdminRule, ...]:
@@ -1030,6 +1039,7 @@ class _IndexBuilder:
                         named,
                         rule.action,
                         dns,
+                        self._resolved.setdefault((True, numeric, named), {}),
                     )
                 )
             return tuple(compiled)

@@ -319,10 +319,7 @@ def _walk(
 ) -> tuple[PortAtoms, Words, Words, Words]:
     """Per distinct rule set (with the destination's named ports): the ports the Admin
     tier allows and denies, and those the Baseline tier denies, as atoms."""
-    ports = [
-        [rule.ports_for(n) for n in names] if rule.named_ports else [rule.numeric_ports]
-        for rule in rules
-    ]
+    ports = _ports_per_name(rules, names)
     atoms = PortAtoms(p for per_rule in ports for p in per_rule)
     width = atoms.words
     masks = _words(atoms, [atoms.mask(p) for per_rule in ports for p in per_rule])
@@ -352,6 +349,32 @@ def _walk(
             continue  # Pass, or a baseline Accept: only keeps later rules off those ports
         target[rows] |= wanted & ~before
     return atoms, allowed, denied, baseline_denied
+
+
+def _ports_per_name(
+    rules: Sequence[CompiledAdminRule], names: Sequence[NamedPorts | None]
+) -> list[list[PortSet]]:
+    """Per rule, its ports towards a destination defining each of ``names`` (one entry
+    when it names no port). Rules with the same ports resolve alike: resolved once (an
+    administrator's rules repeat a few named ports, and resolving builds port sets); a
+    destination defining none of a rule's names gets its numeric ports."""
+    defined = [frozenset(name for name, _, _ in n or ()) for n in names]
+    resolved: dict[tuple[PortSet, tuple[str, ...]], list[PortSet]] = {}
+    ports = []
+    for rule in rules:
+        if not rule.named_ports:
+            ports.append([rule.numeric_ports])
+            continue
+        key = (rule.numeric_ports, rule.named_ports)
+        found = resolved.get(key)
+        if found is None:
+            wanted = frozenset(rule.named_ports)
+            found = resolved[key] = [
+                rule.ports_for(n) if wanted & d else rule.numeric_ports
+                for n, d in zip(names, defined, strict=True)
+            ]
+        ports.append(found)
+    return ports
 
 
 def _states(

@@ -94,28 +94,27 @@ def _few(table: TierTable, group: int, policy: PolicyCells, needed: int) -> Side
     """As :func:`_side`, one source at a time (the same cells, in the same order: those
     NetworkPolicy admits something by verdict then state, then the others in the order of
     :meth:`TierTable.by_allowed`)."""
-    cells = list(policy.items())
-    known = [table.results(verdict) if verdict else None for verdict, _ in cells]
     states = table.states
-    result = table.result
     state_of = table.state_of(group)
     admitted: list[tuple[int, int, PortSet, int]] = []  # (cell, state, ports, source bit)
     admin_only: list[tuple[int, PortSet, int]] = []  # (place in by_allowed, ports, bit)
     order: dict[PortSet, int] | None = None
-    rest = needed
-    while rest:
-        bit = rest & -rest
-        rest ^= bit
-        state = state_of(bit.bit_length() - 1)
-        cell = next(i for i, (_, bits) in enumerate(cells) if bits & bit)  # they cover all
-        results = known[cell]
-        if results is not None:
-            ports = results.get(state)
-            if ports is None:
-                ports = result(state, cells[cell][0])
-            if ports:
-                admitted.append((cell, state, ports, bit))
-        else:
+    for cell, (verdict, cell_bits) in enumerate(policy.items()):
+        rest = cell_bits & needed  # the cells cover every source
+        if not rest:
+            continue
+        results = table.results(verdict) if verdict else None
+        while rest:
+            bit = rest & -rest
+            rest ^= bit
+            state = state_of(bit.bit_length() - 1)
+            if results is not None:
+                ports = results.get(state)
+                if ports is None:
+                    ports = table.result(state, verdict)
+                if ports:
+                    admitted.append((cell, state, ports, bit))
+                continue
             ports = states[state].allowed
             if ports:
                 if order is None:
@@ -195,6 +194,7 @@ def _tiered(
 
     verdicts: dict[tuple[object, ...], PolicyCells] = {}
     by_ports: dict[tuple[object, ...], PolicyCells] = {}  # ingress: policies, resolved ports
+    by_entries: dict[tuple[int, frozenset[tuple[PortSet, int]]], PolicyCells] = {}
     same: dict[frozenset[tuple[PortSet | None, int]], PolicyCells] = {}
     of_key: dict[SideKey, PolicyCells] = {}  # each side's verdict
     needed: dict[SideKey, int] = defaultdict(int)  # each side's sources some destination needs
@@ -202,6 +202,16 @@ def _tiered(
     def intern(cells: PolicyCells) -> PolicyCells:
         """One object per distinct verdict: sides are shared by (group, verdict)."""
         return same.setdefault(frozenset(cells.items()), cells)
+
+    def verdict_of(entries: dict[PortSet, int], isolated: int) -> PolicyCells:
+        """NetworkPolicy's verdict from what its rules admit (``entries``), made once per
+        distinct entries: rules that differ often admit alike, and the cells are the same
+        whatever the entries' order."""
+        key = (isolated, frozenset(entries.items()))
+        found = by_entries.get(key)
+        if found is None:
+            found = by_entries[key] = intern(_policy_cells(entries, isolated, everyone))
+        return found
 
     all_classes = compiled.all_classes
     named_of = [compiled.named_ports_of(t) for t in range(compiled.peer_count)]
@@ -244,7 +254,7 @@ def _tiered(
             entries: dict[PortSet, int] = defaultdict(int)
             for g in (*reaching[target], *universal):
                 entries[g.rule.ports_for(named)] |= g.sources
-            verdict = verdicts[np_key] = intern(_policy_cells(entries, egress_isolated, everyone))
+            verdict = verdicts[np_key] = verdict_of(entries, egress_isolated)
         return verdict
 
     def ingress_verdict(
@@ -262,9 +272,7 @@ def _tiered(
                 entries: dict[PortSet, int] = defaultdict(int)
                 for rule, rule_ports in zip(rules, resolved, strict=True):
                     entries[rule_ports] |= rule.bits
-                isolated = everyone if policies else 0
-                verdict = intern(_policy_cells(entries, isolated, everyone))
-                by_ports[ports_key] = verdict
+                verdict = by_ports[ports_key] = verdict_of(entries, everyone if policies else 0)
             verdicts[np_key] = verdict
         return verdict
 
