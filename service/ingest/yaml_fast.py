@@ -36,6 +36,7 @@ a page fault, more than the operation that touches it.
 
 from __future__ import annotations
 
+import mmap
 import re
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -139,6 +140,7 @@ _UNHANDLED: tuple[tuple[bytes, tuple[_Where, ...]], ...] = (
     (rb"\t", (_Where(ord("\t")),)),
 )
 _MAX_RESERVED_NODES = 1 << 20
+_MAPPED_ROOM = 4 << 20  # rooms from this size are mapped (see _room)
 _SHARED_ROOM = 64 << 20  # inputs up to this size share their masks' room with their JSON
 _BLOCK_MAP = ryml.MAP | ryml.BLOCK  # a node type's flags
 
@@ -218,6 +220,22 @@ _WORDS = frozenset(
 )  # rapidyaml rewrites `.Inf` as `.inf`: netreach keeps what was written
 
 
+_Room = bytearray | mmap.mmap
+
+
+def _room(size: int) -> _Room:
+    """Writable zeroed bytes for masks and JSON. A large room is an anonymous mapping
+    advised to use huge pages (as numpy does for its arrays from 4 MiB): a bytearray is
+    zero-filled at once, a page fault per 4 KiB page (S as YAML: 2,230 of them, about
+    2.5 ms), where a mapping's pages are touched only when used, 2 MiB at a time."""
+    if size < _MAPPED_ROOM:
+        return bytearray(size)
+    room = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    if hasattr(mmap, "MADV_HUGEPAGE"):  # (Linux)
+        room.madvise(mmap.MADV_HUGEPAGE)
+    return room
+
+
 class Scan:
     """The input between two newlines (``padded``), as numpy bytes and as byte classes: one
     translate in C gives every byte the bits of the classes it belongs to (``_CLASSES``), and
@@ -243,7 +261,7 @@ class Scan:
         # a large input, only the masks' (a document's JSON gets a buffer of its own, if
         # larger: room for all of the input's would be memory held for a rare case).
         shared = len(self.padded) <= _SHARED_ROOM
-        self.room = bytearray(2 * len(self.padded) + 4096 if shared else len(self.padded))
+        self.room = _room(2 * len(self.padded) + 4096 if shared else len(self.padded))
         self._mask = np.frombuffer(self.room, dtype=np.uint8, count=len(self.padded))
 
     def scratch(self, size: int | None = None) -> np.ndarray:
@@ -688,13 +706,13 @@ class _Tree:
         return _Lines(lines, nested)
 
 
-_Emitted = tuple[bytearray, int]  # a buffer, and how many of its bytes the JSON is
+_Emitted = tuple[_Room, int]  # a buffer, and how many of its bytes the JSON is
 
 
-def _emit(tree: Any, node: int, room: bytearray) -> _Emitted | None:
+def _emit(tree: Any, node: int, room: _Room) -> _Emitted | None:
     """The document as JSON (None when empty), emitted into ``room`` or, if that is too
     small, into a buffer of the size the emitter asked for."""
-    out = room
+    out: _Room = room
     try:
         failed, size = ryml.emit_json_to_substr(tree, node, out)
         if failed:
@@ -773,7 +791,7 @@ def read_yaml_fast(
     offsets: list[int] = []
     room = scan.room
     if len(room) < (hint := 2 * len(raw) // max(len(documents), 1) + 4096):
-        room = bytearray(hint)  # a large input's documents: JSON is about 1.5x the YAML
+        room = _room(hint)  # a large input's documents: JSON is about 1.5x the YAML
     try:
         for index, node in enumerate(documents):
             value = _decode(_emit(parsed.tree, node, room), flow, limits)
