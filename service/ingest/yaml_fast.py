@@ -228,7 +228,7 @@ def _room(size: int) -> _Room:
     advised to use huge pages (as numpy does for its arrays from 4 MiB): a bytearray is
     zero-filled at once, a page fault per 4 KiB page (S as YAML: 2,230 of them, about
     2.5 ms), where a mapping's pages are touched only when used, 2 MiB at a time."""
-    if size < _MAPPED_ROOM:
+    if size < _MAPPED_ROOM or not hasattr(mmap, "MAP_ANONYMOUS"):  # (not on Windows)
         return bytearray(size)
     room = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     if hasattr(mmap, "MADV_HUGEPAGE"):  # (Linux)
