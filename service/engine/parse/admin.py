@@ -98,18 +98,20 @@ def _selection(
     key = given[0]
     if key == "namespaces":
         return PodsOf(parse_selector(ctx, entry["namespaces"], join(path, "namespaces")))
-    pods_path = join(path, "pods")
-    pods = as_map(ctx, entry["pods"], pods_path)
+    return parse_namespaced_pods(ctx, entry["pods"], join(path, "pods"))
+
+
+def parse_namespaced_pods(ctx: Context, value: object, path: str) -> PodsOf | None:
+    """``{namespaceSelector, podSelector}``: the pods of an admin policy's subject or peer
+    (AdminNetworkPolicy and ClusterNetworkPolicy alike; ``podSelector`` is required)."""
+    pods = as_map(ctx, value, path)
     if pods is None:
         return None
-    namespaces = parse_selector(
-        ctx, pods.get("namespaceSelector"), join(pods_path, "namespaceSelector")
-    )
+    namespaces = parse_selector(ctx, pods.get("namespaceSelector"), join(path, "namespaceSelector"))
     if pods.get("podSelector") is None:
-        ctx.required(join(pods_path, "podSelector"))
+        ctx.required(join(path, "podSelector"))
         return None
-    selector = parse_selector(ctx, pods["podSelector"], join(pods_path, "podSelector"))
-    return PodsOf(namespaces, selector)
+    return PodsOf(namespaces, parse_selector(ctx, pods["podSelector"], join(path, "podSelector")))
 
 
 def _rules(

@@ -24,6 +24,7 @@ from service.engine.model import (
     Protocol,
 )
 from service.engine.parse.addresses import parse_network
+from service.engine.parse.admin import parse_namespaced_pods
 from service.engine.parse.fields import Context, as_map, as_str, get_int, get_list, item, join
 from service.engine.parse.labels import parse_selector
 from service.engine.parse.metadata import Metadata
@@ -139,16 +140,7 @@ def _pods_of(ctx: Context, entry: dict[str, Any], path: str) -> PodsOf | None:
         if as_map(ctx, entry[key], field) is None:
             return None
         return PodsOf(parse_selector(ctx, entry[key], field))
-    pods = as_map(ctx, entry[key], field)
-    if pods is None:
-        return None
-    namespaces = parse_selector(
-        ctx, pods.get("namespaceSelector"), join(field, "namespaceSelector")
-    )
-    if pods.get("podSelector") is None:
-        ctx.required(join(field, "podSelector"))
-        return None
-    return PodsOf(namespaces, parse_selector(ctx, pods["podSelector"], join(field, "podSelector")))
+    return parse_namespaced_pods(ctx, entry[key], field)
 
 
 def _rules(
