@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from service.engine import bitsets
+from service.engine.collector import collector_paused
 from service.engine.compile import CompiledCluster
 from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.grouping import disjoint, egress_groups_by_target, map_stage
@@ -324,13 +325,15 @@ def connectivity_map(
 ) -> ConnectivityMap:
     """Every allowed connection between distinct endpoints, with canonical port sets; with
     ``domainNames`` rules, the connections DNS decides in ``depends_on_dns`` (rule 9)."""
-    table = _endpoint_table(compiled, granularity)
-    if compiled.has_domain_names:
-        definite, dependent = dns_class_connectivity(compiled, deadline)
-        dns = _map_of(compiled, dependent, granularity, table, deadline)
-        definite_map = _map_of(compiled, definite, granularity, table, deadline)
-        return replace(definite_map, depends_on_dns=dns)
-    return _map_of(compiled, class_connectivity(compiled, deadline), granularity, table, deadline)
+    with collector_paused():  # many short-lived objects, no cycles
+        table = _endpoint_table(compiled, granularity)
+        if compiled.has_domain_names:
+            definite, dependent = dns_class_connectivity(compiled, deadline)
+            dns = _map_of(compiled, dependent, granularity, table, deadline)
+            definite_map = _map_of(compiled, definite, granularity, table, deadline)
+            return replace(definite_map, depends_on_dns=dns)
+        per_target = class_connectivity(compiled, deadline)
+        return _map_of(compiled, per_target, granularity, table, deadline)
 
 
 def _map_of(
