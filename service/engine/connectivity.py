@@ -171,24 +171,22 @@ def _class_pairs(
     compiled: CompiledCluster, per_target: Sequence[Sequence[tuple[int, PortSet]]]
 ) -> tuple[IntArray, IntArray, IntArray, list[PortSet]]:
     portset_ids: dict[PortSet, int] = {}
-    sources: list[IntArray] = []
+    cells: list[int] = []
     targets: list[int] = []
     ports: list[int] = []
-    sizes: list[int] = []
     for target, entries in enumerate(per_target):
         for bits, portset in entries:
-            src = bitsets.indices(bits)
-            sources.append(src)
+            cells.append(bits)
             targets.append(target)
             ports.append(portset_ids.setdefault(portset, len(portset_ids)))
-            sizes.append(len(src))
-    if not sources:
+    if not cells:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, empty, list(portset_ids)
+    cell, sources = bitsets.indices_of_many(cells, compiled.peer_count)
     return (
-        np.concatenate(sources),
-        np.repeat(np.array(targets, dtype=np.int64), sizes),
-        np.repeat(np.array(ports, dtype=np.int64), sizes),
+        sources,
+        np.array(targets, dtype=np.int64)[cell],
+        np.array(ports, dtype=np.int64)[cell],
         list(portset_ids),
     )
 
