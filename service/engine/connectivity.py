@@ -252,6 +252,8 @@ class _Endpoints:
     refs: list[ObjectRef]
     per_class: list[list[int]]  # per class, the endpoints its pods map to
     rank: IntArray  # each endpoint's place in the output order (before every range)
+    indptr: IntArray  # per_class flattened (CSR): class c's endpoints at indptr[c]:indptr[c+1]
+    members: IntArray
 
 
 def _endpoint_table(compiled: CompiledCluster, granularity: Granularity) -> _Endpoints:
@@ -265,7 +267,11 @@ def _endpoint_table(compiled: CompiledCluster, granularity: Granularity) -> _End
             found[refs.setdefault(ref, len(refs))] = None
         per_class.append(list(found))
     endpoints = list(refs)
-    return _Endpoints(endpoints, per_class, _ranks(endpoints))
+    indptr = np.zeros(len(per_class) + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([len(found) for found in per_class])
+    count = int(indptr[-1])
+    members = np.fromiter((e for found in per_class for e in found), dtype=np.int64, count=count)
+    return _Endpoints(endpoints, per_class, _ranks(endpoints), indptr, members)
 
 
 def _expand(
@@ -345,12 +351,12 @@ def _map_of(
     src, dst, pid, portsets = _class_pairs(compiled, per_target)
     deadline.check("connectivity map: merging external ranges")
     merged_index, ranges = _merge_pieces(compiled, src, dst, pid)
-    cluster_endpoints, per_class = endpoint_table.refs, endpoint_table.per_class
+    cluster_endpoints = endpoint_table.refs
     base = len(cluster_endpoints)
-    groups = [*per_class, *([base + int(m)] for m in merged_index)]
-    indptr = np.zeros(len(groups) + 1, dtype=np.int64)
-    indptr[1:] = np.cumsum([len(g) for g in groups])
-    members = np.fromiter((m for g in groups for m in g), dtype=np.int64, count=int(indptr[-1]))
+    # each class's endpoints, then each piece's merged range (one endpoint each)
+    class_indptr = endpoint_table.indptr
+    indptr = np.concatenate((class_indptr, class_indptr[-1] + 1 + np.arange(len(merged_index))))
+    members = np.concatenate((endpoint_table.members, base + merged_index))
     src_ep, dst_ep, pid = _expand(src, dst, pid, indptr, members)
     distinct = src_ep != dst_ep
     src_ep, dst_ep, pid = _union_duplicates(
