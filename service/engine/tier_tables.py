@@ -428,10 +428,26 @@ def _hash(words: Words) -> Words:
     return found
 
 
+_PACKED = 1 << 18  # up to this many hashes, grouped by one sort of hashes and indices
+
+
 def _group(hashes: Words) -> tuple[IntArray, IntArray]:
-    """First index of each distinct hash, and each position's group (np.unique is slower)."""
-    order = np.argsort(hashes)
-    ordered = hashes[order]
+    """First index of each distinct hash, and each position's group, groups numbered in
+    ascending order of hash (np.unique is slower).
+
+    Up to :data:`_PACKED` hashes, each index replaces the hash's low bits and the keys are
+    sorted (a plain sort, about three times as fast as ``argsort``); hashes equal but in
+    those bits then fall in one group, which the callers' check of the rows finds as a
+    collision (for ``2**18`` hashes, 46 bits are left: about one chance in 2,000)."""
+    count = len(hashes)
+    if count <= _PACKED:
+        low = np.uint64((1 << max(1, (count - 1).bit_length())) - 1)
+        keys = np.sort((hashes & ~low) | np.arange(count, dtype=np.uint64))
+        order = (keys & low).astype(np.int64)
+        ordered = keys & ~low
+    else:
+        order = np.argsort(hashes)
+        ordered = hashes[order]
     starts = np.ones(len(ordered), dtype=bool)
     starts[1:] = ordered[1:] != ordered[:-1]
     inverse = np.empty(len(ordered), dtype=np.int64)
