@@ -707,7 +707,7 @@ class _Relevance:
                     else:
                         for name in self._matching(peer.namespace_selector, namespaces):
                             local[name].append(peer.pod_selector)
-        for admin in cluster.admin_policies:  # admin selectors: relevant in every namespace
+        for admin in cluster.admin_policies:  # admin selectors: where their namespaces are
             for pods in (
                 admin.subject,
                 *(
@@ -717,8 +717,13 @@ class _Relevance:
                     if peer.pods is not None
                 ),
             ):
-                if pods.pod_selector is not None:
+                if pods.pod_selector is None:
+                    continue
+                if pods.namespace_selector.is_empty:
                     everywhere.append(pods.pod_selector)
+                else:
+                    for name in self._matching(pods.namespace_selector, namespaces):
+                        local[name].append(pods.pod_selector)
         common = self._keys(everywhere)
         self._relevant: dict[str, dict[str, set[str]]] = {}
         for name in namespaces:
