@@ -707,7 +707,7 @@ class _Relevance:
                     else:
                         for name in self._matching(peer.namespace_selector, namespaces):
                             local[name].append(peer.pod_selector)
-        for admin in cluster.admin_policies:  # admin selectors: relevant in every namespace
+        for admin in cluster.admin_policies:  # admin selectors: where their namespaces are
             for pods in (
                 admin.subject,
                 *(
@@ -717,8 +717,13 @@ class _Relevance:
                     if peer.pods is not None
                 ),
             ):
-                if pods.pod_selector is not None:
+                if pods.pod_selector is None:
+                    continue
+                if pods.namespace_selector.is_empty:
                     everywhere.append(pods.pod_selector)
+                else:
+                    for name in self._matching(pods.namespace_selector, namespaces):
+                        local[name].append(pods.pod_selector)
         common = self._keys(everywhere)
         self._relevant: dict[str, dict[str, set[str]]] = {}
         for name in namespaces:
@@ -891,6 +896,7 @@ class _IndexBuilder:
         self.keys = {k: pack(ix) for k, ix in key_index.items()}
         self._selector_cache: dict[LabelSelector, int] = {}
         self._namespace_cache: dict[LabelSelector, int] = {}
+        self._namespace_index: tuple[int, dict[str, dict[str, int]], dict[str, int]] | None = None
         self._peer_cache: dict[tuple[Peer, str], PeerSet] = {}
         self._nodes_cache: dict[LabelSelector, PeerSet] = {}
         # rules with the same ports resolve named ports alike: they share one cache (most
@@ -912,35 +918,33 @@ class _IndexBuilder:
     # -- selectors ------------------------------------------------------------------------
     def pods_matching(self, selector: LabelSelector) -> int:
         cached = self._selector_cache.get(selector)
-        if cached is not None:
-            return cached
-        bits = self.subjects
-        for req in selector.requirements():
-            values = self.values.get(req.key, {})
-            if req.operator is Operator.IN:
-                matched = 0
-                for value in req.values:
-                    matched |= values.get(value, 0)
-                bits &= matched
-            elif req.operator is Operator.NOT_IN:  # also matches pods without the key
-                for value in req.values:
-                    bits &= ~values.get(value, 0)
-            elif req.operator is Operator.EXISTS:
-                bits &= self.keys.get(req.key, 0)
-            else:
-                bits &= ~self.keys.get(req.key, 0)
-        self._selector_cache[selector] = bits
-        return bits
+        if cached is None:
+            cached = _selected(selector, self.subjects, self.values, self.keys)
+            self._selector_cache[selector] = cached
+        return cached
 
     def pods_in_namespaces(self, selector: LabelSelector) -> int:
         cached = self._namespace_cache.get(selector)
         if cached is None:
-            cached = 0
-            for ns in self.namespaces.values():
-                if selector.matches(ns.labels):
-                    cached |= self.namespace_bits.get(ns.name, 0)
+            if self._namespace_index is None:
+                self._namespace_index = self._index_namespaces()
+            cached = _selected(selector, *self._namespace_index)
             self._namespace_cache[selector] = cached
         return cached
+
+    def _index_namespaces(self) -> tuple[int, dict[str, dict[str, int]], dict[str, int]]:
+        """The pods of every namespace, and by namespace label value and key (as
+        :attr:`values` and :attr:`keys` hold the pods by their own labels)."""
+        everyone = 0
+        values: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        keys: dict[str, int] = defaultdict(int)
+        for ns in self.namespaces.values():
+            bits = self.namespace_bits.get(ns.name, 0)
+            everyone |= bits
+            for key, value in ns.labels.items():
+                values[key][value] |= bits
+                keys[key] |= bits
+        return everyone, values, keys
 
     def block_set(self, block: IPBlock, *, pod_addresses: bool = False) -> PeerSet:
         """The pieces inside ``block`` and the classes whose addresses are in it (rules 6
@@ -1060,6 +1064,31 @@ class _IndexBuilder:
             ),
             egress=tuple(self.rule(policy, Direction.EGRESS, i) for i in range(len(policy.egress))),
         )
+
+
+def _selected(
+    selector: LabelSelector,
+    bits: int,
+    values: Mapping[str, Mapping[str, int]],
+    keys: Mapping[str, int],
+) -> int:
+    """Those of ``bits`` whose labels ``selector`` matches, from the bits per label value
+    (``values``) and per label key (``keys``) of the same objects."""
+    for req in selector.requirements():
+        of_key = values.get(req.key, {})
+        if req.operator is Operator.IN:
+            matched = 0
+            for value in req.values:
+                matched |= of_key.get(value, 0)
+            bits &= matched
+        elif req.operator is Operator.NOT_IN:  # also matches objects without the key
+            for value in req.values:
+                bits &= ~of_key.get(value, 0)
+        elif req.operator is Operator.EXISTS:
+            bits &= keys.get(req.key, 0)
+        else:
+            bits &= ~keys.get(req.key, 0)
+    return bits
 
 
 class _ClassesByPiece:

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from service.engine import bitsets
+from service.engine.collector import collector_paused
 from service.engine.compile import CompiledCluster
 from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.grouping import disjoint, egress_groups_by_target, map_stage
@@ -170,24 +171,22 @@ def _class_pairs(
     compiled: CompiledCluster, per_target: Sequence[Sequence[tuple[int, PortSet]]]
 ) -> tuple[IntArray, IntArray, IntArray, list[PortSet]]:
     portset_ids: dict[PortSet, int] = {}
-    sources: list[IntArray] = []
+    cells: list[int] = []
     targets: list[int] = []
     ports: list[int] = []
-    sizes: list[int] = []
     for target, entries in enumerate(per_target):
         for bits, portset in entries:
-            src = bitsets.indices(bits)
-            sources.append(src)
+            cells.append(bits)
             targets.append(target)
             ports.append(portset_ids.setdefault(portset, len(portset_ids)))
-            sizes.append(len(src))
-    if not sources:
+    if not cells:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, empty, list(portset_ids)
+    cell, sources = bitsets.indices_of_many(cells, compiled.peer_count)
     return (
-        np.concatenate(sources),
-        np.repeat(np.array(targets, dtype=np.int64), sizes),
-        np.repeat(np.array(ports, dtype=np.int64), sizes),
+        sources,
+        np.array(targets, dtype=np.int64)[cell],
+        np.array(ports, dtype=np.int64)[cell],
         list(portset_ids),
     )
 
@@ -253,6 +252,8 @@ class _Endpoints:
     refs: list[ObjectRef]
     per_class: list[list[int]]  # per class, the endpoints its pods map to
     rank: IntArray  # each endpoint's place in the output order (before every range)
+    indptr: IntArray  # per_class flattened (CSR): class c's endpoints at indptr[c]:indptr[c+1]
+    members: IntArray
 
 
 def _endpoint_table(compiled: CompiledCluster, granularity: Granularity) -> _Endpoints:
@@ -266,7 +267,11 @@ def _endpoint_table(compiled: CompiledCluster, granularity: Granularity) -> _End
             found[refs.setdefault(ref, len(refs))] = None
         per_class.append(list(found))
     endpoints = list(refs)
-    return _Endpoints(endpoints, per_class, _ranks(endpoints))
+    indptr = np.zeros(len(per_class) + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([len(found) for found in per_class])
+    count = int(indptr[-1])
+    members = np.fromiter((e for found in per_class for e in found), dtype=np.int64, count=count)
+    return _Endpoints(endpoints, per_class, _ranks(endpoints), indptr, members)
 
 
 def _expand(
@@ -324,13 +329,15 @@ def connectivity_map(
 ) -> ConnectivityMap:
     """Every allowed connection between distinct endpoints, with canonical port sets; with
     ``domainNames`` rules, the connections DNS decides in ``depends_on_dns`` (rule 9)."""
-    table = _endpoint_table(compiled, granularity)
-    if compiled.has_domain_names:
-        definite, dependent = dns_class_connectivity(compiled, deadline)
-        dns = _map_of(compiled, dependent, granularity, table, deadline)
-        definite_map = _map_of(compiled, definite, granularity, table, deadline)
-        return replace(definite_map, depends_on_dns=dns)
-    return _map_of(compiled, class_connectivity(compiled, deadline), granularity, table, deadline)
+    with collector_paused():  # many short-lived objects, no cycles
+        table = _endpoint_table(compiled, granularity)
+        if compiled.has_domain_names:
+            definite, dependent = dns_class_connectivity(compiled, deadline)
+            dns = _map_of(compiled, dependent, granularity, table, deadline)
+            definite_map = _map_of(compiled, definite, granularity, table, deadline)
+            return replace(definite_map, depends_on_dns=dns)
+        per_target = class_connectivity(compiled, deadline)
+        return _map_of(compiled, per_target, granularity, table, deadline)
 
 
 def _map_of(
@@ -344,12 +351,12 @@ def _map_of(
     src, dst, pid, portsets = _class_pairs(compiled, per_target)
     deadline.check("connectivity map: merging external ranges")
     merged_index, ranges = _merge_pieces(compiled, src, dst, pid)
-    cluster_endpoints, per_class = endpoint_table.refs, endpoint_table.per_class
+    cluster_endpoints = endpoint_table.refs
     base = len(cluster_endpoints)
-    groups = [*per_class, *([base + int(m)] for m in merged_index)]
-    indptr = np.zeros(len(groups) + 1, dtype=np.int64)
-    indptr[1:] = np.cumsum([len(g) for g in groups])
-    members = np.fromiter((m for g in groups for m in g), dtype=np.int64, count=int(indptr[-1]))
+    # each class's endpoints, then each piece's merged range (one endpoint each)
+    class_indptr = endpoint_table.indptr
+    indptr = np.concatenate((class_indptr, class_indptr[-1] + 1 + np.arange(len(merged_index))))
+    members = np.concatenate((endpoint_table.members, base + merged_index))
     src_ep, dst_ep, pid = _expand(src, dst, pid, indptr, members)
     distinct = src_ep != dst_ep
     src_ep, dst_ep, pid = _union_duplicates(

@@ -83,22 +83,42 @@ def _side(table: TierTable, group: int, policy: PolicyCells, needed: int) -> Sid
                 if ports:
                     found[ports] |= bits
     if admin_only:
-        for ports, admin_bits in table.by_allowed(group).items():
-            bits = admin_bits & admin_only
-            if bits:
-                found[ports] |= bits
+        _admin_only_cells(table, group, by_state, admin_only, found)
     return [(bits, ports) for ports, bits in found.items()]
+
+
+def _admin_only_cells(
+    table: TierTable,
+    group: int,
+    by_state: list[tuple[int, int]],
+    admin_only: int,
+    found: dict[PortSet, int],
+) -> None:
+    """The sources of ``admin_only`` (a subset of those of ``by_state``) into ``found``
+    by the ports the admin tiers alone let through, in :meth:`TierTable.allowed_rank`
+    order (ranked without building the port sets of states no source needs)."""
+    states, allows, kinds = table.states, table.states.allows, table.states.allowed_kind
+    rank = table.allowed_rank(group)
+    hits = [
+        (rank[kinds[state]], state, bits & admin_only)
+        for state, bits in by_state
+        if allows[state] and bits & admin_only
+    ]
+    hits.sort()
+    for _, state, bits in hits:
+        found[states[state].allowed] |= bits
 
 
 def _few(table: TierTable, group: int, policy: PolicyCells, needed: int) -> Side:
     """As :func:`_side`, one source at a time (the same cells, in the same order: those
     NetworkPolicy admits something by verdict then state, then the others in the order of
-    :meth:`TierTable.by_allowed`)."""
+    :meth:`TierTable.allowed_rank`)."""
     states = table.states
     state_of = table.state_of(group)
     admitted: list[tuple[int, int, PortSet, int]] = []  # (cell, state, ports, source bit)
-    admin_only: list[tuple[int, PortSet, int]] = []  # (place in by_allowed, ports, bit)
-    order: dict[PortSet, int] | None = None
+    admin_only: list[tuple[int, PortSet, int]] = []  # (rank of the ports, ports, bit)
+    rank: dict[int, int] | None = None
+    kinds = table.states.allowed_kind
     for cell, (verdict, cell_bits) in enumerate(policy.items()):
         rest = cell_bits & needed  # the cells cover every source
         if not rest:
@@ -117,9 +137,9 @@ def _few(table: TierTable, group: int, policy: PolicyCells, needed: int) -> Side
                 continue
             ports = states[state].allowed
             if ports:
-                if order is None:
-                    order = table.allowed_order(group)
-                admin_only.append((order[ports], ports, bit))
+                if rank is None:
+                    rank = table.allowed_rank(group)
+                admin_only.append((rank[kinds[state]], ports, bit))
     found: dict[PortSet, int] = defaultdict(int)
     if len(admitted) > 1:
         admitted.sort(key=lambda entry: (entry[0], entry[1]))

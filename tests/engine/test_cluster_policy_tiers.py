@@ -513,3 +513,28 @@ def test_map_lists_what_dns_decides_apart_from_what_is_allowed() -> None:
     plain = connectivity_map(compiled_for([DENY_ALL_B]), Granularity.POD)
     assert plain.depends_on_dns is None
     assert "depends_on_dns" not in json.loads("".join(iter_map_json(plain)))
+
+
+def test_pod_selector_splits_classes_only_in_the_namespaces_it_looks_at() -> None:
+    """An admin ``pods`` selector reads pod labels only in the namespaces its namespace
+    selector matches: pods elsewhere that differ only in those labels share a class."""
+    in_a = {"matchLabels": {"kubernetes.io/metadata.name": "a"}}
+    peer = {"pods": {"namespaceSelector": in_a, "podSelector": {"matchLabels": {"tier": "x"}}}}
+    deny = admin("deny", 5, NS_B, ingress=[ing("Deny", [peer])])
+    compiled = compiled_for(
+        [deny],
+        pod("a", "x1", "10.0.0.3", app="client", tier="x"),
+        pod("a", "y1", "10.0.0.4", app="client", tier="y"),
+        pod("b", "x2", "10.0.0.5", app="server", tier="x"),
+        pod("b", "y2", "10.0.0.6", app="server", tier="y"),
+    )
+    class_of = {
+        f"{compiled.pods[i].namespace}/{compiled.pods[i].name}": cls.index
+        for cls in compiled.classes
+        for i in cls.pods
+    }
+    assert class_of["a/x1"] != class_of["a/y1"]
+    assert class_of["b/x2"] == class_of["b/y2"]
+    assert check(compiled, "a/x1", "b/server", port=80, protocol="TCP").allowed is False
+    assert check(compiled, "a/y1", "b/server", port=80, protocol="TCP").allowed is True
+    assert check(compiled, "b/x2", "b/server", port=80, protocol="TCP").allowed is True
