@@ -42,12 +42,12 @@ def generate(generator: Path, size: str, data: Path) -> Path:
 
 def measure(path: Path) -> dict[str, object]:
     """Run inside a fresh process: every stage timed, peak memory at the end."""
+    from service.engine.collector import paused_gc
     from service.engine.connectivity import connectivity_map
     from service.engine.options import Granularity
     from service.engine.parse.essentials import essentials
     from service.engine.reachability import check
     from service.ingest import Limits, read_paths
-    from service.ingest.gc import paused_gc
     from service.usecases.manifests import from_documents
 
     figures: dict[str, object] = {}

@@ -30,18 +30,18 @@ def mark(name):
     marks.append((name, time.process_time()))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the command line sets it
 import service.cli
-from service.cli._startup import collector_paused
-with collector_paused():  # as the command line imports the module of the command it runs
+from service.engine.collector import paused_gc
+with paused_gc():  # as the command line imports the module of the command it runs
     import service.cli.analysis
 mark("import the command line")
-with collector_paused():  # as analyze imports them
+with paused_gc():  # as analyze imports them
     from service.engine.connectivity import connectivity_map
     from service.engine.deadline import NO_DEADLINE
     from service.engine.options import AnalysisOptions, Granularity
     from service.report.connectivity import iter_map_json
     from service.usecases.manifests import compile_snapshot, from_documents
     from service.ingest import Limits, read_paths
-    from service.ingest.gc import paused_gc
+    from service.engine.collector import paused_gc
     from service.engine.parse.essentials import essentials
 mark("import what analyze needs")
 limits, warnings = Limits(), []

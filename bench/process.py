@@ -65,8 +65,8 @@ def main() -> int:
              "shop/Service/api", "--port", "80"]  # fmt: skip
     figures["netreach query (demo)"] = summary([run(query)[0] for _ in range(args.runs)])
 
+    from service.engine.collector import paused_gc
     from service.ingest import Limits, read_paths
-    from service.ingest.gc import paused_gc
     from service.usecases.manifests import from_documents
 
     s_yaml = yaml_path(args.generator, args.data)

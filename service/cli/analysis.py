@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from service.cli import progress
-from service.cli._startup import collector_paused
 from service.cli.app import (
     EXIT_DENIED,
     EXIT_DEPENDS_ON_DNS,
@@ -25,6 +24,7 @@ from service.cli.app import (
     quiet_if,
     write,
 )
+from service.engine.collector import paused_gc
 from service.engine.model.ports import Protocol
 from service.engine.options import Granularity, HostNetworkPods, PodIPsInIPBlocks
 from service.report.formats import FailOn, LintFormat, MapFormat, VerdictFormat
@@ -51,7 +51,7 @@ def analyze(
     timeout: TimeoutOption = None,
 ) -> None:
     """Print every allowed connection (json is exactly the API's connectivity shape)."""
-    with collector_paused():
+    with paused_gc():
         from service.engine.connectivity import connectivity_map
         from service.engine.options import AnalysisOptions
         from service.report.connectivity import (

@@ -15,7 +15,7 @@ import typer.core
 import typer.main
 
 from service.cli import progress
-from service.cli._startup import collector_paused
+from service.engine.collector import paused_gc
 from service.engine.deadline import Deadline, DeadlineExceeded
 from service.engine.options import HostNetworkPods, PodIPsInIPBlocks
 
@@ -56,7 +56,7 @@ class _Commands(MutableMapping[str, "Command"]):
     def __getitem__(self, name: str) -> Command:
         if name not in self._built:
             module = COMMAND_MODULES[name]  # KeyError: no such command
-            with collector_paused():
+            with paused_gc():
                 commands = importlib.import_module(f"service.cli.{module}").commands
                 converted = typer.main.get_command(commands)
             if isinstance(converted, typer.core.TyperGroup):

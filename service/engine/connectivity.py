@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from service.engine import bitsets
-from service.engine.collector import collector_paused
+from service.engine.collector import paused_gc
 from service.engine.compile import CompiledCluster
 from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.grouping import disjoint, egress_groups_by_target, map_stage
@@ -329,7 +329,7 @@ def connectivity_map(
 ) -> ConnectivityMap:
     """Every allowed connection between distinct endpoints, with canonical port sets; with
     ``domainNames`` rules, the connections DNS decides in ``depends_on_dns`` (rule 9)."""
-    with collector_paused():  # many short-lived objects, no cycles
+    with paused_gc(freeze=False):  # many short-lived objects, no cycles
         table = _endpoint_table(compiled, granularity)
         if compiled.has_domain_names:
             definite, dependent = dns_class_connectivity(compiled, deadline)

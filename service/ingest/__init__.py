@@ -2,7 +2,6 @@
 -o yaml|json`` output), with size, count, depth and alias limits. Depends only on the engine's
 model."""
 
-from service.ingest.gc import paused_gc
 from service.ingest.limits import Limits
 from service.ingest.reader import excluded, is_manifest_name, read_bytes, read_paths, read_sources
 
@@ -10,7 +9,6 @@ __all__ = [
     "Limits",
     "excluded",
     "is_manifest_name",
-    "paused_gc",
     "read_bytes",
     "read_paths",
     "read_sources",

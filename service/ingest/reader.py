@@ -11,9 +11,9 @@ from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Literal, Protocol
 
+from service.engine.collector import paused_gc
 from service.engine.model import Document, ManifestError, Problem
 from service.ingest.collect import Collector, StopReading, Transform
-from service.ingest.gc import paused_gc
 from service.ingest.json_reader import JSONSyntaxError, read_json
 from service.ingest.limits import Limits, MiB
 from service.ingest.text import decode_utf8, iter_utf8

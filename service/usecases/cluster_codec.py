@@ -37,10 +37,10 @@ import numpy as np
 import numpy.typing as npt
 from isal import isal_zlib
 
+from service.engine.collector import paused_gc
 from service.engine.compile import CompiledCluster
 from service.engine.model import Cluster, PortSet
 from service.engine.peersets import PeerSets
-from service.ingest.gc import paused_gc
 
 T = TypeVar("T")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
+from service.engine.collector import paused_gc
 from service.engine.compile import CompiledCluster
 from service.engine.connectivity import ConnectivityMap, Endpoint, connectivity_map
 from service.engine.deadline import NO_DEADLINE, Deadline
@@ -23,7 +24,6 @@ from service.engine.diff import (
 )
 from service.engine.options import AnalysisOptions, Granularity
 from service.engine.parse.parser import API_VERSIONS
-from service.ingest.gc import paused_gc
 from service.usecases.errors import InvalidQueryError
 from service.usecases.manifests import Manifests
 

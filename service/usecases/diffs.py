@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from service.engine.collector import paused_gc
 from service.engine.compile import CompiledCluster, compile_cluster
 from service.engine.connectivity import connectivity_map
 from service.engine.deadline import NO_DEADLINE, Deadline
@@ -36,7 +37,6 @@ from service.engine.options import AnalysisOptions, Granularity
 from service.engine.parse import ParsedObjects, parse_documents
 from service.engine.parse.counts import CountLimits
 from service.ingest import Limits, read_bytes
-from service.ingest.gc import paused_gc
 from service.report.diff import DiffSide
 from service.store.records import SnapshotRecord
 from service.store.snapshots import SnapshotRepository

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from service.engine.collector import paused_gc
 from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.lint import CHECKS_BY_CODE, Finding, Severity, Suppression, lint, suppress
 from service.engine.model import WORKLOAD_KINDS, ObjectRef, Origin
 from service.engine.options import AnalysisOptions
-from service.ingest.gc import paused_gc
 from service.report.formats import FailOn, LintFormat
 from service.report.lint import (
     findings_to_api,

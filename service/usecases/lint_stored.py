@@ -8,10 +8,10 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
+from service.engine.collector import paused_gc
 from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.lint import Suppression, lint, suppress
 from service.engine.options import AnalysisOptions
-from service.ingest.gc import paused_gc
 from service.store.records import SnapshotRecord
 from service.store.snapshots import SnapshotRepository
 from service.usecases.cache import LRUCache

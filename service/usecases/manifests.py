@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from service.engine.collector import paused_gc
 from service.engine.compile import CompiledCluster, compile_cluster
 from service.engine.deadline import NO_DEADLINE, Deadline
 from service.engine.inventory import build_cluster
@@ -17,7 +18,6 @@ from service.engine.parse import ParsedObjects, parse_documents
 from service.engine.parse.counts import CountLimits
 from service.engine.parse.essentials import essentials
 from service.ingest import Limits, read_bytes, read_paths, read_sources
-from service.ingest.gc import paused_gc
 
 
 @dataclass(frozen=True, slots=True)

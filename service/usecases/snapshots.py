@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
+from service.engine.collector import paused_gc
 from service.engine.compile import CompiledCluster
 from service.engine.connectivity import ConnectivityMap, connectivity_map
 from service.engine.deadline import NO_DEADLINE, Deadline
@@ -26,7 +27,6 @@ from service.engine.options import AnalysisOptions, Granularity
 from service.engine.parse.counts import CountLimits
 from service.engine.reachability import QueryError, Verdict, check
 from service.ingest import Limits, read_bytes
-from service.ingest.gc import paused_gc
 from service.store.clusters import ClusterRepository
 from service.store.records import ClusterRecord, NewObject, SnapshotRecord, StoredObject
 from service.store.snapshots import SnapshotRepository, prepare_objects

@@ -1,4 +1,4 @@
-"""collector_paused: the collector is off while a map is built, restored after."""
+"""paused_gc: the collector is off inside, restored (and what is alive frozen, if asked) after."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from service.engine.collector import collector_paused
+from service.engine.collector import paused_gc
 
 
 @pytest.fixture
 def restore_gc() -> Iterator[None]:
     was = gc.isenabled()
     yield
+    gc.unfreeze()
     if was:
         gc.enable()
     else:
@@ -21,27 +22,40 @@ def restore_gc() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("restore_gc")
-def test_paused_nested_and_restored() -> None:
+@pytest.mark.parametrize("freeze", [True, False])
+def test_paused_and_restored(freeze: bool) -> None:
     gc.enable()
-    with collector_paused():
+    gc.unfreeze()
+    with paused_gc(freeze=freeze):
         assert not gc.isenabled()
-        with collector_paused():
+        with paused_gc(freeze=False):
             assert not gc.isenabled()
         assert not gc.isenabled()
     assert gc.isenabled()
+    assert (gc.get_freeze_count() > 0) is freeze
 
 
 @pytest.mark.usefixtures("restore_gc")
 def test_disabled_collector_stays_disabled() -> None:
     gc.disable()
-    with collector_paused():
-        assert not gc.isenabled()
+    with pytest.raises(RuntimeError), paused_gc():
+        raise RuntimeError
     assert not gc.isenabled()
+    assert gc.get_freeze_count() == 0
 
 
 @pytest.mark.usefixtures("restore_gc")
-def test_restored_after_an_error() -> None:
+def test_restored_after_an_error_and_a_freeze_asked_inside_is_kept() -> None:
     gc.enable()
-    with pytest.raises(ValueError, match="inside"), collector_paused():
-        raise ValueError("inside")
+    gc.unfreeze()
+
+    def fail_inside() -> None:
+        with paused_gc(freeze=False):
+            with paused_gc():
+                pass
+            raise ValueError("inside")
+
+    with pytest.raises(ValueError, match="inside"):
+        fail_inside()
     assert gc.isenabled()
+    assert gc.get_freeze_count() > 0
