@@ -9,6 +9,7 @@ of each other's way by using clusters of their own (the ``cluster`` fixture).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -53,7 +54,12 @@ def running_server(
         **server_options(settings),
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+
+    def serve() -> None:
+        with contextlib.suppress(SystemExit):  # uvicorn's failed start-up: raised below
+            server.run(sockets=[sock])
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
