@@ -250,9 +250,9 @@ class _Endpoints:
     """The cluster side of a map's endpoint table, shared by a map and its DNS part."""
 
     refs: list[ObjectRef]
-    per_class: list[list[int]]  # per class, the endpoints its pods map to
     rank: IntArray  # each endpoint's place in the output order (before every range)
-    indptr: IntArray  # per_class flattened (CSR): class c's endpoints at indptr[c]:indptr[c+1]
+    # per class, the endpoints its pods map to (CSR): class c's at members[indptr[c]:indptr[c+1]]
+    indptr: IntArray
     members: IntArray
 
 
@@ -271,7 +271,7 @@ def _endpoint_table(compiled: CompiledCluster, granularity: Granularity) -> _End
     indptr[1:] = np.cumsum([len(found) for found in per_class])
     count = int(indptr[-1])
     members = np.fromiter((e for found in per_class for e in found), dtype=np.int64, count=count)
-    return _Endpoints(endpoints, per_class, _ranks(endpoints), indptr, members)
+    return _Endpoints(endpoints, _ranks(endpoints), indptr, members)
 
 
 def _expand(
